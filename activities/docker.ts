@@ -1,0 +1,133 @@
+/**
+ * Docker and Docker Compose, through execa with argument arrays (never a shell).
+ *
+ * Both Compose flavours are supported: the v2+ CLI plugin or standalone binary (`docker compose`,
+ * versions 2.x and 5.x onwards) and the Python v1 (`docker-compose` 1.29). The flavour is told
+ * by the major version, never by the string "2.".
+ */
+import { execa } from 'execa';
+
+export const LABEL_WORKFLOW = 'poc.workflow-id';
+export const LABEL_STEP = 'poc.step';
+export const LABEL_ATTEMPT = 'poc.attempt';
+
+export interface Compose {
+  flavour: 'v1' | 'v2';
+  /** Executable and leading arguments: `docker compose` or `docker-compose`. */
+  command: string;
+  prefix: string[];
+  version: string;
+}
+
+export class ComposeMissingError extends Error {}
+
+let composePromise: Promise<Compose> | undefined;
+
+/** The Compose this machine has (cached once found). `POC_COMPOSE` forces one. */
+export function detectCompose(env: NodeJS.ProcessEnv = process.env): Promise<Compose> {
+  composePromise ??= probeCompose(env).catch((err) => {
+    composePromise = undefined; // Installed later? Look again next time.
+    throw err;
+  });
+  return composePromise;
+}
+
+async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
+  const forced = env.POC_COMPOSE?.trim();
+  const candidates: [string, string[]][] =
+    forced === 'docker-compose'
+      ? [['docker-compose', []]]
+      : forced === 'docker compose'
+        ? [['docker', ['compose']]]
+        : [
+            ['docker', ['compose']],
+            ['docker-compose', []],
+          ];
+  if (forced && forced !== 'docker-compose' && forced !== 'docker compose') {
+    throw new ComposeMissingError(`POC_COMPOSE=${forced} is not understood; set it to "docker compose" or "docker-compose"`);
+  }
+  for (const [command, prefix] of candidates) {
+    const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000, env });
+    const version = result.exitCode === 0 ? String(result.stdout).trim().replace(/^v/, '') : '';
+    const major = Number(/^(\d+)\./.exec(version)?.[1]);
+    if (Number.isFinite(major)) return { flavour: major === 1 ? 'v1' : 'v2', command, prefix, version };
+  }
+  throw new ComposeMissingError(
+    'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',
+  );
+}
+
+/** Null when the engine answers; otherwise the reason it does not. */
+export async function engineProblem(): Promise<string | null> {
+  const result = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: 20_000 });
+  if (result.exitCode === 0 && String(result.stdout).trim()) return null;
+  const why = String(result.stderr || result.stdout || result.message || '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .slice(-1)[0];
+  return `Docker engine unreachable${why ? ` (${why.slice(0, 200)})` : ''}`;
+}
+
+export async function engineVersion(): Promise<string | null> {
+  const result = await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false, timeout: 20_000 });
+  return result.exitCode === 0 ? String(result.stdout).trim() : null;
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  status: string;
+  oomKilled: boolean;
+}
+
+/** Exit state of a container, or null when there is no such container. */
+export async function inspectExit(name: string): Promise<ContainerExit | null> {
+  const result = await execa('docker', ['inspect', '--format', '{{.State.ExitCode}}|{{.State.Status}}|{{.State.OOMKilled}}', name], {
+    reject: false,
+    timeout: 30_000,
+  });
+  if (result.exitCode !== 0) return null;
+  const [code, status, oom] = String(result.stdout).trim().split('|');
+  return { exitCode: Number(code), status, oomKilled: oom === 'true' };
+}
+
+/** `docker stop -t N` then `docker rm -f`: the container is gone when this resolves. */
+export async function stopAndRemove(name: string, graceSeconds = 5): Promise<void> {
+  await execa('docker', ['stop', '-t', String(graceSeconds), name], { reject: false, timeout: (graceSeconds + 30) * 1000 });
+  await removeContainers([name]);
+}
+
+export async function removeContainers(names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  await execa('docker', ['rm', '-f', ...names], { reject: false, timeout: 60_000 });
+}
+
+export interface LabelledContainer {
+  id: string;
+  name: string;
+  workflowId: string;
+  step: string;
+  state: string;
+}
+
+/** Our containers (all, or one run's, or one step of one run). */
+export async function listContainers(filter: { workflowId?: string; step?: string } = {}): Promise<LabelledContainer[]> {
+  const args = ['ps', '-a', '--no-trunc', '--filter', filter.workflowId ? `label=${LABEL_WORKFLOW}=${filter.workflowId}` : `label=${LABEL_WORKFLOW}`];
+  if (filter.step) args.push('--filter', `label=${LABEL_STEP}=${filter.step}`);
+  args.push('--format', `{{.ID}}\t{{.Names}}\t{{.Label "${LABEL_WORKFLOW}"}}\t{{.Label "${LABEL_STEP}"}}\t{{.State}}`);
+  const result = await execa('docker', args, { reject: false, timeout: 30_000 });
+  if (result.exitCode !== 0) throw new Error(`docker ps failed: ${String(result.stderr).trim().slice(0, 300)}`);
+  return String(result.stdout)
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, name, workflowId, step, state] = line.split('\t');
+      return { id, name, workflowId, step, state };
+    });
+}
+
+/** Docker container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; workflow ids allow anything. */
+export function containerName(workflowId: string, step: string, attempt: number, activityAttempt: number): string {
+  const safe = workflowId.replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 120);
+  return `poc-${safe}-${step}-${attempt}.${activityAttempt}`;
+}

@@ -1,0 +1,27 @@
+/**
+ * Every activity the worker registers, built around the few things they share (the Temporal
+ * client for signals, the settings). Workflows import this file as a type only.
+ */
+import type { Client } from '@temporalio/client';
+import type { PocConfig } from '../cli/config.js';
+import { createLlmActivities } from './llm.js';
+import { createLockActivities } from './lock.js';
+import { createSlackActivities } from './slack.js';
+import { runStep } from './steps.js';
+import { createPrepareRun } from './workspace.js';
+
+export interface ActivityDeps {
+  client: Client;
+  config: PocConfig;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createActivities({ client, config, env = process.env }: ActivityDeps) {
+  return {
+    prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
+    runStep,
+    ...createLockActivities(client),
+    ...createLlmActivities({ client, env }),
+    ...createSlackActivities({ config, env }),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * `completePrompt`: one attempt at an LLM prompt, streamed. Text goes to the workflow as it
+ * comes (the `llmChunk` signal, batched) so `poc llm` can print it live; heartbeats run on a
+ * timer so a dead worker is noticed, and an idle watchdog turns a stalled server into a
+ * retryable timeout. Temporal owns the retries: the SDKs' own are off.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { createProvider } from '../providers/index.js';
+import { LlmError } from '../providers/types.js';
+import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../workflows/definitions.js';
+import { redact } from './redact.js';
+
+export const LLM_FAILURE_TYPES = { retryable: 'LlmRetryable', fatal: 'LlmFatal', timeout: 'LlmTimeout' } as const;
+
+/** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
+const FIRST_CHUNK_AFTER_MS = 300;
+const CHUNK_EVERY_MS = 400;
+const HEARTBEAT_EVERY_MS = 2_000;
+
+export function createLlmActivities({ client, env }: { client: Client; env: NodeJS.ProcessEnv }) {
+  const idleTimeoutMs = Number(env.POC_LLM_IDLE_TIMEOUT_MS) > 0 ? Number(env.POC_LLM_IDLE_TIMEOUT_MS) : 120_000;
+
+  return {
+    async completePrompt(input: LlmInput): Promise<LlmResult> {
+      const ctx = Context.current();
+      const attempt = ctx.info.attempt;
+      const started = Date.now();
+      const controller = new AbortController();
+      const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
+      ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? "";
+      const workflow = client.workflow.getHandle(workflowId);
+      let pending = '';
+      let lastChunkAt = Date.now();
+      let sending: Promise<unknown> = Promise.resolve();
+      const sendPending = () => {
+        if (!pending) return;
+        const text = pending;
+        pending = '';
+        // In order, and never failing the attempt: live text is a nicety, the result is what counts.
+        sending = sending.then(() => workflow.signal(llmChunkSignal, { attempt, text }).catch(() => undefined));
+      };
+      let stalled = false;
+      const timer = setInterval(() => {
+        ctx.heartbeat({ chars: 0 });
+        if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
+        if (Date.now() - lastChunkAt > idleTimeoutMs) {
+          stalled = true;
+          controller.abort(new Error('stalled'));
+        }
+      }, Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS));
+
+      try {
+        const provider = createProvider(input.backend, env);
+        const completion = await provider.complete({
+          model: input.model,
+          prompt: input.prompt,
+          system: input.system,
+          maxTokens: input.maxTokens,
+          temperature: input.temperature,
+          signal: controller.signal,
+          onText: (text) => {
+            lastChunkAt = Date.now();
+            pending += text;
+          },
+        });
+        sendPending();
+        await sending;
+        return {
+          text: completion.text,
+          backend: input.backend,
+          model: completion.model || input.model,
+          usage: { inputTokens: completion.inputTokens, outputTokens: completion.outputTokens },
+          finishReason: completion.finishReason,
+          latencyMs: Date.now() - started,
+          attempts: attempt,
+        };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        throw toFailure(err, input.backend, stalled ? idleTimeoutMs : undefined);
+      } finally {
+        clearInterval(timer);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+      }
+    },
+
+    async listModels(backend: LlmBackend): Promise<string[]> {
+      try {
+        return await createProvider(backend, env).listModels(Context.current().cancellationSignal);
+      } catch (err) {
+        throw toFailure(err, backend);
+      }
+    },
+  };
+}
+
+/** Maps the provider taxonomy onto Temporal: fatal errors are non-retryable, rate limits honour retry-after. */
+export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: number): ApplicationFailure {
+  if (stalledAfterMs !== undefined) {
+    return ApplicationFailure.create({
+      message: `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; the request was abandoned and will be retried`,
+      type: LLM_FAILURE_TYPES.timeout,
+    });
+  }
+  if (err instanceof LlmError) {
+    const message = redact(err.message);
+    if (err.kind === 'fatal') return ApplicationFailure.create({ message, type: LLM_FAILURE_TYPES.fatal, nonRetryable: true, details: [{ status: err.status ?? null }] });
+    return ApplicationFailure.create({
+      message,
+      type: LLM_FAILURE_TYPES.retryable,
+      details: [{ status: err.status ?? null }],
+      nextRetryDelay: err.retryAfterMs !== undefined ? Math.max(0, Math.min(err.retryAfterMs, 300_000)) : undefined,
+    });
+  }
+  return ApplicationFailure.create({ message: redact(`${backend}: ${(err as Error)?.message ?? String(err)}`), type: LLM_FAILURE_TYPES.retryable });
+}

@@ -1,0 +1,34 @@
+/** Activities the workspace lock needs: they talk to Temporal itself through the worker's client. */
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import { acquireLockSignal, WORKFLOW_TYPES, type LockState } from '../workflows/definitions.js';
+import type { LockRequestArgs } from './types.js';
+
+export function createLockActivities(client: Client) {
+  return {
+    /** Joins the workspace's queue, starting its lock workflow when none runs (signal-with-start). */
+    async requestWorkspaceLock({ lockId, workspace, workflowId, startedAt }: LockRequestArgs): Promise<void> {
+      const initial: LockState = { workspace, holder: null, queue: [] };
+      await client.workflow.signalWithStart(WORKFLOW_TYPES.workspaceLock, {
+        workflowId: lockId,
+        taskQueue: Context.current().info.taskQueue,
+        args: [initial],
+        signal: acquireLockSignal,
+        signalArgs: [{ workflowId, startedAt }],
+        memo: { workspace },
+      });
+    },
+
+    /** Whether a run is still open (the lock frees a workspace whose holder ended without a word). */
+    async isRunOpen(workflowId: string): Promise<boolean> {
+      try {
+        const description = await client.workflow.getHandle(workflowId).describe();
+        return description.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}

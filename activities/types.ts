@@ -1,0 +1,73 @@
+/** Shapes exchanged between workflows and activities (recorded in history: keep them small). */
+
+export interface StepPlan {
+  name: string;
+  /** `build` runs `compose build <service>`; `run` runs the command in a one-off container. */
+  kind: 'build' | 'run';
+  /** For `run`: what `bash -lc` gets inside the container. For `build`: a description. */
+  command: string;
+  timeoutSeconds: number | null;
+}
+
+export interface RunPlan {
+  workspace: string;
+  /** Compose files relative to the workspace (empty: compose's own default lookup). */
+  composeFiles: string[];
+  service: string;
+  /** Stable key of the workspace: one lock, hence one pipeline at a time, per key. */
+  lockKey: string;
+  jobDir: string;
+  steps: StepPlan[];
+}
+
+export interface PrepareRunArgs {
+  workflowId: string;
+  workspace?: string;
+  steps: string[];
+}
+
+export interface RunStepArgs {
+  workflowId: string;
+  workspace: string;
+  composeFiles: string[];
+  service: string;
+  step: StepPlan;
+  /** The workflow's attempt at this step (retries after a decision or an infrastructure error). */
+  attempt: number;
+  logPath: string;
+  /** The run's folder: the step's new files in `<workspace>/runner/artifacts` are copied to its artifacts/. */
+  jobDir: string;
+  timeoutSeconds: number;
+}
+
+export interface StepResult {
+  exitCode: number;
+  durationMs: number;
+  logTail: string;
+}
+
+/** Details of a `StepFailed` / `StepTimeout` failure. */
+export interface StepFailureDetails {
+  exitCode: number | null;
+  logTail: string;
+  logPath: string;
+  timedOut: boolean;
+}
+
+export const STEP_FAILURE_TYPES = {
+  /** The step's command exited non-zero: the user's code, never retried by itself. */
+  failed: 'StepFailed',
+  timedOut: 'StepTimeout',
+  /** Docker engine unreachable: retried by the workflow with backoff, shown in `status.error`. */
+  dockerUnavailable: 'DockerUnavailable',
+  /** Compose failed before the step's command ran (bad file, image missing, …): retried likewise. */
+  compose: 'ComposeError',
+  invalidInput: 'InvalidInput',
+} as const;
+
+export interface LockRequestArgs {
+  lockId: string;
+  workspace: string;
+  workflowId: string;
+  startedAt?: string;
+}

@@ -1,0 +1,306 @@
+/**
+ * The typed client API: what the `poc` CLI, the Slack bot and anyone's own code use to start,
+ * watch and steer runs. Everything goes through Temporal; nothing here keeps state.
+ *
+ *   import { connect, startPipeline, getRunStatus } from 'poc-orchestrator';
+ *   const client = await connect();
+ *   const { workflowId } = await startPipeline(client, { goal: 'nightly', steps: ['lint', 'test'] });
+ */
+import crypto from 'node:crypto';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { clientAddress, loadConfig, type PocConfig } from './config.js';
+import {
+  FINAL_PHASES,
+  ID_PREFIX,
+  PocKind,
+  PocPhase,
+  PocRequestedBy,
+  WORKFLOW_TYPES,
+  decideUpdate,
+  statusQuery,
+  type DecideResult,
+  type Decision,
+  type LlmInput,
+  type LlmResult,
+  type LlmStatus,
+  type Phase,
+  type PipelineInput,
+  type PipelineStatus,
+  type RunStatus,
+} from '../workflows/definitions.js';
+import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+
+export * from '../workflows/definitions.js';
+export { InputError } from '../workflows/validate.js';
+export { loadConfig, type PocConfig } from './config.js';
+
+/** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
+export class RunNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`no run "${id}"; \`poc list\` shows the recent ones`);
+    this.name = 'RunNotFoundError';
+  }
+}
+
+export async function connect(config: PocConfig = loadConfig()): Promise<Client> {
+  const address = clientAddress(config);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  } catch (err) {
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(err as Error).message}); start the stack with \`npm start\` ` +
+        `(or \`poc up\`), or set TEMPORAL_ADDRESS to your server`,
+    );
+  }
+  return new Client({ connection, namespace: config.namespace });
+}
+
+const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+/** Short, readable, unique enough for humans to type: 8 characters of Crockford base32. */
+export function newRunId(): string {
+  const bytes = crypto.randomBytes(8);
+  return Array.from(bytes, (b) => ID_ALPHABET[b % 32]).join('');
+}
+
+/** The run id of a Slack message: the same message (redelivered or retried) always maps to the same run. */
+export function slackRunId(team: string, channel: string, ts: string): string {
+  const digest = crypto.createHash('sha256').update(`${team}:${channel}:${ts}`).digest();
+  return 's' + Array.from(digest.subarray(0, 9), (b) => ID_ALPHABET[b % 32]).join('');
+}
+
+export interface StartOptions {
+  /** Short id (`pipeline-<id>`); a fresh one when absent. */
+  id?: string;
+  taskQueue?: string;
+  /** Start-or-return: a second start with the same id returns the first run (Slack redeliveries). */
+  idempotent?: boolean;
+  /** Extra memo (e.g. the Slack channel, so the bot can find a channel's runs). */
+  memo?: Record<string, string>;
+}
+
+export interface Started {
+  workflowId: string;
+  runId: string;
+  /** False when `idempotent` found the run already there. */
+  started: boolean;
+}
+
+async function start(
+  client: Client,
+  type: string,
+  workflowId: string,
+  input: unknown,
+  opts: StartOptions,
+  extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string> },
+): Promise<Started> {
+  const searchAttributes = [
+    { key: PocKind, value: extras.kind },
+    { key: PocPhase, value: extras.kind === 'pipeline' ? 'QUEUED' : 'RUNNING' },
+    ...(extras.requestedBy ? [{ key: PocRequestedBy, value: extras.requestedBy }] : []),
+  ];
+  if (opts.idempotent) {
+    // Already there (a redelivery)? Then it is the answer. The conflict policy covers a race.
+    const existing = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (existing) return { workflowId, runId: existing.runId, started: false };
+  }
+  try {
+    const handle = await client.workflow.start(type, {
+      workflowId,
+      taskQueue: opts.taskQueue ?? loadConfig().taskQueue,
+      args: [input],
+      memo: { ...extras.memo, ...opts.memo },
+      typedSearchAttributes: searchAttributes,
+      workflowIdConflictPolicy: opts.idempotent ? 'USE_EXISTING' : 'FAIL',
+      // A finished run keeps its id: a redelivered Slack message must not start it again.
+      workflowIdReusePolicy: opts.idempotent ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError && opts.idempotent) {
+      const description = await client.workflow.getHandle(workflowId).describe();
+      return { workflowId, runId: description.runId, started: false };
+    }
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`a run with id ${workflowId} already exists; pick another id`);
+    throw err;
+  }
+}
+
+export async function startPipeline(client: Client, input: PipelineInput = {}, opts: StartOptions = {}): Promise<Started> {
+  const valid = validatePipelineInput(input);
+  const workflowId = `${ID_PREFIX.pipeline}${opts.id ?? newRunId()}`;
+  return start(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
+    kind: 'pipeline',
+    requestedBy: valid.requestedBy,
+    memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
+  });
+}
+
+export async function startLlm(client: Client, input: LlmInput, opts: StartOptions = {}): Promise<Started> {
+  const valid = validateLlmInput(input);
+  const workflowId = `${ID_PREFIX.llm}${opts.id ?? newRunId()}`;
+  return start(client, WORKFLOW_TYPES.llm, workflowId, input, opts, {
+    kind: 'llm',
+    requestedBy: valid.requestedBy,
+    memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
+  });
+}
+
+/** Accepts `pipeline-ab12cd34`, `llm-…` or the bare `ab12cd34`. */
+export async function resolveRunId(client: Client, id: string): Promise<string> {
+  const trimmed = id.trim();
+  if (!trimmed || trimmed.length > 300) throw new RunNotFoundError(trimmed.slice(0, 60));
+  const candidates = Object.values(ID_PREFIX).some((p) => trimmed.startsWith(p))
+    ? [trimmed]
+    : [`${ID_PREFIX.pipeline}${trimmed}`, `${ID_PREFIX.llm}${trimmed}`, trimmed];
+  for (const workflowId of candidates) {
+    try {
+      await client.workflow.getHandle(workflowId).describe();
+      return workflowId;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  throw new RunNotFoundError(trimmed);
+}
+
+export async function getRunStatus(client: Client, id: string): Promise<RunStatus> {
+  const workflowId = await resolveRunId(client, id);
+  return client.workflow.getHandle(workflowId).query(statusQuery);
+}
+
+export async function getPipelineStatus(client: Client, id: string): Promise<PipelineStatus> {
+  const status = await getRunStatus(client, id);
+  if (status.kind !== 'pipeline') throw new Error(`${status.id} is an LLM run, not a pipeline`);
+  return status;
+}
+
+export async function getLlmStatus(client: Client, id: string): Promise<LlmStatus> {
+  const status = await getRunStatus(client, id);
+  if (status.kind !== 'llm') throw new Error(`${status.id} is a pipeline, not an LLM run`);
+  return status;
+}
+
+/** Requests cancellation; the workflow stops its container and reports. Returns the workflow id. */
+export async function cancelRun(client: Client, id: string): Promise<string> {
+  const workflowId = await resolveRunId(client, id);
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  if (description.status.name !== 'RUNNING') throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
+  await handle.cancel();
+  return workflowId;
+}
+
+/** Sends the `decide` update; a decision the run does not await is rejected with the reason. */
+export async function decide(client: Client, id: string, decision: Decision): Promise<DecideResult> {
+  const workflowId = await resolveRunId(client, id);
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return await handle.executeUpdate(decideUpdate, { args: [decision] });
+  } catch (err) {
+    const description = await handle.describe().catch(() => undefined);
+    if (description && description.status.name !== 'RUNNING') {
+      throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to decide`);
+    }
+    const cause = (err as { cause?: Error }).cause;
+    throw new Error(cause?.message ?? (err as Error).message);
+  }
+}
+
+export interface RunSummary {
+  workflowId: string;
+  kind: 'pipeline' | 'llm';
+  phase: Phase | string;
+  title: string;
+  requestedBy: string | null;
+  startTime: Date;
+  closeTime: Date | null;
+  slackChannel: string | null;
+}
+
+export interface ListOptions {
+  kind?: 'pipeline' | 'llm';
+  phase?: Phase;
+  limit?: number;
+  /** Extra visibility query, ANDed (e.g. `PocRequestedBy="U123"`). */
+  query?: string;
+}
+
+/** Newest first, from Temporal's visibility (search attributes and memo). */
+export async function listRuns(client: Client, opts: ListOptions = {}): Promise<RunSummary[]> {
+  const clauses = [opts.kind ? `PocKind = "${opts.kind}"` : `PocKind IN ("pipeline", "llm")`];
+  if (opts.phase) clauses.push(`PocPhase = "${opts.phase}"`);
+  if (opts.query) clauses.push(`(${opts.query})`);
+  const limit = Math.max(1, Math.min(opts.limit ?? 10, 1_000));
+  const runs: RunSummary[] = [];
+  for await (const execution of client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(limit, 100) })) {
+    const attrs = execution.typedSearchAttributes;
+    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as 'pipeline' | 'llm';
+    const memo = (execution.memo ?? {}) as Record<string, unknown>;
+    const closed = execution.status.name !== 'RUNNING';
+    let phase: string = attrs.get(PocPhase) ?? execution.status.name;
+    // A run terminated from outside never got to set its phase.
+    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase)) phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
+    runs.push({
+      workflowId: execution.workflowId,
+      kind,
+      phase,
+      title: String(memo.goal ?? memo.prompt ?? ''),
+      requestedBy: attrs.get(PocRequestedBy) ?? null,
+      startTime: execution.startTime,
+      closeTime: execution.closeTime ?? null,
+      slackChannel: typeof memo.slackChannel === 'string' ? memo.slackChannel : null,
+    });
+    if (runs.length >= limit) break;
+  }
+  return runs;
+}
+
+/** Calls `onStatus` at every change until the run ends; resolves with the final status. */
+export async function followRun(
+  client: Client,
+  id: string,
+  onStatus: (status: RunStatus) => void,
+  { intervalMs = 300, signal }: { intervalMs?: number; signal?: AbortSignal } = {},
+): Promise<RunStatus> {
+  const workflowId = await resolveRunId(client, id);
+  const handle = client.workflow.getHandle(workflowId);
+  let last = '';
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    const json = JSON.stringify(status);
+    if (json !== last) {
+      last = json;
+      onStatus(status);
+    }
+    if ((FINAL_PHASES as readonly string[]).includes(status.phase)) {
+      // The workflow may still be flushing its last Slack update; the status is final.
+      return status;
+    }
+    if (signal?.aborted) return status;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Waits for an LLM run's answer (throws with the failure's message when it failed). */
+export async function waitForLlmResult(client: Client, id: string): Promise<LlmResult> {
+  const workflowId = await resolveRunId(client, id);
+  try {
+    return await client.workflow.getHandle(workflowId).result();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw new Error(err.cause?.message ?? err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A real Temporal dev server and a real worker for tests. `npm test` (test/run.ts) starts one
+ * server for the whole run and passes its address in POC_TEST_TEMPORAL_ADDRESS; a test file run
+ * on its own starts its own. Each test file gets its own task queue, so files never share work.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { loadConfig, type PocConfig } from '../../cli/config.js';
+import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
+import { createPocWorker, ensureSearchAttributes, installRuntime, type PocActivities } from '../../worker/index.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `poc-${prefix}-`));
+}
+
+export interface TestServer {
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function testServer(): Promise<TestServer> {
+  installRuntime({ logLevel: (process.env.POC_TEST_LOG_LEVEL as 'WARN' | undefined) ?? 'ERROR' });
+  const shared = process.env.POC_TEST_TEMPORAL_ADDRESS;
+  if (shared) return { address: shared, stop: async () => undefined };
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI: run `npm test` (it builds one) or set TEMPORAL_CLI_PATH');
+  const dir = tempDir('temporal');
+  const server = await startDevServer({ cliPath: cli.path, port: await freePort(), dbFile: path.join(dir, 'temporal.db') });
+  return {
+    address: server.address,
+    async stop() {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestWorker {
+  client: Client;
+  config: PocConfig;
+  taskQueue: string;
+  worker: Worker;
+  /** Stops the worker and closes its connections. */
+  stop(): Promise<void>;
+}
+
+export async function startTestWorker({
+  address,
+  env = {},
+  overrides,
+  config: configOverrides = {},
+  taskQueue = `test-${crypto.randomUUID().slice(0, 8)}`,
+}: {
+  address: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Partial<PocActivities>;
+  config?: Partial<PocConfig>;
+  taskQueue?: string;
+}): Promise<TestWorker> {
+  const workerEnv = { ...process.env, ...env };
+  const config = { ...loadConfig(workerEnv), temporalAddress: address, taskQueue, ...configOverrides };
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.namespace });
+  await ensureSearchAttributes(connection, config.namespace);
+  const native = await NativeConnection.connect({ address });
+  const worker = await createPocWorker({ connection: native, client, config, taskQueue, env: workerEnv, activityOverrides: overrides });
+  const running = worker.run();
+  let stopped = false;
+  return {
+    client,
+    config,
+    taskQueue,
+    worker,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await native.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The embedded Temporal: find (or build) the `temporal` CLI and run its dev server.
+ *
+ * Lookup order: TEMPORAL_CLI_PATH, then PATH, then our cache; else `go install` of the pinned
+ * CLI version into the cache; else (machine with internet) the official release that
+ * @temporalio/testing downloads. The server is always the real one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { Connection } from '@temporalio/client';
+import { cacheDir, nonEmpty } from '../cli/config.js';
+
+/** `go install` works for these tags only: later ones carry a `replace` directive. Tried in order. */
+export const CLI_VERSIONS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
+const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
+
+export const SEARCH_ATTRIBUTES = ['PocKind', 'PocPhase', 'PocRequestedBy'] as const;
+
+export type CliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install' | 'download';
+
+export interface TemporalCli {
+  path: string;
+  source: CliSource;
+}
+
+export function cachedCliPath(version: string = CLI_VERSIONS[0], env = process.env): string {
+  return path.join(cacheDir(env), 'temporal', version, process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, env = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Where a `temporal` CLI already is, without building or downloading anything. */
+export function findTemporalCli(env = process.env): TemporalCli | undefined {
+  const explicit = nonEmpty(env.TEMPORAL_CLI_PATH);
+  if (explicit) {
+    if (!isExecutable(explicit)) {
+      throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file; fix the path or unset it`);
+    }
+    return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const fromPath = onPath('temporal', env);
+  if (fromPath) return { path: fromPath, source: 'PATH' };
+  for (const version of CLI_VERSIONS) {
+    const cached = cachedCliPath(version, env);
+    if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  }
+  const downloaded = path.dirname(cachedCliPath('download', env));
+  if (fs.existsSync(downloaded)) {
+    const file = fs.readdirSync(downloaded).map((name) => path.join(downloaded, name)).find(isExecutable);
+    if (file) return { path: file, source: 'cache' };
+  }
+  return undefined;
+}
+
+export function goAvailable(env = process.env): string | undefined {
+  return onPath('go', env);
+}
+
+/**
+ * `go install` the CLI into the cache. Minutes on a small machine, once: progress lines go to
+ * `log` so nobody stares at a silent terminal.
+ */
+export async function buildTemporalCli(log: (line: string) => void, env = process.env): Promise<TemporalCli> {
+  const go = goAvailable(env);
+  if (!go) throw new Error('Go is not installed, so the Temporal CLI cannot be built');
+  const failures: string[] = [];
+  for (const version of CLI_VERSIONS) {
+    const target = cachedCliPath(version, env);
+    const gobin = path.dirname(target);
+    fs.mkdirSync(gobin, { recursive: true });
+    log(`building the Temporal CLI ${version} with go install (takes a few minutes, once; cached in ${gobin})`);
+    const started = Date.now();
+    const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
+    try {
+      const child = execa(go, ['install', `${CLI_MODULE}@${version}`], {
+        env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
+        all: true,
+        reject: false,
+        buffer: { all: true },
+      });
+      let downloads = 0;
+      child.all?.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) {
+          if (line.startsWith('go: downloading')) {
+            downloads += 1;
+            if (downloads % 25 === 1) log(`  go: downloading modules (${downloads} so far)`);
+          }
+        }
+      });
+      const result = await child;
+      if (result.exitCode === 0 && isExecutable(target)) {
+        log(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
+        return { path: target, source: 'go install' };
+      }
+      const tail = String(result.all ?? '').trim().split('\n').slice(-3).join(' | ');
+      failures.push(`${version}: ${tail}`);
+      log(`  go install ${version} failed: ${tail}`);
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+  throw new Error(`go install of the Temporal CLI failed for every version tried (${failures.join('; ')})`);
+}
+
+export const NO_CLI_HELP =
+  'No Temporal CLI found. Do one of: set TEMPORAL_CLI_PATH to a `temporal` binary; put `temporal` on PATH; ' +
+  `install Go so it can be built with \`go install ${CLI_MODULE}@${CLI_VERSIONS[0]}\`; ` +
+  'or connect to a running server with TEMPORAL_ADDRESS=host:port.';
+
+/**
+ * A usable CLI, building it when Go is present. Falls back to the official release through
+ * @temporalio/testing only when `allowDownload` (machines with internet).
+ */
+export async function ensureTemporalCli(
+  log: (line: string) => void,
+  { allowDownload = true, env = process.env }: { allowDownload?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<TemporalCli> {
+  const found = findTemporalCli(env);
+  if (found) return found;
+  if (goAvailable(env)) return buildTemporalCli(log, env);
+  if (allowDownload) {
+    log('no Temporal CLI and no Go: asking @temporalio/testing for the official release (needs internet)');
+    try {
+      return { path: await downloadOfficialCli(env), source: 'download' };
+    } catch (err) {
+      throw new Error(`${NO_CLI_HELP} (download failed: ${(err as Error).message})`);
+    }
+  }
+  throw new Error(NO_CLI_HELP);
+}
+
+/** The official release, fetched by @temporalio/testing into our cache (one short-lived server start). */
+async function downloadOfficialCli(env = process.env): Promise<string> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const downloadDir = path.dirname(cachedCliPath('download', env));
+  fs.mkdirSync(downloadDir, { recursive: true });
+  const testEnv = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'cached-download', downloadDir, ttl: '3650 days' } },
+  });
+  await testEnv.teardown();
+  const binary = fs
+    .readdirSync(downloadDir)
+    .map((name) => path.join(downloadDir, name))
+    .find((file) => isExecutable(file));
+  if (!binary) throw new Error(`no executable appeared in ${downloadDir}`);
+  return binary;
+}
+
+export interface DevServerOptions {
+  cliPath: string;
+  ip?: string;
+  port: number;
+  /** Web UI port; `undefined` runs headless. */
+  uiPort?: number;
+  dbFile?: string;
+  namespace?: string;
+  /** Where the server's own output goes (a file keeps the terminal clean). */
+  logFile?: string;
+  startTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `temporal server start-dev` with our search attributes; resolves once the frontend answers. */
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--namespace', opts.namespace ?? 'default'];
+  if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  else args.push('--headless');
+  if (opts.dbFile) {
+    fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+  args.push('--log-format', 'json', '--log-level', 'warn');
+
+  let out: number | 'ignore' = 'ignore';
+  if (opts.logFile) {
+    fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    out = fs.openSync(opts.logFile, 'a');
+  }
+  // Own process group, so Ctrl-C in the terminal reaches us first and we stop it in order.
+  const child = spawn(opts.cliPath, args, { stdio: ['ignore', out, out], detached: true });
+  if (typeof out === 'number') fs.closeSync(out);
+  const address = `${ip}:${opts.port}`;
+  let exited: string | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = signal ? `signal ${signal}` : `exit code ${code}`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exited = err.message;
+      resolve();
+    });
+  });
+
+  const stop = async () => {
+    if (exited !== undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exitPromise;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited !== undefined) {
+      const hint = opts.logFile ? ` (see ${opts.logFile})` : '';
+      throw new Error(`temporal server start-dev stopped at start-up with ${exited}${hint}; is port ${opts.port} free?`);
+    }
+    if (await frontendAnswers(address)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`temporal server start-dev did not answer on ${address} within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return { address, uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined, process: child, stop };
+}
+
+/** True when a Temporal frontend answers on `address` (used to reuse a server already running). */
+export async function frontendAnswers(address: string, timeoutMs = 2_000): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+/** `temporal --version` (also proves the binary runs on this machine). */
+export async function cliVersion(cliPath: string): Promise<string> {
+  const { stdout } = await execa(cliPath, ['--version'], { timeout: 15_000 });
+  return stdout.trim();
+}

@@ -1,0 +1,184 @@
+/**
+ * The worker: our workflows and activities on task queue `poc` (POC_TASK_QUEUE).
+ *
+ * At start it registers the search attributes (idempotent, so a fresh external server works
+ * too) and sweeps containers left by runs that are no longer executing.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  makeTelemetryFilterString,
+  type LogEntry,
+  type LogLevel,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import proto from '@temporalio/proto';
+import { createActivities } from '../activities/index.js';
+import { listContainers, removeContainers } from '../activities/docker.js';
+import type { PocConfig } from '../cli/config.js';
+import { SEARCH_ATTRIBUTES } from './devserver.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per process (webpack takes a few seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  return bundlePromise;
+}
+
+let runtimeInstalled = false;
+/**
+ * One runtime per process: JSON log lines (with the workflow id on every run-related line) and,
+ * when `metricsPort` is set, the SDK's Prometheus metrics plus ours on that port.
+ */
+export function installRuntime({ metricsPort, logLevel = 'INFO' }: { metricsPort?: number; logLevel?: LogLevel } = {}): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger(logLevel, (entry: LogEntry) => {
+      const { message, level, meta } = entry;
+      const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+      process.stderr.write(JSON.stringify({ time, level, msg: message, ...meta }) + '\n');
+    }),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(metricsPort !== undefined
+        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` }, metricPrefix: 'temporal_' } }
+        : {}),
+    },
+  });
+}
+
+export interface PocWorkerOptions {
+  connection: NativeConnection;
+  client: Client;
+  config: PocConfig;
+  taskQueue?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Replaces some activities (tests of workflow logic that should not need Docker). */
+  activityOverrides?: Partial<PocActivities>;
+}
+
+export type PocActivities = ReturnType<typeof createActivities>;
+
+/** Numbers measured by bench/llm-throughput on a 2-core machine (see README). */
+function tuning(env: NodeJS.ProcessEnv) {
+  const int = (name: string, fallback: number) => (Number(env[name]) > 0 ? Math.floor(Number(env[name])) : fallback);
+  return {
+    maxConcurrentActivityTaskExecutions: int('POC_MAX_ACTIVITIES', 500),
+    maxConcurrentWorkflowTaskExecutions: int('POC_MAX_WORKFLOW_TASKS', 100),
+    maxCachedWorkflows: int('POC_MAX_CACHED_WORKFLOWS', 2_000),
+  };
+}
+
+export async function createPocWorker({ connection, client, config, taskQueue, env = process.env, activityOverrides }: PocWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: taskQueue ?? config.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: { ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue }, env }), ...activityOverrides },
+    // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+    shutdownGraceTime: '10 seconds',
+    ...tuning(env),
+  });
+}
+
+/** Registers our custom search attributes on the namespace; already present is fine. */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((name) => !(name in (existing.customAttributes ?? {})));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+}
+
+/**
+ * Removes containers of ours whose run no longer executes (a worker that died mid-step leaves
+ * its container running). Containers of running runs are left to their step's next attempt.
+ */
+export async function sweepOrphanContainers(client: Client, log: (msg: string) => void = () => undefined): Promise<string[]> {
+  let containers;
+  try {
+    containers = await listContainers();
+  } catch (err) {
+    log(`container sweep skipped: ${(err as Error).message}`);
+    return [];
+  }
+  const open = new Map<string, boolean>();
+  const orphans: string[] = [];
+  for (const container of containers) {
+    if (!open.has(container.workflowId)) {
+      try {
+        const description = await client.workflow.getHandle(container.workflowId).describe();
+        open.set(container.workflowId, description.status.name === 'RUNNING');
+      } catch (err) {
+        // Unknown to this server (other namespace, deleted history): only certain absence counts.
+        open.set(container.workflowId, !(err instanceof WorkflowNotFoundError));
+      }
+    }
+    if (!open.get(container.workflowId)) orphans.push(container.name);
+  }
+  await removeContainers(orphans);
+  if (orphans.length > 0) log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
+  return orphans;
+}
+
+export interface StartedWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  client: Client;
+  /** Resolves when the worker has stopped (after `shutdown()` or a fatal error). */
+  running: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Connects, prepares the namespace, sweeps, and runs a worker until shut down. */
+export async function startWorker({
+  address,
+  config,
+  taskQueue,
+  env = process.env,
+  log = () => undefined,
+}: {
+  address: string;
+  config: PocConfig;
+  taskQueue?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (msg: string) => void;
+}): Promise<StartedWorker> {
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace: config.namespace });
+  try {
+    await ensureSearchAttributes(clientConnection, config.namespace);
+  } catch (err) {
+    log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy as Keyword yourself`);
+  }
+  await sweepOrphanContainers(client, log);
+  const connection = await NativeConnection.connect({ address });
+  const worker = await createPocWorker({ connection, client, config, taskQueue, env });
+  const running = worker.run().finally(async () => {
+    await connection.close().catch(() => undefined);
+    await clientConnection.close().catch(() => undefined);
+  });
+  return {
+    worker,
+    connection,
+    client,
+    running,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
+}

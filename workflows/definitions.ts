@@ -1,0 +1,192 @@
+/**
+ * The names and shapes the outside world depends on (see README, "Contract"): workflow inputs,
+ * the `status` query, the `decide` update, search attributes. Imported by workflows, the client
+ * API, the bot and the worker alike; deterministic and free of side effects.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const WORKFLOW_TYPES = { pipeline: 'pipeline', llm: 'llmPrompt', workspaceLock: 'workspaceLock', retention: 'pruneJobs' } as const;
+export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
+
+export const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);
+export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType.KEYWORD);
+export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
+
+export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
+export type Phase = (typeof PHASES)[number];
+export const FINAL_PHASES: readonly Phase[] = ['DONE', 'FAILED', 'CANCELLED'];
+
+export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const DEFAULT_STEPS = ['build', 'bootstrap', 'doctor', 'lint', 'test'] as const;
+
+/** Where a run reports progress in Slack: the thread of the command that started it. */
+export interface SlackTarget {
+  channel: string;
+  threadTs?: string;
+  /** Set by the bot when it already posted the status message (slash commands). */
+  messageTs?: string;
+}
+
+export interface PipelineInput {
+  goal?: string;
+  steps?: string[];
+  workspace?: string;
+  requestedBy?: string;
+  onFailure?: 'fail' | 'ask';
+  /** Steps that wait for an approval before they start (`"all"` = every step). */
+  approve?: string[] | 'all';
+  stepTimeoutSeconds?: number;
+  /** How long a failure or an approval waits for a decision before it counts as abort/deny. */
+  decisionTimeoutSeconds?: number;
+  slack?: SlackTarget;
+}
+
+export interface StepState {
+  name: string;
+  status: StepStatus;
+  exitCode: number | null;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  logPath: string | null;
+  durationMs: number | null;
+  /** Last lines of the step's log (redacted), kept for failed steps and for readers without the file. */
+  logTail: string | null;
+  command: string | null;
+}
+
+export type DecisionAction = 'retry' | 'skip' | 'abort' | 'approve' | 'approveAll' | 'deny';
+export const FAILURE_ACTIONS: readonly DecisionAction[] = ['retry', 'skip', 'abort'];
+export const APPROVAL_ACTIONS: readonly DecisionAction[] = ['approve', 'approveAll', 'deny'];
+
+export interface Decision {
+  action: DecisionAction;
+  /** Who decided (Slack user id, `cli:<user>`); shown in Slack and recorded in history. */
+  by?: string;
+  /** Id of the question being answered; a stale answer (older button) is rejected. */
+  decisionId?: string;
+}
+
+export interface PendingDecision {
+  id: string;
+  kind: 'failure' | 'approval';
+  step: string;
+  options: DecisionAction[];
+  deadline: string;
+}
+
+export interface DecisionRecord {
+  id: string;
+  step: string;
+  action: DecisionAction;
+  by: string | null;
+  at: string;
+}
+
+export interface PipelineStatus {
+  id: string;
+  kind: 'pipeline';
+  phase: Phase;
+  goal: string;
+  requestedBy: string | null;
+  queuePosition: number | null;
+  steps: StepState[];
+  error: string | null;
+  workspace: string | null;
+  onFailure: 'fail' | 'ask';
+  pendingDecision: PendingDecision | null;
+  decisions: DecisionRecord[];
+  startedAt: string;
+  finishedAt: string | null;
+  /** Slack message that mirrors this run, once posted. */
+  slackMessage: { channel: string; ts: string } | null;
+}
+
+export type LlmBackend = 'ollama' | 'openai' | 'anthropic';
+export const LLM_BACKENDS: readonly LlmBackend[] = ['ollama', 'openai', 'anthropic'];
+
+export interface LlmInput {
+  backend: LlmBackend;
+  model: string;
+  prompt: string;
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  requestedBy?: string;
+  slack?: SlackTarget;
+}
+
+export interface LlmUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface LlmResult {
+  text: string;
+  backend: LlmBackend;
+  model: string;
+  usage: LlmUsage;
+  finishReason: string;
+  latencyMs: number;
+  attempts: number;
+}
+
+export interface LlmStatus {
+  id: string;
+  kind: 'llm';
+  phase: Phase;
+  backend: LlmBackend;
+  model: string;
+  prompt: string;
+  requestedBy: string | null;
+  attempt: number;
+  /** Text streamed so far by the current attempt (the CLI prints it as it grows). */
+  partialText: string;
+  result: LlmResult | null;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  slackMessage: { channel: string; ts: string } | null;
+}
+
+export type RunStatus = PipelineStatus | LlmStatus;
+
+/** A thread reply under the status message when a step fails: what failed and the end of its log. */
+export interface StepFailureNotice {
+  step: string;
+  attempt: number;
+  why: string;
+  logTail: string;
+  logPath: string;
+}
+
+export interface DecideResult {
+  action: DecisionAction;
+  step: string;
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
+/** Streamed text from the LLM activity to its workflow: `attempt` restarts the text. */
+export const llmChunkSignal = defineSignal<[{ attempt: number; text: string }]>('llmChunk');
+
+// The workspace lock (one pipeline per workspace; the rest wait in order).
+export interface LockRequest {
+  workflowId: string;
+  /** When the run started: the queue is kept in start order, whatever order requests arrive in. */
+  startedAt?: string;
+}
+export const acquireLockSignal = defineSignal<[LockRequest]>('acquire');
+export const releaseLockSignal = defineSignal<[LockRequest]>('release');
+export const lockGrantedSignal = defineSignal<[{ lockId: string }]>('lockGranted');
+/** Runs ahead of the receiver (the running one included). */
+export const queuePositionSignal = defineSignal<[{ ahead: number }]>('queuePosition');
+export interface LockState {
+  workspace: string;
+  holder: string | null;
+  queue: LockRequest[];
+}
+export const lockStateQuery = defineQuery<LockState>('lockState');

@@ -1,0 +1,196 @@
+/**
+ * Input checks shared by the workflows (authoritative: anything can start a workflow) and the
+ * client API (early, friendlier errors). Pure functions; every message names the field and
+ * says what is expected.
+ */
+import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './definitions.js';
+
+export class InputError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'InputError';
+  }
+}
+
+export const STEP_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+export const LIMITS = {
+  goal: 2_000,
+  prompt: 200_000,
+  system: 50_000,
+  model: 200,
+  requestedBy: 200,
+  workspace: 1_024,
+  steps: 30,
+  stepTimeoutSeconds: 86_400,
+  decisionTimeoutSeconds: 7 * 86_400,
+  maxTokens: 1_000_000,
+} as const;
+
+const PIPELINE_FIELDS = [
+  'goal',
+  'steps',
+  'workspace',
+  'requestedBy',
+  'onFailure',
+  'approve',
+  'stepTimeoutSeconds',
+  'decisionTimeoutSeconds',
+  'slack',
+];
+const LLM_FIELDS = ['backend', 'model', 'prompt', 'system', 'maxTokens', 'temperature', 'requestedBy', 'slack'];
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `a string` : `a ${typeof value}`;
+}
+
+function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<string, unknown> {
+  if (raw === undefined || raw === null) {
+    if (allowEmpty) return {};
+    throw new InputError('input', `${what} needs a JSON object, got ${describe(raw)}`);
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError('input', `${what} needs a JSON object, got ${describe(raw)}`);
+  }
+  return raw as Record<string, unknown>;
+}
+
+function rejectUnknown(obj: Record<string, unknown>, known: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      throw new InputError(key, `unknown field; the known fields are ${known.join(', ')}`);
+    }
+  }
+}
+
+function optionalString(obj: Record<string, unknown>, field: string, max: number): string | undefined {
+  const value = obj[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new InputError(field, `must be a string, got ${describe(value)}`);
+  if (value.length > max) throw new InputError(field, `is ${value.length} characters long; the limit is ${max}`);
+  if (value.includes('\u0000')) throw new InputError(field, 'contains a NUL character');
+  return value;
+}
+
+function requiredString(obj: Record<string, unknown>, field: string, max: number): string {
+  const value = optionalString(obj, field, max);
+  if (value === undefined || value.trim() === '') throw new InputError(field, 'is required and must not be empty');
+  return value;
+}
+
+function optionalInteger(obj: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
+  const value = obj[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function validateStepNames(value: unknown, field = 'steps'): string[] {
+  if (!Array.isArray(value)) throw new InputError(field, `must be an array of step names, got ${describe(value)}`);
+  if (value.length === 0) throw new InputError(field, 'must name at least one step');
+  if (value.length > LIMITS.steps) throw new InputError(field, `names ${value.length} steps; the limit is ${LIMITS.steps}`);
+  const seen = new Set<string>();
+  for (const name of value) {
+    if (typeof name !== 'string' || !STEP_NAME.test(name)) {
+      const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 60)) : describe(name);
+      throw new InputError(field, `${shown} is not a step name (lower-case letters, digits, - and _, starting with a letter)`);
+    }
+    if (seen.has(name)) throw new InputError(field, `"${name}" is listed twice`);
+    seen.add(name);
+  }
+  return value as string[];
+}
+
+const CHANNEL_ID = /^[A-Z0-9]{1,40}$/;
+const SLACK_TS = /^\d{1,12}\.\d{1,9}$/;
+
+function validateSlack(raw: unknown): SlackTarget | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const obj = asObject(raw, 'slack', false);
+  rejectUnknown(obj, ['channel', 'threadTs', 'messageTs']);
+  const channel = requiredString(obj, 'channel', 40);
+  if (!CHANNEL_ID.test(channel)) throw new InputError('slack.channel', `"${channel}" is not a Slack channel id like C0123ABCD`);
+  const target: SlackTarget = { channel };
+  for (const key of ['threadTs', 'messageTs'] as const) {
+    const ts = optionalString(obj, key, 30);
+    if (ts === undefined) continue;
+    if (!SLACK_TS.test(ts)) throw new InputError(`slack.${key}`, `"${ts}" is not a Slack timestamp like 1700000000.000100`);
+    target[key] = ts;
+  }
+  return target;
+}
+
+/** The pipeline input with defaults applied; throws InputError naming the bad field. */
+export type ValidPipelineInput = Required<Omit<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>> &
+  Pick<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>;
+
+export function validatePipelineInput(raw: unknown): ValidPipelineInput {
+  const obj = asObject(raw, 'a pipeline', true);
+  rejectUnknown(obj, PIPELINE_FIELDS);
+  const goal = optionalString(obj, 'goal', LIMITS.goal)?.trim() || 'Run default pipeline';
+  const steps = obj.steps === undefined || obj.steps === null ? [...DEFAULT_STEPS] : validateStepNames(obj.steps);
+  const workspace = optionalString(obj, 'workspace', LIMITS.workspace);
+  if (workspace !== undefined && !workspace.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(workspace)) {
+    throw new InputError('workspace', `"${workspace.slice(0, 80)}" must be an absolute path to a compose project folder`);
+  }
+  const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
+  const onFailure = obj.onFailure ?? 'fail';
+  if (onFailure !== 'fail' && onFailure !== 'ask') {
+    throw new InputError('onFailure', `must be "fail" or "ask", got ${JSON.stringify(onFailure)?.slice(0, 60)}`);
+  }
+  let approve: string[] | 'all' = [];
+  if (obj.approve === 'all') approve = 'all';
+  else if (obj.approve !== undefined && obj.approve !== null) {
+    approve = validateStepNames(obj.approve, 'approve');
+    const unknown = approve.find((name) => !steps.includes(name));
+    if (unknown) throw new InputError('approve', `"${unknown}" is not one of the steps of this run (${steps.join(', ')})`);
+  }
+  const stepTimeoutSeconds = optionalInteger(obj, 'stepTimeoutSeconds', 1, LIMITS.stepTimeoutSeconds);
+  const decisionTimeoutSeconds = optionalInteger(obj, 'decisionTimeoutSeconds', 1, LIMITS.decisionTimeoutSeconds) ?? 600;
+  return {
+    goal,
+    steps,
+    workspace,
+    requestedBy,
+    onFailure,
+    approve,
+    stepTimeoutSeconds,
+    decisionTimeoutSeconds,
+    slack: validateSlack(obj.slack),
+  };
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+
+export function validateLlmInput(raw: unknown): LlmInput {
+  const obj = asObject(raw, 'an LLM prompt', false);
+  rejectUnknown(obj, LLM_FIELDS);
+  const backend = obj.backend;
+  if (typeof backend !== 'string' || !(LLM_BACKENDS as readonly string[]).includes(backend)) {
+    throw new InputError('backend', `must be one of ${LLM_BACKENDS.join(', ')}, got ${JSON.stringify(backend ?? null)?.slice(0, 60)}`);
+  }
+  const model = requiredString(obj, 'model', LIMITS.model);
+  if (!MODEL_NAME.test(model)) throw new InputError('model', `"${model.slice(0, 60)}" is not a model name like llama3.1 or gpt-4o-mini`);
+  const prompt = requiredString(obj, 'prompt', LIMITS.prompt);
+  const system = optionalString(obj, 'system', LIMITS.system);
+  const maxTokens = optionalInteger(obj, 'maxTokens', 1, LIMITS.maxTokens);
+  const temperature = obj.temperature;
+  if (temperature !== undefined && temperature !== null && (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2))) {
+    throw new InputError('temperature', `must be a number from 0 to 2, got ${JSON.stringify(temperature)?.slice(0, 60)}`);
+  }
+  const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
+  const input: LlmInput = { backend: backend as LlmInput['backend'], model, prompt };
+  if (system !== undefined) input.system = system;
+  if (maxTokens !== undefined) input.maxTokens = maxTokens;
+  if (typeof temperature === 'number') input.temperature = temperature;
+  if (requestedBy !== undefined) input.requestedBy = requestedBy;
+  const slack = validateSlack(obj.slack);
+  if (slack) input.slack = slack;
+  return input;
+}
