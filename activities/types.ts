@@ -54,16 +54,7 @@ export interface StepFailureDetails {
   timedOut: boolean;
 }
 
-export const STEP_FAILURE_TYPES = {
-  /** The step's command exited non-zero: the user's code, never retried by itself. */
-  failed: 'StepFailed',
-  timedOut: 'StepTimeout',
-  /** Docker engine unreachable: retried by the workflow with backoff, shown in `status.error`. */
-  dockerUnavailable: 'DockerUnavailable',
-  /** Compose failed before the step's command ran (bad file, image missing, …): retried likewise. */
-  compose: 'ComposeError',
-  invalidInput: 'InvalidInput',
-} as const;
+export { STEP_FAILURE_TYPES } from '../workflows/definitions.js';
 
 export interface LockRequestArgs {
   lockId: string;

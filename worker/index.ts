@@ -37,10 +37,20 @@ let runtimeInstalled = false;
  * One runtime per process: JSON log lines (with the workflow id on every run-related line) and,
  * when `metricsPort` is set, the SDK's Prometheus metrics plus ours on that port.
  */
-export function installRuntime({ metricsPort, logLevel = 'INFO' }: { metricsPort?: number; logLevel?: LogLevel } = {}): void {
+export function installRuntime({
+  metricsPort,
+  logLevel = 'INFO',
+  shutdownSignals,
+}: {
+  metricsPort?: number;
+  logLevel?: LogLevel;
+  /** Empty when the caller stops workers itself (`poc up` stops bot, worker, server in order). */
+  shutdownSignals?: NodeJS.Signals[];
+} = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
+    ...(shutdownSignals ? { shutdownSignals } : {}),
     logger: new DefaultLogger(logLevel, (entry: LogEntry) => {
       const { message, level, meta } = entry;
       const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();

@@ -12,6 +12,8 @@ export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
 export const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);
 export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType.KEYWORD);
 export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
+/** `<channel>/<threadTs>` of the Slack thread a run reports to: the bot finds a thread's run with it. */
+export const PocSlackThread = defineSearchAttributeKey('PocSlackThread', SearchAttributeType.KEYWORD);
 
 export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -19,6 +21,18 @@ export const FINAL_PHASES: readonly Phase[] = ['DONE', 'FAILED', 'CANCELLED'];
 
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
+
+/** Failure types of the `runStep` activity, as the workflow tells them apart. */
+export const STEP_FAILURE_TYPES = {
+  /** The step's command exited non-zero: the user's code, never retried by itself. */
+  failed: 'StepFailed',
+  timedOut: 'StepTimeout',
+  /** Docker engine unreachable: retried by the workflow with backoff, shown in `status.error`. */
+  dockerUnavailable: 'DockerUnavailable',
+  /** Compose failed before the step's command ran (bad file, image missing, …): retried likewise. */
+  compose: 'ComposeError',
+  invalidInput: 'InvalidInput',
+} as const;
 
 export const DEFAULT_STEPS = ['build', 'bootstrap', 'doctor', 'lint', 'test'] as const;
 

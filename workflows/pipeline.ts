@@ -18,10 +18,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { STEP_FAILURE_TYPES, type RunPlan, type StepFailureDetails, type StepPlan } from '../activities/types.js';
+import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
+  STEP_FAILURE_TYPES,
   decideUpdate,
   lockGrantedSignal,
   queuePositionSignal,

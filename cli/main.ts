@@ -1,0 +1,402 @@
+/**
+ * The `poc` command. Exit codes: 0 success, 1 the run (or the operation) failed, 2 bad usage.
+ * Every read command takes --json for scripts.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import type { Client } from '@temporalio/client';
+import {
+  InputError,
+  RunNotFoundError,
+  cancelRun,
+  connect,
+  decide,
+  followRun,
+  getRunStatus,
+  listRuns,
+  startLlm,
+  startPipeline,
+  waitForLlmResult,
+  type DecisionAction,
+  type LlmStatus,
+  type PipelineStatus,
+  type RunStatus,
+} from './client.js';
+import { loadConfig, runUrl, type PocConfig } from './config.js';
+import { helpText, parseCommand, UsageError, type Command } from './grammar.js';
+import { readFrom, readStepLog, pickStep } from './logs.js';
+import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
+import { redact } from '../activities/redact.js';
+
+class RunFailed extends Error {}
+
+const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+const err = (text: string) => process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+
+function style(stream: NodeJS.WriteStream = process.stdout): Style {
+  return { color: Boolean(stream.isTTY) && !process.env.NO_COLOR };
+}
+
+function whoAmI(): string {
+  try {
+    return `cli:${os.userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+const DECISION_VERBS: Record<string, DecisionAction> = {
+  retry: 'retry',
+  skip: 'skip',
+  abort: 'abort',
+  approve: 'approve',
+  'approve-all': 'approveAll',
+  deny: 'deny',
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parseCommand(argv, 'cli');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`poc: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const config = loadConfig();
+  let client: Client | undefined;
+  const getClient = async () => (client ??= await connect(config));
+  try {
+    return await dispatch(command, config, getClient);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InputError) {
+      err(`poc: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof RunFailed) return 1;
+    err(`poc: ${redact(e instanceof RunNotFoundError ? e.message : ((e as Error).message ?? String(e)))}`);
+    return 1;
+  } finally {
+    await client?.connection.close().catch(() => undefined);
+  }
+}
+
+async function dispatch(command: Command, config: PocConfig, getClient: () => Promise<Client>): Promise<number> {
+  const log = (line: string) => err(line);
+  switch (command.name) {
+    case 'help':
+      out(helpText('cli', command.topic));
+      return 0;
+    case 'version': {
+      const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      out(pkg.version);
+      return 0;
+    }
+    case 'up': {
+      const { up } = await import('./stack.js');
+      await up(config, log);
+      return 0;
+    }
+    case 'server': {
+      const { serverOnly } = await import('./stack.js');
+      await serverOnly(log);
+      return 0;
+    }
+    case 'worker': {
+      const { workerOnly } = await import('./stack.js');
+      await workerOnly(config, log);
+      return 0;
+    }
+    case 'bot': {
+      const { botOnly } = await import('./stack.js');
+      await botOnly(config, log);
+      return 0;
+    }
+    case 'doctor': {
+      const { runDoctor, renderChecks } = await import('./doctor.js');
+      const checks = await runDoctor(config);
+      out(command.json ? JSON.stringify(checks, null, 2) : renderChecks(checks, style().color));
+      return checks.some((c) => c.state === 'FAIL') ? 1 : 0;
+    }
+    case 'run': {
+      const client = await getClient();
+      const workspace = command.workspace ? path.resolve(command.workspace) : undefined;
+      const started = await startPipeline(
+        client,
+        {
+          goal: command.goal,
+          steps: command.steps,
+          workspace,
+          requestedBy: whoAmI(),
+          onFailure: command.ask ? 'ask' : 'fail',
+          approve: command.approve,
+        },
+        { id: command.id, taskQueue: config.taskQueue },
+      );
+      if (command.json && !command.follow) {
+        out(JSON.stringify(started));
+        return 0;
+      }
+      err(`started ${started.workflowId}  ${runUrl(config, started.workflowId)}`);
+      if (!command.follow) {
+        err(`follow it with \`poc status ${started.workflowId}\` or \`poc logs ${started.workflowId} --follow\``);
+        out(started.workflowId);
+        return 0;
+      }
+      const final = await followPipeline(client, started.workflowId, command.json);
+      return final.phase === 'DONE' ? 0 : 1;
+    }
+    case 'llm': {
+      const input = {
+        backend: command.backend,
+        model: command.model,
+        prompt: command.prompt,
+        system: command.system,
+        maxTokens: command.maxTokens,
+        temperature: command.temperature,
+      };
+      if (command.direct) {
+        const { runLlmDirect } = await import('./llm-direct.js');
+        const result = await runLlmDirect(input, command.json ? devNull() : process.stdout);
+        if (command.json) out(JSON.stringify(result, null, 2));
+        else err(`\n${result.inputTokens} in / ${result.outputTokens} out tokens · ${result.latencyMs} ms · ${result.finishReason}`);
+        return 0;
+      }
+      const client = await getClient();
+      const started = await startLlm(client, { ...input, requestedBy: whoAmI() }, { taskQueue: config.taskQueue });
+      if (!command.json) err(`started ${started.workflowId}  ${runUrl(config, started.workflowId)}`);
+      return streamLlm(client, started.workflowId, command.json);
+    }
+    case 'models': {
+      const { listModelsDirect } = await import('./llm-direct.js');
+      const models = await listModelsDirect(command.backend);
+      out(command.json ? JSON.stringify(models) : models.join('\n') || '(no models)');
+      return 0;
+    }
+    case 'status': {
+      const client = await getClient();
+      const id = command.id ?? (await newestRun(client));
+      const status = await getRunStatus(client, id);
+      out(command.json ? JSON.stringify(status, null, 2) : renderStatus(status, style()));
+      return 0;
+    }
+    case 'list': {
+      const runs = await listRuns(await getClient(), { limit: command.limit, kind: command.kind, phase: command.phase });
+      out(command.json ? JSON.stringify(runs, null, 2) : renderList(runs, style()));
+      return 0;
+    }
+    case 'logs': {
+      const client = await getClient();
+      const status = await getRunStatus(client, command.id);
+      if (status.kind !== 'pipeline') throw new UsageError(`${status.id} is an LLM run; it has no step logs (\`poc status ${status.id}\` shows its answer)`);
+      if (command.follow) return followLog(client, status, command.step);
+      const log = readStepLog(status, command.step, command.lines);
+      if (command.json) out(JSON.stringify(log, null, 2));
+      else {
+        err(`${status.id} · ${log.step} · ${log.path ?? 'no log yet'}${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`);
+        if (log.text) out(log.text);
+      }
+      return 0;
+    }
+    case 'cancel': {
+      const client = await getClient();
+      const workflowId = await cancelRun(client, command.id ?? (await newestRun(client, true)));
+      out(command.json ? JSON.stringify({ workflowId, cancelRequested: true }) : `cancel requested for ${workflowId}; its container is stopped and removed`);
+      return 0;
+    }
+    case 'retry':
+    case 'skip':
+    case 'abort':
+    case 'approve':
+    case 'approve-all':
+    case 'deny': {
+      const result = await decide(await getClient(), command.id, { action: DECISION_VERBS[command.name], by: whoAmI() });
+      out(command.json ? JSON.stringify(result) : `${result.action} accepted for step ${result.step}`);
+      return 0;
+    }
+    case 'schedule': {
+      const { runScheduleCommand } = await import('./schedules.js');
+      return runScheduleCommand(await getClient(), config, command, out);
+    }
+  }
+}
+
+function devNull(): NodeJS.WritableStream {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
+
+async function newestRun(client: Client, openOnly = false): Promise<string> {
+  const runs = await listRuns(client, { limit: openOnly ? 50 : 1 });
+  const run = openOnly ? runs.find((r) => !r.closeTime) : runs[0];
+  if (!run) throw new UsageError(openOnly ? 'no run is queued or running; give a run id' : 'no runs yet; start one with `poc run`');
+  return run.workflowId;
+}
+
+/** Live view of a pipeline: a line per step change, a ticking line for the running step. */
+async function followPipeline(client: Client, workflowId: string, json: boolean): Promise<PipelineStatus> {
+  const tty = Boolean(process.stderr.isTTY) && !json;
+  const s = style(process.stderr);
+  const printed = new Map<string, string>();
+  let current: PipelineStatus | undefined;
+  let lastPhase = '';
+  let lastError = '';
+  const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  const ticker = tty
+    ? setInterval(() => {
+        const running = current?.steps.find((step) => step.status === 'running');
+        if (running) process.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
+      }, 100)
+    : undefined;
+  const clearLine = () => tty && process.stderr.write('\r\u001b[2K');
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  const abort = new AbortController();
+  const watchInterrupt = setInterval(() => interrupted && abort.abort(), 100);
+  let final: RunStatus;
+  try {
+    final = await followRun(
+      client,
+      workflowId,
+      (status) => {
+        const p = status as PipelineStatus;
+        current = p;
+        if (json) {
+          out(JSON.stringify(p));
+          return;
+        }
+        if (p.phase !== lastPhase) {
+          lastPhase = p.phase;
+          clearLine();
+          const extra = p.phase === 'QUEUED' && p.queuePosition ? ` (${p.queuePosition} ahead)` : '';
+          if (!['DONE', 'FAILED', 'CANCELLED'].includes(p.phase)) err(paint(s, 'bold', `${p.phase}${extra}`));
+        }
+        if (p.error && p.error !== lastError) {
+          lastError = p.error;
+          if (p.phase === 'RUNNING' || p.phase === 'QUEUED') {
+            clearLine();
+            err(paint(s, 'yellow', `  ${p.error}`));
+          }
+        }
+        for (const step of p.steps) {
+          const key = `${step.status}#${step.attempt}`;
+          if (printed.get(step.name) === key) continue;
+          printed.set(step.name, key);
+          if (step.status === 'pending') continue;
+          if (step.status === 'running' && tty) continue; // The ticker shows it.
+          clearLine();
+          err(stepLine(step, s));
+        }
+        if (p.pendingDecision) {
+          clearLine();
+          const verbs = p.pendingDecision.options.map((o) => (o === 'approveAll' ? 'approve-all' : o)).join('|');
+          err(paint(s, 'yellow', `? ${p.pendingDecision.step} awaits a decision: poc ${verbs} ${p.id}`));
+        }
+      },
+      { signal: abort.signal },
+    );
+  } finally {
+    if (ticker) clearInterval(ticker);
+    clearInterval(watchInterrupt);
+    process.off('SIGINT', onSigint);
+    clearLine();
+  }
+  const status = final as PipelineStatus;
+  if (interrupted && !['DONE', 'FAILED', 'CANCELLED'].includes(status.phase)) {
+    err(`stopped following; ${workflowId} goes on (\`poc cancel ${workflowId}\` stops it)`);
+    return status;
+  }
+  if (json) return status;
+  if (status.phase === 'DONE') err(paint(s, 'green', `✔ DONE: every step passed (${workflowId})`));
+  else if (status.phase === 'CANCELLED') err(paint(s, 'yellow', `■ CANCELLED${status.error && status.error !== 'cancelled' ? `: ${status.error}` : ''}`));
+  else {
+    const failed = pickStep(status);
+    const log = readStepLog(status, failed.name, 30);
+    err(paint(s, 'red', `✖ FAILED at ${failed.name}${failed.exitCode !== null ? ` (exit ${failed.exitCode})` : ''}`));
+    if (log.text) err(paint(s, 'gray', log.text.split('\n').map((l) => `  │ ${l}`).join('\n')));
+    err(`log: ${log.path ?? 'none'}`);
+  }
+  return status;
+}
+
+async function followLog(client: Client, status: PipelineStatus, stepName?: string): Promise<number> {
+  let step = pickStep(status, stepName);
+  let offset = 0;
+  let current = status;
+  for (;;) {
+    if (step.logPath) {
+      const chunk = readFrom(step.logPath, offset);
+      offset = chunk.offset;
+      if (chunk.text) process.stdout.write(chunk.text);
+    }
+    if (['DONE', 'FAILED', 'CANCELLED'].includes(current.phase)) return current.phase === 'DONE' ? 0 : 1;
+    if (!stepName && step.status !== 'running' && step.status !== 'pending') {
+      const next = pickStep(current);
+      if (next.name !== step.name && next.logPath) {
+        step = next;
+        offset = 0;
+        err(`--- ${step.name} ---`);
+        continue;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    current = (await getRunStatus(client, status.id)) as PipelineStatus;
+    step = current.steps.find((s) => s.name === step.name) ?? step;
+  }
+}
+
+/** Prints an LLM answer as it streams in (stdout), usage at the end (stderr). */
+async function streamLlm(client: Client, workflowId: string, json: boolean): Promise<number> {
+  let shown = '';
+  let attempt = 1;
+  const final = (await followRun(
+    client,
+    workflowId,
+    (status) => {
+      const s = status as LlmStatus;
+      if (json) return;
+      if (s.attempt !== attempt) {
+        attempt = s.attempt;
+        if (shown) process.stdout.write(`\n[attempt ${attempt}]\n`);
+        shown = '';
+      }
+      if (s.partialText.startsWith(shown) && s.partialText.length > shown.length) {
+        process.stdout.write(s.partialText.slice(shown.length));
+        shown = s.partialText;
+      }
+    },
+    { intervalMs: 150 },
+  )) as LlmStatus;
+  if (final.phase !== 'DONE' || !final.result) {
+    const message = final.error ?? (await waitForLlmResult(client, workflowId).then(() => 'ended without an answer', (e: Error) => e.message));
+    if (json) out(JSON.stringify({ workflowId, phase: final.phase, error: message }));
+    else err(`\n${final.phase}: ${message}`);
+    return 1;
+  }
+  const result = final.result;
+  if (json) {
+    out(JSON.stringify(result, null, 2));
+    return 0;
+  }
+  if (result.text.startsWith(shown)) process.stdout.write(result.text.slice(shown.length));
+  else process.stdout.write((shown ? '\n' : '') + result.text);
+  process.stdout.write('\n');
+  err(`${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`);
+  return 0;
+}
+
+// `tsx cli/main.ts …` (runner/scripts/run.sh) runs it directly; the `poc` bin imports it.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Output to a pipe is flushed before exit; a stray handle must not keep the command alive.
+  setTimeout(() => process.exit(code), 3_000).unref();
+}

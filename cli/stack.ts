@@ -1,0 +1,130 @@
+/**
+ * `poc up` / `server` / `worker` / `bot`: the pieces of the stack, in one process or one each.
+ * The embedded default is a real `temporal server start-dev` with its SQLite file under
+ * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
+ */
+import path from 'node:path';
+import { clientAddress, EMBEDDED_ADDRESS, EMBEDDED_UI_PORT, repoRoot, type PocConfig } from './config.js';
+import { cliVersion, ensureTemporalCli, frontendAnswers, startDevServer, type DevServer } from '../worker/devserver.js';
+import { installRuntime, startWorker, type StartedWorker } from '../worker/index.js';
+import { engineProblem } from '../activities/docker.js';
+
+export type Log = (line: string) => void;
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+const dataDir = path.join(repoRoot, 'runner', 'temporal');
+
+/** The embedded server, or the one already answering on its port (a second `poc up`, a `poc server`). */
+export async function startEmbeddedServer(log: Log): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+  const [ip, port] = EMBEDDED_ADDRESS.split(':');
+  if (await frontendAnswers(EMBEDDED_ADDRESS)) {
+    log(`a Temporal server already answers on ${EMBEDDED_ADDRESS}; using it`);
+    return { address: EMBEDDED_ADDRESS, uiUrl: `http://${ip}:${EMBEDDED_UI_PORT}` };
+  }
+  const cli = await ensureTemporalCli(log);
+  log(`Temporal CLI: ${cli.path} (${cli.source}; ${await cliVersion(cli.path).catch(() => 'version unknown')})`);
+  const server = await startDevServer({
+    cliPath: cli.path,
+    ip,
+    port: Number(port),
+    uiPort: EMBEDDED_UI_PORT,
+    dbFile: path.join(dataDir, 'temporal.db'),
+    logFile: path.join(dataDir, 'server.log'),
+  });
+  return { address: server.address, uiUrl: server.uiUrl ?? '', server };
+}
+
+async function startBot(config: PocConfig, log: Log, env: NodeJS.ProcessEnv): Promise<Stoppable | undefined> {
+  if (!env.SLACK_BOT_TOKEN || !(env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET)) return undefined;
+  const { startSlackBot } = await import('../slack/app.js');
+  return startSlackBot({ config, env, log });
+}
+
+/** Waits for Ctrl-C (or SIGTERM), then stops the pieces in reverse order of start. */
+export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log, done?: Promise<unknown>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      log(`\n${signal}: stopping…`);
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    void done?.finally(() => resolve());
+  });
+  for (const piece of [...pieces].reverse()) {
+    try {
+      await piece?.stop();
+    } catch (err) {
+      log(`while stopping: ${(err as Error).message}`);
+    }
+  }
+}
+
+function workerPiece(worker: StartedWorker): Stoppable {
+  return { stop: () => worker.shutdown() };
+}
+
+export async function up(config: PocConfig, log: Log, env = process.env): Promise<void> {
+  installRuntime({ metricsPort: config.metricsPort, logLevel: 'WARN', shutdownSignals: [] });
+  let address = config.temporalAddress;
+  let uiUrl = config.uiUrl;
+  let server: DevServer | undefined;
+  if (!address) {
+    const embedded = await startEmbeddedServer(log);
+    address = embedded.address;
+    uiUrl = embedded.uiUrl || uiUrl;
+    server = embedded.server;
+  }
+  const serverPiece: Stoppable | undefined = server && { stop: () => (server as DevServer).stop() };
+  let worker: StartedWorker;
+  try {
+    worker = await startWorker({ address, config, env, log });
+  } catch (err) {
+    await serverPiece?.stop();
+    throw err;
+  }
+  let bot: Stoppable | undefined;
+  try {
+    bot = await startBot(config, log, env);
+  } catch (err) {
+    log(`Slack bot not started: ${(err as Error).message}`);
+  }
+  const docker = await engineProblem().catch((err: Error) => err.message);
+  log('');
+  log(`poc-orchestrator is up`);
+  log(`  Temporal gRPC   ${address}${server ? ' (embedded dev server, data in runner/temporal/)' : ''}`);
+  log(`  Web UI          ${uiUrl}`);
+  log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
+  log(`  workspace       ${config.workspace}`);
+  log(`  Slack bot       ${bot ? 'running' : 'off (set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to start it)'}`);
+  if (config.metricsPort !== undefined) log(`  metrics         http://127.0.0.1:${config.metricsPort}/metrics`);
+  if (docker) log(`  Docker          ${docker} — pipelines wait for it; \`poc doctor\` says more`);
+  log('');
+  log('Try `npx poc run "my goal" --follow` in another terminal. Ctrl-C stops everything.');
+  await runUntilSignal([serverPiece, workerPiece(worker), bot], log, worker.running);
+}
+
+export async function serverOnly(log: Log): Promise<void> {
+  const embedded = await startEmbeddedServer(log);
+  if (!embedded.server) return;
+  log(`Temporal dev server on ${embedded.address}, Web UI ${embedded.uiUrl}. Ctrl-C stops it.`);
+  const server = embedded.server;
+  await runUntilSignal([{ stop: () => server.stop() }], log, new Promise((resolve) => server.process.once('exit', resolve)));
+}
+
+export async function workerOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
+  installRuntime({ metricsPort: config.metricsPort, logLevel: 'INFO', shutdownSignals: [] });
+  const worker = await startWorker({ address: clientAddress(config), config, env, log });
+  log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}". Ctrl-C stops it.`);
+  await runUntilSignal([workerPiece(worker)], log, worker.running);
+}
+
+export async function botOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
+  const bot = await startBot(config, log, env);
+  if (!bot) throw new Error('the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+  log('Slack bot running. Ctrl-C stops it.');
+  await runUntilSignal([bot], log);
+}
