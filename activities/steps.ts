@@ -134,8 +134,9 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     buffer: false,
     reject: false,
     stdin: 'ignore',
-    // No TTY, plain progress: logs stay readable.
-    env: { COMPOSE_PROGRESS: 'plain', BUILDKIT_PROGRESS: 'plain', COMPOSE_INTERACTIVE_NO_CLI: '1' },
+    // No TTY, plain progress: logs stay readable. (Never COMPOSE_INTERACTIVE_NO_CLI: with it,
+    // docker-compose 1.29 starts a `run` container twice, so the step would run twice.)
+    env: { COMPOSE_PROGRESS: 'plain', BUILDKIT_PROGRESS: 'plain' },
     forceKillAfterDelay: 5_000,
   });
   child.all?.setEncoding('utf8');

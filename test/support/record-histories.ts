@@ -1,0 +1,115 @@
+/**
+ * Records the replay corpus: representative runs on a fresh dev server, saved with
+ * `temporal workflow show --output json` (the format the `temporal` CLI gives users) under
+ * test/histories/<label>/. Run it before changing a workflow, so the change is checked against
+ * histories made by the code before it:
+ *
+ *   npx tsx test/support/record-histories.ts v2
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../cli/client.js';
+import { lockKeyFor } from '../../activities/workspace.js';
+import { ensureTemporalCli } from '../../worker/devserver.js';
+import type { LlmInput, LlmResult } from '../../workflows/definitions.js';
+import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
+import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
+
+const label = process.argv[2];
+if (!label || !/^[a-z0-9][a-z0-9._-]*$/.test(label)) {
+  process.stderr.write('usage: npx tsx test/support/record-histories.ts <label>   (e.g. v2)\n');
+  process.exit(2);
+}
+const outDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories', label);
+if (fs.existsSync(outDir)) {
+  process.stderr.write(`${outDir} exists; histories are never overwritten — pick a new label\n`);
+  process.exit(2);
+}
+
+const cli = await ensureTemporalCli((line) => process.stderr.write(line + '\n'), { allowDownload: false });
+const server = await testServer();
+const root = tempDir('record');
+const steps = scriptedSteps();
+let llmCalls = 0;
+const worker = await startTestWorker({
+  address: server.address,
+  config: { jobsDir: path.join(root, 'jobs') },
+  overrides: {
+    runStep: steps.runStep,
+    async completePrompt(input: LlmInput): Promise<LlmResult> {
+      const attempt = Context.current().info.attempt;
+      llmCalls += 1;
+      if (input.prompt.includes('flaky') && attempt === 1) throw ApplicationFailure.create({ message: 'openai: 429 rate limited', type: 'LlmRetryable', nextRetryDelay: 100 });
+      return { text: 'hello', backend: input.backend, model: input.model, usage: { inputTokens: 3, outputTokens: 1 }, finishReason: 'stop', latencyMs: 5, attempts: attempt };
+    },
+    async reportToSlack(args) {
+      return { channel: args.target.channel, ts: args.messageTs ?? '1700000000.000200' };
+    },
+  },
+});
+const { client } = worker;
+const taskQueue = worker.taskQueue;
+let n = 0;
+const ws = (commands: Record<string, string>) => scriptedWorkspace(path.join(root, `ws${++n}`), commands);
+const all5 = { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' };
+const recorded: [string, string][] = [];
+const settle = (id: string) => client.workflow.getHandle(id).result().catch(() => undefined);
+
+async function scenario(name: string, body: () => Promise<string>) {
+  const workflowId = await body();
+  await settle(workflowId);
+  recorded.push([name, workflowId]);
+}
+
+try {
+  await scenario('pipeline-done', async () => (await startPipeline(client, { goal: 'all green', workspace: ws(all5), requestedBy: 'U1' }, { taskQueue })).workflowId);
+  await scenario('pipeline-failed', async () => (await startPipeline(client, { workspace: ws({ ...all5, lint: 'exit 2' }) }, { taskQueue })).workflowId);
+  await scenario('pipeline-cancelled', async () => {
+    const { workflowId } = await startPipeline(client, { workspace: ws({ ...all5, doctor: 'block' }) }, { taskQueue });
+    await steps.started(workflowId, 'doctor');
+    await cancelRun(client, workflowId);
+    return workflowId;
+  });
+  await scenario('pipeline-ask-retry', async () => {
+    const { workflowId } = await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'fail-once 1', test: 'ok' }), onFailure: 'ask' }, { taskQueue });
+    await eventually('a decision', async () => ((await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined));
+    await decide(client, workflowId, { action: 'retry', by: 'U2' });
+    return workflowId;
+  });
+  await scenario('pipeline-approval', async () => {
+    const { workflowId } = await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'ok', test: 'ok' }), approve: 'all' }, { taskQueue });
+    await eventually('an approval', async () => ((await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined));
+    await decide(client, workflowId, { action: 'approveAll', by: 'U3' });
+    return workflowId;
+  });
+  await scenario('pipeline-infra-retry', async () => (await startPipeline(client, { steps: ['lint'], workspace: ws({ lint: 'docker-down-once' }) }, { taskQueue })).workflowId);
+  await scenario('pipeline-slack', async () =>
+    (await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'exit 1', test: 'ok' }), slack: { channel: 'C1', threadTs: '1700000000.000100' } }, { taskQueue })).workflowId,
+  );
+  await scenario('pipeline-invalid', async () => (await startPipeline(client, { steps: ['nope'], workspace: ws({ lint: 'ok' }) }, { taskQueue })).workflowId);
+  const shared = ws({ lint: 'block', test: 'ok' });
+  const first = await startPipeline(client, { steps: ['lint'], workspace: shared }, { taskQueue });
+  await steps.started(first.workflowId, 'lint');
+  const second = await startPipeline(client, { steps: ['test'], workspace: shared }, { taskQueue });
+  await eventually('second queued', async () => ((await getRunStatus(client, second.workflowId)).phase === 'QUEUED' && (await getRunStatus(client, second.workflowId)).id ? true : undefined));
+  await cancelRun(client, first.workflowId);
+  await scenario('pipeline-queued', async () => second.workflowId);
+  recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared)}`]);
+  await scenario('llm-done', async () => (await startLlm(client, { backend: 'openai', model: 'gpt-test', prompt: 'hi' }, { taskQueue })).workflowId);
+  await scenario('llm-retried', async () => (await startLlm(client, { backend: 'anthropic', model: 'claude-test', prompt: 'flaky hi', slack: { channel: 'C1' } }, { taskQueue })).workflowId);
+
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const [name, workflowId] of recorded) {
+    const { stdout } = await execa(cli.path, ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json']);
+    fs.writeFileSync(path.join(outDir, `${name}.json`), stdout.trim() + '\n');
+    process.stdout.write(`recorded ${name} (${workflowId})\n`);
+  }
+  process.stdout.write(`${recorded.length} histories in ${outDir} (${llmCalls} LLM calls)\n`);
+} finally {
+  await worker.stop();
+  await server.stop();
+  fs.rmSync(root, { recursive: true, force: true });
+}
