@@ -48,9 +48,10 @@ async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
   }
   for (const [command, prefix] of candidates) {
     const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000, env });
-    const version = result.exitCode === 0 ? String(result.stdout).trim().replace(/^v/, '') : '';
-    const major = Number(/^(\d+)\./.exec(version)?.[1]);
-    if (Number.isFinite(major)) return { flavour: major === 1 ? 'v1' : 'v2', command, prefix, version };
+    if (result.exitCode !== 0) continue;
+    const version = String(result.stdout).trim().replace(/^v/, '');
+    // Only the Python v1 prints 1.x; a plugin or a source build ("dev") is v2 or later.
+    return { flavour: /^1\./.test(version) ? 'v1' : 'v2', command, prefix, version: version || 'unknown' };
   }
   throw new ComposeMissingError(
     'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',

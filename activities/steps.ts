@@ -95,8 +95,10 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   }
 
   // An earlier attempt of this step (worker died, heartbeat timed out) may have left its container.
-  const leftovers = await listContainers({ workflowId, step: step.name }).catch(() => []);
-  await removeContainers(leftovers.map((c) => c.id));
+  if (args.attempt > 1 || ctx.info.attempt > 1) {
+    const leftovers = await listContainers({ workflowId, step: step.name }).catch(() => []);
+    await removeContainers(leftovers.map((c) => c.id));
+  }
 
   const argv =
     step.kind === 'build'
@@ -125,7 +127,7 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
         ];
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
-      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.slice(compose.prefix.length).join(' ')}`,
+      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
   );
 
   const child = execa(compose.command, argv, {
@@ -176,8 +178,11 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   const last = tail.flush();
   if (last !== undefined) writeLine(last);
 
-  // The engine's record of the container is the truth; then the container goes, whatever happened.
-  const exit = step.kind === 'run' ? await inspectExit(name) : null;
+  // The engine's record of the container is the truth (compose's own exit code cannot tell a
+  // script's `exit 1` from its own failure); then the container goes, whatever happened.
+  // Exit 0 is unambiguous, so the happy path costs one `docker rm` and nothing more.
+  const exit =
+    step.kind !== 'run' ? null : result.exitCode === 0 && !stopping ? { exitCode: 0, status: 'exited', oomKilled: false } : await inspectExit(name);
   if (step.kind === 'run') {
     if (stopping) await stopping;
     await removeContainers([name]);

@@ -9,12 +9,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { WorkflowFailedError} from '@temporalio/client';
+import { type Client } from '@temporalio/client';
 import { cancelRun, getPipelineStatus, startPipeline, type PipelineStatus } from '../cli/client.js';
 import { listContainers } from '../activities/docker.js';
 import { ensureBashImage, fixtureWorkspace } from './support/images.js';
 import { startTsx, type Child } from './support/processes.js';
 import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+
+/** The Compose flavours this machine has: each gets its own pass / fail / cancel round. */
+const flavours: string[] = [];
+for (const [command, args] of [['docker', ['compose', 'version']], ['docker-compose', ['version']]] as const) {
+  if ((await execa(command, [...args], { reject: false })).exitCode === 0) flavours.push(command === 'docker' ? 'docker compose' : 'docker-compose');
+}
 
 let server: TestServer;
 let worker: TestWorker;
@@ -212,4 +219,31 @@ describe('pipeline on a real Docker engine', () => {
     assert.equal(stdout.trim(), '');
     await child.kill();
   });
+});
+
+describe('each Compose flavour on this machine', () => {
+  test('at least one Compose flavour is installed', () => {
+    assert.ok(flavours.length > 0, 'install Docker Compose: the v2+ plugin (`docker compose`) or docker-compose 1.29');
+  });
+  for (const flavour of flavours) {
+    test(`${flavour}: a pass, a failure with its exit code and a cancel leave no container`, async () => {
+      const taskQueue = `e2e-${flavour.replace(' ', '-')}-${Date.now()}`;
+      const child = startTsx('test/support/worker-process.ts', { TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue, POC_JOBS_DIR: jobsDir, POC_COMPOSE: flavour });
+      children.push(child);
+      await child.waitFor(/^ready$/m);
+      const ws = workspace({ bootstrap: counted(), lint: 'echo nope; exit 4', doctor: 'echo started; sleep 300' });
+      const passed = await startPipeline(client, { steps: ['bootstrap'], workspace: ws }, { taskQueue });
+      assert.equal((await outcome(passed.workflowId)).status.phase, 'DONE');
+      assert.match(fs.readFileSync(path.join(jobsDir, passed.workflowId, 'logs', 'bootstrap.log'), 'utf8'), new RegExp(`· ${flavour} `));
+      const failed = await startPipeline(client, { steps: ['lint'], workspace: ws }, { taskQueue });
+      const { status } = await outcome(failed.workflowId);
+      assert.deepEqual([status.phase, status.steps[0].exitCode], ['FAILED', 4]);
+      const cancelled = await startPipeline(client, { steps: ['doctor'], workspace: ws }, { taskQueue });
+      await logSays(() => getPipelineStatus(client, cancelled.workflowId), 'doctor', /^started$/m);
+      await cancelRun(client, cancelled.workflowId);
+      assert.equal((await outcome(cancelled.workflowId)).status.phase, 'CANCELLED');
+      for (const id of [passed.workflowId, failed.workflowId, cancelled.workflowId]) assert.deepEqual(await containersOf(id), [], id);
+      await child.kill();
+    });
+  }
 });

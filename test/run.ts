@@ -117,7 +117,7 @@ async function main(): Promise<number> {
       failures.push(`${path.relative(root, data.file ?? '?')}: ${data.name}`);
     });
     await new Promise<void>((resolve, reject) => {
-      stream.compose(spec).pipe(process.stdout);
+      stream.compose(new spec()).pipe(process.stdout);
       stream.on('end', resolve);
       stream.on('error', reject);
     });
