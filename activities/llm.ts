@@ -66,7 +66,8 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
             pending += text;
           },
         });
-        sendPending();
+        // The result carries the whole text: flushing the rest as a signal would only add a
+        // signal and a workflow task to every prompt. In-flight signals still land first.
         await sending;
         return {
           text: completion.text,

@@ -3,7 +3,7 @@
  * 5xx, lost connections and stalls are retried with backoff (each attempt visible in history);
  * 4xx and a missing key fail at once.
  */
-import { ApplicationFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from './definitions.js';
 import { startReporter } from './reporter.js';
@@ -16,6 +16,9 @@ const { completePrompt } = proxyActivities<Activities>({
   // Streaming keeps long answers alive; this bounds one attempt, the heartbeat notices a dead worker.
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '30 seconds',
+  // Left out, the SDK sends TRY_CANCEL and the run would end CANCELLED while the HTTP request
+  // still runs (and is billed); waiting makes "cancelled" mean the request is closed.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

@@ -1,0 +1,123 @@
+/**
+ * OpenAI and OpenAI-compatible servers (vLLM, LM Studio, llama.cpp, …) through the official SDK.
+ * OPENAI_BASE_URL includes `/v1`. Always streamed, usage from the final chunk
+ * (`stream_options.include_usage`).
+ */
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { LlmProvider } from './types.js';
+import {
+  brokenStream,
+  buildProvider,
+  cancelled,
+  fromHttpStatus,
+  fromOtherError,
+  missingKey,
+  nonEmpty,
+  normalizeFinishReason,
+  statusOfErrorType,
+  type BackendSettings,
+  type Exchange,
+} from './shared.js';
+
+const OFFICIAL_BASE_URL = 'https://api.openai.com/v1';
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createOpenAiProvider(env: NodeJS.ProcessEnv): LlmProvider {
+  const configuredUrl = nonEmpty(env.OPENAI_BASE_URL);
+  const settings: BackendSettings = {
+    backend: 'openai',
+    keyVariable: 'OPENAI_API_KEY',
+    urlVariable: 'OPENAI_BASE_URL',
+    baseUrl: configuredUrl ?? OFFICIAL_BASE_URL,
+  };
+  const isOfficialApi = hostOf(settings.baseUrl) === hostOf(OFFICIAL_BASE_URL);
+  const apiKey = nonEmpty(env.OPENAI_API_KEY);
+  if (!apiKey) throw missingKey(settings);
+  // Every setting comes from `env`, never from the SDK's own look into process.env (null = unset).
+  const client = new OpenAI({
+    apiKey,
+    baseURL: configuredUrl ?? null,
+    organization: nonEmpty(env.OPENAI_ORG_ID) ?? null,
+    project: nonEmpty(env.OPENAI_PROJECT_ID) ?? null,
+    adminAPIKey: null,
+    maxRetries: 0,
+    // Our errors say what went wrong; the SDK's console lines would only repeat it.
+    logLevel: env.OPENAI_LOG ? undefined : 'off',
+  });
+
+  const toLlmError = (err: unknown, model: string | undefined, signal?: AbortSignal) => {
+    if (signal?.aborted) return cancelled('openai');
+    if (err instanceof APIError && !(err instanceof APIConnectionError) && !(err instanceof APIUserAbortError)) {
+      const body = err.error as { message?: unknown; type?: string; code?: string } | undefined;
+      const serverMessage = typeof body?.message === 'string' ? body.message : err.message;
+      // An error inside a 200 stream has no status: its type says what it is.
+      const status = err.status ?? statusOfErrorType(body?.type) ?? statusOfErrorType(body?.code) ?? 500;
+      return fromHttpStatus(settings, { status, serverMessage, headers: err.status ? err.headers : undefined, model });
+    }
+    if (err instanceof APIUserAbortError) return cancelled('openai');
+    return fromOtherError(settings, err, signal);
+  };
+
+  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, temperature, signal }) {
+    const messages: ChatCompletionMessageParam[] = [];
+    if (system) messages.push({ role: 'system', content: system });
+    messages.push({ role: 'user', content: prompt });
+    const params: ChatCompletionCreateParamsStreaming = {
+      model,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    // OpenAI's newer models refuse `max_tokens`, while many compatible servers only know it.
+    if (maxTokens !== undefined) {
+      if (isOfficialApi) params.max_completion_tokens = maxTokens;
+      else params.max_tokens = maxTokens;
+    }
+    if (temperature !== undefined) params.temperature = temperature;
+
+    let finishReason: string | undefined;
+    let answeredModel = model;
+    let inputTokens = 0;
+    let outputTokens = 0;
+    try {
+      const stream = await client.chat.completions.create(params, { signal });
+      for await (const chunk of stream) {
+        if (chunk.model) answeredModel = chunk.model;
+        const choice = chunk.choices?.[0];
+        const text = choice?.delta?.content;
+        if (text) yield text;
+        if (choice?.finish_reason) finishReason = choice.finish_reason;
+        if (chunk.usage) {
+          inputTokens = chunk.usage.prompt_tokens ?? 0;
+          outputTokens = chunk.usage.completion_tokens ?? 0;
+        }
+      }
+    } catch (err) {
+      throw toLlmError(err, model, signal);
+    }
+    // The SDK ends an aborted stream quietly: without this check a cancelled answer would look complete.
+    if (signal?.aborted) throw cancelled('openai');
+    if (!finishReason) throw brokenStream('openai', 'the stream ended before the answer was complete');
+    return { finishReason: normalizeFinishReason(finishReason), inputTokens, outputTokens, model: answeredModel };
+  };
+
+  async function listModels(signal?: AbortSignal): Promise<string[]> {
+    try {
+      const ids: string[] = [];
+      for await (const model of client.models.list({ signal })) ids.push(model.id);
+      return ids;
+    } catch (err) {
+      throw toLlmError(err, undefined, signal);
+    }
+  }
+
+  return buildProvider('openai', exchange, listModels);
+}

@@ -1,0 +1,252 @@
+/**
+ * What the three providers share: one error taxonomy over three SDKs' errors, `retry-after`
+ * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
+ * header timeout can cut a long answer) whichever method the caller picked.
+ */
+import type { LlmBackend } from '../workflows/definitions.js';
+import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
+
+/** What a finished stream tells besides its text. */
+export interface StreamEnd {
+  finishReason: string;
+  inputTokens: number;
+  outputTokens: number;
+  model: string;
+}
+
+/** One streamed exchange: yields text as it arrives, returns usage and finish reason. */
+export type Exchange = (request: Omit<CompletionRequest, 'onText'>) => AsyncGenerator<string, StreamEnd, undefined>;
+
+export function buildProvider(backend: LlmBackend, exchange: Exchange, listModels: (signal?: AbortSignal) => Promise<string[]>): LlmProvider {
+  return {
+    backend,
+    async complete(request: CompletionRequest): Promise<Completion> {
+      const started = Date.now();
+      const { onText, ...rest } = request;
+      const pieces: string[] = [];
+      const exchangeOf = exchange(rest);
+      for (;;) {
+        const next = await exchangeOf.next();
+        if (next.done) return { ...next.value, text: pieces.join(''), latencyMs: Date.now() - started };
+        pieces.push(next.value);
+        onText?.(next.value);
+      }
+    },
+    async *stream(request) {
+      yield* exchange(request);
+    },
+    listModels,
+  };
+}
+
+export function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** Where a backend's settings come from, so every message can say which variable to fix. */
+export interface BackendSettings {
+  backend: LlmBackend;
+  /** Variable holding the key; undefined when the backend needs none. */
+  keyVariable?: string;
+  urlVariable: string;
+  baseUrl: string;
+}
+
+export function missingKey(settings: BackendSettings): LlmError {
+  return new LlmError(
+    'fatal',
+    settings.backend,
+    `${settings.backend}: no API key — set ${settings.keyVariable}` +
+      (settings.backend === 'openai' ? ' (and OPENAI_BASE_URL for an OpenAI-compatible server)' : ''),
+  );
+}
+
+/**
+ * Milliseconds to wait from `retry-after-ms` (OpenAI and Anthropic send it), else `retry-after`
+ * in seconds or as an HTTP date. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(headers: Headers | undefined | null, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms')?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const CONTEXT_TOO_LONG = /context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context|input is too long/i;
+const UNKNOWN_MODEL = /model\b.*\b(not found|does not exist|unknown|not available)|unknown model|model_not_found|no such model/i;
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function shorten(text: string, max = 300): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
+}
+
+/** An HTTP error answer, as each SDK reports it. */
+export interface HttpFailure {
+  status: number;
+  serverMessage: string;
+  headers?: Headers | null;
+  model?: string;
+}
+
+/** The taxonomy by status: 408/409/429/5xx retry, other 4xx are fatal; each message says what to do. */
+export function fromHttpStatus(settings: BackendSettings, { status, serverMessage, headers, model }: HttpFailure): LlmError {
+  const { backend } = settings;
+  const said = serverMessage ? ` (server said: ${shorten(serverMessage)})` : '';
+  const fatal = (what: string) => new LlmError('fatal', backend, `${backend}: ${status} ${what}${said}`, status);
+  const retryable = (what: string) => new LlmError('retryable', backend, `${backend}: ${status} ${what}${said}`, status, parseRetryAfter(headers));
+
+  if (status === 429) {
+    const wait = parseRetryAfter(headers);
+    return retryable(`rate limited — will retry${wait !== undefined ? ` after ${Math.ceil(wait / 1000)} s` : ' with backoff'}`);
+  }
+  if (status === 408) return retryable('request timeout — will retry');
+  if (status === 409) return retryable('conflict — will retry');
+  if (status >= 500) return retryable(`server error — will retry; if it persists, check the server at ${settings.baseUrl}`);
+  if (CONTEXT_TOO_LONG.test(serverMessage)) {
+    return fatal(`the prompt is too long for model "${model ?? '?'}" — shorten the prompt (or system text) or lower maxTokens`);
+  }
+  if (status === 401) {
+    return fatal(
+      settings.keyVariable
+        ? `invalid API key — check ${settings.keyVariable}`
+        : `unauthorized — the server at ${settings.urlVariable}=${settings.baseUrl} wants credentials`,
+    );
+  }
+  if (status === 403) {
+    return fatal(
+      `access denied${model ? ` to model "${model}"` : ''} — check that ${settings.keyVariable ?? 'your account'} may use it`,
+    );
+  }
+  if (status === 404) {
+    if (model && (UNKNOWN_MODEL.test(serverMessage) || serverMessage.includes(model))) return fatal(unknownModel(settings, model));
+    if (model) return fatal(`not found — check the model name "${model}" and ${settings.urlVariable}=${settings.baseUrl}`);
+    return fatal(`not found — check ${settings.urlVariable}=${settings.baseUrl}${settings.backend === 'openai' ? ' (it must end in /v1)' : ''}`);
+  }
+  if (model && UNKNOWN_MODEL.test(serverMessage)) return fatal(unknownModel(settings, model));
+  if (status === 402) return fatal('payment required — check the billing of the account behind the key');
+  if (status === 413) return fatal('request too large — shorten the prompt (or system text)');
+  if (status === 400 || status === 422) return fatal('request rejected — fix the request (model, maxTokens, temperature)');
+  if (status >= 400) return fatal('request refused — not retried');
+  return retryable('unexpected answer — will retry');
+}
+
+function unknownModel(settings: BackendSettings, model: string): string {
+  const hint =
+    settings.backend === 'ollama'
+      ? `pull it with \`ollama pull ${model}\` or pick one from \`poc models --backend ollama\``
+      : `check the name against \`poc models --backend ${settings.backend}\``;
+  return `unknown model "${model}" — ${hint}`;
+}
+
+function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e: unknown = err; e && chain.length < 8; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
+export function cancelled(backend: LlmBackend): LlmError {
+  return new LlmError('cancelled', backend, `${backend}: request cancelled`);
+}
+
+export function brokenStream(backend: LlmBackend, what: string): LlmError {
+  return new LlmError('retryable', backend, `${backend}: ${what} — the answer was abandoned and will be retried`);
+}
+
+/**
+ * Everything that is not an HTTP status: cancellation, lost or refused connections, timeouts,
+ * malformed JSON. Anything unrecognised is retryable (a server hiccup is likelier than a bug
+ * that a retry would repeat, and the attempts are bounded).
+ */
+export function fromOtherError(settings: BackendSettings, err: unknown, signal?: AbortSignal): LlmError {
+  const { backend } = settings;
+  if (err instanceof LlmError) return err;
+  if (signal?.aborted) return cancelled(backend);
+  const chain = causeChain(err);
+  const code = chain.map((e) => (e as { code?: unknown })?.code).find((c): c is string => typeof c === 'string' && CONNECTION_CODES.has(c));
+  const message = (err as Error)?.message ?? String(err);
+  if (code === 'ECONNREFUSED') {
+    return new LlmError('retryable', backend, `${backend}: cannot connect to ${settings.baseUrl} (connection refused) — is the server running? check ${settings.urlVariable}; will retry`);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new LlmError('retryable', backend, `${backend}: cannot resolve the host of ${settings.baseUrl} — check ${settings.urlVariable}; will retry`);
+  }
+  if (code?.includes('TIMEOUT') || code === 'ETIMEDOUT' || chain.some((e) => (e as Error)?.name === 'APIConnectionTimeoutError')) {
+    return new LlmError('retryable', backend, `${backend}: timed out talking to ${settings.baseUrl} — will retry`);
+  }
+  if (code) return brokenStream(backend, `connection to ${settings.baseUrl} lost (${code})`);
+  if (chain.some((e) => e instanceof SyntaxError)) {
+    return brokenStream(backend, `the server sent malformed JSON (${shorten(message, 120)})`);
+  }
+  if (chain.some((e) => /terminated|other side closed|socket hang up|fetch failed|network|connection error/i.test((e as Error)?.message ?? ''))) {
+    // The innermost cause is the telling one ("bad port", "other side closed").
+    const detail = [...new Set(chain.map((e) => (e as Error)?.message).filter(Boolean))].join(': ');
+    return brokenStream(backend, `connection to ${settings.baseUrl} failed (${shorten(detail, 160)})`);
+  }
+  if (CONTEXT_TOO_LONG.test(message)) {
+    return new LlmError('fatal', backend, `${backend}: the prompt is too long for the model's context — shorten it or lower maxTokens (server said: ${shorten(message)})`);
+  }
+  return new LlmError('retryable', backend, `${backend}: ${shorten(message)} — will retry`);
+}
+
+/** Anthropic and OpenAI report errors inside a stream by type, without a status: give them one. */
+export function statusOfErrorType(type: string | undefined | null): number | undefined {
+  switch (type) {
+    case 'invalid_request_error':
+      return 400;
+    case 'authentication_error':
+      return 401;
+    case 'permission_error':
+      return 403;
+    case 'not_found_error':
+      return 404;
+    case 'request_too_large':
+      return 413;
+    case 'rate_limit_error':
+    case 'rate_limit_exceeded':
+      return 429;
+    case 'timeout_error':
+      return 504;
+    case 'overloaded_error':
+      return 529;
+    case 'api_error':
+    case 'server_error':
+      return 500;
+    default:
+      return undefined;
+  }
+}
+
+/** One vocabulary over the backends: `stop`, `length`, or the backend's own word for the rest. */
+export function normalizeFinishReason(reason: string | null | undefined): string {
+  switch (reason) {
+    case 'end_turn':
+    case 'stop_sequence':
+    case 'stop':
+      return 'stop';
+    case 'max_tokens':
+    case 'length':
+      return 'length';
+    default:
+      return reason ?? 'unknown';
+  }
+}
