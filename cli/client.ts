@@ -21,6 +21,7 @@ import {
   PocKind,
   PocPhase,
   PocRequestedBy,
+  PocSlackThread,
   WORKFLOW_TYPES,
   decideUpdate,
   statusQuery,
@@ -33,6 +34,7 @@ import {
   type PipelineInput,
   type PipelineStatus,
   type RunStatus,
+  type SlackTarget,
 } from '../workflows/definitions.js';
 import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
 
@@ -98,12 +100,14 @@ async function start(
   workflowId: string,
   input: unknown,
   opts: StartOptions,
-  extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string> },
+  extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string>; slack?: SlackTarget },
 ): Promise<Started> {
+  const slackThread = extras.slack ? slackThreadKey(extras.slack) : undefined;
   const searchAttributes = [
     { key: PocKind, value: extras.kind },
     { key: PocPhase, value: extras.kind === 'pipeline' ? 'QUEUED' : 'RUNNING' },
     ...(extras.requestedBy ? [{ key: PocRequestedBy, value: extras.requestedBy }] : []),
+    ...(slackThread ? [{ key: PocSlackThread, value: slackThread }] : []),
   ];
   if (opts.idempotent) {
     // Already there (a redelivery)? Then it is the answer. The conflict policy covers a race.
@@ -138,6 +142,12 @@ async function start(
   }
 }
 
+/** Value of `PocSlackThread` for a run reporting to `target`: how the bot finds a thread's run without state. */
+export function slackThreadKey(target: SlackTarget): string | undefined {
+  const ts = target.threadTs ?? target.messageTs;
+  return ts ? `${target.channel}/${ts}` : undefined;
+}
+
 export async function startPipeline(client: Client, input: PipelineInput = {}, opts: StartOptions = {}): Promise<Started> {
   const valid = validatePipelineInput(input);
   const workflowId = `${ID_PREFIX.pipeline}${opts.id ?? newRunId()}`;
@@ -145,6 +155,7 @@ export async function startPipeline(client: Client, input: PipelineInput = {}, o
     kind: 'pipeline',
     requestedBy: valid.requestedBy,
     memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
+    slack: valid.slack,
   });
 }
 
@@ -155,6 +166,7 @@ export async function startLlm(client: Client, input: LlmInput, opts: StartOptio
     kind: 'llm',
     requestedBy: valid.requestedBy,
     memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
+    slack: valid.slack,
   });
 }
 

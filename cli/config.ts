@@ -21,9 +21,11 @@ export interface PocConfig {
   /** Web UI base URL, for links in Slack and the CLI. */
   uiUrl: string;
   metricsPort: number | undefined;
+  /** The embedded dev server `poc up` / `poc server` start when TEMPORAL_ADDRESS is unset. */
+  embedded: { port: number; uiPort: number; dataDir: string };
 }
 
-export const EMBEDDED_ADDRESS = '127.0.0.1:7233';
+export const EMBEDDED_PORT = 7233;
 export const EMBEDDED_UI_PORT = 8233;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
@@ -34,14 +36,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     taskQueue: nonEmpty(env.POC_TASK_QUEUE) ?? 'poc',
     workspace: path.resolve(nonEmpty(env.POC_WORKSPACE) ?? repoRoot),
     jobsDir: path.resolve(nonEmpty(env.POC_JOBS_DIR) ?? path.join(repoRoot, 'runner', 'jobs')),
-    uiUrl: (nonEmpty(env.POC_TEMPORAL_UI_URL) ?? `http://127.0.0.1:${EMBEDDED_UI_PORT}`).replace(/\/+$/, ''),
+    uiUrl: (nonEmpty(env.POC_TEMPORAL_UI_URL) ?? `http://127.0.0.1:${parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT}`).replace(/\/+$/, ''),
     metricsPort: parsePort(env.POC_METRICS_PORT, 'POC_METRICS_PORT'),
+    embedded: {
+      port: parsePort(env.POC_EMBEDDED_PORT, 'POC_EMBEDDED_PORT') ?? EMBEDDED_PORT,
+      uiPort: parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT,
+      dataDir: path.resolve(nonEmpty(env.POC_DATA_DIR) ?? path.join(repoRoot, 'runner', 'temporal')),
+    },
   };
 }
 
 /** Address clients dial: the configured server, else the embedded one `poc up` starts. */
 export function clientAddress(config: PocConfig): string {
-  return config.temporalAddress ?? EMBEDDED_ADDRESS;
+  return config.temporalAddress ?? `127.0.0.1:${config.embedded.port}`;
 }
 
 export function runUrl(config: PocConfig, workflowId: string): string {

@@ -25,7 +25,7 @@ import {
   type PipelineStatus,
   type RunStatus,
 } from './client.js';
-import { loadConfig, runUrl, type PocConfig } from './config.js';
+import { loadConfig, nonEmpty, runUrl, type PocConfig } from './config.js';
 import { helpText, parseCommand, UsageError, type Command } from './grammar.js';
 import { readFrom, readStepLog, pickStep } from './logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
@@ -104,7 +104,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     }
     case 'server': {
       const { serverOnly } = await import('./stack.js');
-      await serverOnly(log);
+      await serverOnly(config, log);
       return 0;
     }
     case 'worker': {
@@ -125,7 +125,9 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     }
     case 'run': {
       const client = await getClient();
-      const workspace = command.workspace ? path.resolve(command.workspace) : undefined;
+      // --workspace, else this shell's POC_WORKSPACE, else the worker's default (its own POC_WORKSPACE).
+      const chosen = command.workspace ?? nonEmpty(process.env.POC_WORKSPACE);
+      const workspace = chosen ? path.resolve(chosen) : undefined;
       const started = await startPipeline(
         client,
         {

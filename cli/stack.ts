@@ -4,7 +4,7 @@
  * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
  */
 import path from 'node:path';
-import { clientAddress, EMBEDDED_ADDRESS, EMBEDDED_UI_PORT, repoRoot, type PocConfig } from './config.js';
+import { clientAddress, type PocConfig } from './config.js';
 import { cliVersion, ensureTemporalCli, frontendAnswers, startDevServer, type DevServer } from '../worker/devserver.js';
 import { installRuntime, startWorker, type StartedWorker } from '../worker/index.js';
 import { engineProblem } from '../activities/docker.js';
@@ -15,22 +15,22 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
-const dataDir = path.join(repoRoot, 'runner', 'temporal');
-
 /** The embedded server, or the one already answering on its port (a second `poc up`, a `poc server`). */
-export async function startEmbeddedServer(log: Log): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
-  const [ip, port] = EMBEDDED_ADDRESS.split(':');
-  if (await frontendAnswers(EMBEDDED_ADDRESS)) {
-    log(`a Temporal server already answers on ${EMBEDDED_ADDRESS}; using it`);
-    return { address: EMBEDDED_ADDRESS, uiUrl: `http://${ip}:${EMBEDDED_UI_PORT}` };
+export async function startEmbeddedServer(config: PocConfig, log: Log): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+  const ip = '127.0.0.1';
+  const { port, uiPort, dataDir } = config.embedded;
+  const address = `${ip}:${port}`;
+  if (await frontendAnswers(address)) {
+    log(`a Temporal server already answers on ${address}; using it`);
+    return { address, uiUrl: `http://${ip}:${uiPort}` };
   }
   const cli = await ensureTemporalCli(log);
   log(`Temporal CLI: ${cli.path} (${cli.source}; ${await cliVersion(cli.path).catch(() => 'version unknown')})`);
   const server = await startDevServer({
     cliPath: cli.path,
     ip,
-    port: Number(port),
-    uiPort: EMBEDDED_UI_PORT,
+    port,
+    uiPort,
     dbFile: path.join(dataDir, 'temporal.db'),
     logFile: path.join(dataDir, 'server.log'),
   });
@@ -73,7 +73,7 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   let uiUrl = config.uiUrl;
   let server: DevServer | undefined;
   if (!address) {
-    const embedded = await startEmbeddedServer(log);
+    const embedded = await startEmbeddedServer(config, log);
     address = embedded.address;
     uiUrl = embedded.uiUrl || uiUrl;
     server = embedded.server;
@@ -95,7 +95,7 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   const docker = await engineProblem().catch((err: Error) => err.message);
   log('');
   log(`poc-orchestrator is up`);
-  log(`  Temporal gRPC   ${address}${server ? ' (embedded dev server, data in runner/temporal/)' : ''}`);
+  log(`  Temporal gRPC   ${address}${server ? ` (embedded dev server, data in ${config.embedded.dataDir})` : ''}`);
   log(`  Web UI          ${uiUrl}`);
   log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
   log(`  workspace       ${config.workspace}`);
@@ -107,8 +107,8 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   await runUntilSignal([serverPiece, workerPiece(worker), bot], log, worker.running);
 }
 
-export async function serverOnly(log: Log): Promise<void> {
-  const embedded = await startEmbeddedServer(log);
+export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
+  const embedded = await startEmbeddedServer(config, log);
   if (!embedded.server) return;
   log(`Temporal dev server on ${embedded.address}, Web UI ${embedded.uiUrl}. Ctrl-C stops it.`);
   const server = embedded.server;

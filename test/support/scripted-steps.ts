@@ -68,12 +68,17 @@ export function scriptedSteps() {
     return { exitCode: 0, durationMs: 1, logTail: `${args.step.name} ok` };
   }
 
-  /** Resolves when `step` of `workflowId` starts (or has started already). */
-  async function started(workflowId: string, step: string): Promise<void> {
+  /** Resolves when `step` of `workflowId` starts (or has started already); fails after `timeoutMs`. */
+  async function started(workflowId: string, step: string, timeoutMs = 60_000): Promise<void> {
     if (executions.some((e) => e.workflowId === workflowId && e.step === step)) return;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        events.off('started', on);
+        reject(new Error(`step ${step} of ${workflowId} did not start within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
       const on = (e: StepEvent) => {
         if (e.workflowId === workflowId && e.step === step) {
+          clearTimeout(timer);
           events.off('started', on);
           resolve();
         }
