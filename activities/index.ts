@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { PocConfig } from '../cli/config.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
+import { createRetentionActivities } from './retention.js';
 import { createSlackActivities } from './slack.js';
 import { runStep } from './steps.js';
 import { createPrepareRun } from './workspace.js';
@@ -21,6 +22,7 @@ export function createActivities({ client, config, env = process.env }: Activity
     prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
     runStep,
     ...createLockActivities(client),
+    ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, env }),
     ...createSlackActivities({ config, env }),
   };

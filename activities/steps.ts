@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { execa } from 'execa';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log as activityLog } from '@temporalio/activity';
 import {
   ComposeMissingError,
   LABEL_ATTEMPT,
@@ -130,6 +130,7 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
   );
 
+  activityLog.info('step started', { step: step.name, attempt: args.attempt, container: step.kind === 'run' ? name : null, compose: `${compose.command} ${compose.version}` });
   const child = execa(compose.command, argv, {
     cwd: args.workspace,
     all: true,
@@ -188,6 +189,11 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     await removeContainers([name]);
   }
   const durationMs = Date.now() - started;
+  const outcome = ctx.cancellationSignal.aborted ? 'cancelled' : timedOut ? 'timeout' : exit?.exitCode === 0 || (step.kind === 'build' && result.exitCode === 0) ? 'passed' : 'failed';
+  activityLog.info('step finished', { step: step.name, attempt: args.attempt, outcome, exitCode: exit?.exitCode ?? result.exitCode ?? null, durationMs });
+  ctx.metricMeter
+    .createHistogram('poc_step_duration', 'int', 'ms', 'duration of pipeline steps, by step and outcome')
+    .record(durationMs, { step: step.name, outcome });
   collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started);
   const finish = (line: string) =>
     new Promise<void>((resolve) => {

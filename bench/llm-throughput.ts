@@ -111,7 +111,7 @@ async function main(): Promise<void> {
 
     const runWorkflows = async (count: number): Promise<Run> => {
       const nodeCpu = process.cpuUsage();
-      const serverCpu = processCpuMs(devServer.process.pid);
+      const serverCpu = processCpuMs(devServer.serverPid());
       const started = performance.now();
       const latenciesMs = await Promise.all(
         Array.from({ length: count }, async () => {
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       );
       const wallMs = performance.now() - started;
       const nodeUsed = process.cpuUsage(nodeCpu);
-      const serverNow = processCpuMs(devServer.process.pid);
+      const serverNow = processCpuMs(devServer.serverPid());
       return {
         wallMs,
         latenciesMs,

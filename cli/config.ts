@@ -21,6 +21,8 @@ export interface PocConfig {
   /** Web UI base URL, for links in Slack and the CLI. */
   uiUrl: string;
   metricsPort: number | undefined;
+  /** Run folders of closed runs older than this many days are pruned (0 = never). */
+  retentionDays: number;
   /** The embedded dev server `poc up` / `poc server` start when TEMPORAL_ADDRESS is unset. */
   embedded: { port: number; uiPort: number; dataDir: string };
 }
@@ -38,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     jobsDir: path.resolve(nonEmpty(env.POC_JOBS_DIR) ?? path.join(repoRoot, 'runner', 'jobs')),
     uiUrl: (nonEmpty(env.POC_TEMPORAL_UI_URL) ?? `http://127.0.0.1:${parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT}`).replace(/\/+$/, ''),
     metricsPort: parsePort(env.POC_METRICS_PORT, 'POC_METRICS_PORT'),
+    retentionDays: parseDays(env.POC_RETENTION_DAYS),
     embedded: {
       port: parsePort(env.POC_EMBEDDED_PORT, 'POC_EMBEDDED_PORT') ?? EMBEDDED_PORT,
       uiPort: parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT,
@@ -81,4 +84,12 @@ function parsePort(value: string | undefined, name: string): number | undefined 
     throw new Error(`${name}=${raw} is not a port number; set it to an integer from 0 to 65535 or unset it`);
   }
   return port;
+}
+
+function parseDays(value: string | undefined): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return 14;
+  const days = Number(raw);
+  if (!Number.isFinite(days) || days < 0) throw new Error(`POC_RETENTION_DAYS=${raw} is not a number of days; set it to 0 (keep forever) or more`);
+  return days;
 }

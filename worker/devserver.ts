@@ -196,6 +196,8 @@ export interface DevServer {
   address: string;
   uiUrl: string | undefined;
   process: ChildProcess;
+  /** Pid of the `temporal` process itself (under its guard shell), for CPU measurements. */
+  serverPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -273,7 +275,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  return { address, uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined, process: child, stop };
+  const serverPid = () => {
+    try {
+      const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      return children.find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev')) ?? child.pid;
+    } catch {
+      return child.pid;
+    }
+  };
+  return { address, uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined, process: child, serverPid, stop };
 }
 
 /** True when a Temporal frontend answers on `address` (used to reuse a server already running). */

@@ -5,7 +5,7 @@
  * too) and sweeps containers left by runs that are no longer executing.
  */
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -59,7 +59,15 @@ export function installRuntime({
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       ...(metricsPort !== undefined
-        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` }, metricPrefix: 'temporal_' } }
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: `0.0.0.0:${metricsPort}`,
+                countersTotalSuffix: true,
+                histogramBucketOverrides: { poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000] },
+              },
+            },
+          }
         : {}),
     },
   });
@@ -158,6 +166,38 @@ export async function sweepOrphanContainers(client: Client, log: (msg: string) =
   return orphans;
 }
 
+export const RETENTION_SCHEDULE = 'poc-retention';
+
+/**
+ * The hourly `pruneJobs` schedule (idempotent; every worker may call it). It prunes the jobs folder
+ * of the worker that picks it up, so several worker machines want a shared POC_JOBS_DIR.
+ */
+export async function ensureRetentionSchedule(client: Client, config: PocConfig): Promise<'created' | 'updated' | 'exists' | 'off'> {
+  const handle = client.schedule.getHandle(RETENTION_SCHEDULE);
+  const args = [{ olderThanDays: config.retentionDays }];
+  if (config.retentionDays === 0) {
+    await handle.delete().catch(() => undefined);
+    return 'off';
+  }
+  try {
+    await client.schedule.create({
+      scheduleId: RETENTION_SCHEDULE,
+      spec: { intervals: [{ every: '1 hour' }] },
+      action: { type: 'startWorkflow', workflowType: 'pruneJobs', workflowId: RETENTION_SCHEDULE, taskQueue: config.taskQueue, args },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      memo: { cron: 'every hour' },
+    });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  const current = await handle.describe();
+  const currentArgs = (current.action as { args?: unknown[] }).args;
+  if (JSON.stringify(currentArgs) === JSON.stringify(args)) return 'exists';
+  await handle.update((previous) => ({ ...previous, action: { ...previous.action, args } as typeof previous.action }));
+  return 'updated';
+}
+
 export interface StartedWorker {
   worker: Worker;
   connection: NativeConnection;
@@ -189,6 +229,11 @@ export async function startWorker({
     log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy as Keyword yourself`);
   }
   await sweepOrphanContainers(client, log);
+  try {
+    await ensureRetentionSchedule(client, config);
+  } catch (err) {
+    log(`retention schedule not set up (${(err as Error).message}); run folders are kept`);
+  }
   const connection = await NativeConnection.connect({ address });
   const worker = await createPocWorker({ connection, client, config, taskQueue, env });
   const running = worker.run().finally(async () => {

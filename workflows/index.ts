@@ -5,3 +5,4 @@
 export { pipelineWorkflow as pipeline } from './pipeline.js';
 export { llmPromptWorkflow as llmPrompt } from './llm.js';
 export { workspaceLockWorkflow as workspaceLock } from './lock.js';
+export { pruneJobsWorkflow as pruneJobs } from './retention.js';

@@ -1,20 +1,24 @@
 /** What both run kinds do alike: announce themselves to visibility and keep their phase current. */
-import { ApplicationFailure, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { PocKind, PocPhase, PocRequestedBy, type Phase, type RunStatus } from './definitions.js';
+import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, type Phase, type RunStatus } from './definitions.js';
 
 /**
  * Search attributes and memo, set by the workflow itself so runs started from the `temporal` CLI
  * or the Web UI are as findable as those started by our client.
  */
 export function publishRun(kind: 'pipeline' | 'llm', status: RunStatus, memo: Record<string, string>): void {
-  const updates = [
+  const info = workflowInfo();
+  const wanted = [
     { key: PocKind, value: kind },
     { key: PocPhase, value: status.phase },
+    ...(status.requestedBy ? [{ key: PocRequestedBy, value: status.requestedBy }] : []),
   ];
-  upsertSearchAttributes(
-    status.requestedBy ? [...updates, { key: PocRequestedBy, value: status.requestedBy }] : updates,
-  );
-  const current = workflowInfo().memo ?? {};
+  // Our client sets them at start already; only a bare start (temporal CLI, Web UI) needs the upsert.
+  const stale = wanted.filter(({ key, value }) => info.typedSearchAttributes.get(key) !== value);
+  if (stale.length > 0) upsertSearchAttributes(stale);
+  // Replay-aware: the SDK drops metrics recorded while a history is replayed.
+  metricMeter.createCounter('poc_runs_started', 'runs', 'runs started, by kind').add(1, { kind });
+  const current = info.memo ?? {};
   const missing = Object.fromEntries(Object.entries(memo).filter(([key]) => current[key] === undefined));
   if (Object.keys(missing).length > 0) upsertMemo(missing);
 }
@@ -23,6 +27,10 @@ export function setPhase(status: RunStatus, phase: Phase): void {
   if (status.phase === phase) return;
   status.phase = phase;
   upsertSearchAttributes([{ key: PocPhase, value: phase }]);
+  log.info('phase', { phase, ...(status.error ? { error: status.error } : {}) });
+  if (FINAL_PHASES.includes(phase)) {
+    metricMeter.createCounter('poc_runs_finished', 'runs', 'runs finished, by kind and phase').add(1, { kind: status.kind, phase });
+  }
 }
 
 /** The ApplicationFailure behind an activity or child failure, if that is what it is. */
