@@ -1,6 +1,17 @@
-/** Slack progress from the workflow: post the status message once, then update it in place. */
-import type { PocConfig } from '../cli/config.js';
+/**
+ * Slack progress from the workflow: post the run's one status message the first time, update it
+ * in place afterwards, and post failure notices (log tails) in its thread.
+ *
+ * Temporal retries this activity, so an attempt must be safe to repeat: what an earlier attempt
+ * already did (the message's ts, the replies posted) is carried in heartbeat details, and the
+ * next attempt continues from there instead of posting twice.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
+import { runUrl, type PocConfig } from '../cli/config.js';
 import type { RunStatus, SlackTarget, StepFailureNotice } from '../workflows/definitions.js';
+import { renderRunStatus, renderStepFailure } from '../slack/render.js';
+import { createRedactor } from './redact.js';
 
 export interface ReportArgs {
   target: SlackTarget;
@@ -9,12 +20,169 @@ export interface ReportArgs {
   replies: StepFailureNotice[];
 }
 
+export const SLACK_FAILURE_TYPES = {
+  notConfigured: 'SlackNotConfigured',
+  rejected: 'SlackRejected',
+  unavailable: 'SlackUnavailable',
+} as const;
+
+/** Answers that no retry can change: the token, the channel or the message itself is wrong. */
+const PERMANENT_ERRORS = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'not_allowed_token_type',
+  'ekm_access_denied',
+  'team_access_not_granted',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'channel_is_archived',
+  'restricted_action',
+  'restricted_action_read_only_channel',
+  'restricted_action_thread_only_channel',
+  'restricted_action_non_threadable_channel',
+  'cannot_reply_to_message',
+  'msg_too_long',
+  'no_text',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'invalid_arguments',
+  'invalid_arg_name',
+  'too_many_attachments',
+  'invalid_thread_ts',
+  'thread_reply_not_allowed',
+]);
+
+/** The status message is gone (deleted by someone): post a new one rather than give up. */
+const MESSAGE_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+
+/** What earlier attempts of this activity already did. */
+interface ReportProgress {
+  ts?: string;
+  repliesPosted?: number;
+}
+
+/** `SLACK_API_URL` as the WebClient wants it (with a trailing slash), or Slack's own. */
+export function slackApiUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const url = env.SLACK_API_URL?.trim();
+  if (!url) return undefined;
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
 export function createSlackActivities({ config, env }: { config: PocConfig; env: NodeJS.ProcessEnv }) {
+  const redact = createRedactor({ ...process.env, ...env });
+  let cached: { key: string; client: WebClient } | undefined;
+
+  function webClient(): WebClient {
+    const token = env.SLACK_BOT_TOKEN?.trim();
+    if (!token) {
+      throw ApplicationFailure.nonRetryable(
+        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; set it (see slack/README.md) and restart the worker',
+        SLACK_FAILURE_TYPES.notConfigured,
+      );
+    }
+    const url = slackApiUrl(env);
+    const key = `${token}\u0000${url ?? ''}`;
+    if (cached?.key !== key) {
+      cached = {
+        key,
+        client: new WebClient(token, {
+          ...(url ? { slackApiUrl: url } : {}),
+          // Temporal retries the whole activity with backoff; the client only rides out short
+          // blips and 429s (it waits the Retry-After itself).
+          retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
+          timeout: 10_000,
+          logLevel: LogLevel.ERROR,
+        }),
+      };
+    }
+    return cached.client;
+  }
+
   return {
     async reportToSlack(args: ReportArgs): Promise<{ channel: string; ts: string }> {
-      void config;
-      void env;
-      return { channel: args.target.channel, ts: args.messageTs ?? '0.0' };
+      const ctx = Context.current();
+      const progress = (ctx.info.heartbeatDetails as ReportProgress | undefined) ?? {};
+      const client = webClient();
+      const { channel } = args.target;
+      const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
+
+      let ts = args.messageTs ?? progress.ts ?? null;
+      try {
+        if (ts) {
+          try {
+            await client.chat.update({ channel, ts, text: shown.text, blocks: shown.blocks });
+          } catch (err) {
+            if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
+            ts = null;
+          }
+        }
+        if (!ts) {
+          const posted = await client.chat.postMessage({
+            channel,
+            thread_ts: args.target.threadTs,
+            text: shown.text,
+            blocks: shown.blocks,
+            unfurl_links: false,
+            unfurl_media: false,
+          });
+          if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
+          ts = posted.ts;
+          ctx.heartbeat({ ts, repliesPosted: 0 } satisfies ReportProgress);
+        }
+        for (let i = progress.repliesPosted ?? 0; i < args.replies.length; i++) {
+          const reply = renderStepFailure(args.replies[i], { redact });
+          await client.chat.postMessage({
+            channel,
+            thread_ts: args.target.threadTs ?? ts,
+            text: reply.text,
+            blocks: reply.blocks,
+            unfurl_links: false,
+            unfurl_media: false,
+          });
+          ctx.heartbeat({ ts, repliesPosted: i + 1 } satisfies ReportProgress);
+        }
+      } catch (err) {
+        throw toSlackFailure(err, redact);
+      }
+      return { channel, ts };
     },
   };
+}
+
+function platformError(err: unknown): string | undefined {
+  const e = err as WebAPICallError;
+  return e?.code === ErrorCode.PlatformError ? String(e.data?.error ?? '') : undefined;
+}
+
+/** Slack's error, as a Temporal failure that says whether another attempt can help. */
+export function toSlackFailure(err: unknown, redact: (text: string) => string = (t) => t): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = err as WebAPICallError & { retryAfter?: number; statusCode?: number };
+  const message = redact(`Slack: ${(err as Error)?.message ?? String(err)}`);
+  const platform = platformError(err);
+  if (platform !== undefined) {
+    if (PERMANENT_ERRORS.has(platform)) {
+      const hint =
+        platform === 'not_in_channel' || platform === 'channel_not_found'
+          ? ' (invite the app to the channel: /invite @poc)'
+          : platform === 'invalid_auth' || platform === 'not_authed' || platform === 'token_revoked'
+            ? ' (check SLACK_BOT_TOKEN)'
+            : '';
+      return ApplicationFailure.nonRetryable(`${message}${hint}`, SLACK_FAILURE_TYPES.rejected);
+    }
+    return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);
+  }
+  if (e?.code === ErrorCode.RateLimitedError && typeof e.retryAfter === 'number') {
+    return ApplicationFailure.create({ message, type: SLACK_FAILURE_TYPES.unavailable, nextRetryDelay: Math.min(e.retryAfter, 300) * 1000 });
+  }
+  if (e?.code === ErrorCode.HTTPError && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) {
+    return ApplicationFailure.nonRetryable(message, SLACK_FAILURE_TYPES.rejected);
+  }
+  return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);
 }

@@ -8,6 +8,11 @@ import { STEP_NAME } from '../workflows/validate.js';
 
 export type Surface = 'cli' | 'slack';
 
+/** User text inside an error message: quoted, cut, control characters escaped (one line, always). */
+export function shown(text: string, max = 40): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 export class UsageError extends Error {
   constructor(
     message: string,
@@ -172,7 +177,7 @@ export function parseCommand(argv: string[], surface: Surface): Command {
   const name = rawName.toLowerCase();
   const spec = COMMANDS[name];
   if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) {
-    throw new UsageError(`unknown command "${rawName.slice(0, 40)}"; ${surface === 'slack' ? '`!poc help`' : '`poc help`'} lists the commands`);
+    throw new UsageError(`unknown command ${shown(rawName, 40)}; ${surface === 'slack' ? '`!poc help`' : '`poc help`'} lists the commands`);
   }
   const usage = surface === 'slack' ? `!poc ${spec.usage}` : `poc ${spec.usage}`;
   if (rest.includes('--help') || rest.includes('-h')) return { name: 'help', topic: name };
@@ -206,11 +211,11 @@ function parseFlags(words: string[], spec: CommandSpec, surface: Surface, usage:
     } else {
       const short = word.slice(1);
       const found = available.find(([, f]) => f.short === short);
-      if (!found) throw new UsageError(`unknown option ${word.slice(0, 40)}`, usage);
+      if (!found) throw new UsageError(`unknown option ${shown(word, 40)}`, usage);
       key = found[0];
     }
     const flag = available.find(([n]) => n === key)?.[1];
-    if (!flag) throw new UsageError(`unknown option --${key.slice(0, 40)}`, usage);
+    if (!flag) throw new UsageError(`unknown option ${shown('--' + key, 40)}`, usage);
     if (flag.type === 'boolean') {
       if (inline !== undefined) throw new UsageError(`--${key} takes no value`, usage);
       flags[key] = true;
@@ -226,12 +231,12 @@ function parseFlags(words: string[], spec: CommandSpec, surface: Surface, usage:
 
 function convert(key: string, type: FlagType, value: string, usage: string): string | number | string[] {
   if (type === 'int') {
-    if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${key} needs a whole number, got "${value.slice(0, 20)}"`, usage);
+    if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${key} needs a whole number, got ${shown(value, 20)}`, usage);
     return Number(value);
   }
   if (type === 'number') {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${key} needs a number, got "${value.slice(0, 20)}"`, usage);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${key} needs a number, got ${shown(value, 20)}`, usage);
     return n;
   }
   if (type === 'list') return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -243,7 +248,7 @@ function stepList(flag: string, steps: string[] | undefined, usage: string): str
   if (steps.length === 0) throw new UsageError(`--${flag} needs at least one step name`, usage);
   for (const step of steps) {
     if (!STEP_NAME.test(step)) {
-      throw new UsageError(`"${step.slice(0, 40)}" is not a step name (e.g. ${DEFAULT_STEPS.join(', ')})`, usage);
+      throw new UsageError(`${shown(step, 40)} is not a step name (e.g. ${DEFAULT_STEPS.join(', ')})`, usage);
     }
   }
   return steps;
@@ -252,7 +257,7 @@ function stepList(flag: string, steps: string[] | undefined, usage: string): str
 function backendOf(value: unknown, usage: string): LlmBackend {
   if (value === undefined) throw new UsageError('--backend is required', usage);
   if (!(LLM_BACKENDS as readonly unknown[]).includes(value)) {
-    throw new UsageError(`--backend must be one of ${LLM_BACKENDS.join(', ')}, got "${String(value).slice(0, 30)}"`, usage);
+    throw new UsageError(`--backend must be one of ${LLM_BACKENDS.join(', ')}, got ${shown(String(value), 30)}`, usage);
   }
   return value as LlmBackend;
 }
@@ -260,7 +265,7 @@ function backendOf(value: unknown, usage: string): LlmBackend {
 function build(name: string, f: FlagValues, pos: string[], usage: string, surface: Surface): Command {
   const isJson = f.json === true;
   const expect = (count: number) => {
-    if (pos.length > count) throw new UsageError(`unexpected "${pos[count].slice(0, 40)}"`, usage);
+    if (pos.length > count) throw new UsageError(`unexpected ${shown(pos[count], 40)}`, usage);
   };
   const needId = () => {
     if (!pos[0]) throw new UsageError('a run id is needed', usage);
@@ -318,7 +323,7 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       expect(2);
       const id = needId();
       const step = pos[1];
-      if (step !== undefined && !STEP_NAME.test(step)) throw new UsageError(`"${step.slice(0, 40)}" is not a step name`, usage);
+      if (step !== undefined && !STEP_NAME.test(step)) throw new UsageError(`${shown(step, 40)} is not a step name`, usage);
       const lines = (f.lines as number | undefined) ?? (surface === 'slack' ? 30 : 50);
       if (lines < 1 || lines > 10_000) throw new UsageError('--lines must be from 1 to 10000', usage);
       return { name, id, step, follow: f.follow === true, lines, json: isJson };
@@ -351,20 +356,20 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
   const isJson = f.json === true;
   if (!action) throw new UsageError('say what to do with schedules', usage);
   if (action === 'list') {
-    if (name) throw new UsageError(`unexpected "${name.slice(0, 40)}"`, usage);
+    if (name) throw new UsageError(`unexpected ${shown(name, 40)}`, usage);
     return { name: 'schedule', action, json: isJson };
   }
   if (!['create', 'pause', 'unpause', 'delete', 'trigger', 'describe'].includes(action)) {
-    throw new UsageError(`unknown schedule action "${action.slice(0, 40)}"`, usage);
+    throw new UsageError(`unknown schedule action ${shown(action, 40)}`, usage);
   }
   if (!name) throw new UsageError(`schedule ${action} needs a schedule name`, usage);
-  if (!SCHEDULE_NAME.test(name)) throw new UsageError(`"${name.slice(0, 40)}" is not a schedule name (lower-case letters, digits, - and _)`, usage);
-  if (extra.length) throw new UsageError(`unexpected "${extra[0].slice(0, 40)}"`, usage);
+  if (!SCHEDULE_NAME.test(name)) throw new UsageError(`${shown(name, 40)} is not a schedule name (lower-case letters, digits, - and _)`, usage);
+  if (extra.length) throw new UsageError(`unexpected ${shown(extra[0], 40)}`, usage);
   if (action !== 'create') return { name: 'schedule', action: action as 'pause', schedule: name, json: isJson };
   const cron = f.cron as string | undefined;
   if (!cron) throw new UsageError('--cron is required, e.g. --cron "0 3 * * *"', usage);
   if (!/^[\d*/,\-A-Za-z?#LW@ ]{1,100}$/.test(cron) || cron.trim().split(/\s+/).length > 7) {
-    throw new UsageError(`--cron "${cron.slice(0, 40)}" is not a cron expression like "0 3 * * *"`, usage);
+    throw new UsageError(`--cron ${shown(cron, 40)} is not a cron expression like "0 3 * * *"`, usage);
   }
   const overlap = (f.overlap as string | undefined) ?? 'skip';
   if (overlap !== 'skip' && overlap !== 'buffer') throw new UsageError('--overlap must be skip or buffer', usage);
@@ -377,7 +382,7 @@ export function helpText(surface: Surface, topic?: string): string {
   const visible = Object.entries(COMMANDS).filter(([, spec]) => !spec.surfaces || spec.surfaces.includes(surface));
   if (topic) {
     const spec = COMMANDS[topic];
-    if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) throw new UsageError(`no command "${topic.slice(0, 40)}"; \`${prefix} help\` lists them`);
+    if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) throw new UsageError(`no command ${shown(topic, 40)}; \`${prefix} help\` lists them`);
     return `${prefix} ${spec.usage}\n  ${spec.summary}`;
   }
   const width = Math.max(...visible.map(([name]) => name.length));

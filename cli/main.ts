@@ -33,10 +33,16 @@ import { redact } from '../activities/redact.js';
 
 class RunFailed extends Error {}
 
-const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-const err = (text: string) => process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+/** Where output goes: the process's streams, or a caller's (tests, embedding). */
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+let io: Io = process;
+const out = (text: string) => io.stdout.write(text.endsWith('\n') ? text : text + '\n');
+const err = (text: string) => io.stderr.write(text.endsWith('\n') ? text : text + '\n');
 
-function style(stream: NodeJS.WriteStream = process.stdout): Style {
+function style(stream: Io['stdout'] = io.stdout): Style {
   return { color: Boolean(stream.isTTY) && !process.env.NO_COLOR };
 }
 
@@ -57,7 +63,17 @@ const DECISION_VERBS: Record<string, DecisionAction> = {
   deny: 'deny',
 };
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], streams: Io = process): Promise<number> {
+  const previous = io;
+  io = streams;
+  try {
+    return await runCommand(argv);
+  } finally {
+    io = previous;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   let command: Command;
   try {
     command = parseCommand(argv, 'cli');
@@ -164,7 +180,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       };
       if (command.direct) {
         const { runLlmDirect } = await import('./llm-direct.js');
-        const result = await runLlmDirect(input, command.json ? devNull() : process.stdout);
+        const result = await runLlmDirect(input, command.json ? devNull() : io.stdout);
         if (command.json) out(JSON.stringify(result, null, 2));
         else err(`\n${result.inputTokens} in / ${result.outputTokens} out tokens · ${result.latencyMs} ms · ${result.finishReason}`);
         return 0;
@@ -241,8 +257,8 @@ async function newestRun(client: Client, openOnly = false): Promise<string> {
 
 /** Live view of a pipeline: a line per step change, a ticking line for the running step. */
 async function followPipeline(client: Client, workflowId: string, json: boolean): Promise<PipelineStatus> {
-  const tty = Boolean(process.stderr.isTTY) && !json;
-  const s = style(process.stderr);
+  const tty = Boolean(io.stderr.isTTY) && !json;
+  const s = style(io.stderr);
   const printed = new Map<string, string>();
   let current: PipelineStatus | undefined;
   let lastPhase = '';
@@ -252,10 +268,10 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   const ticker = tty
     ? setInterval(() => {
         const running = current?.steps.find((step) => step.status === 'running');
-        if (running) process.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
+        if (running) io.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
       }, 100)
     : undefined;
-  const clearLine = () => tty && process.stderr.write('\r\u001b[2K');
+  const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -337,7 +353,7 @@ async function followLog(client: Client, status: PipelineStatus, stepName?: stri
     if (step.logPath) {
       const chunk = readFrom(step.logPath, offset);
       offset = chunk.offset;
-      if (chunk.text) process.stdout.write(chunk.text);
+      if (chunk.text) io.stdout.write(chunk.text);
     }
     if (['DONE', 'FAILED', 'CANCELLED'].includes(current.phase)) return current.phase === 'DONE' ? 0 : 1;
     if (!stepName && step.status !== 'running' && step.status !== 'pending') {
@@ -367,11 +383,11 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
       if (json) return;
       if (s.attempt !== attempt) {
         attempt = s.attempt;
-        if (shown) process.stdout.write(`\n[attempt ${attempt}]\n`);
+        if (shown) io.stdout.write(`\n[attempt ${attempt}]\n`);
         shown = '';
       }
       if (s.partialText.startsWith(shown) && s.partialText.length > shown.length) {
-        process.stdout.write(s.partialText.slice(shown.length));
+        io.stdout.write(s.partialText.slice(shown.length));
         shown = s.partialText;
       }
     },
@@ -388,9 +404,9 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
     out(JSON.stringify(result, null, 2));
     return 0;
   }
-  if (result.text.startsWith(shown)) process.stdout.write(result.text.slice(shown.length));
-  else process.stdout.write((shown ? '\n' : '') + result.text);
-  process.stdout.write('\n');
+  if (result.text.startsWith(shown)) io.stdout.write(result.text.slice(shown.length));
+  else io.stdout.write((shown ? '\n' : '') + result.text);
+  io.stdout.write('\n');
   err(`${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`);
   return 0;
 }

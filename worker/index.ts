@@ -226,7 +226,7 @@ export async function startWorker({
   try {
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
-    log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy as Keyword yourself`);
+    log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`);
   }
   await sweepOrphanContainers(client, log);
   try {

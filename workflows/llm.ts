@@ -64,7 +64,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     }
     if (status.partialText.length < PARTIAL_TEXT_LIMIT) status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
   });
-  publishRun('llm', status, { prompt: input.prompt.slice(0, 200) });
+  publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
   const reporter = startReporter(status, input.slack);
   reporter.changed();
 

@@ -117,7 +117,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     slackMessage: input.slack?.messageTs ? { channel: input.slack.channel, ts: input.slack.messageTs } : null,
   };
   setHandler(statusQuery, () => status);
-  publishRun('pipeline', status, { goal: input.goal });
+  publishRun('pipeline', status, { goal: input.goal }, input.slack);
   const reporter = startReporter(status, input.slack);
 
   const changed = () => reporter.changed();

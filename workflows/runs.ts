@@ -1,17 +1,20 @@
 /** What both run kinds do alike: announce themselves to visibility and keep their phase current. */
 import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, type Phase, type RunStatus } from './definitions.js';
+import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, PocSlackThread, type Phase, type RunStatus, type SlackTarget } from './definitions.js';
 
 /**
  * Search attributes and memo, set by the workflow itself so runs started from the `temporal` CLI
  * or the Web UI are as findable as those started by our client.
  */
-export function publishRun(kind: 'pipeline' | 'llm', status: RunStatus, memo: Record<string, string>): void {
+export function publishRun(kind: 'pipeline' | 'llm', status: RunStatus, memo: Record<string, string>, slack?: SlackTarget): void {
   const info = workflowInfo();
+  const thread = slack && (slack.threadTs ?? slack.messageTs);
   const wanted = [
     { key: PocKind, value: kind },
     { key: PocPhase, value: status.phase },
     ...(status.requestedBy ? [{ key: PocRequestedBy, value: status.requestedBy }] : []),
+    // How the bot finds the run of a Slack thread (`<channel>/<thread ts>`), with no state of its own.
+    ...(thread ? [{ key: PocSlackThread, value: `${slack.channel}/${thread}` }] : []),
   ];
   // Our client sets them at start already; only a bare start (temporal CLI, Web UI) needs the upsert.
   const stale = wanted.filter(({ key, value }) => info.typedSearchAttributes.get(key) !== value);

@@ -42,6 +42,11 @@ const PIPELINE_FIELDS = [
 ];
 const LLM_FIELDS = ['backend', 'model', 'prompt', 'system', 'maxTokens', 'temperature', 'requestedBy', 'slack'];
 
+/** User text in a message: quoted, cut, control characters escaped, so an error stays one line. */
+function quoted(text: string, max = 60): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -62,7 +67,7 @@ function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<strin
 function rejectUnknown(obj: Record<string, unknown>, known: string[]): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
-      throw new InputError(key, `unknown field; the known fields are ${known.join(', ')}`);
+      throw new InputError(quoted(key, 40), `unknown field; the known fields are ${known.join(', ')}`);
     }
   }
 }
@@ -98,7 +103,7 @@ export function validateStepNames(value: unknown, field = 'steps'): string[] {
   const seen = new Set<string>();
   for (const name of value) {
     if (typeof name !== 'string' || !STEP_NAME.test(name)) {
-      const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 60)) : describe(name);
+      const shown = typeof name === 'string' ? quoted(name) : describe(name);
       throw new InputError(field, `${shown} is not a step name (lower-case letters, digits, - and _, starting with a letter)`);
     }
     if (seen.has(name)) throw new InputError(field, `"${name}" is listed twice`);
@@ -115,12 +120,12 @@ function validateSlack(raw: unknown): SlackTarget | undefined {
   const obj = asObject(raw, 'slack', false);
   rejectUnknown(obj, ['channel', 'threadTs', 'messageTs']);
   const channel = requiredString(obj, 'channel', 40);
-  if (!CHANNEL_ID.test(channel)) throw new InputError('slack.channel', `"${channel}" is not a Slack channel id like C0123ABCD`);
+  if (!CHANNEL_ID.test(channel)) throw new InputError('slack.channel', `${quoted(channel)} is not a Slack channel id like C0123ABCD`);
   const target: SlackTarget = { channel };
   for (const key of ['threadTs', 'messageTs'] as const) {
     const ts = optionalString(obj, key, 30);
     if (ts === undefined) continue;
-    if (!SLACK_TS.test(ts)) throw new InputError(`slack.${key}`, `"${ts}" is not a Slack timestamp like 1700000000.000100`);
+    if (!SLACK_TS.test(ts)) throw new InputError(`slack.${key}`, `${quoted(ts)} is not a Slack timestamp like 1700000000.000100`);
     target[key] = ts;
   }
   return target;
@@ -137,7 +142,7 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
   const steps = obj.steps === undefined || obj.steps === null ? [...DEFAULT_STEPS] : validateStepNames(obj.steps);
   const workspace = optionalString(obj, 'workspace', LIMITS.workspace);
   if (workspace !== undefined && !workspace.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(workspace)) {
-    throw new InputError('workspace', `"${workspace.slice(0, 80)}" must be an absolute path to a compose project folder`);
+    throw new InputError('workspace', `${quoted(workspace, 80)} must be an absolute path to a compose project folder`);
   }
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
   const onFailure = obj.onFailure ?? 'fail';
@@ -176,7 +181,7 @@ export function validateLlmInput(raw: unknown): LlmInput {
     throw new InputError('backend', `must be one of ${LLM_BACKENDS.join(', ')}, got ${JSON.stringify(backend ?? null)?.slice(0, 60)}`);
   }
   const model = requiredString(obj, 'model', LIMITS.model);
-  if (!MODEL_NAME.test(model)) throw new InputError('model', `"${model.slice(0, 60)}" is not a model name like llama3.1 or gpt-4o-mini`);
+  if (!MODEL_NAME.test(model)) throw new InputError('model', `${quoted(model)} is not a model name like llama3.1 or gpt-4o-mini`);
   const prompt = requiredString(obj, 'prompt', LIMITS.prompt);
   const system = optionalString(obj, 'system', LIMITS.system);
   const maxTokens = optionalInteger(obj, 'maxTokens', 1, LIMITS.maxTokens);

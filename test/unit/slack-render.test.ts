@@ -1,5 +1,6 @@
 /** Pure parts of the Slack bot: escaping, unescaping, Block Kit within Slack's limits, parsing. */
 import { describe, test } from 'node:test';
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import type { LlmStatus, PipelineStatus, StepState } from '../../workflows/definitions.js';
 import {
@@ -346,4 +347,16 @@ describe('Slack commands', () => {
       (err: unknown) => err instanceof SlackBotConfigError && err.problems.length === 3,
     );
   });
+});
+
+test('the app manifest asks for what the bot uses: scopes, events, /poc, interactivity, Socket Mode', () => {
+  const manifest = fs.readFileSync(new URL('../../slack/manifest.yml', import.meta.url), 'utf8');
+  for (const scope of ['chat:write', 'commands', 'app_mentions:read', 'channels:history', 'groups:history', 'im:history']) {
+    assert.match(manifest, new RegExp(`^\\s+- ${scope}$`, 'm'), scope);
+  }
+  for (const event of ['app_mention', 'message.channels', 'message.groups', 'message.im']) assert.match(manifest, new RegExp(`^\\s+- ${event}$`, 'm'), event);
+  assert.match(manifest, /^\s+- command: \/poc$/m);
+  assert.match(manifest, /^\s+should_escape: true$/m, 'mentions and links arrive as <@U…>, which the bot unescapes');
+  assert.match(manifest, /interactivity:\n\s+is_enabled: true/);
+  assert.match(manifest, /^\s+socket_mode_enabled: true$/m);
 });

@@ -1,0 +1,332 @@
+/**
+ * The Slack bot: a Bolt app that turns `!poc …` messages, `/poc …` and mentions into calls of
+ * the client API, and button clicks into cancels and decisions. It keeps no state of its own —
+ * runs post and update their status messages themselves (the `reportToSlack` activity) — so it
+ * can be stopped, restarted or run twice without losing anything.
+ *
+ * Socket Mode (SLACK_APP_TOKEN) by default; HTTP mode (SLACK_SIGNING_SECRET, POC_SLACK_PORT)
+ * when there is no app token. SLACK_API_URL points both the Web API and Socket Mode elsewhere.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger, type RespondFn } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Client } from '@temporalio/client';
+import { connect } from '../cli/client.js';
+import type { PocConfig } from '../cli/config.js';
+import { createRedactor } from '../activities/redact.js';
+import { slackApiUrl } from '../activities/slack.js';
+import { accessFromEnv } from './auth.js';
+import {
+  answerApprovalReply,
+  approvalAnswerOf,
+  commandTextOf,
+  executeButton,
+  executeCommand,
+  type BotContext,
+  type Invocation,
+  type Outbox,
+} from './commands.js';
+import type { SlackMessage } from './render.js';
+import { unescapeSlack } from './text.js';
+
+export interface SlackBotOptions {
+  config: PocConfig;
+  env?: NodeJS.ProcessEnv;
+  /** A Temporal client to use; without one the bot connects (and closes the connection on stop). */
+  client?: Client;
+  log?: (line: string) => void;
+  /** How long one command may wait for Temporal before the bot answers with the error. */
+  temporalTimeoutMs?: number;
+}
+
+export interface SlackBot {
+  mode: 'socket' | 'http';
+  /** HTTP mode: the port the events endpoint listens on (`/slack/events`). */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/** The bot cannot start; `problems` lists every missing or wrong setting at once. */
+export class SlackBotConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the Slack bot cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(see slack/README.md)`);
+    this.name = 'SlackBotConfigError';
+  }
+}
+
+export interface SlackBotSettings {
+  mode: 'socket' | 'http';
+  botToken: string;
+  appToken?: string;
+  signingSecret?: string;
+  port: number;
+  apiUrl?: string;
+}
+
+/** Reads and checks the bot's settings; throws SlackBotConfigError naming everything that is wrong. */
+export function slackBotSettings(env: NodeJS.ProcessEnv): SlackBotSettings {
+  const value = (name: string) => env[name]?.trim() || undefined;
+  const botToken = value('SLACK_BOT_TOKEN');
+  const appToken = value('SLACK_APP_TOKEN');
+  const signingSecret = value('SLACK_SIGNING_SECRET');
+  const problems: string[] = [];
+  if (!botToken) problems.push('SLACK_BOT_TOKEN is not set: the Bot User OAuth Token (xoxb-…) from "OAuth & Permissions"');
+  else if (botToken.startsWith('xapp-')) problems.push('SLACK_BOT_TOKEN holds an app-level token (xapp-…); it must be the Bot User OAuth Token (xoxb-…)');
+  if (!appToken && !signingSecret) {
+    problems.push(
+      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) nor SLACK_SIGNING_SECRET ' +
+        '(HTTP mode, with POC_SLACK_PORT) is set',
+    );
+  }
+  if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
+  const rawPort = value('POC_SLACK_PORT') ?? '3000';
+  const port = Number(rawPort);
+  if (!/^\d{1,5}$/.test(rawPort) || port > 65535) problems.push(`POC_SLACK_PORT=${rawPort} is not a port number (0-65535)`);
+  if (problems.length > 0 || !botToken) throw new SlackBotConfigError(problems);
+  return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slackApiUrl(env) };
+}
+
+/** Bolt's and Socket Mode's log lines, redacted, into our log (warnings and errors only by default). */
+function boltLogger(log: (line: string) => void, redact: (text: string) => string): Logger {
+  const rank: Record<string, number> = { [LogLevel.DEBUG]: 0, [LogLevel.INFO]: 1, [LogLevel.WARN]: 2, [LogLevel.ERROR]: 3 };
+  let level: LogLevel = LogLevel.WARN;
+  const at =
+    (lvl: LogLevel) =>
+    (...msgs: unknown[]) => {
+      if (rank[lvl] >= rank[level]) log(redact(`slack ${lvl}: ${msgs.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')}`));
+    };
+  return {
+    debug: at(LogLevel.DEBUG),
+    info: at(LogLevel.INFO),
+    warn: at(LogLevel.WARN),
+    error: at(LogLevel.ERROR),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+interface MessageEventLike {
+  type: string;
+  subtype?: string;
+  channel: string;
+  channel_type?: string;
+  user?: string;
+  bot_id?: string;
+  text?: string;
+  ts: string;
+  thread_ts?: string;
+}
+
+function toSlack(message: SlackMessage) {
+  return { text: message.text, blocks: message.blocks };
+}
+
+export async function startSlackBot({ config, env = process.env, client, log = (line) => console.error(line), temporalTimeoutMs }: SlackBotOptions): Promise<SlackBot> {
+  const settings = slackBotSettings(env);
+  const redact = createRedactor({ ...process.env, ...env });
+  const logger = boltLogger(log, redact);
+  const ownClient = !client;
+  const temporal = client ?? (await connect(config));
+
+  const receiver =
+    settings.mode === 'socket'
+      ? new SocketModeReceiver({
+          appToken: settings.appToken as string,
+          logger,
+          // Its own client options: Socket Mode keeps many retries for reconnecting, which our replies should not.
+          installerOptions: { clientOptions: settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {} },
+        })
+      : new HTTPReceiver({ signingSecret: settings.signingSecret as string, logger, port: settings.port, processBeforeResponse: false });
+
+  const app = new App({
+    token: settings.botToken,
+    receiver,
+    logger,
+    deferInitialization: true,
+    clientOptions: {
+      ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}),
+      retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
+      timeout: 10_000,
+    },
+  });
+  const web: WebClient = app.client;
+  const ctx: BotContext = { client: temporal, config, access: accessFromEnv(env), redact, log, temporalTimeoutMs };
+
+  const inflight = new Set<Promise<unknown>>();
+  /** Runs a handler to its end whatever happens; stop() waits for the ones under way. */
+  const guarded = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+    const running = work().catch((err: Error) => log(redact(`slack: ${what} failed: ${err?.stack ?? String(err)}`)));
+    inflight.add(running);
+    try {
+      await running;
+    } finally {
+      inflight.delete(running);
+    }
+  };
+
+  const threadOutbox = (channel: string, threadTs: string): Outbox => ({
+    async reply(message) {
+      await web.chat.postMessage({ channel, thread_ts: threadTs, ...toSlack(message), unfurl_links: false, unfurl_media: false });
+    },
+    post: () => Promise.reject(new Error('messages answer in their thread')),
+    update: () => Promise.reject(new Error('messages answer in their thread')),
+    remove: () => Promise.reject(new Error('messages answer in their thread')),
+  });
+
+  const slashOutbox = (channel: string, user: string, respond: RespondFn): Outbox => ({
+    async reply(message) {
+      try {
+        await respond({ response_type: 'ephemeral', replace_original: false, ...toSlack(message) });
+      } catch {
+        // response_url has a use limit and expires; an ephemeral message needs neither.
+        await web.chat.postEphemeral({ channel, user, ...toSlack(message) });
+      }
+    },
+    async post(message) {
+      const posted = await web.chat.postMessage({ channel, ...toSlack(message), unfurl_links: false, unfurl_media: false });
+      if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
+      return posted.ts;
+    },
+    async update(ts, message) {
+      await web.chat.update({ channel, ts, ...toSlack(message) });
+    },
+    async remove(ts) {
+      await web.chat.delete({ channel, ts });
+    },
+  });
+
+  app.event('message', async ({ event, body, context }) => {
+    const m = event as unknown as MessageEventLike;
+    // Edits, deletions, joins and bots' messages are not commands (answering other bots could loop).
+    if ((m.subtype && m.subtype !== 'thread_broadcast') || m.bot_id || !m.user || typeof m.text !== 'string') return;
+    const user = m.user;
+    const text = m.text;
+    await guarded('a message', async () => {
+      const inv: Invocation = {
+        source: 'message',
+        team: (body as { team_id?: string }).team_id ?? context.teamId ?? 'T0',
+        channel: m.channel,
+        user,
+        ts: m.ts,
+        threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
+      };
+      const out = threadOutbox(m.channel, m.thread_ts ?? m.ts);
+      const command = commandTextOf(text, { botUserId: context.botUserId, direct: m.channel_type === 'im' });
+      if (command !== undefined) return executeCommand(ctx, inv, command, out);
+      const answer = inv.threadTs ? approvalAnswerOf(text) : undefined;
+      if (answer) await answerApprovalReply(ctx, inv, answer, out);
+    });
+  });
+
+  app.event('app_mention', async ({ event, body, context }) => {
+    const m = event as unknown as MessageEventLike;
+    if (m.bot_id || !m.user || typeof m.text !== 'string') return;
+    // "!poc … @poc" is also a message event, answered there.
+    if (/^\s*!poc(\s|$)/i.test(unescapeSlack(m.text))) return;
+    const user = m.user;
+    const text = commandTextOf(m.text, { botUserId: context.botUserId, mention: true }) ?? '';
+    await guarded('a mention', () =>
+      executeCommand(
+        ctx,
+        {
+          source: 'mention',
+          team: (body as { team_id?: string }).team_id ?? context.teamId ?? 'T0',
+          channel: m.channel,
+          user,
+          ts: m.ts,
+          threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
+        },
+        text,
+        threadOutbox(m.channel, m.thread_ts ?? m.ts),
+      ),
+    );
+  });
+
+  app.command(/^\/poc\b/, async ({ ack, command, respond }) => {
+    await ack();
+    await guarded('a slash command', () =>
+      executeCommand(
+        ctx,
+        { source: 'slash', team: command.team_id, channel: command.channel_id, user: command.user_id, triggerId: command.trigger_id },
+        unescapeSlack(command.text ?? ''),
+        slashOutbox(command.channel_id, command.user_id, respond),
+      ),
+    );
+  });
+
+  app.action(/^poc_/, async ({ ack, body, action }) => {
+    await ack();
+    if (body.type !== 'block_actions') return;
+    const button = action as { action_id: string; value?: string };
+    const container = (body as { container?: { channel_id?: string; thread_ts?: string; message_ts?: string } }).container;
+    const message = (body as { message?: { ts?: string; thread_ts?: string } }).message;
+    const channel = body.channel?.id ?? container?.channel_id;
+    if (!channel) return;
+    const threadTs = container?.thread_ts ?? message?.thread_ts ?? message?.ts ?? container?.message_ts;
+    const user = body.user.id;
+    await guarded('a button', () =>
+      executeButton(
+        ctx,
+        { actionId: button.action_id, value: button.value, user, channel },
+        {
+          async ephemeral(reply) {
+            await web.chat.postEphemeral({ channel, user, ...(threadTs ? { thread_ts: threadTs } : {}), ...toSlack(reply) });
+          },
+          async threadReply(reply) {
+            await web.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...toSlack(reply) });
+          },
+        },
+      ),
+    );
+  });
+
+  app.error(async (err) => {
+    log(redact(`slack: unhandled error: ${err.message}`));
+  });
+
+  try {
+    await app.init();
+  } catch (err) {
+    if (ownClient) await temporal.connection.close().catch(() => undefined);
+    throw new SlackBotConfigError([`Slack did not accept SLACK_BOT_TOKEN (auth.test: ${redact((err as Error).message)})`]);
+  }
+
+  let port: number | undefined;
+  try {
+    const started = (settings.mode === 'http' ? await app.start(settings.port) : await app.start()) as unknown;
+    if (settings.mode === 'http') port = ((started as Server).address() as AddressInfo).port;
+  } catch (err) {
+    if (ownClient) await temporal.connection.close().catch(() => undefined);
+    const why = redact((err as Error).message);
+    throw new SlackBotConfigError([
+      settings.mode === 'socket'
+        ? `Socket Mode did not connect (${why}); check SLACK_APP_TOKEN and that Socket Mode is enabled for the app`
+        : `cannot listen on POC_SLACK_PORT=${settings.port} (${why})`,
+    ]);
+  }
+  log(`Slack bot up (${settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`}); ${ctx.access.describe()}`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    mode: settings.mode,
+    port,
+    stop() {
+      stopped ??= (async () => {
+        if (receiver instanceof SocketModeReceiver) {
+          // Bolt's stop() does not wait for the socket to close; the client's disconnect() does.
+          await Promise.race([receiver.client.disconnect(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+        } else {
+          await app.stop().catch(() => undefined);
+        }
+        // Let commands under way finish (a start that reached Temporal is idempotent anyway).
+        await Promise.race([Promise.allSettled([...inflight]), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        if (ownClient) await temporal.connection.close().catch(() => undefined);
+      })();
+      return stopped;
+    },
+  };
+}

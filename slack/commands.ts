@@ -1,0 +1,425 @@
+/**
+ * What the bot does with a command, whatever surface it came from (`!poc …`, `/poc …`, a
+ * mention). The bot is a pure workflow client: every answer comes from Temporal (the status
+ * query, visibility), every change goes to Temporal (start, cancel, the decide update), and a
+ * run is found from its Slack thread through the `PocSlackThread` search attribute.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  ID_PREFIX,
+  InputError,
+  RunNotFoundError,
+  cancelRun,
+  decide,
+  getRunStatus,
+  listRuns,
+  slackRunId,
+  startLlm,
+  startPipeline,
+  type DecisionAction,
+  type LlmInput,
+  type PipelineInput,
+  type RunSummary,
+  type SlackTarget,
+  type Started,
+} from '../cli/client.js';
+import { runUrl, type PocConfig } from '../cli/config.js';
+import { UsageError, helpText, parseCommand, tokenize, type Command } from '../cli/grammar.js';
+import { readStepLog } from '../cli/logs.js';
+import { runScheduleCommand } from '../cli/schedules.js';
+import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+import { refusal, type Access } from './auth.js';
+import {
+  buttonActionOf,
+  isFinal,
+  notice,
+  parseButtonValue,
+  preformatted,
+  renderLog,
+  renderRunList,
+  renderRunStatus,
+  type SlackMessage,
+} from './render.js';
+import { escapeMrkdwn, unescapeSlack, who } from './text.js';
+
+export interface BotContext {
+  client: Client;
+  config: PocConfig;
+  access: Access;
+  redact: (text: string) => string;
+  log: (line: string) => void;
+  /** How long one command may wait for Temporal before the answer is the error (default 15 s). */
+  temporalTimeoutMs?: number;
+}
+
+export const TEMPORAL_TIMEOUT_MS = 15_000;
+
+/** Temporal calls made by `fn` give up at the deadline, so a command is always answered. */
+function withinDeadline<T>(ctx: BotContext, fn: () => Promise<T>): Promise<T> {
+  return ctx.client.withDeadline(Date.now() + (ctx.temporalTimeoutMs ?? TEMPORAL_TIMEOUT_MS), fn);
+}
+
+/** Where a command came from. */
+export interface Invocation {
+  source: 'message' | 'mention' | 'slash';
+  team: string;
+  channel: string;
+  user: string;
+  /** The command message (messages and mentions; slash commands have none). */
+  ts?: string;
+  /** The thread the message is in, when it is a thread reply. */
+  threadTs?: string;
+  /** Unique per slash command invocation, and the same when Slack delivers it again. */
+  triggerId?: string;
+}
+
+/** How answers get to Slack; the app decides (thread reply, or ephemeral for slash commands). */
+export interface Outbox {
+  reply(message: SlackMessage): Promise<void>;
+  /** A visible message in the channel (the status message of a slash-command run); returns its ts. */
+  post(message: SlackMessage): Promise<string>;
+  update(ts: string, message: SlackMessage): Promise<void>;
+  remove(ts: string): Promise<void>;
+}
+
+const PREFIX = /^\s*!poc(?=\s|$)/i;
+
+/**
+ * The command text of an incoming message, unescaped, or undefined when the message is not for
+ * us. Mentions of the bot are dropped (`@poc run` is `run`); in a direct message no prefix is needed.
+ */
+export function commandTextOf(rawText: string, opts: { botUserId?: string; mention?: boolean; direct?: boolean } = {}): string | undefined {
+  let raw = rawText;
+  if (opts.botUserId) raw = raw.split(new RegExp(`<@${opts.botUserId}(?:\\|[^>]*)?>`, 'g')).join(' ');
+  const text = unescapeSlack(raw);
+  if (PREFIX.test(text)) return text.replace(PREFIX, '').trim();
+  if (opts.mention || opts.direct) return text.trim();
+  return undefined;
+}
+
+/** "yes" / "ok" / "approve" or "no" / "deny" / "stop" as a whole message (any case, a trailing "!" or "."). */
+export function approvalAnswerOf(rawText: string): 'approve' | 'deny' | undefined {
+  const text = unescapeSlack(rawText)
+    .trim()
+    .replace(/[.!]+$/, '')
+    .toLowerCase();
+  if (['yes', 'ok', 'approve'].includes(text)) return 'approve';
+  if (['no', 'deny', 'stop'].includes(text)) return 'deny';
+  return undefined;
+}
+
+/** People type em dashes where they meant `--` (and some clients turn `--` into one). */
+function normalizeDashes(text: string): string {
+  return text.replace(/(^|\s)[\u2014\u2013](?=[a-z])/g, '$1--');
+}
+
+export function parseSlackCommand(text: string): Command {
+  return parseCommand(tokenize(normalizeDashes(text)), 'slack');
+}
+
+const CHANNEL_ID = /^[A-Z0-9]{1,40}$/;
+const SLACK_TS = /^\d{1,12}\.\d{1,9}$/;
+
+/** Runs reporting to one Slack thread, newest first. */
+export async function runsOfThread(client: Client, channel: string, threadTs: string, limit = 10): Promise<RunSummary[]> {
+  // Both come from Slack, but they end up in a query: only well-formed ids get there.
+  if (!CHANNEL_ID.test(channel) || !SLACK_TS.test(threadTs)) return [];
+  return listRuns(client, { limit, query: `PocSlackThread = "${channel}/${threadTs}"` });
+}
+
+/** Runs started from one channel, newest first (by the `PocSlackThread` prefix, else the memo). */
+export async function runsOfChannel(client: Client, channel: string, { limit = 10, activeOnly = false } = {}): Promise<RunSummary[]> {
+  if (!CHANNEL_ID.test(channel)) return [];
+  const active = activeOnly ? ' AND ExecutionStatus = "Running"' : '';
+  try {
+    return await listRuns(client, { limit, query: `PocSlackThread STARTS_WITH "${channel}/"${active}` });
+  } catch {
+    // Visibility stores without STARTS_WITH: the newest runs, filtered by the channel in their memo.
+    const recent = await listRuns(client, { limit: 200 });
+    return recent.filter((run) => run.slackChannel === channel && (!activeOnly || !isFinal(run.phase))).slice(0, limit);
+  }
+}
+
+/** The run a command without an id means: the one of this thread, else the newest of this channel. */
+async function defaultRun(ctx: BotContext, inv: Invocation, activeOnly: boolean): Promise<string | undefined> {
+  if (inv.threadTs) {
+    const inThread = (await runsOfThread(ctx.client, inv.channel, inv.threadTs)).find((run) => !activeOnly || !isFinal(run.phase));
+    if (inThread) return inThread.workflowId;
+  }
+  return (await runsOfChannel(ctx.client, inv.channel, { limit: 1, activeOnly }))[0]?.workflowId;
+}
+
+async function workflowExists(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+const DECISIONS: Record<string, DecisionAction> = {
+  retry: 'retry',
+  skip: 'skip',
+  abort: 'abort',
+  approve: 'approve',
+  'approve-all': 'approveAll',
+  deny: 'deny',
+};
+
+const DECIDED_TEXT: Record<DecisionAction, string> = {
+  retry: 'a retry of',
+  skip: 'skipping',
+  abort: 'aborting at',
+  approve: 'approval of',
+  approveAll: 'approval of every remaining gate from',
+  deny: 'denial of',
+};
+
+/** Runs one command and answers it. Never throws: every failure becomes a reply. */
+export async function executeCommand(ctx: BotContext, inv: Invocation, text: string, out: Outbox): Promise<void> {
+  try {
+    const command = parseSlackCommand(text);
+    await withinDeadline(ctx, () => dispatch(ctx, inv, command, out));
+  } catch (err) {
+    await out.reply(errorReply(err, inv, ctx.redact)).catch((replyErr: Error) => ctx.log(`could not answer a command: ${replyErr.message}`));
+  }
+}
+
+async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out: Outbox): Promise<void> {
+  const mayChange = () => ctx.access.allows(inv.user, inv.channel);
+  switch (command.name) {
+    case 'help': {
+      const title =
+        inv.source === 'slash'
+          ? '*poc-orchestrator* — `/poc <command>` (or `!poc <command>` in a channel, or mention me):'
+          : '*poc-orchestrator* — `!poc <command>` (or `/poc <command>`, or mention me):';
+      return out.reply(preformatted(title, adaptPrefix(helpText('slack', command.topic), inv), { redact: ctx.redact }));
+    }
+    case 'run': {
+      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
+      const input: PipelineInput = {
+        goal: command.goal,
+        steps: command.steps,
+        onFailure: command.ask ? 'ask' : 'fail',
+        requestedBy: inv.user,
+        ...(command.approve ? { approve: command.approve } : {}),
+      };
+      const start = (slack: SlackTarget, id: string) => startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+      if (inv.source === 'slash') {
+        validatePipelineInput(input);
+        const goal = command.goal ? `: ${escapeMrkdwn(command.goal.slice(0, 200))}` : '';
+        return startFromSlash(ctx, inv, out, 'pipeline', start, `:hourglass_flowing_sand: ${who(inv.user)} started a pipeline${goal}`);
+      }
+      await startFromMessage(inv, start);
+      return;
+    }
+    case 'llm': {
+      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
+      const input: LlmInput = { backend: command.backend, model: command.model, prompt: command.prompt, requestedBy: inv.user };
+      if (command.system !== undefined) input.system = command.system;
+      if (command.maxTokens !== undefined) input.maxTokens = command.maxTokens;
+      if (command.temperature !== undefined) input.temperature = command.temperature;
+      const start = (slack: SlackTarget, id: string) => startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+      if (inv.source === 'slash') {
+        validateLlmInput(input);
+        return startFromSlash(ctx, inv, out, 'llm', start, `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`);
+      }
+      await startFromMessage(inv, start);
+      return;
+    }
+    case 'status': {
+      const id = command.id ?? (await defaultRun(ctx, inv, false));
+      if (!id) return out.reply(notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`));
+      const status = await getRunStatus(ctx.client, id);
+      return out.reply(renderRunStatus(status, { runUrl: runUrl(ctx.config, status.id), interactive: false, redact: ctx.redact }));
+    }
+    case 'list': {
+      const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
+      return out.reply(renderRunList(runs, { redact: ctx.redact }));
+    }
+    case 'logs': {
+      const status = await getRunStatus(ctx.client, command.id);
+      if (status.kind !== 'pipeline') {
+        return out.reply(notice(`\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`));
+      }
+      const log = readStepLog(status, command.step, command.lines);
+      return out.reply(renderLog({ workflowId: status.id, ...log }, { redact: ctx.redact }));
+    }
+    case 'cancel': {
+      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
+      const id = command.id ?? (await defaultRun(ctx, inv, true));
+      if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
+      const workflowId = await cancelUnlessEnded(ctx, id);
+      return out.reply(notice(`:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; its status message shows when it has stopped.`));
+    }
+    case 'retry':
+    case 'skip':
+    case 'abort':
+    case 'approve':
+    case 'approve-all':
+    case 'deny': {
+      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
+      const action = DECISIONS[command.name];
+      const result = await decide(ctx.client, command.id, { action, by: inv.user });
+      return out.reply(notice(`:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} *${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`));
+    }
+    case 'schedule':
+      return scheduleCommand(ctx, inv, command, out);
+    default:
+      throw new UsageError(`"${command.name}" is not available in Slack; ${adaptPrefix('`!poc help`', inv)} lists the commands`);
+  }
+}
+
+/** Cancels a run, unless its own status already says it has ended (it may still be saying so in Slack). */
+async function cancelUnlessEnded(ctx: BotContext, id: string): Promise<string> {
+  const status = await getRunStatus(ctx.client, id);
+  if (isFinal(status.phase)) throw new Error(`${status.id} has already ended (${status.phase}); nothing to cancel`);
+  return cancelRun(ctx.client, status.id);
+}
+
+/** A run started by a message reports in that message's thread; its id comes from the message. */
+async function startFromMessage(inv: Invocation, start: (slack: SlackTarget, id: string) => Promise<Started>): Promise<void> {
+  if (!inv.ts) throw new Error('a message without a ts cannot start a run');
+  // Nothing to say on success: the workflow posts the status message in this thread itself.
+  await start({ channel: inv.channel, threadTs: inv.threadTs ?? inv.ts }, slackRunId(inv.team, inv.channel, inv.ts));
+}
+
+/**
+ * Slash commands have no message to thread under and no ts to derive an id from: the bot posts
+ * the status message itself, the run updates it, and the id comes from the trigger id (the same
+ * on a repeated delivery). A second delivery finds the run and posts nothing.
+ */
+async function startFromSlash(
+  ctx: BotContext,
+  inv: Invocation,
+  out: Outbox,
+  kind: 'pipeline' | 'llm',
+  start: (slack: SlackTarget, id: string) => Promise<Started>,
+  intro: string,
+): Promise<void> {
+  if (!inv.triggerId) throw new Error('a slash command without a trigger id cannot start a run');
+  const id = slackRunId(inv.team, inv.channel, `trigger:${inv.triggerId}`);
+  const workflowId = `${ID_PREFIX[kind]}${id}`;
+  if (await workflowExists(ctx.client, workflowId)) {
+    return out.reply(notice(`This command already started \`${workflowId}\`; its status message is in the channel.`));
+  }
+  let ts: string;
+  try {
+    ts = await out.post(notice(`${intro} — starting…`));
+  } catch (err) {
+    throw new Error(`I cannot post in this channel (${(err as Error).message}); invite me with \`/invite @poc\` and try again`);
+  }
+  let started: Started;
+  try {
+    started = await start({ channel: inv.channel, threadTs: ts, messageTs: ts }, id);
+  } catch (err) {
+    await out.update(ts, errorReply(err, inv, ctx.redact)).catch(() => undefined);
+    return;
+  }
+  // Two deliveries raced past the check: the other one's message is the run's; this one goes.
+  if (!started.started) await out.remove(ts).catch(() => undefined);
+}
+
+async function scheduleCommand(ctx: BotContext, inv: Invocation, command: Extract<Command, { name: 'schedule' }>, out: Outbox): Promise<void> {
+  if (command.action !== 'list' && command.action !== 'describe' && !ctx.access.allows(inv.user, inv.channel)) {
+    return out.reply(notice(refusal(inv.user)));
+  }
+  const lines: string[] = [];
+  await runScheduleCommand(ctx.client, ctx.config, { ...command, json: false }, (text) => lines.push(text));
+  return out.reply(preformatted(`:calendar: schedule ${escapeMrkdwn(command.action)}`, adaptPrefix(lines.join('\n').replace(/`poc /g, '`!poc '), inv), { redact: ctx.redact }));
+}
+
+/** `!poc …` in usage texts, `/poc …` when the command came as a slash command. */
+function adaptPrefix(text: string, inv: Invocation): string {
+  return inv.source === 'slash' ? text.replace(/!poc\b/g, '/poc') : text;
+}
+
+/** A failure as a reply that says what was wrong and, for usage mistakes, the right form. */
+export function errorReply(err: unknown, inv: Pick<Invocation, 'source'>, redact: (text: string) => string): SlackMessage {
+  const prefix = (text: string) => adaptPrefix(text, inv as Invocation);
+  if (err instanceof UsageError) {
+    const base = err.usage ? err.message.slice(0, err.message.length - `; usage: ${err.usage}`.length) : err.message;
+    const usage = err.usage ? `\nUsage: \`${escapeMrkdwn(prefix(err.usage))}\`` : '';
+    return notice(`:warning: ${escapeMrkdwn(redact(prefix(base)))}${usage}`);
+  }
+  if (err instanceof InputError) return notice(`:warning: ${escapeMrkdwn(redact(err.message))}`);
+  if (err instanceof RunNotFoundError) {
+    return notice(`:mag: No run "${escapeMrkdwn(err.id)}"; ${prefix('`!poc list`')} shows the recent ones.`);
+  }
+  const message = (err as Error)?.message ?? String(err);
+  const causes: string[] = [];
+  for (let e: unknown = err; e && causes.length < 5; e = (e as { cause?: unknown }).cause) causes.push(String((e as Error).message ?? e));
+  if (causes.some((m) => /\b(UNAVAILABLE|DEADLINE_EXCEEDED)\b|[Dd]eadline exceeded|cannot reach Temporal/.test(m))) {
+    return notice(`:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); try again in a moment.`);
+  }
+  return notice(`:boom: ${escapeMrkdwn(redact(message).slice(0, 2_000))}`);
+}
+
+/**
+ * A whole-message "yes"/"no" in the thread of a run that waits for an approval answers it.
+ * Returns false when no run of the thread waits for one (then it was just conversation).
+ */
+export async function answerApprovalReply(ctx: BotContext, inv: Invocation, answer: 'approve' | 'deny', out: Outbox): Promise<boolean> {
+  if (!inv.threadTs) return false;
+  const threadTs = inv.threadTs;
+  return withinDeadline(ctx, () => answerApproval(ctx, inv, threadTs, answer, out));
+}
+
+async function answerApproval(ctx: BotContext, inv: Invocation, threadTs: string, answer: 'approve' | 'deny', out: Outbox): Promise<boolean> {
+  const candidates = (await runsOfThread(ctx.client, inv.channel, threadTs)).filter((run) => !isFinal(run.phase));
+  for (const run of candidates) {
+    const status = await getRunStatus(ctx.client, run.workflowId).catch(() => undefined);
+    if (status?.kind !== 'pipeline' || status.phase !== 'AWAITING_DECISION' || status.pendingDecision?.kind !== 'approval') continue;
+    if (!ctx.access.allows(inv.user, inv.channel)) {
+      await out.reply(notice(refusal(inv.user)));
+      return true;
+    }
+    try {
+      const result = await decide(ctx.client, status.id, { action: answer, by: inv.user, decisionId: status.pendingDecision.id });
+      await out.reply(notice(`:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} *${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`));
+    } catch (err) {
+      await out.reply(errorReply(err, inv, ctx.redact));
+    }
+    return true;
+  }
+  return false;
+}
+
+export interface ButtonClick {
+  actionId: string;
+  value: unknown;
+  user: string;
+  channel: string;
+}
+
+export interface ClickOutbox {
+  /** Only the clicker sees it (refusals, stale clicks). */
+  ephemeral(message: SlackMessage): Promise<void>;
+  /** Everyone in the run's thread sees it. */
+  threadReply(message: SlackMessage): Promise<void>;
+}
+
+/**
+ * A button of a status message. Decisions carry the id of the question they answer, so a click
+ * on an older message (or a second click) is refused by the workflow, not acted upon.
+ */
+export async function executeButton(ctx: BotContext, click: ButtonClick, out: ClickOutbox): Promise<void> {
+  const action = buttonActionOf(click.actionId);
+  if (!action) return; // The link button: Slack opens the URL, nothing to do here.
+  try {
+    const target = parseButtonValue(click.value);
+    if (!target) return await out.ephemeral(notice(':warning: That button carries no run I know; use a newer status message.'));
+    if (!ctx.access.allows(click.user, click.channel)) return await out.ephemeral(notice(refusal(click.user)));
+    if (action === 'cancel') {
+      const workflowId = await withinDeadline(ctx, () => cancelUnlessEnded(ctx, target.workflowId));
+      return await out.threadReply(notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`));
+    }
+    // The workflow's next status update shows who decided and removes the buttons.
+    await withinDeadline(ctx, () => decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }));
+  } catch (err) {
+    const reason = errorReply(err, { source: 'message' }, ctx.redact);
+    await out.ephemeral(notice(`That click did nothing: ${reason.text.replace(/^:[a-z_]+: /, '')}`)).catch((e: Error) => ctx.log(`could not answer a click: ${e.message}`));
+  }
+}
