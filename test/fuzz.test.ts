@@ -18,6 +18,8 @@ import { parseCommand, UsageError } from '../cli/grammar.js';
 import { startPipeline, statusQuery } from '../cli/client.js';
 import type { LlmInput, LlmResult } from '../workflows/definitions.js';
 import { hostileCommands, hostileInputs } from './support/hostile.js';
+import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
+import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 
@@ -27,14 +29,18 @@ const canary = path.join(dir, 'CANARY-if-this-exists-text-reached-a-shell');
 const steps = scriptedSteps();
 let server: TestServer;
 let worker: TestWorker;
+let fake: FakeSlack;
+let bot: SlackBot;
 const savedEnv = { ...process.env };
 
 before(async () => {
   server = await testServer();
+  fake = await startFakeSlack();
   const ws = scriptedWorkspace(path.join(dir, 'ws'), { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' });
   worker = await startTestWorker({
     address: server.address,
     config: { jobsDir: path.join(dir, 'jobs'), workspace: ws },
+    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl },
     overrides: {
       runStep: steps.runStep,
       async completePrompt(input: LlmInput): Promise<LlmResult> {
@@ -43,10 +49,19 @@ before(async () => {
     },
   });
   Object.assign(process.env, { TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: worker.taskQueue, POC_WORKSPACE: ws, NO_COLOR: '1' });
+  bot = await startSlackBot({
+    config: worker.config,
+    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    client: worker.client,
+    log: () => undefined,
+  });
+  await fake.connected();
 });
 
 after(async () => {
   process.env = savedEnv;
+  await bot?.stop();
+  await fake?.stop();
   await worker?.stop();
   await server?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -129,6 +144,19 @@ describe('500 hostile inputs', () => {
     }
     assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
     assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
+  });
+
+  test('100 Slack commands each get a reply in their thread; the bot stays up', { timeout: 240_000 }, async () => {
+    const commands = hostileCommands(SEED + 3, 100, canary).map((words) => fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }));
+    for (const [index, command] of commands.entries()) {
+      const reply = await fake.waitFor(`a reply to #${index} (${command.ts})`, () => fake.botMessages('C0GENERAL', command.ts)[0], 60_000);
+      assertClear(textOf(reply), `slack #${index}`);
+    }
+    await fake.waitFor('every envelope to be acknowledged', () => fake.unacked().length === 0);
+    const help = fake.sendMessage({ user: 'U0FUZZ', text: '!poc help' });
+    const answer = await fake.waitFor('help after the fuzz', () => fake.botMessages('C0GENERAL', help.ts)[0]);
+    assert.match(textOf(answer), /!poc run/);
+    assert.ok(!fs.existsSync(canary), 'no message text reached a shell');
   });
 
   test('afterwards the worker still runs pipelines', async () => {

@@ -221,6 +221,26 @@ describe('pipeline on a real Docker engine', () => {
   });
 });
 
+describe('hostile text on the real step path', () => {
+  test('a goal and a workflow id full of shell syntax reach no shell', async () => {
+    const canary = path.join(root, 'CANARY');
+    const ws = workspace({ lint: counted() });
+    const hostile = `x$(touch ${canary});touch ${canary}\`touch ${canary}\` "'|&`;
+    const handle = await client.workflow.start('pipeline', {
+      workflowId: `pipeline-${hostile}`,
+      taskQueue: worker.taskQueue,
+      args: [{ goal: hostile, steps: ['lint'], workspace: ws, requestedBy: hostile }],
+    });
+    const status = await handle.result();
+    assert.equal(status.phase, 'DONE');
+    assert.equal(status.goal, hostile);
+    assert.equal(executions(ws, 'lint'), 1);
+    assert.ok(!fs.existsSync(canary), 'nothing of the text was executed');
+    assert.ok(status.steps[0].logPath?.startsWith(jobsDir + path.sep), `the log stays in the jobs folder: ${status.steps[0].logPath}`);
+    assert.deepEqual(await containersOf(handle.workflowId), []);
+  });
+});
+
 describe('each Compose flavour on this machine', () => {
   test('at least one Compose flavour is installed', () => {
     assert.ok(flavours.length > 0, 'install Docker Compose: the v2+ plugin (`docker compose`) or docker-compose 1.29');

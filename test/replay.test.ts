@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { installRuntime, workflowBundle } from '../worker/index.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
@@ -34,13 +34,26 @@ test('every recorded history replays on the current workflow code', async () => 
   assert.deepEqual(failures, [], `histories that no longer replay:\n${failures.join('\n')}`);
 });
 
-test('the replay check catches a non-deterministic change', async () => {
-  // Replaying a pipeline history as if it were an llmPrompt run must fail: proof the check bites.
-  const file = historyFiles(dir).find((f) => path.basename(f).startsWith('pipeline-done'));
-  assert.ok(file, 'a pipeline-done history is part of the corpus');
-  const history = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const started = history.events[0].workflowExecutionStartedEventAttributes;
-  started.workflowType.name = 'llmPrompt';
-  const bundle = await workflowBundle();
-  await assert.rejects(() => Worker.runReplayHistory({ workflowBundle: bundle }, history, 'tampered'));
+const fixture = (name: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
+
+function pipelineHistories() {
+  return historyFiles(dir)
+    .filter((f) => path.basename(f).startsWith('pipeline-'))
+    .map((file) => ({ workflowId: path.relative(dir, file), history: JSON.parse(fs.readFileSync(file, 'utf8')) }));
+}
+
+test('the replay check catches a change that is not guarded, and passes it behind patched()', async () => {
+  const unguarded = await bundleWorkflowCode({ workflowsPath: fixture('pipeline-unguarded-change.ts'), logger: new DefaultLogger('WARN') });
+  const broken: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: unguarded }, pipelineHistories())) {
+    if (result.error) broken.push(result.workflowId);
+  }
+  assert.ok(broken.length > 0, 'an unguarded change must break the replay of recorded runs');
+
+  const guarded = await bundleWorkflowCode({ workflowsPath: fixture('pipeline-patched-change.ts'), logger: new DefaultLogger('WARN') });
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: guarded }, pipelineHistories())) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  assert.deepEqual(failures, [], 'the same change behind patched() replays every recorded run');
 });
