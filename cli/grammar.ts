@@ -13,6 +13,11 @@ export function shown(text: string, max = 40): string {
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
+/** An option as typed: plain when it looks like one, quoted otherwise. */
+function shownOption(text: string): string {
+  return /^-{1,2}[\w-]{1,40}$/.test(text) ? text : shown(text, 40);
+}
+
 export class UsageError extends Error {
   constructor(
     message: string,
@@ -211,11 +216,11 @@ function parseFlags(words: string[], spec: CommandSpec, surface: Surface, usage:
     } else {
       const short = word.slice(1);
       const found = available.find(([, f]) => f.short === short);
-      if (!found) throw new UsageError(`unknown option ${shown(word, 40)}`, usage);
+      if (!found) throw new UsageError(`unknown option ${shownOption(word)}`, usage);
       key = found[0];
     }
     const flag = available.find(([n]) => n === key)?.[1];
-    if (!flag) throw new UsageError(`unknown option ${shown('--' + key, 40)}`, usage);
+    if (!flag) throw new UsageError(`unknown option ${shownOption('--' + key)}`, usage);
     if (flag.type === 'boolean') {
       if (inline !== undefined) throw new UsageError(`--${key} takes no value`, usage);
       flags[key] = true;

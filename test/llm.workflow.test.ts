@@ -308,7 +308,7 @@ describe('llmPrompt workflow', () => {
       [{ backend: 'openai', model: 42, prompt: 'p' }, /model: must be a string, got a number/],
       [{ backend: 'openai', model: 'm', prompt: 'p', maxTokens: 'ten' }, /maxTokens: must be a whole number/],
       [{ backend: 'openai', model: 'm', prompt: 'p', temperature: 5 }, /temperature: must be a number from 0 to 2/],
-      [{ backend: 'openai', model: 'm', prompt: 'p', promt: 'typo' }, /"promt": unknown field/],
+      [{ backend: 'openai', model: 'm', prompt: 'p', promt: 'typo' }, /promt: unknown field/],
       ['just a string', /input: an LLM prompt needs a JSON object, got a string/],
     ] as const) {
       const handle = await client.workflow.start('llmPrompt', {

@@ -147,7 +147,7 @@ describe('pipeline workflow', () => {
       [{ steps: 'lint' }, /steps: must be an array/],
       [{ steps: ['Lint;rm -rf /'] }, /steps: .* is not a step name/],
       [{ onFailure: 'maybe' }, /onFailure: must be "fail" or "ask"/],
-      [{ stpes: ['lint'] }, /"stpes": unknown field/],
+      [{ stpes: ['lint'] }, /stpes: unknown field/],
       [{ stepTimeoutSeconds: -1 }, /stepTimeoutSeconds: must be a whole number/],
     ] as const) {
       const handle = await client.workflow.start('pipeline', { workflowId: `pipeline-bad${Math.random().toString(36).slice(2)}`, taskQueue: worker.taskQueue, args: [input] });

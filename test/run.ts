@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   let failed = 0;
   const failures: string[] = [];
   try {
-    const stream = run({ files, concurrency: Number(process.env.POC_TEST_CONCURRENCY) || 1, timeout: 5 * 60_000 });
+    const stream = run({ files, concurrency: Number(process.env.POC_TEST_CONCURRENCY) || 1, timeout: 20 * 60_000 });
     stream.on('test:pass', (data) => {
       if (data.details.type !== 'suite' && !data.skip && !data.todo) passed += 1;
     });

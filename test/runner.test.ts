@@ -461,7 +461,9 @@ describe('run.sh', () => {
     });
     const result = await execa('bash', [path.join(dir, 'runner', 'scripts', 'run.sh'), 'llm', '--prompt', 'hello world'], { cwd: root, env: cleanEnv(), reject: false });
     assert.equal(result.exitCode, 7, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { cwd: dir, args: ['llm', '--prompt', 'hello world'] });
+    assert.deepEqual(JSON.parse(result.stdout), { cwd: dir, args: ['llm', '--prompt', 'hello world', '--direct'] }, '`llm` asks the provider directly');
+    const other = await execa('bash', [path.join(dir, 'runner', 'scripts', 'run.sh'), 'status', 'x'], { cwd: root, env: cleanEnv(), reject: false });
+    assert.deepEqual(JSON.parse(other.stdout).args, ['status', 'x']);
   });
 });
 

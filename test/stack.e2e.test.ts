@@ -38,7 +38,7 @@ before(async () => {
     NO_COLOR: '1',
   };
   up = startTsx('cli/poc.js', env, ['up']);
-  await up.waitFor(/poc-orchestrator is up/, 180_000);
+  await up.waitFor(/Ctrl-C stops everything/, 180_000);
 });
 
 after(async () => {

@@ -9,8 +9,10 @@ export class InputError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** How the field is named in the message (quoted when it is the caller's own text). */
+    shownField = field,
   ) {
-    super(`${field}: ${message}`);
+    super(`${shownField}: ${message}`);
     this.name = 'InputError';
   }
 }
@@ -67,7 +69,7 @@ function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<strin
 function rejectUnknown(obj: Record<string, unknown>, known: string[]): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
-      throw new InputError(quoted(key, 40), `unknown field; the known fields are ${known.join(', ')}`);
+      throw new InputError(key, `unknown field; the known fields are ${known.join(', ')}`, /^[\w.]{1,40}$/.test(key) ? key : quoted(key, 40));
     }
   }
 }

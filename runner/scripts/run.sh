@@ -7,5 +7,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+# Like the original tool, `run.sh llm …` asks the provider directly: no Temporal needed.
+if [ "${1:-}" = llm ]; then
+  case " $* " in
+    *" --direct "*) ;;
+    *) set -- "$@" --direct ;;
+  esac
+fi
 # --no: use the project's own tsx, never fetch one.
 exec npx --no tsx cli/main.ts "$@"
