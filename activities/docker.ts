@@ -77,19 +77,26 @@ export async function engineVersion(): Promise<string | null> {
 
 export interface ContainerExit {
   exitCode: number;
-  status: string;
   oomKilled: boolean;
 }
 
-/** Exit state of a container, or null when there is no such container. */
-export async function inspectExit(name: string): Promise<ContainerExit | null> {
-  const result = await execa('docker', ['inspect', '--format', '{{.State.ExitCode}}|{{.State.Status}}|{{.State.OOMKilled}}', name], {
-    reject: false,
-    timeout: 30_000,
-  });
-  if (result.exitCode !== 0) return null;
-  const [code, status, oom] = String(result.stdout).trim().split('|');
-  return { exitCode: Number(code), status, oomKilled: oom === 'true' };
+/**
+ * How a container ended, from the engine's events since `sinceSeconds` (they outlive a container
+ * removed by `--rm`), else from the container itself; null when it never ran.
+ */
+export async function containerExit(name: string, sinceSeconds: number): Promise<ContainerExit | null> {
+  const events = await execa(
+    'docker',
+    ['events', '--since', sinceSeconds.toFixed(3), '--until', (Date.now() / 1000 + 1).toFixed(3), '--filter', `container=${name}`, '--filter', 'event=die', '--filter', 'event=oom', '--format', '{{.Action}} {{index .Actor.Attributes "exitCode"}}'],
+    { reject: false, timeout: 30_000 },
+  );
+  const lines = events.exitCode === 0 ? String(events.stdout).trim().split('\n').filter(Boolean) : [];
+  const died = lines.filter((l) => l.startsWith('die ')).pop();
+  if (died) return { exitCode: Number(died.split(' ')[1]), oomKilled: lines.some((l) => l.startsWith('oom')) };
+  const inspected = await execa('docker', ['inspect', '--format', '{{.State.ExitCode}}|{{.State.Status}}|{{.State.OOMKilled}}', name], { reject: false, timeout: 30_000 });
+  if (inspected.exitCode !== 0) return null;
+  const [code, status, oom] = String(inspected.stdout).trim().split('|');
+  return status === 'created' ? null : { exitCode: Number(code), oomKilled: oom === 'true' };
 }
 
 /** `docker stop -t N` then `docker rm -f`: the container is gone when this resolves. */

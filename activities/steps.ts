@@ -20,7 +20,7 @@ import {
   containerName,
   detectCompose,
   engineProblem,
-  inspectExit,
+  containerExit,
   listContainers,
   removeContainers,
   stopAndRemove,
@@ -107,6 +107,7 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
           ...compose.prefix,
           ...composeArgs(args.composeFiles),
           'run',
+          '--rm',
           '-T',
           '--name',
           name,
@@ -130,6 +131,8 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
   );
 
+  // Events of this container are looked up from here on (a second of slack for clock rounding).
+  const containerSince = (Date.now() - 1_000) / 1000;
   activityLog.info('step started', { step: step.name, attempt: args.attempt, container: step.kind === 'run' ? name : null, compose: `${compose.command} ${compose.version}` });
   const child = execa(compose.command, argv, {
     cwd: args.workspace,
@@ -179,12 +182,13 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   const last = tail.flush();
   if (last !== undefined) writeLine(last);
 
-  // The engine's record of the container is the truth (compose's own exit code cannot tell a
-  // script's `exit 1` from its own failure); then the container goes, whatever happened.
-  // Exit 0 is unambiguous, so the happy path costs one `docker rm` and nothing more.
+  // `--rm` removed the container when it ended by itself; exit 0 is unambiguous and costs nothing
+  // more. Otherwise the engine's record says whether the script ran (and with what code) — compose's
+  // own exit code cannot tell a script's `exit 1` from compose failing — and whatever is left of the
+  // container (a stop, a client that could not remove it) goes now.
   const exit =
-    step.kind !== 'run' ? null : result.exitCode === 0 && !stopping ? { exitCode: 0, status: 'exited', oomKilled: false } : await inspectExit(name);
-  if (step.kind === 'run') {
+    step.kind !== 'run' ? null : result.exitCode === 0 && !stopping ? { exitCode: 0, oomKilled: false } : await containerExit(name, containerSince);
+  if (step.kind === 'run' && (result.exitCode !== 0 || stopping)) {
     if (stopping) await stopping;
     await removeContainers([name]);
   }

@@ -217,6 +217,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   // above, so the per-read cache refresh the dev server forces can go.
   args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
+  // The next step's activity comes back with the workflow task that scheduled it: one poll less per step.
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   args.push('--log-format', 'json', '--log-level', 'warn');
 
   let out: number | 'ignore' = 'ignore';

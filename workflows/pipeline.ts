@@ -12,10 +12,13 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
@@ -39,10 +42,14 @@ import { InputError, validatePipelineInput, type ValidPipelineInput } from './va
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { prepareRun, requestWorkspaceLock } = proxyActivities<Activities>({
+const setupOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
-});
+};
+/** Runs recorded before `local-setup-activities` scheduled these on the task queue. */
+const remoteSetup = proxyActivities<Activities>(setupOptions);
+/** Short and side-effect-light: run in the worker that runs the workflow, without a task-queue round trip. */
+const localSetup = proxyLocalActivities<Activities>(setupOptions);
 
 /** Infrastructure errors the workflow retries itself, so `status.error` can say what is going on. */
 const INFRA_FAILURES: string[] = [STEP_FAILURE_TYPES.dockerUnavailable, STEP_FAILURE_TYPES.compose];
@@ -188,6 +195,10 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     status.queuePosition = ahead;
     changed();
   });
+
+  // Upgrade guard (see README, "Safe workflow upgrades"): runs that started before this change
+  // replay with remote activities, new runs take the faster path.
+  const { prepareRun, requestWorkspaceLock } = patched('local-setup-activities') ? localSetup : remoteSetup;
 
   let plan: RunPlan;
   try {
