@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DEFAULT_STEPS } from '../workflows/definitions.js';
 import { STEP_NAME } from '../workflows/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
@@ -122,14 +122,20 @@ export function jobFolderName(workflowId: string): string {
   return /^\.*$/.test(safe) ? `_${safe}` : safe;
 }
 
-export function lockKeyFor(workspace: string): string {
+/**
+ * The workspace lock's key: the workspace's real path within one task queue. The lock workflow
+ * runs on the task queue of the run that starts it, and a path only names the same folder for
+ * the workers of one queue — so two fleets on one server never share, or wait on, a lock that
+ * the other's workers would have to serve.
+ */
+export function lockKeyFor(workspace: string, taskQueue: string): string {
   let real = workspace;
   try {
     real = fs.realpathSync(workspace);
   } catch {
     // Keep the given path: prepareRun already checked it exists.
   }
-  return crypto.createHash('sha256').update(real).digest('hex').slice(0, 16);
+  return crypto.createHash('sha256').update(`${taskQueue}\0${real}`).digest('hex').slice(0, 16);
 }
 
 export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
@@ -162,6 +168,6 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     const jobDir = path.join(defaults.jobsDir, jobFolderName(args.workflowId));
     fs.mkdirSync(path.join(jobDir, 'logs'), { recursive: true });
     fs.mkdirSync(path.join(jobDir, 'artifacts'), { recursive: true });
-    return { workspace, composeFiles: config.composeFiles, service: config.service, lockKey: lockKeyFor(workspace), jobDir, steps };
+    return { workspace, composeFiles: config.composeFiles, service: config.service, lockKey: lockKeyFor(workspace, Context.current().info.taskQueue), jobDir, steps };
   };
 }

@@ -107,7 +107,7 @@ before(async () => {
 
   server = await testServer();
   worker = await startTestWorker({ address: server.address, config: { jobsDir, workspace: repoRoot } });
-});
+}, { timeout: 10 * 60_000 });
 
 after(async () => {
   await worker?.stop();
@@ -129,7 +129,7 @@ after(async () => {
 });
 
 describe('the runner image, offline', () => {
-  test('build, doctor and lint of this repository pass through the real pipeline', { timeout: 20 * 60_000 }, async (t) => {
+  test('build, doctor and lint of this repository pass through the real pipeline', { timeout: 15 * 60_000 }, async (t) => {
     if (skipIfUnavailable(t)) return;
     const client = (worker as TestWorker).client;
     const { workflowId } = await startPipeline(
@@ -137,18 +137,25 @@ describe('the runner image, offline', () => {
       { goal: 'runner e2e', steps: ['build', 'doctor', 'lint'], workspace: repoRoot, requestedBy: 'runner-e2e' },
       { taskQueue: (worker as TestWorker).taskQueue },
     );
-    const failure = await client.workflow
-      .getHandle(workflowId)
-      .result()
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-    const status = await getPipelineStatus(client, workflowId);
+    const handle = client.workflow.getHandle(workflowId);
     const logs = (step: string) => {
       const file = path.join(jobsDir, workflowId, 'logs', `${step}.log`);
       return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
     };
+    // A run stuck anywhere fails here with where it is stuck, well before the file's own timeout.
+    let deadline: NodeJS.Timeout | undefined;
+    const stuck = new Promise<'stuck'>((resolve) => (deadline = setTimeout(() => resolve('stuck'), 12 * 60_000)));
+    const failure = await Promise.race([handle.result().then(() => undefined, (err: unknown) => err), stuck]).finally(() => clearTimeout(deadline));
+    if (failure === 'stuck') {
+      const now = await getPipelineStatus(client, workflowId);
+      await handle.cancel().catch(() => undefined);
+      const running = now.steps.find((s) => s.status === 'running')?.name;
+      assert.fail(
+        `the run is still ${now.phase} after 12 min (error: ${now.error ?? 'none'}); steps: ${now.steps.map((s) => `${s.name}=${s.status}`).join(' ')}` +
+          (running ? `\n--- ${running}.log ---\n${logs(running).slice(-6_000)}` : ''),
+      );
+    }
+    const status = await getPipelineStatus(client, workflowId);
     // Step by step, so a failure points at the step that broke, with the end of its log.
     const stepDone = (name: string) => {
       const step = status.steps.find((s) => s.name === name);

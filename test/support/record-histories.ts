@@ -97,7 +97,7 @@ try {
   await eventually('second queued', async () => ((await getRunStatus(client, second.workflowId)).phase === 'QUEUED' && (await getRunStatus(client, second.workflowId)).id ? true : undefined));
   await cancelRun(client, first.workflowId);
   await scenario('pipeline-queued', async () => second.workflowId);
-  recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared)}`]);
+  recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared, taskQueue)}`]);
   await scenario('llm-done', async () => (await startLlm(client, { backend: 'openai', model: 'gpt-test', prompt: 'hi' }, { taskQueue })).workflowId);
   await scenario('llm-retried', async () => (await startLlm(client, { backend: 'anthropic', model: 'claude-test', prompt: 'flaky hi', slack: { channel: 'C1' } }, { taskQueue })).workflowId);
 
