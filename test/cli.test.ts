@@ -126,7 +126,10 @@ describe('poc CLI', () => {
     assert.match(unreachable.stderr, /cannot reach Temporal at 127\.0\.0\.1:1 .*set TEMPORAL_ADDRESS/);
   });
 
-  test('help lists every command of the contract', async () => {
+  test('help lists every command of the contract; `npx poc` finds the bin', async () => {
+    const npx = await execa('npx', ['--no', 'poc', 'version'], { cwd: root, env, reject: false });
+    assert.equal(npx.exitCode, 0, npx.stderr);
+    assert.match(npx.stdout, /^\d+\.\d+\.\d+$/);
     const result = await poc(['help']);
     assert.equal(result.exitCode, 0);
     for (const verb of ['up', 'server', 'worker', 'bot', 'run', 'llm', 'status', 'list', 'logs', 'cancel', 'retry', 'skip', 'abort', 'doctor', 'schedule']) {

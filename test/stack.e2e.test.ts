@@ -74,6 +74,20 @@ test('a pipeline started from another terminal runs on the stack', async () => {
   assert.equal(checks.find((c) => c.name === 'Docker engine')?.state, 'PASS');
 });
 
+test('with TEMPORAL_ADDRESS set, poc up uses that server and starts none of its own', async () => {
+  const second = startTsx('cli/poc.js', { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, POC_TASK_QUEUE: 'second-stack', POC_EMBEDDED_PORT: String(await freePort()) }, ['up']);
+  try {
+    await second.waitFor(/Ctrl-C stops everything/, 120_000);
+    assert.match(second.output(), new RegExp(`Temporal gRPC\\s+127\\.0\\.0\\.1:${port}\\n`));
+    assert.doesNotMatch(second.output(), /embedded dev server/);
+    await second.kill('SIGINT');
+    assert.equal(second.process.exitCode, 0, second.output().slice(-800));
+    assert.ok(await frontendAnswers(`127.0.0.1:${port}`), 'the server it used is left running');
+  } finally {
+    await second.kill('SIGKILL');
+  }
+});
+
 test('Ctrl-C stops worker and server cleanly', async () => {
   await up.kill('SIGINT');
   assert.equal(up.process.exitCode, 0, up.output().slice(-1000));
