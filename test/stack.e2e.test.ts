@@ -81,7 +81,7 @@ test('with TEMPORAL_ADDRESS set, poc up uses that server and starts none of its 
     assert.match(second.output(), new RegExp(`Temporal gRPC\\s+127\\.0\\.0\\.1:${port}\\n`));
     assert.doesNotMatch(second.output(), /embedded dev server/);
     await second.kill('SIGINT');
-    assert.equal(second.process.exitCode, 0, second.output().slice(-800));
+    assert.equal(second.process.exitCode, 0, `ended by ${second.process.signalCode ?? 'exit'}:\n${second.output().slice(-1500)}`);
     assert.ok(await frontendAnswers(`127.0.0.1:${port}`), 'the server it used is left running');
   } finally {
     await second.kill('SIGKILL');

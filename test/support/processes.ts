@@ -28,11 +28,16 @@ export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] 
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  // 'close' comes after the last output is read; a grandchild still holding the pipes must not
+  // keep a test waiting, so 'exit' plus at most two seconds.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       live.delete(child);
-      for (const listener of listeners) listener();
-      resolve();
+      void Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]).then(() => {
+        for (const listener of listeners) listener();
+        resolve();
+      });
     }),
   );
   return {
