@@ -2,7 +2,8 @@
  * A stand-in for the `runStep` activity (activities only: the server and workflows stay real),
  * for tests of pipeline logic that should not need Docker. The step's command says what to do:
  *   "ok" · "exit N" · "fail-once N" (exit N on the first attempt, then pass) · "block" (until
- *   cancelled) · "docker-down-once" (engine unreachable on the first attempt).
+ *   cancelled) · "hold" (until the test calls `release`, or cancelled) · "docker-down-once" (engine
+ *   unreachable on the first attempt).
  * Every start is announced on `events`, so tests wait for events, not for time.
  */
 import { EventEmitter, once } from 'node:events';
@@ -22,6 +23,9 @@ export function scriptedSteps() {
   events.setMaxListeners(100);
   const executions: StepEvent[] = [];
   const seen = new Map<string, number>();
+  const released = new Set<string>();
+  const releases = new EventEmitter();
+  releases.setMaxListeners(100);
 
   async function runStep(args: RunStepArgs): Promise<StepResult> {
     const ctx = Context.current();
@@ -61,6 +65,19 @@ export function scriptedSteps() {
         events.emit('cancelled', event);
         throw ctx.cancellationSignal.reason;
       }
+      case 'hold': {
+        const beat = setInterval(() => ctx.heartbeat(), 200);
+        try {
+          if (!released.has(key)) {
+            const abort = ctx.cancellationSignal.aborted ? Promise.resolve() : once(ctx.cancellationSignal, 'abort');
+            await Promise.race([once(releases, key), abort]);
+          }
+        } finally {
+          clearInterval(beat);
+        }
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        break;
+      }
       default:
         break;
     }
@@ -87,7 +104,14 @@ export function scriptedSteps() {
     });
   }
 
-  return { runStep, events, executions, started };
+  /** Lets a "hold" step of `workflowId` finish (now, or as soon as it starts). */
+  function release(workflowId: string, step: string): void {
+    const key = `${workflowId}/${step}`;
+    released.add(key);
+    releases.emit(key);
+  }
+
+  return { runStep, events, executions, started, release };
 }
 
 /** A compose project folder whose steps are the scripted commands above. */
