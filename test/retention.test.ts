@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cancelRun, startPipeline } from '../cli/client.js';
-import { ensureRetentionSchedule, RETENTION_SCHEDULE } from '../worker/index.js';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE, retentionScheduleId } from '../worker/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 
@@ -23,7 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  await worker.client.schedule.getHandle(RETENTION_SCHEDULE).delete().catch(() => undefined);
+  await worker.client.schedule.getHandle(retentionScheduleId(worker.taskQueue)).delete().catch(() => undefined);
   await worker?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
@@ -63,8 +63,12 @@ test('the worker keeps an hourly retention schedule that follows POC_RETENTION_D
   assert.match(await ensureRetentionSchedule(worker.client, config), /created|updated/);
   assert.equal(await ensureRetentionSchedule(worker.client, config), 'exists');
   assert.equal(await ensureRetentionSchedule(worker.client, { ...config, retentionDays: 30 }), 'updated');
-  const description = await worker.client.schedule.getHandle(RETENTION_SCHEDULE).describe();
+  const description = await worker.client.schedule.getHandle(retentionScheduleId(worker.taskQueue)).describe();
   assert.deepEqual((description.action as { args?: unknown[] }).args, [{ olderThanDays: 30 }]);
   assert.equal(description.spec.intervals?.[0]?.every, 3_600_000);
+  assert.equal(description.action.type === 'startWorkflow' && description.action.taskQueue, worker.taskQueue);
   assert.equal(await ensureRetentionSchedule(worker.client, { ...config, retentionDays: 0 }), 'off');
+  // The default queue's schedule keeps the contract's name; other queues get their own.
+  assert.equal(retentionScheduleId('poc'), RETENTION_SCHEDULE);
+  assert.equal(retentionScheduleId('team-b'), 'poc-retention-team-b');
 });

@@ -168,12 +168,18 @@ export async function sweepOrphanContainers(client: Client, log: (msg: string) =
 
 export const RETENTION_SCHEDULE = 'poc-retention';
 
+/** One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps the plain name. */
+export function retentionScheduleId(taskQueue: string): string {
+  return taskQueue === 'poc' ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
+}
+
 /**
  * The hourly `pruneJobs` schedule (idempotent; every worker may call it). It prunes the jobs folder
  * of the worker that picks it up, so several worker machines want a shared POC_JOBS_DIR.
  */
 export async function ensureRetentionSchedule(client: Client, config: PocConfig): Promise<'created' | 'updated' | 'exists' | 'off'> {
-  const handle = client.schedule.getHandle(RETENTION_SCHEDULE);
+  const scheduleId = retentionScheduleId(config.taskQueue);
+  const handle = client.schedule.getHandle(scheduleId);
   const args = [{ olderThanDays: config.retentionDays }];
   if (config.retentionDays === 0) {
     await handle.delete().catch(() => undefined);
@@ -181,9 +187,9 @@ export async function ensureRetentionSchedule(client: Client, config: PocConfig)
   }
   try {
     await client.schedule.create({
-      scheduleId: RETENTION_SCHEDULE,
+      scheduleId,
       spec: { intervals: [{ every: '1 hour' }] },
-      action: { type: 'startWorkflow', workflowType: 'pruneJobs', workflowId: RETENTION_SCHEDULE, taskQueue: config.taskQueue, args },
+      action: { type: 'startWorkflow', workflowType: 'pruneJobs', workflowId: scheduleId, taskQueue: config.taskQueue, args },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       memo: { cron: 'every hour' },
     });
