@@ -43,17 +43,36 @@ async function startBot(config: PocConfig, log: Log, env: NodeJS.ProcessEnv): Pr
   return startSlackBot({ config, env, log });
 }
 
-/** Waits for Ctrl-C (or SIGTERM), then stops the pieces in reverse order of start. */
-export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log, done?: Promise<unknown>): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      log(`\n${signal}: stopping…`);
-      resolve();
+/**
+ * Arms Ctrl-C (and SIGTERM). Call it before printing that Ctrl-C stops anything: a signal that
+ * arrives while no handler is installed ends the process on the spot, skipping the orderly stop.
+ * A second signal while stopping exits at once.
+ */
+export function armStopSignal(log: Log): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        log(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      received = signal;
+      log(`\n${signal}: stopping… (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again exits at once)`);
+      resolve(signal);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    void done?.finally(() => resolve());
+    // Signal handles do not keep the process alive, so these may stay until it exits.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
+}
+
+/** Waits for the armed signal (or `done`), then stops the pieces in reverse order of start. */
+export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log, done?: Promise<unknown>, stopSignal = armStopSignal(log)): Promise<void> {
+  // A piece that ends by itself (a worker's fatal error) stops the rest, and its error is the command's.
+  const ended = await Promise.race<{ failure?: unknown }>([
+    stopSignal.then(() => ({})),
+    ...(done ? [done.then(() => ({}), (failure: unknown) => ({ failure: failure ?? new Error('stopped') }))] : []),
+  ]);
   for (const piece of [...pieces].reverse()) {
     try {
       await piece?.stop();
@@ -61,6 +80,7 @@ export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log
       log(`while stopping: ${(err as Error).message}`);
     }
   }
+  if (ended.failure !== undefined) throw ended.failure;
 }
 
 function workerPiece(worker: StartedWorker): Stoppable {
@@ -93,6 +113,7 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
     log(`Slack bot not started: ${(err as Error).message}`);
   }
   const docker = await engineProblem().catch((err: Error) => err.message);
+  const stopSignal = armStopSignal(log);
   log('');
   log(`poc-orchestrator is up`);
   log(`  Temporal gRPC   ${address}${server ? ` (embedded dev server, data in ${config.embedded.dataDir})` : ''}`);
@@ -104,27 +125,30 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   if (docker) log(`  Docker          ${docker} — pipelines wait for it; \`poc doctor\` says more`);
   log('');
   log('Try `npx poc run "my goal" --follow` in another terminal. Ctrl-C stops everything.');
-  await runUntilSignal([serverPiece, workerPiece(worker), bot], log, worker.running);
+  await runUntilSignal([serverPiece, workerPiece(worker), bot], log, worker.running, stopSignal);
 }
 
 export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
   const embedded = await startEmbeddedServer(config, log);
   if (!embedded.server) return;
+  const stopSignal = armStopSignal(log);
   log(`Temporal dev server on ${embedded.address}, Web UI ${embedded.uiUrl}. Ctrl-C stops it.`);
   const server = embedded.server;
-  await runUntilSignal([{ stop: () => server.stop() }], log, new Promise((resolve) => server.process.once('exit', resolve)));
+  await runUntilSignal([{ stop: () => server.stop() }], log, new Promise((resolve) => server.process.once('exit', resolve)), stopSignal);
 }
 
 export async function workerOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
   installRuntime({ metricsPort: config.metricsPort, logLevel: 'INFO', shutdownSignals: [] });
   const worker = await startWorker({ address: clientAddress(config), config, env, log });
+  const stopSignal = armStopSignal(log);
   log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}". Ctrl-C stops it.`);
-  await runUntilSignal([workerPiece(worker)], log, worker.running);
+  await runUntilSignal([workerPiece(worker)], log, worker.running, stopSignal);
 }
 
 export async function botOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
   const bot = await startBot(config, log, env);
   if (!bot) throw new Error('the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+  const stopSignal = armStopSignal(log);
   log('Slack bot running. Ctrl-C stops it.');
-  await runUntilSignal([bot], log);
+  await runUntilSignal([bot], log, undefined, stopSignal);
 }
