@@ -10,7 +10,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
 import { runUrl, type PocConfig } from '../cli/config.js';
 import type { RunStatus, SlackTarget, StepFailureNotice } from '../workflows/definitions.js';
-import { renderRunStatus, renderStepFailure } from '../slack/render.js';
+import { renderRunStatus, renderStepFailure, type SlackMessage } from '../slack/render.js';
 import { createRedactor } from './redact.js';
 
 export interface ReportArgs {
@@ -112,6 +112,9 @@ export function createSlackActivities({ config, env }: { config: PocConfig; env:
       const { channel } = args.target;
       const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
 
+      const post = (threadTs: string | undefined, message: SlackMessage) =>
+        client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+
       let ts = args.messageTs ?? progress.ts ?? null;
       try {
         if (ts) {
@@ -123,28 +126,13 @@ export function createSlackActivities({ config, env }: { config: PocConfig; env:
           }
         }
         if (!ts) {
-          const posted = await client.chat.postMessage({
-            channel,
-            thread_ts: args.target.threadTs,
-            text: shown.text,
-            blocks: shown.blocks,
-            unfurl_links: false,
-            unfurl_media: false,
-          });
+          const posted = await post(args.target.threadTs, shown);
           if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
           ts = posted.ts;
           ctx.heartbeat({ ts, repliesPosted: 0 } satisfies ReportProgress);
         }
         for (let i = progress.repliesPosted ?? 0; i < args.replies.length; i++) {
-          const reply = renderStepFailure(args.replies[i], { redact });
-          await client.chat.postMessage({
-            channel,
-            thread_ts: args.target.threadTs ?? ts,
-            text: reply.text,
-            blocks: reply.blocks,
-            unfurl_links: false,
-            unfurl_media: false,
-          });
+          await post(args.target.threadTs ?? ts, renderStepFailure(args.replies[i], { redact }));
           ctx.heartbeat({ ts, repliesPosted: i + 1 } satisfies ReportProgress);
         }
       } catch (err) {

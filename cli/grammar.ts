@@ -3,7 +3,7 @@
  * mentions in Slack. Text is split into words (quotes group, nothing is ever evaluated) and
  * checked against the command table; every mistake gets a one-line error with the right form.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, PHASES, type LlmBackend, type Phase } from '../workflows/definitions.js';
+import { DEFAULT_STEPS, LLM_BACKENDS, PHASES, type DecisionAction, type LlmBackend, type Phase } from '../workflows/definitions.js';
 import { STEP_NAME } from '../workflows/validate.js';
 
 export type Surface = 'cli' | 'slack';
@@ -28,6 +28,18 @@ export class UsageError extends Error {
   }
 }
 
+export type DecisionVerb = 'retry' | 'skip' | 'abort' | 'approve' | 'approve-all' | 'deny';
+
+/** The `decide` action each decision verb sends, for every surface. */
+export const DECISION_ACTIONS: Record<DecisionVerb, DecisionAction> = {
+  retry: 'retry',
+  skip: 'skip',
+  abort: 'abort',
+  approve: 'approve',
+  'approve-all': 'approveAll',
+  deny: 'deny',
+};
+
 export type Command =
   | { name: 'run'; goal?: string; steps?: string[]; ask: boolean; approve?: string[] | 'all'; follow: boolean; workspace?: string; id?: string; json: boolean }
   | { name: 'llm'; backend: LlmBackend; model: string; prompt: string; system?: string; maxTokens?: number; temperature?: number; direct: boolean; json: boolean }
@@ -36,7 +48,7 @@ export type Command =
   | { name: 'list'; limit: number; kind?: 'pipeline' | 'llm'; phase?: Phase; json: boolean }
   | { name: 'logs'; id: string; step?: string; follow: boolean; lines: number; json: boolean }
   | { name: 'cancel'; id?: string; json: boolean }
-  | { name: 'retry' | 'skip' | 'abort' | 'approve' | 'approve-all' | 'deny'; id: string; json: boolean }
+  | { name: DecisionVerb; id: string; json: boolean }
   | { name: 'schedule'; action: 'create'; schedule: string; cron: string; steps?: string[]; goal?: string; overlap: 'skip' | 'buffer'; json: boolean }
   | { name: 'schedule'; action: 'list'; json: boolean }
   | { name: 'schedule'; action: 'pause' | 'unpause' | 'delete' | 'trigger' | 'describe'; schedule: string; json: boolean }

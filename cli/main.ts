@@ -20,13 +20,12 @@ import {
   startLlm,
   startPipeline,
   waitForLlmResult,
-  type DecisionAction,
   type LlmStatus,
   type PipelineStatus,
   type RunStatus,
 } from './client.js';
 import { loadConfig, nonEmpty, runUrl, type PocConfig } from './config.js';
-import { helpText, parseCommand, UsageError, type Command } from './grammar.js';
+import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from './grammar.js';
 import { readFrom, readStepLog, pickStep } from './logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
 import { redact } from '../activities/redact.js';
@@ -53,15 +52,6 @@ function whoAmI(): string {
     return 'cli';
   }
 }
-
-const DECISION_VERBS: Record<string, DecisionAction> = {
-  retry: 'retry',
-  skip: 'skip',
-  abort: 'abort',
-  approve: 'approve',
-  'approve-all': 'approveAll',
-  deny: 'deny',
-};
 
 export async function main(argv: string[], streams: Io = process): Promise<number> {
   const previous = io;
@@ -233,7 +223,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'approve':
     case 'approve-all':
     case 'deny': {
-      const result = await decide(await getClient(), command.id, { action: DECISION_VERBS[command.name], by: whoAmI() });
+      const result = await decide(await getClient(), command.id, { action: DECISION_ACTIONS[command.name], by: whoAmI() });
       out(command.json ? JSON.stringify(result) : `${result.action} accepted for step ${result.step}`);
       return 0;
     }

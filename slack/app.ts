@@ -121,6 +121,18 @@ interface MessageEventLike {
   thread_ts?: string;
 }
 
+/** Who asked, where, and in which thread, for a message or a mention. */
+function invocationOf(source: 'message' | 'mention', m: MessageEventLike, user: string, teamId: string | undefined): Invocation {
+  return {
+    source,
+    team: teamId ?? 'T0',
+    channel: m.channel,
+    user,
+    ts: m.ts,
+    threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
+  };
+}
+
 function toSlack(message: SlackMessage) {
   return { text: message.text, blocks: message.blocks };
 }
@@ -203,17 +215,9 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     const m = event as unknown as MessageEventLike;
     // Edits, deletions, joins and bots' messages are not commands (answering other bots could loop).
     if ((m.subtype && m.subtype !== 'thread_broadcast') || m.bot_id || !m.user || typeof m.text !== 'string') return;
-    const user = m.user;
     const text = m.text;
+    const inv = invocationOf('message', m, m.user, (body as { team_id?: string }).team_id ?? context.teamId);
     await guarded('a message', async () => {
-      const inv: Invocation = {
-        source: 'message',
-        team: (body as { team_id?: string }).team_id ?? context.teamId ?? 'T0',
-        channel: m.channel,
-        user,
-        ts: m.ts,
-        threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
-      };
       const out = threadOutbox(m.channel, m.thread_ts ?? m.ts);
       const command = commandTextOf(text, { botUserId: context.botUserId, direct: m.channel_type === 'im' });
       if (command !== undefined) return executeCommand(ctx, inv, command, out);
@@ -227,22 +231,10 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     if (m.bot_id || !m.user || typeof m.text !== 'string') return;
     // "!poc … @poc" is also a message event, answered there.
     if (/^\s*!poc(\s|$)/i.test(unescapeSlack(m.text))) return;
-    const user = m.user;
     const text = commandTextOf(m.text, { botUserId: context.botUserId, mention: true }) ?? '';
+    const inv = invocationOf('mention', m, m.user, (body as { team_id?: string }).team_id ?? context.teamId);
     await guarded('a mention', () =>
-      executeCommand(
-        ctx,
-        {
-          source: 'mention',
-          team: (body as { team_id?: string }).team_id ?? context.teamId ?? 'T0',
-          channel: m.channel,
-          user,
-          ts: m.ts,
-          threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
-        },
-        text,
-        threadOutbox(m.channel, m.thread_ts ?? m.ts),
-      ),
+      executeCommand(ctx, inv, text, threadOutbox(m.channel, m.thread_ts ?? m.ts)),
     );
   });
 

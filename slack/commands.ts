@@ -24,7 +24,7 @@ import {
   type Started,
 } from '../cli/client.js';
 import { runUrl, type PocConfig } from '../cli/config.js';
-import { UsageError, helpText, parseCommand, tokenize, type Command } from '../cli/grammar.js';
+import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../cli/grammar.js';
 import { readStepLog } from '../cli/logs.js';
 import { runScheduleCommand } from '../cli/schedules.js';
 import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
@@ -159,15 +159,6 @@ async function workflowExists(client: Client, workflowId: string): Promise<boole
   }
 }
 
-const DECISIONS: Record<string, DecisionAction> = {
-  retry: 'retry',
-  skip: 'skip',
-  abort: 'abort',
-  approve: 'approve',
-  'approve-all': 'approveAll',
-  deny: 'deny',
-};
-
 const DECIDED_TEXT: Record<DecisionAction, string> = {
   retry: 'a retry of',
   skip: 'skipping',
@@ -261,7 +252,7 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
     case 'approve-all':
     case 'deny': {
       if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const action = DECISIONS[command.name];
+      const action = DECISION_ACTIONS[command.name];
       const result = await decide(ctx.client, command.id, { action, by: inv.user });
       return out.reply(notice(`:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} *${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`));
     }
