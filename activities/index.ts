@@ -3,7 +3,7 @@
  * client for signals, the settings). Workflows import this file as a type only.
  */
 import type { Client } from '@temporalio/client';
-import type { PocConfig } from '../cli/config.js';
+import type { PocConfig } from '../core/config.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';

@@ -8,8 +8,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../workflows/definitions.js';
-import { redact } from './redact.js';
+import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import { redact } from '../core/redact.js';
 
 export const LLM_FAILURE_TYPES = { retryable: 'LlmRetryable', fatal: 'LlmFatal', timeout: 'LlmTimeout' } as const;
 

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { acquireLockSignal, WORKFLOW_TYPES, type LockState } from '../workflows/definitions.js';
+import { acquireLockSignal, WORKFLOW_TYPES, type LockState } from '../core/contract.js';
 import type { LockRequestArgs } from './types.js';
 
 export function createLockActivities(client: Client) {

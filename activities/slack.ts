@@ -8,10 +8,10 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
-import { runUrl, type PocConfig } from '../cli/config.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from '../workflows/definitions.js';
-import { renderRunStatus, renderStepFailure, type SlackMessage } from '../slack/render.js';
-import { createRedactor } from './redact.js';
+import { runUrl, type PocConfig } from '../core/config.js';
+import type { RunStatus, SlackTarget, StepFailureNotice } from '../core/contract.js';
+import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
+import { createRedactor } from '../core/redact.js';
 
 export interface ReportArgs {
   target: SlackTarget;

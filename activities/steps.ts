@@ -24,8 +24,8 @@ import {
   listContainers,
   removeContainers,
   stopAndRemove,
-} from './docker.js';
-import { redact } from './redact.js';
+} from '../docker/index.js';
+import { redact } from '../core/redact.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
 const TAIL_LINES = 40;

@@ -12,8 +12,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DEFAULT_STEPS } from '../workflows/definitions.js';
-import { STEP_NAME } from '../workflows/validate.js';
+import { DEFAULT_STEPS } from '../core/contract.js';
+import { STEP_NAME } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';

@@ -12,12 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../cli/config.js';
-import { startLlm } from '../cli/client.js';
+import { loadConfig } from '../core/config.js';
+import { startLlm } from '../client/index.js';
 import { createProvider } from '../providers/index.js';
 import { findTemporalCli, startDevServer, type DevServer } from '../worker/devserver.js';
 import { createPocWorker, installRuntime, tuning } from '../worker/index.js';
-import type { LlmResult } from '../workflows/definitions.js';
+import type { LlmResult } from '../core/contract.js';
 import { startFakeLlm, type FakeLlmServer } from '../test/support/fake-llm.js';
 import { freePort } from '../test/support/temporal.js';
 

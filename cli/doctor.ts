@@ -1,8 +1,8 @@
 /** `poc doctor`: can this machine run the stack? Each check says what to do when it fails. */
-import { detectCompose, engineVersion, engineProblem } from '../activities/docker.js';
+import { detectCompose, engineVersion, engineProblem } from '../docker/index.js';
 import { loadWorkspaceConfig } from '../activities/workspace.js';
 import { cliVersion, findTemporalCli, frontendAnswers, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
-import { clientAddress, type PocConfig } from './config.js';
+import { clientAddress, type PocConfig } from '../core/config.js';
 
 export type CheckState = 'PASS' | 'WARN' | 'FAIL';
 export interface Check {

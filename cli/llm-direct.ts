@@ -5,8 +5,8 @@
  */
 import { createProvider } from '../providers/index.js';
 import { LlmError, type Completion } from '../providers/types.js';
-import type { LlmBackend, LlmInput } from '../workflows/definitions.js';
-import { validateLlmInput } from '../workflows/validate.js';
+import type { LlmBackend, LlmInput } from '../core/contract.js';
+import { validateLlmInput } from '../core/validate.js';
 
 /** The provider's message as a plain Error: callers print it as it is. */
 function asPlainError(err: unknown): Error {

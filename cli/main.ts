@@ -23,12 +23,12 @@ import {
   type LlmStatus,
   type PipelineStatus,
   type RunStatus,
-} from './client.js';
-import { loadConfig, nonEmpty, runUrl, type PocConfig } from './config.js';
-import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from './grammar.js';
-import { readFrom, readStepLog, pickStep } from './logs.js';
+} from '../client/index.js';
+import { loadConfig, nonEmpty, runUrl, type PocConfig } from '../core/config.js';
+import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
+import { readFrom, readStepLog, pickStep } from '../client/logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
-import { redact } from '../activities/redact.js';
+import { redact } from '../core/redact.js';
 
 class RunFailed extends Error {}
 
@@ -228,7 +228,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       return 0;
     }
     case 'schedule': {
-      const { runScheduleCommand } = await import('./schedules.js');
+      const { runScheduleCommand } = await import('../client/schedules.js');
       return runScheduleCommand(await getClient(), config, command, out);
     }
   }

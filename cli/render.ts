@@ -1,6 +1,6 @@
 /** Plain-text views of runs for the terminal (colour only when the output is a TTY). */
-import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../workflows/definitions.js';
-import type { RunSummary } from './client.js';
+import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../core/contract.js';
+import type { RunSummary } from '../client/index.js';
 
 export interface Style {
   color: boolean;

@@ -4,10 +4,10 @@
  * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
  */
 import path from 'node:path';
-import { clientAddress, type PocConfig } from './config.js';
+import { clientAddress, type PocConfig } from '../core/config.js';
 import { cliVersion, ensureTemporalCli, frontendAnswers, startDevServer, type DevServer } from '../worker/devserver.js';
 import { installRuntime, startWorker, type StartedWorker } from '../worker/index.js';
-import { engineProblem } from '../activities/docker.js';
+import { engineProblem } from '../docker/index.js';
 
 export type Log = (line: string) => void;
 

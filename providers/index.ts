@@ -1,5 +1,5 @@
 /** Picks the provider for a backend, configured from the environment. */
-import { LLM_BACKENDS, type LlmBackend } from '../workflows/definitions.js';
+import { LLM_BACKENDS, type LlmBackend } from '../core/contract.js';
 import { createAnthropicProvider } from './anthropic.js';
 import { createOllamaProvider } from './ollama.js';
 import { createOpenAiProvider } from './openai.js';

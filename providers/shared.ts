@@ -3,7 +3,7 @@
  * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
  * header timeout can cut a long answer) whichever method the caller picked.
  */
-import type { LlmBackend } from '../workflows/definitions.js';
+import type { LlmBackend } from '../core/contract.js';
 import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
 
 /** What a finished stream tells besides its text. */

@@ -12,9 +12,9 @@ import type { Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger, type RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
-import { connect } from '../cli/client.js';
-import type { PocConfig } from '../cli/config.js';
-import { createRedactor } from '../activities/redact.js';
+import { connect } from '../client/index.js';
+import type { PocConfig } from '../core/config.js';
+import { createRedactor } from '../core/redact.js';
 import { slackApiUrl } from '../activities/slack.js';
 import { accessFromEnv } from './auth.js';
 import {
@@ -27,8 +27,8 @@ import {
   type Invocation,
   type Outbox,
 } from './commands.js';
-import type { SlackMessage } from './render.js';
-import { unescapeSlack } from './text.js';
+import type { SlackMessage } from '../render/slack.js';
+import { unescapeSlack } from '../render/slack-text.js';
 
 export interface SlackBotOptions {
   config: PocConfig;

@@ -3,7 +3,7 @@
  * can talk to the bot; starting, cancelling and deciding are limited by POC_ALLOWED_USERS and
  * POC_ALLOWED_CHANNELS (comma-separated Slack ids; unset means everyone / everywhere).
  */
-import { who } from './text.js';
+import { who } from '../render/slack-text.js';
 
 export interface Access {
   /** True when `user` may start, cancel or decide runs from `channel`. */

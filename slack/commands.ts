@@ -22,12 +22,12 @@ import {
   type RunSummary,
   type SlackTarget,
   type Started,
-} from '../cli/client.js';
-import { runUrl, type PocConfig } from '../cli/config.js';
-import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../cli/grammar.js';
-import { readStepLog } from '../cli/logs.js';
-import { runScheduleCommand } from '../cli/schedules.js';
-import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+} from '../client/index.js';
+import { runUrl, type PocConfig } from '../core/config.js';
+import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../client/grammar.js';
+import { readStepLog } from '../client/logs.js';
+import { runScheduleCommand } from '../client/schedules.js';
+import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
 import {
   buttonActionOf,
@@ -39,8 +39,8 @@ import {
   renderRunList,
   renderRunStatus,
   type SlackMessage,
-} from './render.js';
-import { escapeMrkdwn, unescapeSlack, who } from './text.js';
+} from '../render/slack.js';
+import { escapeMrkdwn, unescapeSlack, who } from '../render/slack-text.js';
 
 export interface BotContext {
   client: Client;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { getPipelineStatus, type PipelineStatus, type RunSummary } from '../cli/client.js';
+import { getPipelineStatus, type PipelineStatus, type RunSummary } from '../client/index.js';
 import { findTemporalCli } from '../worker/devserver.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';

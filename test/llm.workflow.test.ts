@@ -15,7 +15,7 @@ import {
   waitForLlmResult,
   type LlmInput,
   type LlmResult,
-} from '../cli/client.js';
+} from '../client/index.js';
 import { startFakeLlm, type ChunkEvent, type FakeLlmServer, type RecordedRequest } from './support/fake-llm.js';
 import { eventually, startTestWorker, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPipeline } from '../cli/client.js';
+import { startPipeline } from '../client/index.js';
 import { ensureBashImage, fixtureWorkspace } from './support/images.js';
 import { startTsx, type Child } from './support/processes.js';
 import { eventually, freePort, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';

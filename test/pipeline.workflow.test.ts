@@ -18,7 +18,7 @@ import {
   startPipeline,
   statusQuery,
   type PipelineStatus,
-} from '../cli/client.js';
+} from '../client/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 

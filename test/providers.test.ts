@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { createProvider, parseRetryAfter } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
 import { runLlmDirect, listModelsDirect } from '../cli/llm-direct.js';
-import type { LlmBackend } from '../workflows/definitions.js';
+import type { LlmBackend } from '../core/contract.js';
 import { startFakeLlm, type ChunkEvent, type FakeLlmServer, type RecordedRequest } from './support/fake-llm.js';
 import { freePort } from './support/temporal.js';
 

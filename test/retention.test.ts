@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cancelRun, startPipeline } from '../cli/client.js';
+import { cancelRun, startPipeline } from '../client/index.js';
 import { ensureRetentionSchedule, RETENTION_SCHEDULE, retentionScheduleId } from '../worker/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';

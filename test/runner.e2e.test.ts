@@ -17,9 +17,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { WorkflowFailedError } from '@temporalio/client';
-import { getPipelineStatus, startPipeline } from '../cli/client.js';
-import { repoRoot } from '../cli/config.js';
-import { detectCompose, listContainers } from '../activities/docker.js';
+import { getPipelineStatus, startPipeline } from '../client/index.js';
+import { repoRoot } from '../core/config.js';
+import { detectCompose, listContainers } from '../docker/index.js';
 import { ensureNodeBaseImage, imageExists } from './support/images.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
 import { execa } from 'execa';
-import { repoRoot } from '../cli/config.js';
+import { repoRoot } from '../core/config.js';
 import { freePort, tempDir } from './support/temporal.js';
 
 const scriptsDir = path.join(repoRoot, 'runner', 'scripts');

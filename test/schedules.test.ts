@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { listRuns } from '../cli/client.js';
+import { listRuns } from '../client/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { WorkflowFailedError } from '@temporalio/client';
-import { getPipelineStatus, slackRunId } from '../cli/client.js';
+import { getPipelineStatus, slackRunId } from '../client/index.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { BASH_IMAGE, ensureBashImage } from './support/images.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';

@@ -23,11 +23,11 @@ import {
   type LlmInput,
   type LlmResult,
   type PipelineStatus,
-} from '../cli/client.js';
+} from '../client/index.js';
 import type { RunStepArgs, StepResult } from '../activities/types.js';
 import { createSlackActivities } from '../activities/slack.js';
 import { startSlackBot, SlackBotConfigError, type SlackBot } from '../slack/app.js';
-import { isFinal } from '../slack/render.js';
+import { isFinal } from '../render/slack.js';
 import { buttonsOf, postSignedToBolt, startFakeSlack, textOf, type FakeSlack, type PostedMessage } from './support/fake-slack.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { eventually, freePort, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
-import { cacheDir, nonEmpty } from '../cli/config.js';
+import { cacheDir, nonEmpty } from '../core/config.js';
 
 /** `go install` works for these tags only: later ones carry a `replace` directive. Tried in order. */
 export const CLI_VERSIONS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;

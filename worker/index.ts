@@ -19,8 +19,8 @@ import {
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { createActivities } from '../activities/index.js';
-import { listContainers, removeContainers } from '../activities/docker.js';
-import type { PocConfig } from '../cli/config.js';
+import { listContainers, removeContainers } from '../docker/index.js';
+import type { PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));

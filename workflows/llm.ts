@@ -5,10 +5,10 @@
  */
 import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from './definitions.js';
+import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
-import { InputError, validateLlmInput } from './validate.js';
+import { InputError, validateLlmInput } from '../core/validate.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -25,7 +25,7 @@ import {
   queuePositionSignal,
   releaseLockSignal,
   type LockState,
-} from './definitions.js';
+} from '../core/contract.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

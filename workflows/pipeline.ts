@@ -35,10 +35,10 @@ import {
   type DecisionAction,
   type PipelineStatus,
   type StepState,
-} from './definitions.js';
+} from '../core/contract.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
-import { InputError, validatePipelineInput, type ValidPipelineInput } from './validate.js';
+import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -8,7 +8,7 @@
  */
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from './definitions.js';
+import type { RunStatus, SlackTarget, StepFailureNotice } from '../core/contract.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

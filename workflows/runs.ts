@@ -1,6 +1,6 @@
 /** What both run kinds do alike: announce themselves to visibility and keep their phase current. */
 import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, PocSlackThread, type Phase, type RunStatus, type SlackTarget } from './definitions.js';
+import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, PocSlackThread, type Phase, type RunStatus, type SlackTarget } from '../core/contract.js';
 
 /**
  * Search attributes and memo, set by the workflow itself so runs started from the `temporal` CLI

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { repoRoot } from '../../cli/config.js';
+import { repoRoot } from '../../core/config.js';
 
 export const BASH_IMAGE = 'poc-test-bash:latest';
 /** Label on every image built here, so a real image with the same tag is told apart. */

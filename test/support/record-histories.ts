@@ -11,10 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../cli/client.js';
+import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../client/index.js';
 import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
-import type { LlmInput, LlmResult } from '../../workflows/definitions.js';
+import type { LlmInput, LlmResult } from '../../core/contract.js';
 import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
 

@@ -5,8 +5,8 @@
  * exactly one run and one status message, each in its final state.
  */
 import type { Client } from '@temporalio/client';
-import { loadConfig } from '../../cli/config.js';
-import { slackRunId } from '../../cli/client.js';
+import { loadConfig } from '../../core/config.js';
+import { slackRunId } from '../../client/index.js';
 import { startSlackBot } from '../../slack/app.js';
 import type { ChaosRow } from '../../bench/chaos.js';
 import { textOf, type FakeSlack, type MessageDelivery, type PostedMessage } from './fake-slack.js';

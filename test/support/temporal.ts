@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { loadConfig, type PocConfig } from '../../cli/config.js';
+import { loadConfig, type PocConfig } from '../../core/config.js';
 import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
 import { createPocWorker, ensureSearchAttributes, installRuntime, type PocActivities } from '../../worker/index.js';
 

@@ -3,7 +3,7 @@
  * environment (e.g. DOCKER_HOST pointing nowhere). Settings come from the environment as for
  * `poc worker`; prints "ready" once it polls, stops cleanly on SIGTERM.
  */
-import { loadConfig } from '../../cli/config.js';
+import { loadConfig } from '../../core/config.js';
 import { installRuntime, startWorker } from '../../worker/index.js';
 
 const config = loadConfig();

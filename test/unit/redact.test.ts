@@ -1,7 +1,7 @@
 /** Secret redaction (activities/redact.ts): what must never reach a log, Slack or the CLI. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRedactor } from '../../activities/redact.js';
+import { createRedactor } from '../../core/redact.js';
 
 describe('createRedactor', () => {
   test('replaces the values of secret-named variables by their name', () => {

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import type { LlmStatus, PipelineStatus, StepState } from '../../workflows/definitions.js';
+import type { LlmStatus, PipelineStatus, StepState } from '../../core/contract.js';
 import {
   ACTION_IDS,
   SLACK_LIMITS,
@@ -15,12 +15,12 @@ import {
   renderStepFailure,
   type Block,
   type SlackMessage,
-} from '../../slack/render.js';
-import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../slack/text.js';
+} from '../../render/slack.js';
+import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../render/slack-text.js';
 import { approvalAnswerOf, commandTextOf, errorReply, parseSlackCommand } from '../../slack/commands.js';
 import { accessFromEnv } from '../../slack/auth.js';
 import { SlackBotConfigError, slackBotSettings } from '../../slack/app.js';
-import { UsageError } from '../../cli/grammar.js';
+import { UsageError } from '../../client/grammar.js';
 
 const noRedact = (text: string) => text;
 

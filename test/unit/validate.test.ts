@@ -1,8 +1,8 @@
 /** Input checks of workflows/validate.ts: pure, so exercised here without a server. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_STEPS } from '../../workflows/definitions.js';
-import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../workflows/validate.js';
+import { DEFAULT_STEPS } from '../../core/contract.js';
+import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../core/validate.js';
 
 function fieldOf(fn: () => unknown): string {
   try {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../../cli/config.js';
+import { repoRoot } from '../../core/config.js';
 import { CONFIG_FILE, WorkspaceError, jobFolderName, loadWorkspaceConfig } from '../../activities/workspace.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-unit-ws-'));

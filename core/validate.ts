@@ -3,7 +3,7 @@
  * client API (early, friendlier errors). Pure functions; every message names the field and
  * says what is expected.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './definitions.js';
+import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './contract.js';
 
 export class InputError extends Error {
   constructor(

@@ -3,8 +3,8 @@
  * mentions in Slack. Text is split into words (quotes group, nothing is ever evaluated) and
  * checked against the command table; every mistake gets a one-line error with the right form.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, PHASES, type DecisionAction, type LlmBackend, type Phase } from '../workflows/definitions.js';
-import { STEP_NAME } from '../workflows/validate.js';
+import { DEFAULT_STEPS, LLM_BACKENDS, PHASES, type DecisionAction, type LlmBackend, type Phase } from '../core/contract.js';
+import { STEP_NAME } from '../core/validate.js';
 
 export type Surface = 'cli' | 'slack';
 

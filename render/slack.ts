@@ -14,9 +14,9 @@ import {
   type StepFailureNotice,
   type StepState,
   type StepStatus,
-} from '../workflows/definitions.js';
-import { redact as processRedact } from '../activities/redact.js';
-import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './text.js';
+} from '../core/contract.js';
+import { redact as processRedact } from '../core/redact.js';
+import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './slack-text.js';
 
 /** Slack's documented limits (a message over them is rejected with `invalid_blocks` or `msg_too_long`). */
 export const SLACK_LIMITS = {

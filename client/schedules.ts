@@ -6,10 +6,10 @@
  * (`--overlap buffer`). Runs of one workspace still queue behind each other either way.
  */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import type { PocConfig } from './config.js';
+import type { PocConfig } from '../core/config.js';
 import type { Command } from './grammar.js';
-import { ID_PREFIX, PocKind, PocPhase, PocRequestedBy, WORKFLOW_TYPES, type PipelineInput } from '../workflows/definitions.js';
-import { validatePipelineInput } from '../workflows/validate.js';
+import { ID_PREFIX, PocKind, PocPhase, PocRequestedBy, WORKFLOW_TYPES, type PipelineInput } from '../core/contract.js';
+import { validatePipelineInput } from '../core/validate.js';
 
 const SCHEDULE_PREFIX = 'poc-';
 

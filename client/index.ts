@@ -14,7 +14,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { clientAddress, loadConfig, type PocConfig } from './config.js';
+import { clientAddress, loadConfig, type PocConfig } from '../core/config.js';
 import {
   FINAL_PHASES,
   ID_PREFIX,
@@ -35,12 +35,12 @@ import {
   type PipelineStatus,
   type RunStatus,
   type SlackTarget,
-} from '../workflows/definitions.js';
-import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+} from '../core/contract.js';
+import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
 
-export * from '../workflows/definitions.js';
-export { InputError } from '../workflows/validate.js';
-export { loadConfig, type PocConfig } from './config.js';
+export * from '../core/contract.js';
+export { InputError } from '../core/validate.js';
+export { loadConfig, type PocConfig } from '../core/config.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {

@@ -1,6 +1,6 @@
 /** Step logs: read from the file the worker writes, or from the run's status when the file is elsewhere. */
 import fs from 'node:fs';
-import type { PipelineStatus, StepState } from '../workflows/definitions.js';
+import type { PipelineStatus, StepState } from '../core/contract.js';
 
 /** The step a `logs` request without a step name means: the failed one, else the running, else the last that ran. */
 export function pickStep(status: PipelineStatus, name?: string): StepState {
