@@ -8,9 +8,28 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        fetch: 'readonly',
+        TextDecoder: 'readonly',
+        TextEncoder: 'readonly',
+      },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
@@ -21,9 +40,29 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https'], message: 'workflows/ is deterministic: no Node built-ins (do I/O in an activity).' },
-            { group: ['execa', 'openai', 'ollama', '@anthropic-ai/*', '@slack/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflows/ is deterministic: side effects belong in activities/.', allowTypeImports: true },
-            { group: ['../activities/*', '../cli/*', '../worker/*', '../slack/*', '../providers/*'], message: 'workflows/ may import other rooms as types only.', allowTypeImports: true },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https'],
+              message: 'workflows/ is deterministic: no Node built-ins (do I/O in an activity).',
+            },
+            {
+              group: [
+                'execa',
+                'openai',
+                'ollama',
+                '@anthropic-ai/*',
+                '@slack/*',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+              ],
+              message: 'workflows/ is deterministic: side effects belong in activities/.',
+              allowTypeImports: true,
+            },
+            {
+              group: ['../activities/*', '../cli/*', '../worker/*', '../slack/*', '../providers/*'],
+              message: 'workflows/ may import other rooms as types only.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

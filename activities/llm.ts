@@ -30,7 +30,7 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
       const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
       ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
 
-      const workflowId = ctx.info.workflowExecution?.workflowId ?? "";
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
       const workflow = client.workflow.getHandle(workflowId);
       let pending = '';
       let lastChunkAt = Date.now();
@@ -43,14 +43,17 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
         sending = sending.then(() => workflow.signal(llmChunkSignal, { attempt, text }).catch(() => undefined));
       };
       let stalled = false;
-      const timer = setInterval(() => {
-        ctx.heartbeat({ chars: 0 });
-        if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
-        if (Date.now() - lastChunkAt > idleTimeoutMs) {
-          stalled = true;
-          controller.abort(new Error('stalled'));
-        }
-      }, Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS));
+      const timer = setInterval(
+        () => {
+          ctx.heartbeat({ chars: 0 });
+          if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
+          if (Date.now() - lastChunkAt > idleTimeoutMs) {
+            stalled = true;
+            controller.abort(new Error('stalled'));
+          }
+        },
+        Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS),
+      );
 
       try {
         const provider = createProvider(input.backend, env);
@@ -107,7 +110,13 @@ export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: nu
   }
   if (err instanceof LlmError) {
     const message = redact(err.message);
-    if (err.kind === 'fatal') return ApplicationFailure.create({ message, type: LLM_FAILURE_TYPES.fatal, nonRetryable: true, details: [{ status: err.status ?? null }] });
+    if (err.kind === 'fatal')
+      return ApplicationFailure.create({
+        message,
+        type: LLM_FAILURE_TYPES.fatal,
+        nonRetryable: true,
+        details: [{ status: err.status ?? null }],
+      });
     return ApplicationFailure.create({
       message,
       type: LLM_FAILURE_TYPES.retryable,
@@ -115,5 +124,8 @@ export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: nu
       nextRetryDelay: err.retryAfterMs !== undefined ? Math.max(0, Math.min(err.retryAfterMs, 300_000)) : undefined,
     });
   }
-  return ApplicationFailure.create({ message: redact(`${backend}: ${(err as Error)?.message ?? String(err)}`), type: LLM_FAILURE_TYPES.retryable });
+  return ApplicationFailure.create({
+    message: redact(`${backend}: ${(err as Error)?.message ?? String(err)}`),
+    type: LLM_FAILURE_TYPES.retryable,
+  });
 }

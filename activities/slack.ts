@@ -113,7 +113,14 @@ export function createSlackActivities({ config, env }: { config: PocConfig; env:
       const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
 
       const post = (threadTs: string | undefined, message: SlackMessage) =>
-        client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+        client.chat.postMessage({
+          channel,
+          thread_ts: threadTs,
+          text: message.text,
+          blocks: message.blocks,
+          unfurl_links: false,
+          unfurl_media: false,
+        });
 
       let ts = args.messageTs ?? progress.ts ?? null;
       try {
@@ -167,9 +174,19 @@ export function toSlackFailure(err: unknown, redact: (text: string) => string = 
     return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);
   }
   if (e?.code === ErrorCode.RateLimitedError && typeof e.retryAfter === 'number') {
-    return ApplicationFailure.create({ message, type: SLACK_FAILURE_TYPES.unavailable, nextRetryDelay: Math.min(e.retryAfter, 300) * 1000 });
+    return ApplicationFailure.create({
+      message,
+      type: SLACK_FAILURE_TYPES.unavailable,
+      nextRetryDelay: Math.min(e.retryAfter, 300) * 1000,
+    });
   }
-  if (e?.code === ErrorCode.HTTPError && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) {
+  if (
+    e?.code === ErrorCode.HTTPError &&
+    typeof e.statusCode === 'number' &&
+    e.statusCode >= 400 &&
+    e.statusCode < 500 &&
+    e.statusCode !== 429
+  ) {
     return ApplicationFailure.nonRetryable(message, SLACK_FAILURE_TYPES.rejected);
   }
   return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);

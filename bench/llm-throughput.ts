@@ -86,7 +86,11 @@ async function main(): Promise<void> {
     stops.push(() => fake.close());
     fake.defaultBehaviour = { headersDelayMs: ANSWER_AFTER_MS, chunks: ['ok'] };
 
-    const env: NodeJS.ProcessEnv = { ...process.env, OPENAI_API_KEY: 'sk-bench-not-a-key', OPENAI_BASE_URL: `${fake.url}/v1` };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENAI_API_KEY: 'sk-bench-not-a-key',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+    };
     const taskQueue = `bench-${crypto.randomUUID().slice(0, 8)}`;
     const config = { ...loadConfig(env), temporalAddress: devServer.address, taskQueue };
     const slots = tuning(env).maxConcurrentActivityTaskExecutions;
@@ -169,7 +173,8 @@ async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     // Last started, first stopped: the worker before its connections, the servers last.
-    for (const stop of stops.reverse()) await stop().catch((err) => process.stderr.write(`stopping: ${(err as Error).message}\n`));
+    for (const stop of stops.reverse())
+      await stop().catch((err) => process.stderr.write(`stopping: ${(err as Error).message}\n`));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,11 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
   const add = (name: string, state: CheckState, detail: string) => checks.push({ name, state, detail });
 
   const node = process.versions.node;
-  add('Node.js', Number(node.split('.')[0]) >= 20 ? 'PASS' : 'FAIL', `v${node}${Number(node.split('.')[0]) >= 20 ? '' : ' — Node 20 or newer is needed'}`);
+  add(
+    'Node.js',
+    Number(node.split('.')[0]) >= 20 ? 'PASS' : 'FAIL',
+    `v${node}${Number(node.split('.')[0]) >= 20 ? '' : ' — Node 20 or newer is needed'}`,
+  );
 
   let cli;
   try {
@@ -24,10 +28,19 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
   } catch (err) {
     add('Temporal CLI', 'FAIL', (err as Error).message);
   }
-  if (cli) add('Temporal CLI', 'PASS', `${cli.path} (from ${cli.source}; ${await cliVersion(cli.path).catch(() => 'does not run')})`);
+  if (cli)
+    add(
+      'Temporal CLI',
+      'PASS',
+      `${cli.path} (from ${cli.source}; ${await cliVersion(cli.path).catch(() => 'does not run')})`,
+    );
   else if (!checks.some((c) => c.name === 'Temporal CLI')) {
     const go = goAvailable(env);
-    add('Temporal CLI', config.temporalAddress ? 'WARN' : go ? 'WARN' : 'FAIL', go ? `not built yet; \`poc up\` builds it with ${go} (a few minutes, once)` : NO_CLI_HELP);
+    add(
+      'Temporal CLI',
+      config.temporalAddress ? 'WARN' : go ? 'WARN' : 'FAIL',
+      go ? `not built yet; \`poc up\` builds it with ${go} (a few minutes, once)` : NO_CLI_HELP,
+    );
   }
 
   const address = clientAddress(config);
@@ -35,16 +48,25 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
   add(
     'Temporal server',
     reachable ? 'PASS' : config.temporalAddress ? 'FAIL' : 'WARN',
-    reachable ? `${address} answers (namespace ${config.namespace})` : config.temporalAddress ? `${address} (TEMPORAL_ADDRESS) does not answer` : `${address} not running; \`poc up\` starts it`,
+    reachable
+      ? `${address} answers (namespace ${config.namespace})`
+      : config.temporalAddress
+        ? `${address} (TEMPORAL_ADDRESS) does not answer`
+        : `${address} not running; \`poc up\` starts it`,
   );
 
   const problem = await engineProblem().catch((err: Error) => err.message);
-  if (problem) add('Docker engine', 'FAIL', `${problem} — start Docker (Docker Desktop, or \`sudo dockerd\`) for pipelines`);
+  if (problem)
+    add('Docker engine', 'FAIL', `${problem} — start Docker (Docker Desktop, or \`sudo dockerd\`) for pipelines`);
   else add('Docker engine', 'PASS', `server ${await engineVersion()}`);
 
   try {
     const compose = await detectCompose(env);
-    add('Docker Compose', 'PASS', `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`);
+    add(
+      'Docker Compose',
+      'PASS',
+      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
+    );
   } catch (err) {
     add('Docker Compose', 'FAIL', (err as Error).message);
   }
@@ -56,11 +78,18 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
     add('Workspace', 'FAIL', (err as Error).message);
   }
 
-  add('Slack bot', env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) ? 'PASS' : 'WARN', env.SLACK_BOT_TOKEN ? 'tokens set' : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off');
+  add(
+    'Slack bot',
+    env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) ? 'PASS' : 'WARN',
+    env.SLACK_BOT_TOKEN ? 'tokens set' : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off',
+  );
   return checks;
 }
 
 export function renderChecks(checks: Check[], color: boolean): string {
-  const paint = (state: CheckState) => (!color ? state : `\u001b[${state === 'PASS' ? 32 : state === 'WARN' ? 33 : 31}m${state}\u001b[0m`);
-  return checks.map((c, i) => `${String(i + 1).padStart(2)}. ${paint(c.state)}  ${c.name.padEnd(16)} ${c.detail}`).join('\n');
+  const paint = (state: CheckState) =>
+    !color ? state : `\u001b[${state === 'PASS' ? 32 : state === 'WARN' ? 33 : 31}m${state}\u001b[0m`;
+  return checks
+    .map((c, i) => `${String(i + 1).padStart(2)}. ${paint(c.state)}  ${c.name.padEnd(16)} ${c.detail}`)
+    .join('\n');
 }

@@ -15,7 +15,11 @@ function asPlainError(err: unknown): Error {
 }
 
 /** Streams the answer to `out` as it arrives; resolves with the whole completion. */
-export async function runLlmDirect(input: LlmInput, out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): Promise<Completion> {
+export async function runLlmDirect(
+  input: LlmInput,
+  out: NodeJS.WritableStream,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Completion> {
   const valid = validateLlmInput(input);
   try {
     const provider = createProvider(valid.backend, env);

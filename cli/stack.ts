@@ -16,7 +16,10 @@ export interface Stoppable {
 }
 
 /** The embedded server, or the one already answering on its port (a second `poc up`, a `poc server`). */
-export async function startEmbeddedServer(config: PocConfig, log: Log): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+export async function startEmbeddedServer(
+  config: PocConfig,
+  log: Log,
+): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
   const ip = '127.0.0.1';
   const { port, uiPort, dataDir } = config.embedded;
   const address = `${ip}:${port}`;
@@ -67,11 +70,23 @@ export function armStopSignal(log: Log): Promise<NodeJS.Signals> {
 }
 
 /** Waits for the armed signal (or `done`), then stops the pieces in reverse order of start. */
-export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log, done?: Promise<unknown>, stopSignal = armStopSignal(log)): Promise<void> {
+export async function runUntilSignal(
+  pieces: (Stoppable | undefined)[],
+  log: Log,
+  done?: Promise<unknown>,
+  stopSignal = armStopSignal(log),
+): Promise<void> {
   // A piece that ends by itself (a worker's fatal error) stops the rest, and its error is the command's.
   const ended = await Promise.race<{ failure?: unknown }>([
     stopSignal.then(() => ({})),
-    ...(done ? [done.then(() => ({}), (failure: unknown) => ({ failure: failure ?? new Error('stopped') }))] : []),
+    ...(done
+      ? [
+          done.then(
+            () => ({}),
+            (failure: unknown) => ({ failure: failure ?? new Error('stopped') }),
+          ),
+        ]
+      : []),
   ]);
   for (const piece of [...pieces].reverse()) {
     try {
@@ -134,7 +149,12 @@ export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
   const stopSignal = armStopSignal(log);
   log(`Temporal dev server on ${embedded.address}, Web UI ${embedded.uiUrl}. Ctrl-C stops it.`);
   const server = embedded.server;
-  await runUntilSignal([{ stop: () => server.stop() }], log, new Promise((resolve) => server.process.once('exit', resolve)), stopSignal);
+  await runUntilSignal(
+    [{ stop: () => server.stop() }],
+    log,
+    new Promise((resolve) => server.process.once('exit', resolve)),
+    stopSignal,
+  );
 }
 
 export async function workerOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
@@ -147,7 +167,10 @@ export async function workerOnly(config: PocConfig, log: Log, env = process.env)
 
 export async function botOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
   const bot = await startBot(config, log, env);
-  if (!bot) throw new Error('the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+  if (!bot)
+    throw new Error(
+      'the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)',
+    );
   const stopSignal = armStopSignal(log);
   log('Slack bot running. Ctrl-C stops it.');
   await runUntilSignal([bot], log, undefined, stopSignal);

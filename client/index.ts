@@ -137,7 +137,8 @@ async function start(
       const description = await client.workflow.getHandle(workflowId).describe();
       return { workflowId, runId: description.runId, started: false };
     }
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`a run with id ${workflowId} already exists; pick another id`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new Error(`a run with id ${workflowId} already exists; pick another id`);
     throw err;
   }
 }
@@ -148,7 +149,11 @@ export function slackThreadKey(target: SlackTarget): string | undefined {
   return ts ? `${target.channel}/${ts}` : undefined;
 }
 
-export async function startPipeline(client: Client, input: PipelineInput = {}, opts: StartOptions = {}): Promise<Started> {
+export async function startPipeline(
+  client: Client,
+  input: PipelineInput = {},
+  opts: StartOptions = {},
+): Promise<Started> {
   const valid = validatePipelineInput(input);
   const workflowId = `${ID_PREFIX.pipeline}${opts.id ?? newRunId()}`;
   return start(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
@@ -210,7 +215,8 @@ export async function cancelRun(client: Client, id: string): Promise<string> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
-  if (description.status.name !== 'RUNNING') throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
+  if (description.status.name !== 'RUNNING')
+    throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
   await handle.cancel();
   return workflowId;
 }
@@ -257,14 +263,19 @@ export async function listRuns(client: Client, opts: ListOptions = {}): Promise<
   if (opts.query) clauses.push(`(${opts.query})`);
   const limit = Math.max(1, Math.min(opts.limit ?? 10, 1_000));
   const runs: RunSummary[] = [];
-  for await (const execution of client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(limit, 100) })) {
+  for await (const execution of client.workflow.list({
+    query: clauses.join(' AND '),
+    pageSize: Math.min(limit, 100),
+  })) {
     const attrs = execution.typedSearchAttributes;
-    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as 'pipeline' | 'llm';
+    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as
+      'pipeline' | 'llm';
     const memo = (execution.memo ?? {}) as Record<string, unknown>;
     const closed = execution.status.name !== 'RUNNING';
     let phase: string = attrs.get(PocPhase) ?? execution.status.name;
     // A run terminated from outside never got to set its phase.
-    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase)) phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
+    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase))
+      phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
     runs.push({
       workflowId: execution.workflowId,
       kind,

@@ -6,7 +6,8 @@ import type { PipelineStatus, StepState } from '../core/contract.js';
 export function pickStep(status: PipelineStatus, name?: string): StepState {
   if (name) {
     const step = status.steps.find((s) => s.name === name);
-    if (!step) throw new Error(`${status.id} has no step "${name}" (steps: ${status.steps.map((s) => s.name).join(', ')})`);
+    if (!step)
+      throw new Error(`${status.id} has no step "${name}" (steps: ${status.steps.map((s) => s.name).join(', ')})`);
     return step;
   }
   return (
@@ -53,7 +54,13 @@ export function readStepLog(status: PipelineStatus, stepName: string | undefined
   if (step.logPath && fs.existsSync(step.logPath)) {
     return { step: step.name, path: step.logPath, text: tailFile(step.logPath, lines), source: 'file' };
   }
-  if (step.logTail) return { step: step.name, path: step.logPath, text: step.logTail.split('\n').slice(-lines).join('\n'), source: 'status' };
+  if (step.logTail)
+    return {
+      step: step.name,
+      path: step.logPath,
+      text: step.logTail.split('\n').slice(-lines).join('\n'),
+      source: 'status',
+    };
   return { step: step.name, path: step.logPath, text: '', source: 'none' };
 }
 

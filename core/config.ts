@@ -38,7 +38,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     taskQueue: nonEmpty(env.POC_TASK_QUEUE) ?? 'poc',
     workspace: path.resolve(nonEmpty(env.POC_WORKSPACE) ?? repoRoot),
     jobsDir: path.resolve(nonEmpty(env.POC_JOBS_DIR) ?? path.join(repoRoot, 'runner', 'jobs')),
-    uiUrl: (nonEmpty(env.POC_TEMPORAL_UI_URL) ?? `http://127.0.0.1:${parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT}`).replace(/\/+$/, ''),
+    uiUrl: (
+      nonEmpty(env.POC_TEMPORAL_UI_URL) ??
+      `http://127.0.0.1:${parsePort(env.POC_EMBEDDED_UI_PORT, 'POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT}`
+    ).replace(/\/+$/, ''),
     metricsPort: parsePort(env.POC_METRICS_PORT, 'POC_METRICS_PORT'),
     retentionDays: parseDays(env.POC_RETENTION_DAYS),
     embedded: {
@@ -90,6 +93,7 @@ function parseDays(value: string | undefined): number {
   const raw = nonEmpty(value);
   if (raw === undefined) return 14;
   const days = Number(raw);
-  if (!Number.isFinite(days) || days < 0) throw new Error(`POC_RETENTION_DAYS=${raw} is not a number of days; set it to 0 (keep forever) or more`);
+  if (!Number.isFinite(days) || days < 0)
+    throw new Error(`POC_RETENTION_DAYS=${raw} is not a number of days; set it to 0 (keep forever) or more`);
   return days;
 }

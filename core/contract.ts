@@ -6,7 +6,12 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-export const WORKFLOW_TYPES = { pipeline: 'pipeline', llm: 'llmPrompt', workspaceLock: 'workspaceLock', retention: 'pruneJobs' } as const;
+export const WORKFLOW_TYPES = {
+  pipeline: 'pipeline',
+  llm: 'llmPrompt',
+  workspaceLock: 'workspaceLock',
+  retention: 'pruneJobs',
+} as const;
 export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
 
 export const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);

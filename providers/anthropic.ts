@@ -78,7 +78,8 @@ export function createAnthropicProvider(env: NodeJS.ProcessEnv): LlmProvider {
             const usage = event.message.usage;
             answeredModel = event.message.model || model;
             // Cached prompt parts are still prompt: count them as input.
-            inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+            inputTokens =
+              usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
             outputTokens = usage.output_tokens;
             break;
           }
@@ -90,7 +91,8 @@ export function createAnthropicProvider(env: NodeJS.ProcessEnv): LlmProvider {
             stopReason = event.delta.stop_reason ?? stopReason;
             outputTokens = usage.output_tokens;
             if (usage.input_tokens != null) {
-              inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+              inputTokens =
+                usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
             }
             break;
           }

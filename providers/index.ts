@@ -22,6 +22,10 @@ export function createProvider(backend: LlmBackend, env: NodeJS.ProcessEnv = pro
     case 'ollama':
       return createOllamaProvider(env);
     default:
-      throw new LlmError('fatal', backend, `unknown backend ${JSON.stringify(backend)}; use one of ${LLM_BACKENDS.join(', ')}`);
+      throw new LlmError(
+        'fatal',
+        backend,
+        `unknown backend ${JSON.stringify(backend)}; use one of ${LLM_BACKENDS.join(', ')}`,
+      );
   }
 }

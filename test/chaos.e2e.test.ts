@@ -19,5 +19,8 @@ test('chaos: nothing is lost when a worker, the server or the bot dies', { timeo
     assert.equal(row.finishedStepsRunTwice, 0, `${row.scenario}: a finished step ran again\n${table}`);
     assert.equal(row.containersLeft, 0, `${row.scenario}: containers left behind\n${table}`);
   }
-  assert.match(rows.find((r) => r.scenario.startsWith('server'))?.note ?? '', /contiguous true, completed true, replays true/);
+  assert.match(
+    rows.find((r) => r.scenario.startsWith('server'))?.note ?? '',
+    /contiguous true, completed true, replays true/,
+  );
 });

@@ -36,7 +36,13 @@ const savedEnv = { ...process.env };
 before(async () => {
   server = await testServer();
   fake = await startFakeSlack();
-  const ws = scriptedWorkspace(path.join(dir, 'ws'), { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' });
+  const ws = scriptedWorkspace(path.join(dir, 'ws'), {
+    build: 'ok',
+    bootstrap: 'ok',
+    doctor: 'ok',
+    lint: 'ok',
+    test: 'ok',
+  });
   worker = await startTestWorker({
     address: server.address,
     config: { jobsDir: path.join(dir, 'jobs'), workspace: ws },
@@ -44,11 +50,24 @@ before(async () => {
     overrides: {
       runStep: steps.runStep,
       async completePrompt(input: LlmInput): Promise<LlmResult> {
-        return { text: 'ok', backend: input.backend, model: input.model, usage: { inputTokens: 1, outputTokens: 1 }, finishReason: 'stop', latencyMs: 1, attempts: Context.current().info.attempt };
+        return {
+          text: 'ok',
+          backend: input.backend,
+          model: input.model,
+          usage: { inputTokens: 1, outputTokens: 1 },
+          finishReason: 'stop',
+          latencyMs: 1,
+          attempts: Context.current().info.attempt,
+        };
       },
     },
   });
-  Object.assign(process.env, { TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: worker.taskQueue, POC_WORKSPACE: ws, NO_COLOR: '1' });
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: server.address,
+    POC_TASK_QUEUE: worker.taskQueue,
+    POC_WORKSPACE: ws,
+    NO_COLOR: '1',
+  });
   bot = await startSlackBot({
     config: worker.config,
     env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
@@ -75,81 +94,109 @@ function assertClear(message: string, context: string) {
 }
 
 describe('500 hostile inputs', () => {
-  test('200 workflow inputs started with the Temporal client fail with InvalidInput naming the field, or run sanely', { timeout: 240_000 }, async () => {
-    const inputs = [...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const), ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const)];
-    let invalid = 0;
-    let ran = 0;
-    // Status checks still under way when a run ends are awaited, so none outlives the test.
-    const checks = new Set<Promise<unknown>>();
-    await Promise.all(
-      inputs.map(async ([type, input], index) => {
-        const handle = await worker.client.workflow.start(type, { workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`, taskQueue: worker.taskQueue, args: [input] });
-        // A valid input may ask for an approval gate: that is a sane run; end it rather than wait.
-        const watcher = setInterval(() => {
-          const check = handle
-            .query(statusQuery)
-            .then((s) => (s.phase === 'AWAITING_DECISION' ? handle.cancel() : undefined))
-            .catch(() => undefined)
-            .finally(() => checks.delete(check));
-          checks.add(check);
-        }, 500);
-        try {
-          await handle.result();
-          ran += 1;
-        } catch (err) {
-          assert.ok(err instanceof WorkflowFailedError, `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`);
-          const cause = err.cause as { type?: string; message: string };
-          if (cause instanceof CancelledFailure) {
+  test(
+    '200 workflow inputs started with the Temporal client fail with InvalidInput naming the field, or run sanely',
+    { timeout: 240_000 },
+    async () => {
+      const inputs = [
+        ...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const),
+        ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const),
+      ];
+      let invalid = 0;
+      let ran = 0;
+      // Status checks still under way when a run ends are awaited, so none outlives the test.
+      const checks = new Set<Promise<unknown>>();
+      await Promise.all(
+        inputs.map(async ([type, input], index) => {
+          const handle = await worker.client.workflow.start(type, {
+            workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`,
+            taskQueue: worker.taskQueue,
+            args: [input],
+          });
+          // A valid input may ask for an approval gate: that is a sane run; end it rather than wait.
+          const watcher = setInterval(() => {
+            const check = handle
+              .query(statusQuery)
+              .then((s) => (s.phase === 'AWAITING_DECISION' ? handle.cancel() : undefined))
+              .catch(() => undefined)
+              .finally(() => checks.delete(check));
+            checks.add(check);
+          }, 500);
+          try {
+            await handle.result();
             ran += 1;
-            return;
+          } catch (err) {
+            assert.ok(
+              err instanceof WorkflowFailedError,
+              `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`,
+            );
+            const cause = err.cause as { type?: string; message: string };
+            if (cause instanceof CancelledFailure) {
+              ran += 1;
+              return;
+            }
+            assertClear(cause.message, `#${index}`);
+            if (cause.type === 'InvalidInput') {
+              invalid += 1;
+              assert.match(
+                cause.message,
+                /invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): |is not defined in workspace|workspace .* (does not exist|is not a folder|has no compose file)/,
+                `#${index}: ${cause.message}`,
+              );
+            } else {
+              ran += 1; // A valid run that failed or was ended on its own terms, not on the input.
+            }
+          } finally {
+            clearInterval(watcher);
           }
-          assertClear(cause.message, `#${index}`);
-          if (cause.type === 'InvalidInput') {
-            invalid += 1;
-            assert.match(cause.message, /invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): |is not defined in workspace|workspace .* (does not exist|is not a folder|has no compose file)/, `#${index}: ${cause.message}`);
-          } else {
-            ran += 1; // A valid run that failed or was ended on its own terms, not on the input.
-          }
-        } finally {
-          clearInterval(watcher);
-        }
-      }),
-    );
-    await Promise.all(checks);
-    assert.equal(invalid + ran, inputs.length);
-    assert.ok(invalid > 100, `most generated inputs are invalid (${invalid})`);
-    assert.ok(!fs.existsSync(canary), 'no input text reached a shell');
-  });
+        }),
+      );
+      await Promise.all(checks);
+      assert.equal(invalid + ran, inputs.length);
+      assert.ok(invalid > 100, `most generated inputs are invalid (${invalid})`);
+      assert.ok(!fs.existsSync(canary), 'no input text reached a shell');
+    },
+  );
 
-  test('200 CLI argument lists get a one-line usage error (exit 2) or do what they say', { timeout: 240_000 }, async () => {
-    const commands = hostileCommands(SEED + 2, 200, canary);
-    const codes = new Map<number, number>();
-    for (const [index, argv] of commands.entries()) {
-      let errText = '';
-      const stderr = new Writable({
-        write(chunk, _encoding, done) {
-          errText += String(chunk);
-          done();
-        },
-      });
-      const code = await main(argv, { stdout: new Writable({ write: (_c, _e, done) => done() }), stderr });
-      codes.set(code, (codes.get(code) ?? 0) + 1);
-      if (code === 2) {
-        // A usage error from the grammar, or an input error from the client's checks (e.g. a goal too long).
-        assert.match(errText, /^poc: /, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
-        assert.equal(errText.trim().split('\n').length, 1, `#${index} one line: ${errText.slice(0, 300)}`);
+  test(
+    '200 CLI argument lists get a one-line usage error (exit 2) or do what they say',
+    { timeout: 240_000 },
+    async () => {
+      const commands = hostileCommands(SEED + 2, 200, canary);
+      const codes = new Map<number, number>();
+      for (const [index, argv] of commands.entries()) {
+        let errText = '';
+        const stderr = new Writable({
+          write(chunk, _encoding, done) {
+            errText += String(chunk);
+            done();
+          },
+        });
+        const code = await main(argv, { stdout: new Writable({ write: (_c, _e, done) => done() }), stderr });
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (code === 2) {
+          // A usage error from the grammar, or an input error from the client's checks (e.g. a goal too long).
+          assert.match(errText, /^poc: /, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
+          assert.equal(errText.trim().split('\n').length, 1, `#${index} one line: ${errText.slice(0, 300)}`);
+        }
+        if (code === 0) assert.doesNotThrow(() => parseCommand(argv, 'cli'), UsageError);
+        if (code === 1) assertClear(errText, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
       }
-      if (code === 0) assert.doesNotThrow(() => parseCommand(argv, 'cli'), UsageError);
-      if (code === 1) assertClear(errText, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
-    }
-    assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
-    assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
-  });
+      assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
+      assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
+    },
+  );
 
   test('100 Slack commands each get a reply in their thread; the bot stays up', { timeout: 240_000 }, async () => {
-    const commands = hostileCommands(SEED + 3, 100, canary).map((words) => fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }));
+    const commands = hostileCommands(SEED + 3, 100, canary).map((words) =>
+      fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }),
+    );
     for (const [index, command] of commands.entries()) {
-      const reply = await fake.waitFor(`a reply to #${index} (${command.ts})`, () => fake.botMessages('C0GENERAL', command.ts)[0], 60_000);
+      const reply = await fake.waitFor(
+        `a reply to #${index} (${command.ts})`,
+        () => fake.botMessages('C0GENERAL', command.ts)[0],
+        60_000,
+      );
       assertClear(textOf(reply), `slack #${index}`);
     }
     await fake.waitFor('every envelope to be acknowledged', () => fake.unacked().length === 0);

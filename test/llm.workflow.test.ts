@@ -58,7 +58,12 @@ after(async () => {
 
 beforeEach(() => fake.reset());
 
-const prompt = (overrides: Partial<LlmInput> = {}): LlmInput => ({ backend: 'openai', model: 'gpt-4o-mini', prompt: 'Say hello', ...overrides });
+const prompt = (overrides: Partial<LlmInput> = {}): LlmInput => ({
+  backend: 'openai',
+  model: 'gpt-4o-mini',
+  prompt: 'Say hello',
+  ...overrides,
+});
 
 async function start(input: LlmInput, on: TestWorker = worker): Promise<string> {
   const { workflowId } = await startLlm(client, input, { taskQueue: on.taskQueue });
@@ -97,10 +102,20 @@ describe('llmPrompt workflow', () => {
   test('answers with the result shape of the contract, usage included', { timeout: TEST_TIMEOUT_MS }, async () => {
     fake.enqueue('openai', { chunks: ['Hello', ' there'], usage: { inputTokens: 9, outputTokens: 2 } });
     const before = fake.requests.length;
-    const workflowId = await start(prompt({ system: 'Be nice.', maxTokens: 50, temperature: 0.3, requestedBy: 'U-llm' }));
+    const workflowId = await start(
+      prompt({ system: 'Be nice.', maxTokens: 50, temperature: 0.3, requestedBy: 'U-llm' }),
+    );
     assert.match(workflowId, /^llm-[0-9a-z]{8}$/);
     const result = await waitForLlmResult(client, workflowId);
-    assert.deepEqual(Object.keys(result).sort(), ['attempts', 'backend', 'finishReason', 'latencyMs', 'model', 'text', 'usage']);
+    assert.deepEqual(Object.keys(result).sort(), [
+      'attempts',
+      'backend',
+      'finishReason',
+      'latencyMs',
+      'model',
+      'text',
+      'usage',
+    ]);
     const { latencyMs, ...rest } = result;
     assert.deepEqual(rest, {
       text: 'Hello there',
@@ -143,7 +158,8 @@ describe('llmPrompt workflow', () => {
     assert.equal(description.typedSearchAttributes.get(PocKind), 'llm');
     assert.equal((await description.memo)?.prompt, 'Find me by my memo');
     const listed = await eventually('the run in a PocKind="llm" query', async () => {
-      for await (const execution of client.workflow.list({ query: `PocKind = "llm" AND WorkflowId = "${workflowId}"` })) return execution;
+      for await (const execution of client.workflow.list({ query: `PocKind = "llm" AND WorkflowId = "${workflowId}"` }))
+        return execution;
       return undefined;
     });
     assert.equal(listed.workflowId, workflowId);
@@ -180,22 +196,32 @@ describe('llmPrompt workflow', () => {
     assert.equal(attempts[0].lastFailure?.applicationFailureInfo?.type, 'LlmRetryable');
   });
 
-  test('401 fails at once, in one attempt, as LlmFatal with a clear message', { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('openai', { status: 401 });
-    const before = fake.requests.length;
-    const workflowId = await start(prompt());
-    const err = await failureOf(workflowId);
-    assert.equal((err.cause as { type?: string }).type, 'LlmFatal');
-    assert.match(err.cause?.message ?? '', /^openai: 401 invalid API key — check OPENAI_API_KEY/);
-    await assert.rejects(() => waitForLlmResult(client, workflowId), /openai: 401 invalid API key — check OPENAI_API_KEY/);
-    assert.equal(chatRequestsSince(before).length, 1);
-    const attempts = await attemptsInHistory(workflowId);
-    assert.deepEqual(attempts.map((a) => a.attempt), [1]);
-    const status = await getLlmStatus(client, workflowId);
-    assert.equal(status.phase, 'FAILED');
-    assert.match(status.error ?? '', /401 invalid API key/);
-    assert.equal((await client.workflow.getHandle(workflowId).describe()).status.name, 'FAILED');
-  });
+  test(
+    '401 fails at once, in one attempt, as LlmFatal with a clear message',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('openai', { status: 401 });
+      const before = fake.requests.length;
+      const workflowId = await start(prompt());
+      const err = await failureOf(workflowId);
+      assert.equal((err.cause as { type?: string }).type, 'LlmFatal');
+      assert.match(err.cause?.message ?? '', /^openai: 401 invalid API key — check OPENAI_API_KEY/);
+      await assert.rejects(
+        () => waitForLlmResult(client, workflowId),
+        /openai: 401 invalid API key — check OPENAI_API_KEY/,
+      );
+      assert.equal(chatRequestsSince(before).length, 1);
+      const attempts = await attemptsInHistory(workflowId);
+      assert.deepEqual(
+        attempts.map((a) => a.attempt),
+        [1],
+      );
+      const status = await getLlmStatus(client, workflowId);
+      assert.equal(status.phase, 'FAILED');
+      assert.match(status.error ?? '', /401 invalid API key/);
+      assert.equal((await client.workflow.getHandle(workflowId).describe()).status.name, 'FAILED');
+    },
+  );
 
   test('500 twice, then an answer: three attempts', { timeout: TEST_TIMEOUT_MS }, async () => {
     fake.enqueue('openai', { status: 500 }, { status: 503 }, { chunks: ['third time lucky'] });
@@ -210,30 +236,38 @@ describe('llmPrompt workflow', () => {
     assert.match(attempt.lastFailure?.message ?? '', /^openai: 503 server error/);
   });
 
-  test('a server that stalls before answering hits the idle timeout; the retry answers', { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('openai', { stallBeforeHeaders: true }, { chunks: ['awake'] });
-    const stalled = fake.next<RecordedRequest>('request', (r) => r.method === 'POST');
-    const workflowId = await start(prompt());
-    const first = await stalled;
-    await fake.whenAborted(first);
-    const result = await waitForLlmResult(client, workflowId);
-    assert.equal(result.text, 'awake');
-    assert.equal(result.attempts, 2);
-    const [attempt] = await attemptsInHistory(workflowId);
-    assert.equal(attempt.lastFailure?.applicationFailureInfo?.type, 'LlmTimeout');
-    assert.match(attempt.lastFailure?.message ?? '', /openai: no data for \d+ s/);
-  });
+  test(
+    'a server that stalls before answering hits the idle timeout; the retry answers',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('openai', { stallBeforeHeaders: true }, { chunks: ['awake'] });
+      const stalled = fake.next<RecordedRequest>('request', (r) => r.method === 'POST');
+      const workflowId = await start(prompt());
+      const first = await stalled;
+      await fake.whenAborted(first);
+      const result = await waitForLlmResult(client, workflowId);
+      assert.equal(result.text, 'awake');
+      assert.equal(result.attempts, 2);
+      const [attempt] = await attemptsInHistory(workflowId);
+      assert.equal(attempt.lastFailure?.applicationFailureInfo?.type, 'LlmTimeout');
+      assert.match(attempt.lastFailure?.message ?? '', /openai: no data for \d+ s/);
+    },
+  );
 
-  test("a stream that stalls mid-answer is abandoned; the answer is the retry's alone", { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('anthropic', { chunks: ['half', ' of it'], stallAfterChunks: 1 }, { chunks: ['whole', ' answer'] });
-    const firstChunk = fake.next<ChunkEvent>('chunk');
-    const workflowId = await start(prompt({ backend: 'anthropic', model: 'claude-haiku-4-5' }));
-    const { request } = await firstChunk;
-    await fake.whenAborted(request);
-    const result = await waitForLlmResult(client, workflowId);
-    assert.equal(result.text, 'whole answer');
-    assert.equal(result.attempts, 2);
-  });
+  test(
+    "a stream that stalls mid-answer is abandoned; the answer is the retry's alone",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('anthropic', { chunks: ['half', ' of it'], stallAfterChunks: 1 }, { chunks: ['whole', ' answer'] });
+      const firstChunk = fake.next<ChunkEvent>('chunk');
+      const workflowId = await start(prompt({ backend: 'anthropic', model: 'claude-haiku-4-5' }));
+      const { request } = await firstChunk;
+      await fake.whenAborted(request);
+      const result = await waitForLlmResult(client, workflowId);
+      assert.equal(result.text, 'whole answer');
+      assert.equal(result.attempts, 2);
+    },
+  );
 
   test('malformed JSON from the server is retried', { timeout: TEST_TIMEOUT_MS }, async () => {
     fake.enqueue('openai', { malformed: true }, { chunks: ['well-formed'] });
@@ -245,64 +279,88 @@ describe('llmPrompt workflow', () => {
     assert.match(attempt.lastFailure?.message ?? '', /malformed JSON/);
   });
 
-  test('a missing key fails at once, before any request, naming the variable', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const before = fake.requests.length;
-    for (const [backend, variable] of [
-      ['openai', 'OPENAI_API_KEY'],
-      ['anthropic', 'ANTHROPIC_API_KEY'],
-    ] as const) {
-      const workflowId = await start(prompt({ backend }), keylessWorker);
+  test(
+    'a missing key fails at once, before any request, naming the variable',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const before = fake.requests.length;
+      for (const [backend, variable] of [
+        ['openai', 'OPENAI_API_KEY'],
+        ['anthropic', 'ANTHROPIC_API_KEY'],
+      ] as const) {
+        const workflowId = await start(prompt({ backend }), keylessWorker);
+        const err = await failureOf(workflowId);
+        assert.equal((err.cause as { type?: string }).type, 'LlmFatal');
+        assert.match(err.cause?.message ?? '', new RegExp(`^${backend}: no API key — set ${variable}`));
+        assert.deepEqual(
+          (await attemptsInHistory(workflowId)).map((a) => a.attempt),
+          [1],
+        );
+      }
+      assert.equal(fake.requests.length, before);
+    },
+  );
+
+  test(
+    'streamed text shows in status.partialText while the answer is still coming',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('openai', { chunks: ['Once', ' upon', ' a time'], pauseAfterChunks: 2 });
+      const secondChunk = fake.next<ChunkEvent>('chunk', (e) => e.index === 1);
+      const workflowId = await start(prompt());
+      await secondChunk;
+      // The server holds the rest back: what the status shows now can only have been streamed.
+      const running = await eventually('partial text in the status', async () => {
+        const status = await getLlmStatus(client, workflowId);
+        return status.partialText === 'Once upon' ? status : undefined;
+      });
+      assert.equal(running.phase, 'RUNNING');
+      assert.equal(running.result, null);
+      fake.release();
+      const result = await waitForLlmResult(client, workflowId);
+      assert.equal(result.text, 'Once upon a time');
+      const done = await getLlmStatus(client, workflowId);
+      assert.equal(done.phase, 'DONE');
+      assert.equal(done.partialText, '');
+    },
+  );
+
+  test(
+    'cancelling the workflow aborts the HTTP request and ends it CANCELLED',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('ollama', { chunks: ['never', ' finished'], stallAfterChunks: 1 });
+      const firstChunk = fake.next<ChunkEvent>('chunk');
+      const workflowId = await start(prompt({ backend: 'ollama', model: 'llama3.1:8b' }));
+      const { request } = await firstChunk;
+      await cancelRun(client, workflowId);
       const err = await failureOf(workflowId);
-      assert.equal((err.cause as { type?: string }).type, 'LlmFatal');
-      assert.match(err.cause?.message ?? '', new RegExp(`^${backend}: no API key — set ${variable}`));
-      assert.deepEqual((await attemptsInHistory(workflowId)).map((a) => a.attempt), [1]);
-    }
-    assert.equal(fake.requests.length, before);
-  });
-
-  test('streamed text shows in status.partialText while the answer is still coming', { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('openai', { chunks: ['Once', ' upon', ' a time'], pauseAfterChunks: 2 });
-    const secondChunk = fake.next<ChunkEvent>('chunk', (e) => e.index === 1);
-    const workflowId = await start(prompt());
-    await secondChunk;
-    // The server holds the rest back: what the status shows now can only have been streamed.
-    const running = await eventually('partial text in the status', async () => {
+      assert.equal(err.cause?.name, 'CancelledFailure');
+      const description = await client.workflow.getHandle(workflowId).describe();
+      assert.equal(description.status.name, 'CANCELLED');
+      await fake.whenAborted(request);
+      // The workflow waits for its activity to stop: the request was closed before the run ended.
+      assert.ok(
+        request.abortedAt !== null && description.closeTime && request.abortedAt <= description.closeTime.getTime(),
+        `request closed at ${request.abortedAt}, run closed at ${description.closeTime?.getTime()}`,
+      );
       const status = await getLlmStatus(client, workflowId);
-      return status.partialText === 'Once upon' ? status : undefined;
-    });
-    assert.equal(running.phase, 'RUNNING');
-    assert.equal(running.result, null);
-    fake.release();
-    const result = await waitForLlmResult(client, workflowId);
-    assert.equal(result.text, 'Once upon a time');
-    const done = await getLlmStatus(client, workflowId);
-    assert.equal(done.phase, 'DONE');
-    assert.equal(done.partialText, '');
-  });
-
-  test('cancelling the workflow aborts the HTTP request and ends it CANCELLED', { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('ollama', { chunks: ['never', ' finished'], stallAfterChunks: 1 });
-    const firstChunk = fake.next<ChunkEvent>('chunk');
-    const workflowId = await start(prompt({ backend: 'ollama', model: 'llama3.1:8b' }));
-    const { request } = await firstChunk;
-    await cancelRun(client, workflowId);
-    const err = await failureOf(workflowId);
-    assert.equal(err.cause?.name, 'CancelledFailure');
-    const description = await client.workflow.getHandle(workflowId).describe();
-    assert.equal(description.status.name, 'CANCELLED');
-    await fake.whenAborted(request);
-    // The workflow waits for its activity to stop: the request was closed before the run ended.
-    assert.ok(request.abortedAt !== null && description.closeTime && request.abortedAt <= description.closeTime.getTime(),
-      `request closed at ${request.abortedAt}, run closed at ${description.closeTime?.getTime()}`);
-    const status = await getLlmStatus(client, workflowId);
-    assert.equal(status.phase, 'CANCELLED');
-    assert.equal(status.error, 'cancelled');
-    assert.equal(fake.requestsTo('ollama', '/api/chat').filter((r) => r.id >= request.id).length, 1, 'a cancelled prompt is not retried');
-  });
+      assert.equal(status.phase, 'CANCELLED');
+      assert.equal(status.error, 'cancelled');
+      assert.equal(
+        fake.requestsTo('ollama', '/api/chat').filter((r) => r.id >= request.id).length,
+        1,
+        'a cancelled prompt is not retried',
+      );
+    },
+  );
 
   test('invalid input fails at once with InvalidInput naming the field', { timeout: TEST_TIMEOUT_MS }, async () => {
     for (const [input, field] of [
-      [{ backend: 'gemini', model: 'm', prompt: 'p' }, /backend: must be one of ollama, openai, anthropic, got "gemini"/],
+      [
+        { backend: 'gemini', model: 'm', prompt: 'p' },
+        /backend: must be one of ollama, openai, anthropic, got "gemini"/,
+      ],
       [{ backend: 'openai', model: 'm', prompt: '   ' }, /prompt: is required and must not be empty/],
       [{ backend: 'openai', model: 'm' }, /prompt: is required/],
       [{ backend: 'openai', model: 42, prompt: 'p' }, /model: must be a string, got a number/],
@@ -322,6 +380,9 @@ describe('llmPrompt workflow', () => {
     }
     // The client API refuses the same before anything starts.
     await assert.rejects(() => start(prompt({ prompt: '' })), /prompt: is required/);
-    await assert.rejects(() => start({ ...prompt(), backend: 'gemini' as LlmInput['backend'] }), /backend: must be one of/);
+    await assert.rejects(
+      () => start({ ...prompt(), backend: 'gemini' as LlmInput['backend'] }),
+      /backend: must be one of/,
+    );
   });
 });

@@ -20,7 +20,14 @@ import {
   type PipelineStatus,
 } from '../client/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  startTestWorker,
+  tempDir,
+  testServer,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 let server: TestServer;
 let worker: TestWorker;
@@ -64,7 +71,11 @@ async function phaseOf(workflowId: string, phase: string) {
 before(async () => {
   server = await testServer();
   jobsDir = path.join(root, 'jobs');
-  worker = await startTestWorker({ address: server.address, overrides: { runStep: steps.runStep }, config: { jobsDir } });
+  worker = await startTestWorker({
+    address: server.address,
+    overrides: { runStep: steps.runStep },
+    config: { jobsDir },
+  });
   client = worker.client;
 });
 
@@ -150,7 +161,11 @@ describe('pipeline workflow', () => {
       [{ stpes: ['lint'] }, /stpes: unknown field/],
       [{ stepTimeoutSeconds: -1 }, /stepTimeoutSeconds: must be a whole number/],
     ] as const) {
-      const handle = await client.workflow.start('pipeline', { workflowId: `pipeline-bad${Math.random().toString(36).slice(2)}`, taskQueue: worker.taskQueue, args: [input] });
+      const handle = await client.workflow.start('pipeline', {
+        workflowId: `pipeline-bad${Math.random().toString(36).slice(2)}`,
+        taskQueue: worker.taskQueue,
+        args: [input],
+      });
       const err = await failureOf(handle.workflowId);
       assert.equal((err.cause as { type?: string }).type, 'InvalidInput');
       assert.match(err.cause?.message ?? '', field);
@@ -167,14 +182,19 @@ describe('pipeline workflow', () => {
 
   test('the client rejects bad input before starting anything', async () => {
     await assert.rejects(() => run({ steps: [] }), /steps: must name at least one step/);
-    await assert.rejects(() => run({ goal: 'x'.repeat(100_000) }), /goal: is 100000 characters long; the limit is 2000/);
+    await assert.rejects(
+      () => run({ goal: 'x'.repeat(100_000) }),
+      /goal: is 100000 characters long; the limit is 2000/,
+    );
   });
 
   test('cancel mid-step stops the step and ends the run CANCELLED, the rest skipped', async () => {
     const ws = workspace({ build: 'ok', bootstrap: 'block', doctor: 'ok', lint: 'ok', test: 'ok' });
     const { workflowId } = await run({ workspace: ws });
     await steps.started(workflowId, 'bootstrap');
-    const cancelled = new Promise((resolve) => steps.events.on('cancelled', (e) => e.workflowId === workflowId && resolve(e)));
+    const cancelled = new Promise((resolve) =>
+      steps.events.on('cancelled', (e) => e.workflowId === workflowId && resolve(e)),
+    );
     await cancelRun(client, workflowId);
     await cancelled;
     const err = await failureOf(workflowId);
@@ -229,18 +249,34 @@ describe('pipeline workflow', () => {
     const ws2 = workspace({ lint: 'block' });
     const busy = await run({ steps: ['lint'], workspace: ws2 });
     await steps.started(busy.workflowId, 'lint');
-    await assert.rejects(() => decide(client, busy.workflowId, { action: 'retry' }), /is RUNNING, not awaiting a decision/);
+    await assert.rejects(
+      () => decide(client, busy.workflowId, { action: 'retry' }),
+      /is RUNNING, not awaiting a decision/,
+    );
     await cancelRun(client, busy.workflowId);
     assert.equal(waiting.steps[0].status, 'failed');
     await assert.rejects(() => decide(client, workflowId, { action: 'approve' }), /does not answer this question/);
-    await assert.rejects(() => decide(client, workflowId, { action: 'retry', decisionId: 'stale' }), /earlier question/);
-    const answer = await decide(client, workflowId, { action: 'retry', by: 'U9', decisionId: waiting.pendingDecision?.id });
+    await assert.rejects(
+      () => decide(client, workflowId, { action: 'retry', decisionId: 'stale' }),
+      /earlier question/,
+    );
+    const answer = await decide(client, workflowId, {
+      action: 'retry',
+      by: 'U9',
+      decisionId: waiting.pendingDecision?.id,
+    });
     assert.deepEqual(answer, { action: 'retry', step: 'lint' });
     const status = await resultOf(workflowId);
     assert.equal(status.phase, 'DONE');
     assert.equal(status.steps[0].attempt, 2);
-    assert.deepEqual(status.decisions.map((d) => [d.step, d.action, d.by]), [['lint', 'retry', 'U9']]);
-    await assert.rejects(() => decide(client, workflowId, { action: 'retry' }), /has already ended \(completed\); nothing to decide/);
+    assert.deepEqual(
+      status.decisions.map((d) => [d.step, d.action, d.by]),
+      [['lint', 'retry', 'U9']],
+    );
+    await assert.rejects(
+      () => decide(client, workflowId, { action: 'retry' }),
+      /has already ended \(completed\); nothing to decide/,
+    );
   });
 
   test('skip goes on past the failed step; abort ends FAILED', async () => {
@@ -250,7 +286,10 @@ describe('pipeline workflow', () => {
     await decide(client, skipped.workflowId, { action: 'skip' });
     const done = await resultOf(skipped.workflowId);
     assert.equal(done.phase, 'DONE');
-    assert.deepEqual(done.steps.map((s) => s.status), ['skipped', 'done']);
+    assert.deepEqual(
+      done.steps.map((s) => s.status),
+      ['skipped', 'done'],
+    );
 
     const ws2 = workspace({ lint: 'exit 1', test: 'ok' });
     const aborted = await run({ steps: ['lint', 'test'], workspace: ws2, onFailure: 'ask' });
@@ -289,7 +328,10 @@ describe('pipeline workflow', () => {
     const status = await resultOf(denied.workflowId);
     assert.equal(status.phase, 'CANCELLED');
     assert.match(status.error ?? '', /denied by U4/);
-    assert.deepEqual(status.steps.map((s) => s.status), ['done', 'skipped']);
+    assert.deepEqual(
+      status.steps.map((s) => s.status),
+      ['done', 'skipped'],
+    );
   });
 
   test('an unreachable Docker engine is retried with backoff and shown in status.error meanwhile', async () => {

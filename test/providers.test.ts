@@ -46,7 +46,10 @@ interface BackendCase {
 const bearer = (request: RecordedRequest) => request.headers.authorization?.replace(/^Bearer /, '');
 const chatMessages = (body: Record<string, unknown>) => {
   const messages = body.messages as { role: string; content: string }[];
-  return { system: messages.find((m) => m.role === 'system')?.content, prompt: messages.find((m) => m.role === 'user')?.content };
+  return {
+    system: messages.find((m) => m.role === 'system')?.content,
+    prompt: messages.find((m) => m.role === 'user')?.content,
+  };
 };
 
 const CASES: BackendCase[] = [
@@ -96,41 +99,45 @@ for (const c of CASES) {
   const provider = () => createProvider(backend, c.env());
 
   describe(`${backend} provider`, () => {
-    test('completes a prompt, streamed, with usage, and sends what was asked', { timeout: TEST_TIMEOUT_MS }, async () => {
-      fake.enqueue(backend, { chunks: ['The answer', ' is', ' 42.'], usage: { inputTokens: 31, outputTokens: 7 } });
-      const seen: string[] = [];
-      const before = fake.requests.length;
-      const completion = await provider().complete({
-        model: 'test-model',
-        prompt: 'What is the answer?',
-        system: 'Be brief.',
-        maxTokens: 64,
-        temperature: 0.25,
-        onText: (text) => seen.push(text),
-      });
-      assert.equal(completion.text, 'The answer is 42.');
-      assert.deepEqual(seen, ['The answer', ' is', ' 42.']);
-      assert.equal(completion.inputTokens, 31);
-      assert.equal(completion.outputTokens, 7);
-      assert.equal(completion.finishReason, 'stop');
-      assert.equal(completion.model, 'test-model');
-      assert.ok(completion.latencyMs >= 0);
+    test(
+      'completes a prompt, streamed, with usage, and sends what was asked',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        fake.enqueue(backend, { chunks: ['The answer', ' is', ' 42.'], usage: { inputTokens: 31, outputTokens: 7 } });
+        const seen: string[] = [];
+        const before = fake.requests.length;
+        const completion = await provider().complete({
+          model: 'test-model',
+          prompt: 'What is the answer?',
+          system: 'Be brief.',
+          maxTokens: 64,
+          temperature: 0.25,
+          onText: (text) => seen.push(text),
+        });
+        assert.equal(completion.text, 'The answer is 42.');
+        assert.deepEqual(seen, ['The answer', ' is', ' 42.']);
+        assert.equal(completion.inputTokens, 31);
+        assert.equal(completion.outputTokens, 7);
+        assert.equal(completion.finishReason, 'stop');
+        assert.equal(completion.model, 'test-model');
+        assert.ok(completion.latencyMs >= 0);
 
-      const requests = fake.requests.slice(before);
-      assert.equal(requests.length, 1, 'one request, no SDK retries');
-      const [request] = requests;
-      assert.equal(request.path, c.chatPath);
-      assert.equal(request.stream, true, 'always streamed');
-      assert.equal(request.body?.model, 'test-model');
-      assert.deepEqual(c.promptOf(request.body ?? {}), { system: 'Be brief.', prompt: 'What is the answer?' });
-      assert.equal(c.maxTokensOf(request.body ?? {}), 64);
-      if (c.keyVariable) assert.equal(c.sentKey(request), c.env()[c.keyVariable]);
-      if (backend === 'openai') {
-        assert.deepEqual(request.body?.stream_options, { include_usage: true });
-        assert.equal(request.body?.temperature, 0.25);
-      }
-      if (backend === 'ollama') assert.equal((request.body?.options as { temperature?: number }).temperature, 0.25);
-    });
+        const requests = fake.requests.slice(before);
+        assert.equal(requests.length, 1, 'one request, no SDK retries');
+        const [request] = requests;
+        assert.equal(request.path, c.chatPath);
+        assert.equal(request.stream, true, 'always streamed');
+        assert.equal(request.body?.model, 'test-model');
+        assert.deepEqual(c.promptOf(request.body ?? {}), { system: 'Be brief.', prompt: 'What is the answer?' });
+        assert.equal(c.maxTokensOf(request.body ?? {}), 64);
+        if (c.keyVariable) assert.equal(c.sentKey(request), c.env()[c.keyVariable]);
+        if (backend === 'openai') {
+          assert.deepEqual(request.body?.stream_options, { include_usage: true });
+          assert.equal(request.body?.temperature, 0.25);
+        }
+        if (backend === 'ollama') assert.equal((request.body?.options as { temperature?: number }).temperature, 0.25);
+      },
+    );
 
     test('hands out text while the answer is still streaming', { timeout: TEST_TIMEOUT_MS }, async () => {
       fake.enqueue(backend, { chunks: ['first', ' second'], pauseAfterChunks: 1 });
@@ -150,24 +157,33 @@ for (const c of CASES) {
       assert.deepEqual(chunks, ['a', 'b', 'c']);
     });
 
-    test('429 with retry-after is retryable, with the wait in ms; one request only', { timeout: TEST_TIMEOUT_MS }, async () => {
-      fake.enqueue(backend, { status: 429, headers: { 'retry-after': '7' } });
-      const before = fake.requests.length;
-      const err = await failureOf(provider().complete({ model: 'm', prompt: 'p' }));
-      assert.equal(err.kind, 'retryable');
-      assert.equal(err.status, 429);
-      assert.equal(err.retryAfterMs, 7_000);
-      assert.equal(err.backend, backend);
-      assert.match(err.message, new RegExp(`^${backend}: 429 rate limited — will retry after 7 s`));
-      assert.equal(fake.requests.length - before, 1, 'the SDK must not retry by itself');
-    });
+    test(
+      '429 with retry-after is retryable, with the wait in ms; one request only',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        fake.enqueue(backend, { status: 429, headers: { 'retry-after': '7' } });
+        const before = fake.requests.length;
+        const err = await failureOf(provider().complete({ model: 'm', prompt: 'p' }));
+        assert.equal(err.kind, 'retryable');
+        assert.equal(err.status, 429);
+        assert.equal(err.retryAfterMs, 7_000);
+        assert.equal(err.backend, backend);
+        assert.match(err.message, new RegExp(`^${backend}: 429 rate limited — will retry after 7 s`));
+        assert.equal(fake.requests.length - before, 1, 'the SDK must not retry by itself');
+      },
+    );
 
     test('401 is fatal and names what to check', { timeout: TEST_TIMEOUT_MS }, async () => {
       fake.enqueue(backend, { status: 401 });
       const err = await failureOf(provider().complete({ model: 'm', prompt: 'p' }));
       assert.equal(err.kind, 'fatal');
       assert.equal(err.status, 401);
-      assert.match(err.message, c.keyVariable ? new RegExp(`${backend}: 401 invalid API key — check ${c.keyVariable}`) : /ollama: 401 .*OLLAMA_HOST/);
+      assert.match(
+        err.message,
+        c.keyVariable
+          ? new RegExp(`${backend}: 401 invalid API key — check ${c.keyVariable}`)
+          : /ollama: 401 .*OLLAMA_HOST/,
+      );
     });
 
     test('500 is retryable', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -180,7 +196,9 @@ for (const c of CASES) {
 
     test('400 context too long is fatal with advice', { timeout: TEST_TIMEOUT_MS }, async () => {
       const message =
-        backend === 'anthropic' ? 'prompt is too long: 250000 tokens > 200000 maximum' : "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.";
+        backend === 'anthropic'
+          ? 'prompt is too long: 250000 tokens > 200000 maximum'
+          : "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.";
       fake.enqueue(backend, { status: 400, message, errorCode: 'context_length_exceeded' });
       const err = await failureOf(provider().complete({ model: 'small-model', prompt: 'p'.repeat(100) }));
       assert.equal(err.kind, 'fatal');
@@ -189,7 +207,10 @@ for (const c of CASES) {
     });
 
     test('404 unknown model is fatal and names the model', { timeout: TEST_TIMEOUT_MS }, async () => {
-      const message = backend === 'ollama' ? 'model "no-such-model" not found, try pulling it first' : 'The model `no-such-model` does not exist or you do not have access to it.';
+      const message =
+        backend === 'ollama'
+          ? 'model "no-such-model" not found, try pulling it first'
+          : 'The model `no-such-model` does not exist or you do not have access to it.';
       fake.enqueue(backend, { status: 404, message, errorCode: 'model_not_found' });
       const err = await failureOf(provider().complete({ model: 'no-such-model', prompt: 'p' }));
       assert.equal(err.kind, 'fatal');
@@ -220,30 +241,38 @@ for (const c of CASES) {
       assert.match(err.message, /lost|failed|cut off/);
     });
 
-    test('abort mid-stream: cancelled, and the server sees the request closed', { timeout: TEST_TIMEOUT_MS }, async () => {
-      fake.enqueue(backend, { chunks: ['one', 'two'], stallAfterChunks: 1 });
-      const firstChunk = fake.next<ChunkEvent>('chunk');
-      const controller = new AbortController();
-      const answer = provider().complete({ model: 'm', prompt: 'p', signal: controller.signal });
-      const { request } = await firstChunk;
-      controller.abort();
-      const err = await failureOf(answer);
-      assert.equal(err.kind, 'cancelled');
-      assert.equal(err.message, `${backend}: request cancelled`);
-      await fake.whenAborted(request);
-      assert.equal(request.aborted, true);
-    });
+    test(
+      'abort mid-stream: cancelled, and the server sees the request closed',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        fake.enqueue(backend, { chunks: ['one', 'two'], stallAfterChunks: 1 });
+        const firstChunk = fake.next<ChunkEvent>('chunk');
+        const controller = new AbortController();
+        const answer = provider().complete({ model: 'm', prompt: 'p', signal: controller.signal });
+        const { request } = await firstChunk;
+        controller.abort();
+        const err = await failureOf(answer);
+        assert.equal(err.kind, 'cancelled');
+        assert.equal(err.message, `${backend}: request cancelled`);
+        await fake.whenAborted(request);
+        assert.equal(request.aborted, true);
+      },
+    );
 
-    test('abort before the headers arrive: cancelled, and the server sees the request closed', { timeout: TEST_TIMEOUT_MS }, async () => {
-      fake.enqueue(backend, { stallBeforeHeaders: true });
-      const arrived = fake.next<RecordedRequest>('request', (r) => r.path === c.chatPath);
-      const controller = new AbortController();
-      const answer = provider().complete({ model: 'm', prompt: 'p', signal: controller.signal });
-      const request = await arrived;
-      controller.abort();
-      assert.equal((await failureOf(answer)).kind, 'cancelled');
-      await fake.whenAborted(request);
-    });
+    test(
+      'abort before the headers arrive: cancelled, and the server sees the request closed',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        fake.enqueue(backend, { stallBeforeHeaders: true });
+        const arrived = fake.next<RecordedRequest>('request', (r) => r.path === c.chatPath);
+        const controller = new AbortController();
+        const answer = provider().complete({ model: 'm', prompt: 'p', signal: controller.signal });
+        const request = await arrived;
+        controller.abort();
+        assert.equal((await failureOf(answer)).kind, 'cancelled');
+        await fake.whenAborted(request);
+      },
+    );
 
     test('listModels lists what the server has', { timeout: TEST_TIMEOUT_MS }, async () => {
       assert.deepEqual(await provider().listModels(), fake.models[backend]);
@@ -255,7 +284,11 @@ for (const c of CASES) {
       test('a missing key is fatal before any request, naming the variable', { timeout: TEST_TIMEOUT_MS }, async () => {
         const before = fake.requests.length;
         for (const value of [undefined, '', '  ']) {
-          const err = await failureOf(Promise.resolve().then(() => createProvider(backend, { ...c.env(), [keyVariable]: value }).complete({ model: 'm', prompt: 'p' })));
+          const err = await failureOf(
+            Promise.resolve().then(() =>
+              createProvider(backend, { ...c.env(), [keyVariable]: value }).complete({ model: 'm', prompt: 'p' }),
+            ),
+          );
           assert.equal(err.kind, 'fatal');
           assert.match(err.message, new RegExp(`^${backend}: no API key — set ${keyVariable}`));
         }
@@ -266,28 +299,36 @@ for (const c of CASES) {
 }
 
 describe('runLlmDirect', () => {
-  test('streams the answer to the output as it arrives and returns the completion', { timeout: TEST_TIMEOUT_MS }, async () => {
-    fake.enqueue('openai', { chunks: ['direct', ' answer'], pauseAfterChunks: 1, usage: { inputTokens: 3, outputTokens: 2 } });
-    const written: string[] = [];
-    let firstWrite: () => void;
-    const wroteFirst = new Promise<void>((resolve) => (firstWrite = resolve));
-    const out = {
-      write(text: string) {
-        written.push(text);
-        firstWrite();
-        return true;
-      },
-    } as unknown as NodeJS.WritableStream;
-    const env = { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${fake.url}/v1` };
-    const done = runLlmDirect({ backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' }, out, env);
-    await wroteFirst;
-    assert.deepEqual(written, ['direct']);
-    fake.release();
-    const completion = await done;
-    assert.deepEqual(written, ['direct', ' answer']);
-    assert.equal(completion.text, 'direct answer');
-    assert.equal(completion.outputTokens, 2);
-  });
+  test(
+    'streams the answer to the output as it arrives and returns the completion',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      fake.enqueue('openai', {
+        chunks: ['direct', ' answer'],
+        pauseAfterChunks: 1,
+        usage: { inputTokens: 3, outputTokens: 2 },
+      });
+      const written: string[] = [];
+      let firstWrite: () => void;
+      const wroteFirst = new Promise<void>((resolve) => (firstWrite = resolve));
+      const out = {
+        write(text: string) {
+          written.push(text);
+          firstWrite();
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream;
+      const env = { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${fake.url}/v1` };
+      const done = runLlmDirect({ backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' }, out, env);
+      await wroteFirst;
+      assert.deepEqual(written, ['direct']);
+      fake.release();
+      const completion = await done;
+      assert.deepEqual(written, ['direct', ' answer']);
+      assert.equal(completion.text, 'direct answer');
+      assert.equal(completion.outputTokens, 2);
+    },
+  );
 
   test("throws a plain Error with the provider's message", { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = { write: () => true } as unknown as NodeJS.WritableStream;
@@ -297,10 +338,17 @@ describe('runLlmDirect', () => {
     );
     fake.enqueue('openai', { status: 401 });
     await assert.rejects(
-      () => runLlmDirect({ backend: 'openai', model: 'm', prompt: 'p' }, out, { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${fake.url}/v1` }),
+      () =>
+        runLlmDirect({ backend: 'openai', model: 'm', prompt: 'p' }, out, {
+          OPENAI_API_KEY: OPENAI_KEY,
+          OPENAI_BASE_URL: `${fake.url}/v1`,
+        }),
       /openai: 401 invalid API key — check OPENAI_API_KEY/,
     );
-    await assert.rejects(() => runLlmDirect({ backend: 'openai', model: 'm', prompt: '' }, out, {}), /prompt: is required/);
+    await assert.rejects(
+      () => runLlmDirect({ backend: 'openai', model: 'm', prompt: '' }, out, {}),
+      /prompt: is required/,
+    );
   });
 });
 
@@ -320,9 +368,17 @@ describe('parseRetryAfter', () => {
   test('an HTTP-date retry-after on a 429 reaches the error', { timeout: TEST_TIMEOUT_MS }, async () => {
     const when = new Date(Date.now() + 60_000).toUTCString();
     fake.enqueue('anthropic', { status: 429, headers: { 'retry-after': when } });
-    const err = await failureOf(createProvider('anthropic', { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url }).complete({ model: 'm', prompt: 'p' }));
+    const err = await failureOf(
+      createProvider('anthropic', { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url }).complete({
+        model: 'm',
+        prompt: 'p',
+      }),
+    );
     assert.equal(err.kind, 'retryable');
-    assert.ok(err.retryAfterMs !== undefined && err.retryAfterMs > 50_000 && err.retryAfterMs <= 60_000, `retryAfterMs ${err.retryAfterMs}`);
+    assert.ok(
+      err.retryAfterMs !== undefined && err.retryAfterMs > 50_000 && err.retryAfterMs <= 60_000,
+      `retryAfterMs ${err.retryAfterMs}`,
+    );
   });
 });
 
@@ -332,18 +388,32 @@ describe('fake server', () => {
   test('answers non-streaming requests as each SDK expects', { timeout: TEST_TIMEOUT_MS }, async () => {
     fake.enqueue('openai', { chunks: ['whole', ' answer'], usage: { inputTokens: 5, outputTokens: 2 } });
     const openai = new OpenAI({ apiKey: OPENAI_KEY, baseURL: `${fake.url}/v1`, maxRetries: 0 });
-    const chat = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const chat = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     assert.equal(chat.choices[0].message.content, 'whole answer');
     assert.equal(chat.usage?.completion_tokens, 2);
 
     fake.enqueue('anthropic', { chunks: ['whole', ' answer'], usage: { inputTokens: 5, outputTokens: 2 } });
     const anthropic = new Anthropic({ apiKey: ANTHROPIC_KEY, baseURL: fake.url, maxRetries: 0 });
-    const message = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
-    assert.deepEqual(message.content.map((block) => (block.type === 'text' ? block.text : '')), ['whole answer']);
+    const message = await anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.deepEqual(
+      message.content.map((block) => (block.type === 'text' ? block.text : '')),
+      ['whole answer'],
+    );
     assert.equal(message.usage.output_tokens, 2);
 
     fake.enqueue('ollama', { chunks: ['whole', ' answer'], usage: { inputTokens: 5, outputTokens: 2 } });
-    const reply = await new Ollama({ host: fake.url }).chat({ model: 'llama3.1:8b', messages: [{ role: 'user', content: 'hi' }], stream: false });
+    const reply = await new Ollama({ host: fake.url }).chat({
+      model: 'llama3.1:8b',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: false,
+    });
     assert.equal(reply.message.content, 'whole answer');
     assert.equal(reply.eval_count, 2);
     assert.equal(reply.done, true);
@@ -352,7 +422,10 @@ describe('fake server', () => {
   test('reports an unknown route as a 404 and records every request', { timeout: TEST_TIMEOUT_MS }, async () => {
     const response = await fetch(`${fake.url}/v2/nothing`, { method: 'POST', body: '{}' });
     assert.equal(response.status, 404);
-    assert.match(((await response.json()) as { error: { message: string } }).error.message, /no route for POST \/v2\/nothing/);
+    assert.match(
+      ((await response.json()) as { error: { message: string } }).error.message,
+      /no route for POST \/v2\/nothing/,
+    );
     assert.equal(fake.requests.at(-1)?.protocol, 'unknown');
   });
 });

@@ -26,7 +26,8 @@ function findTestFiles(dir: string): string[] {
   const found: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory() && entry.name !== 'support' && entry.name !== 'histories' && entry.name !== 'fixtures') found.push(...findTestFiles(full));
+    if (entry.isDirectory() && entry.name !== 'support' && entry.name !== 'histories' && entry.name !== 'fixtures')
+      found.push(...findTestFiles(full));
     else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(full);
   }
   return found;
@@ -54,20 +55,28 @@ async function provisionDocker(): Promise<ChildProcess | undefined> {
   const root = process.getuid?.() === 0;
   if (!(await onPath('dockerd'))) {
     if (!root || !(await onPath('apt-get'))) {
-      log('no Docker engine and no dockerd to start: the end-to-end tests will fail. Install Docker (docker.io and docker-compose on Debian).');
+      log(
+        'no Docker engine and no dockerd to start: the end-to-end tests will fail. Install Docker (docker.io and docker-compose on Debian).',
+      );
       return undefined;
     }
     log('installing docker.io and docker-compose with apt-get (once)…');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     await execa('apt-get', ['update', '-q'], { env, stdio: 'inherit', reject: false });
-    const install = await execa('apt-get', ['install', '-y', '-q', 'docker.io', 'docker-compose'], { env, stdio: 'inherit', reject: false });
+    const install = await execa('apt-get', ['install', '-y', '-q', 'docker.io', 'docker-compose'], {
+      env,
+      stdio: 'inherit',
+      reject: false,
+    });
     if (install.exitCode !== 0) {
       log('apt-get could not install Docker: the end-to-end tests will fail.');
       return undefined;
     }
   }
   if (!root) {
-    log('the Docker engine is not running and starting dockerd needs root: the end-to-end tests will fail. Start Docker, then run again.');
+    log(
+      'the Docker engine is not running and starting dockerd needs root: the end-to-end tests will fail. Start Docker, then run again.',
+    );
     return undefined;
   }
   log('starting dockerd for the end-to-end tests (stopped again at the end)…');
@@ -90,7 +99,9 @@ async function provisionDocker(): Promise<ChildProcess | undefined> {
 
 async function main(): Promise<number> {
   const requested = process.argv.slice(2).map((f) => path.resolve(f));
-  const files = (requested.length ? requested : findTestFiles(path.join(root, 'test'))).sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const files = (requested.length ? requested : findTestFiles(path.join(root, 'test'))).sort(
+    (a, b) => order(a) - order(b) || a.localeCompare(b),
+  );
 
   const cli = await ensureTemporalCli(log, { allowDownload: true });
   log(`Temporal CLI: ${cli.path} (${cli.source})`);
@@ -99,7 +110,12 @@ async function main(): Promise<number> {
   const dockerd = needsDocker ? await provisionDocker() : undefined;
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-test-temporal-'));
-  const server = await startDevServer({ cliPath: cli.path, port: await freePort(), dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'server.log') });
+  const server = await startDevServer({
+    cliPath: cli.path,
+    port: await freePort(),
+    dbFile: path.join(dir, 'temporal.db'),
+    logFile: path.join(dir, 'server.log'),
+  });
   process.env.POC_TEST_TEMPORAL_ADDRESS = server.address;
   log(`Temporal dev server for this run on ${server.address}; ${files.length} test files`);
 

@@ -17,7 +17,14 @@ import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { BASH_IMAGE, ensureBashImage } from './support/images.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { startTsx, type Child } from './support/processes.js';
-import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  startTestWorker,
+  tempDir,
+  testServer,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = tempDir('secrets');
@@ -44,7 +51,9 @@ before(async () => {
   );
   fs.writeFileSync(
     path.join(ws, 'poc.config.json'),
-    JSON.stringify({ steps: { leak: 'echo "calling the API with $OPENAI_API_KEY"; echo "deploy token=$DEPLOY_TOKEN" >&2; exit 3' } }),
+    JSON.stringify({
+      steps: { leak: 'echo "calling the API with $OPENAI_API_KEY"; echo "deploy token=$DEPLOY_TOKEN" >&2; exit 3' },
+    }),
   );
   const secrets = { OPENAI_API_KEY: secret, DEPLOY_TOKEN: deployToken };
   worker = startTsx('test/support/worker-process.ts', {
@@ -77,39 +86,56 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a key printed by a step reaches neither Slack nor the failure text, the status, the log or the CLI', { timeout: 180_000 }, async () => {
-  const command = fake.sendMessage({ text: '!poc run leak test --steps leak' });
-  const workflowId = `pipeline-${slackRunId(fake.teamId, 'C0GENERAL', command.ts)}`;
-  await eventually('the bot to start the run', () => clientSide.client.workflow.getHandle(workflowId).describe());
-  const failure = await clientSide.client.workflow
-    .getHandle(workflowId)
-    .result()
-    .then(
-      () => undefined,
-      (e: WorkflowFailedError) => e,
+test(
+  'a key printed by a step reaches neither Slack nor the failure text, the status, the log or the CLI',
+  { timeout: 180_000 },
+  async () => {
+    const command = fake.sendMessage({ text: '!poc run leak test --steps leak' });
+    const workflowId = `pipeline-${slackRunId(fake.teamId, 'C0GENERAL', command.ts)}`;
+    await eventually('the bot to start the run', () => clientSide.client.workflow.getHandle(workflowId).describe());
+    const failure = await clientSide.client.workflow
+      .getHandle(workflowId)
+      .result()
+      .then(
+        () => undefined,
+        (e: WorkflowFailedError) => e,
+      );
+    assert.ok(failure instanceof WorkflowFailedError, 'the run failed (the step exits 3)');
+    const reply = await fake.waitFor(
+      'the failure reply with the log tail',
+      () =>
+        fake
+          .botMessages('C0GENERAL', command.ts)
+          .find((m) => /exit code 3/.test(textOf(m)) && /redacted/.test(textOf(m))),
+      60_000,
     );
-  assert.ok(failure instanceof WorkflowFailedError, 'the run failed (the step exits 3)');
-  const reply = await fake.waitFor('the failure reply with the log tail', () => fake.botMessages('C0GENERAL', command.ts).find((m) => /exit code 3/.test(textOf(m)) && /redacted/.test(textOf(m))), 60_000);
-  assert.match(textOf(reply), /\[redacted:OPENAI_API_KEY\]/, 'the reply shows where the key was');
+    assert.match(textOf(reply), /\[redacted:OPENAI_API_KEY\]/, 'the reply shows where the key was');
 
-  const everything = [
-    ...fake.botMessages('C0GENERAL').flatMap((m) => m.versions.map((v) => JSON.stringify(v))),
-    failure.message,
-    String(failure.cause?.message),
-    JSON.stringify(await getPipelineStatus(clientSide.client, workflowId)),
-  ];
-  const status = await getPipelineStatus(clientSide.client, workflowId);
-  const log = fs.readFileSync(status.steps[0].logPath as string, 'utf8');
-  assert.match(log, /calling the API with \[redacted:OPENAI_API_KEY\]/);
-  assert.match(log, /deploy token=\[redacted:DEPLOY_TOKEN\]/);
-  everything.push(log);
-  const cliEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue };
-  for (const args of [['logs', workflowId], ['status', workflowId, '--json']]) {
-    const result = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], { env: cliEnv, reject: false });
-    everything.push(result.stdout, result.stderr);
-  }
-  for (const text of everything) {
-    assert.ok(!text.includes(secret), `the key leaked: ${text.slice(0, 300)}`);
-    assert.ok(!text.includes(deployToken), `the token leaked: ${text.slice(0, 300)}`);
-  }
-});
+    const everything = [
+      ...fake.botMessages('C0GENERAL').flatMap((m) => m.versions.map((v) => JSON.stringify(v))),
+      failure.message,
+      String(failure.cause?.message),
+      JSON.stringify(await getPipelineStatus(clientSide.client, workflowId)),
+    ];
+    const status = await getPipelineStatus(clientSide.client, workflowId);
+    const log = fs.readFileSync(status.steps[0].logPath as string, 'utf8');
+    assert.match(log, /calling the API with \[redacted:OPENAI_API_KEY\]/);
+    assert.match(log, /deploy token=\[redacted:DEPLOY_TOKEN\]/);
+    everything.push(log);
+    const cliEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue };
+    for (const args of [
+      ['logs', workflowId],
+      ['status', workflowId, '--json'],
+    ]) {
+      const result = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], {
+        env: cliEnv,
+        reject: false,
+      });
+      everything.push(result.stdout, result.stderr);
+    }
+    for (const text of everything) {
+      assert.ok(!text.includes(secret), `the key leaked: ${text.slice(0, 300)}`);
+      assert.ok(!text.includes(deployToken), `the token leaked: ${text.slice(0, 300)}`);
+    }
+  },
+);

@@ -64,7 +64,10 @@ export function findTemporalCli(env = process.env): TemporalCli | undefined {
   }
   const downloaded = path.dirname(cachedCliPath('download', env));
   if (fs.existsSync(downloaded)) {
-    const file = fs.readdirSync(downloaded).map((name) => path.join(downloaded, name)).find(isExecutable);
+    const file = fs
+      .readdirSync(downloaded)
+      .map((name) => path.join(downloaded, name))
+      .find(isExecutable);
     if (file) return { path: file, source: 'cache' };
   }
   return undefined;
@@ -88,7 +91,10 @@ export async function buildTemporalCli(log: (line: string) => void, env = proces
     fs.mkdirSync(gobin, { recursive: true });
     log(`building the Temporal CLI ${version} with go install (takes a few minutes, once; cached in ${gobin})`);
     const started = Date.now();
-    const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
+    const ticker = setInterval(
+      () => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`),
+      15_000,
+    );
     try {
       const child = execa(go, ['install', `${CLI_MODULE}@${version}`], {
         env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
@@ -110,7 +116,11 @@ export async function buildTemporalCli(log: (line: string) => void, env = proces
         log(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
         return { path: target, source: 'go install' };
       }
-      const tail = String(result.all ?? '').trim().split('\n').slice(-3).join(' | ');
+      const tail = String(result.all ?? '')
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ');
       failures.push(`${version}: ${tail}`);
       log(`  go install ${version} failed: ${tail}`);
     } finally {
@@ -204,7 +214,16 @@ export interface DevServer {
 /** `temporal server start-dev` with our search attributes; resolves once the frontend answers. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--namespace', opts.namespace ?? 'default'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(opts.port),
+    '--namespace',
+    opts.namespace ?? 'default',
+  ];
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
   if (opts.dbFile) {
@@ -232,7 +251,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const child =
     process.platform === 'win32'
       ? spawn(opts.cliPath, args, { stdio: ['ignore', out, out], detached: true })
-      : spawn('sh', ['-c', SERVER_GUARD, 'temporal-guard', opts.cliPath, ...args], { stdio: ['pipe', out, out], detached: true });
+      : spawn('sh', ['-c', SERVER_GUARD, 'temporal-guard', opts.cliPath, ...args], {
+          stdio: ['pipe', out, out],
+          detached: true,
+        });
   if (typeof out === 'number') fs.closeSync(out);
   const address = `${ip}:${opts.port}`;
   let exited: string | undefined;
@@ -268,24 +290,38 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   for (;;) {
     if (exited !== undefined) {
       const hint = opts.logFile ? ` (see ${opts.logFile})` : '';
-      throw new Error(`temporal server start-dev stopped at start-up with ${exited}${hint}; is port ${opts.port} free?`);
+      throw new Error(
+        `temporal server start-dev stopped at start-up with ${exited}${hint}; is port ${opts.port} free?`,
+      );
     }
     if (await frontendAnswers(address)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`temporal server start-dev did not answer on ${address} within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`);
+      throw new Error(
+        `temporal server start-dev did not answer on ${address} within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 150));
   }
   const serverPid = () => {
     try {
-      const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      const children = fs
+        .readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       return children.find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev')) ?? child.pid;
     } catch {
       return child.pid;
     }
   };
-  return { address, uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined, process: child, serverPid, stop };
+  return {
+    address,
+    uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined,
+    process: child,
+    serverPid,
+    stop,
+  };
 }
 
 /** True when a Temporal frontend answers on `address` (used to reuse a server already running). */

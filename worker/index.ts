@@ -5,7 +5,13 @@
  * too) and sweeps containers left by runs that are no longer executing.
  */
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -64,7 +70,9 @@ export function installRuntime({
               prometheus: {
                 bindAddress: `0.0.0.0:${metricsPort}`,
                 countersTotalSuffix: true,
-                histogramBucketOverrides: { poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000] },
+                histogramBucketOverrides: {
+                  poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000],
+                },
               },
             },
           }
@@ -95,7 +103,8 @@ export function tuning(env: NodeJS.ProcessEnv) {
   // per prompt, half of it the Temporal server), not poll-bound.
   const POLL_DEFAULTS = { workflow: 10, activity: 10, nonStickyRatio: 0.2 };
   const int = (name: string, fallback: number) => (Number(env[name]) > 0 ? Math.floor(Number(env[name])) : fallback);
-  const fraction = (name: string, fallback: number) => (Number(env[name]) > 0 && Number(env[name]) <= 1 ? Number(env[name]) : fallback);
+  const fraction = (name: string, fallback: number) =>
+    Number(env[name]) > 0 && Number(env[name]) <= 1 ? Number(env[name]) : fallback;
   const maxActivities = int('POC_MAX_ACTIVITIES', 500);
   const maxWorkflowTasks = Math.max(2, int('POC_MAX_WORKFLOW_TASKS', 100));
   return {
@@ -103,19 +112,32 @@ export function tuning(env: NodeJS.ProcessEnv) {
     maxConcurrentWorkflowTaskExecutions: maxWorkflowTasks,
     maxCachedWorkflows: int('POC_MAX_CACHED_WORKFLOWS', 2_000),
     // The SDK wants 2 ≤ polls ≤ slots.
-    maxConcurrentWorkflowTaskPolls: Math.min(Math.max(2, int('POC_WORKFLOW_TASK_POLLS', POLL_DEFAULTS.workflow)), maxWorkflowTasks),
+    maxConcurrentWorkflowTaskPolls: Math.min(
+      Math.max(2, int('POC_WORKFLOW_TASK_POLLS', POLL_DEFAULTS.workflow)),
+      maxWorkflowTasks,
+    ),
     maxConcurrentActivityTaskPolls: Math.min(int('POC_ACTIVITY_TASK_POLLS', POLL_DEFAULTS.activity), maxActivities),
     nonStickyToStickyPollRatio: fraction('POC_NON_STICKY_POLL_RATIO', POLL_DEFAULTS.nonStickyRatio),
   };
 }
 
-export async function createPocWorker({ connection, client, config, taskQueue, env = process.env, activityOverrides }: PocWorkerOptions): Promise<Worker> {
+export async function createPocWorker({
+  connection,
+  client,
+  config,
+  taskQueue,
+  env = process.env,
+  activityOverrides,
+}: PocWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: taskQueue ?? config.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: { ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue }, env }), ...activityOverrides },
+    activities: {
+      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue }, env }),
+      ...activityOverrides,
+    },
     // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
@@ -131,7 +153,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length === 0) return;
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
   });
 }
 
@@ -139,7 +163,10 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
  * Removes containers of ours whose run no longer executes (a worker that died mid-step leaves
  * its container running). Containers of running runs are left to their step's next attempt.
  */
-export async function sweepOrphanContainers(client: Client, log: (msg: string) => void = () => undefined): Promise<string[]> {
+export async function sweepOrphanContainers(
+  client: Client,
+  log: (msg: string) => void = () => undefined,
+): Promise<string[]> {
   let containers;
   try {
     containers = await listContainers();
@@ -162,7 +189,8 @@ export async function sweepOrphanContainers(client: Client, log: (msg: string) =
     if (!open.get(container.workflowId)) orphans.push(container.name);
   }
   await removeContainers(orphans);
-  if (orphans.length > 0) log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
+  if (orphans.length > 0)
+    log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
   return orphans;
 }
 
@@ -177,7 +205,10 @@ export function retentionScheduleId(taskQueue: string): string {
  * The hourly `pruneJobs` schedule (idempotent; every worker may call it). It prunes the jobs folder
  * of the worker that picks it up, so several worker machines want a shared POC_JOBS_DIR.
  */
-export async function ensureRetentionSchedule(client: Client, config: PocConfig): Promise<'created' | 'updated' | 'exists' | 'off'> {
+export async function ensureRetentionSchedule(
+  client: Client,
+  config: PocConfig,
+): Promise<'created' | 'updated' | 'exists' | 'off'> {
   const scheduleId = retentionScheduleId(config.taskQueue);
   const handle = client.schedule.getHandle(scheduleId);
   const args = [{ olderThanDays: config.retentionDays }];
@@ -189,7 +220,13 @@ export async function ensureRetentionSchedule(client: Client, config: PocConfig)
     await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every: '1 hour' }] },
-      action: { type: 'startWorkflow', workflowType: 'pruneJobs', workflowId: scheduleId, taskQueue: config.taskQueue, args },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'pruneJobs',
+        workflowId: scheduleId,
+        taskQueue: config.taskQueue,
+        args,
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       memo: { cron: 'every hour' },
     });
@@ -232,7 +269,9 @@ export async function startWorker({
   try {
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
-    log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`);
+    log(
+      `could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`,
+    );
   }
   await sweepOrphanContainers(client, log);
   try {

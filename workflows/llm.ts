@@ -3,7 +3,14 @@
  * 5xx, lost connections and stalls are retried with backoff (each attempt visible in history);
  * 4xx and a missing key fail at once.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
 import { startReporter } from './reporter.js';
@@ -36,7 +43,8 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
   try {
     input = validateLlmInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, 'InvalidInput');
+    if (err instanceof InputError)
+      throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, 'InvalidInput');
     throw err;
   }
   const status: LlmStatus = {
@@ -62,7 +70,8 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
       status.attempt = attempt;
       status.partialText = '';
     }
-    if (status.partialText.length < PARTIAL_TEXT_LIMIT) status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
+    if (status.partialText.length < PARTIAL_TEXT_LIMIT)
+      status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
   });
   publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
   const reporter = startReporter(status, input.slack);

@@ -39,7 +39,11 @@ const HOLDER_CHECK_INTERVAL = '1 minute';
 const IDLE_TIMEOUT = '10 minutes';
 
 export async function workspaceLockWorkflow(initial: LockState): Promise<void> {
-  const state: LockState = { workspace: initial.workspace, holder: initial.holder ?? null, queue: [...(initial.queue ?? [])] };
+  const state: LockState = {
+    workspace: initial.workspace,
+    holder: initial.holder ?? null,
+    queue: [...(initial.queue ?? [])],
+  };
   let queueMoved = true;
   let regrant = false;
 

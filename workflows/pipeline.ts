@@ -89,7 +89,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   try {
     input = validatePipelineInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, 'InvalidInput');
+    if (err instanceof InputError)
+      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, 'InvalidInput');
     throw err;
   }
   const info = workflowInfo();
@@ -100,20 +101,18 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     goal: input.goal,
     requestedBy: input.requestedBy ?? null,
     queuePosition: null,
-    steps: input.steps.map(
-      (name): StepState => ({
-        name,
-        status: 'pending',
-        exitCode: null,
-        attempt: 0,
-        startedAt: null,
-        finishedAt: null,
-        logPath: null,
-        durationMs: null,
-        logTail: null,
-        command: null,
-      }),
-    ),
+    steps: input.steps.map((name): StepState => ({
+      name,
+      status: 'pending',
+      exitCode: null,
+      attempt: 0,
+      startedAt: null,
+      finishedAt: null,
+      logPath: null,
+      durationMs: null,
+      logTail: null,
+      command: null,
+    })),
     error: null,
     workspace: input.workspace ?? null,
     onFailure: input.onFailure,
@@ -138,7 +137,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   setHandler(
     decideUpdate,
     (d) => {
-      if (decision !== undefined) throw ApplicationFailure.nonRetryable('a decision was already made for this question', 'DecisionTaken');
+      if (decision !== undefined)
+        throw ApplicationFailure.nonRetryable('a decision was already made for this question', 'DecisionTaken');
       decision = d;
       return { action: d.action, step: status.pendingDecision?.step ?? '' };
     },
@@ -152,7 +152,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           throw new Error(`decide needs { "action": ${pending.options.map((o) => `"${o}"`).join(' | ')} }`);
         }
         if (!pending.options.includes(d.action)) {
-          throw new Error(`"${String(d.action).slice(0, 40)}" does not answer this question; choose ${pending.options.join(', ')}`);
+          throw new Error(
+            `"${String(d.action).slice(0, 40)}" does not answer this question; choose ${pending.options.join(', ')}`,
+          );
         }
         if (d.decisionId !== undefined && d.decisionId !== pending.id) {
           throw new Error('that button belongs to an earlier question, which is already settled');
@@ -176,8 +178,15 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     };
     enterPhase('AWAITING_DECISION');
     const answered = await condition(() => decision !== undefined, input.decisionTimeoutSeconds * 1000);
-    const d: Decision = answered && decision ? decision : { action: kind === 'failure' ? 'abort' : 'deny', by: 'timeout' };
-    status.decisions.push({ id: status.pendingDecision.id, step: step.name, action: d.action, by: d.by ?? null, at: now() });
+    const d: Decision =
+      answered && decision ? decision : { action: kind === 'failure' ? 'abort' : 'deny', by: 'timeout' };
+    status.decisions.push({
+      id: status.pendingDecision.id,
+      step: step.name,
+      action: d.action,
+      by: d.by ?? null,
+      at: now(),
+    });
     status.pendingDecision = null;
     decision = undefined;
     enterPhase('RUNNING');
@@ -236,7 +245,12 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   try {
     lockId = `poc-lock-${plan.lockKey}`;
     status.queuePosition = 0;
-    await requestWorkspaceLock({ lockId, workspace: plan.workspace, workflowId: status.id, startedAt: info.startTime.toISOString() });
+    await requestWorkspaceLock({
+      lockId,
+      workspace: plan.workspace,
+      workflowId: status.id,
+      startedAt: info.startTime.toISOString(),
+    });
     await condition(() => granted);
     enterPhase('RUNNING');
 
@@ -271,7 +285,12 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
         status.error = `${status.error ?? `step ${step.name} failed`} (aborted${d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : ''})`;
       }
       await finish('FAILED');
-      throw ApplicationFailure.create({ message: status.error ?? `step ${step.name} failed`, type: 'PipelineFailed', nonRetryable: true, details: [status] });
+      throw ApplicationFailure.create({
+        message: status.error ?? `step ${step.name} failed`,
+        type: 'PipelineFailed',
+        nonRetryable: true,
+        details: [status],
+      });
     }
     await finish('DONE');
     return status;
@@ -288,7 +307,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   async function runStepToEnd(runPlan: RunPlan, stepPlan: StepPlan, step: StepState): Promise<'done' | 'failed'> {
     const timeoutSeconds = input.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
     const runStep = stepActivities(timeoutSeconds);
-    for (let infraRetries = 0; ; ) {
+    for (let infraRetries = 0; ;) {
       step.attempt += 1;
       step.status = 'running';
       step.startedAt = now();
@@ -309,7 +328,13 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           jobDir: runPlan.jobDir,
           timeoutSeconds,
         });
-        Object.assign(step, { status: 'done', exitCode: result.exitCode, durationMs: result.durationMs, logTail: result.logTail, finishedAt: now() });
+        Object.assign(step, {
+          status: 'done',
+          exitCode: result.exitCode,
+          durationMs: result.durationMs,
+          logTail: result.logTail,
+          finishedAt: now(),
+        });
         status.error = null;
         changed();
         return 'done';
@@ -343,7 +368,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           reporter.reply({
             step: step.name,
             attempt: step.attempt,
-            why: details.timedOut ? `timed out after ${timeoutSeconds} s` : `failed with exit code ${details.exitCode ?? '?'}`,
+            why: details.timedOut
+              ? `timed out after ${timeoutSeconds} s`
+              : `failed with exit code ${details.exitCode ?? '?'}`,
             logTail: details.logTail,
             logPath: details.logPath,
           });

@@ -34,7 +34,16 @@ export async function runSlackChaos({
   fake: FakeSlack;
   address: string;
 }): Promise<ChaosRow> {
-  const row: ChaosRow = { scenario: 'Slack bot stop + restart mid-run', runs, done: 0, lost: 0, finishedStepsRunTwice: 0, inFlightStepsRerun: 0, containersLeft: 0, note: '' };
+  const row: ChaosRow = {
+    scenario: 'Slack bot stop + restart mid-run',
+    runs,
+    done: 0,
+    lost: 0,
+    finishedStepsRunTwice: 0,
+    inFlightStepsRerun: 0,
+    containersLeft: 0,
+    note: '',
+  };
   const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl };
   const config = { ...loadConfig(), temporalAddress: address, taskQueue };
   const start = () => startSlackBot({ config, env, client, log: () => undefined });
@@ -43,12 +52,26 @@ export async function runSlackChaos({
 
   const commands: MessageDelivery[] = [];
   const half = Math.ceil(runs / 2);
-  for (let i = 0; i < half; i++) commands.push(fake.sendMessage({ channel: CHANNEL, user: 'U0CHAOS', text: `!poc run chaos from slack ${i} --steps bootstrap,lint` }));
+  for (let i = 0; i < half; i++)
+    commands.push(
+      fake.sendMessage({
+        channel: CHANNEL,
+        user: 'U0CHAOS',
+        text: `!poc run chaos from slack ${i} --steps bootstrap,lint`,
+      }),
+    );
   // The first run is under way (its status message is up), then the bot goes away.
   await fake.waitFor('the first status message', () => statusMessages(fake, commands[0].ts)[0], 120_000);
   await bot.stop();
   log('Slack bot stopped with runs in flight');
-  for (let i = half; i < runs; i++) commands.push(fake.sendMessage({ channel: CHANNEL, user: 'U0CHAOS', text: `!poc run chaos from slack ${i} --steps bootstrap,lint` }));
+  for (let i = half; i < runs; i++)
+    commands.push(
+      fake.sendMessage({
+        channel: CHANNEL,
+        user: 'U0CHAOS',
+        text: `!poc run chaos from slack ${i} --steps bootstrap,lint`,
+      }),
+    );
   bot = await start();
   await fake.connected();
   // Slack retries a delivery it is unsure about: the same event again must not start a second run.
@@ -61,7 +84,11 @@ export async function runSlackChaos({
       runIds.push(id);
       try {
         const status = await client.workflow.getHandle(id).result();
-        const message = await fake.waitFor(`the final status message of ${id}`, () => statusMessages(fake, command.ts).find((m) => /— \*DONE\*/.test(textOf(m))), 60_000);
+        const message = await fake.waitFor(
+          `the final status message of ${id}`,
+          () => statusMessages(fake, command.ts).find((m) => /— \*DONE\*/.test(textOf(m))),
+          60_000,
+        );
         if (status.phase === 'DONE' && message) row.done += 1;
         else row.lost += 1;
       } catch {

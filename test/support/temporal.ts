@@ -42,7 +42,11 @@ export async function testServer(): Promise<TestServer> {
   const cli = findTemporalCli();
   if (!cli) throw new Error('no Temporal CLI: run `npm test` (it builds one) or set TEMPORAL_CLI_PATH');
   const dir = tempDir('temporal');
-  const server = await startDevServer({ cliPath: cli.path, port: await freePort(), dbFile: path.join(dir, 'temporal.db') });
+  const server = await startDevServer({
+    cliPath: cli.path,
+    port: await freePort(),
+    dbFile: path.join(dir, 'temporal.db'),
+  });
   return {
     address: server.address,
     async stop() {
@@ -80,7 +84,14 @@ export async function startTestWorker({
   const client = new Client({ connection, namespace: config.namespace });
   await ensureSearchAttributes(connection, config.namespace);
   const native = await NativeConnection.connect({ address });
-  const worker = await createPocWorker({ connection: native, client, config, taskQueue, env: workerEnv, activityOverrides: overrides });
+  const worker = await createPocWorker({
+    connection: native,
+    client,
+    config,
+    taskQueue,
+    env: workerEnv,
+    activityOverrides: overrides,
+  });
   const running = worker.run();
   let stopped = false;
   return {
@@ -100,7 +111,11 @@ export async function startTestWorker({
 }
 
 /** Polls `check` until it returns a value (not undefined), or fails with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -110,7 +125,8 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

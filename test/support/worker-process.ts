@@ -9,8 +9,16 @@ import { installRuntime, startWorker } from '../../worker/index.js';
 const config = loadConfig();
 const address = process.env.TEMPORAL_ADDRESS ?? process.env.POC_TEST_TEMPORAL_ADDRESS;
 if (!address) throw new Error('set TEMPORAL_ADDRESS');
-installRuntime({ logLevel: (process.env.POC_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO', shutdownSignals: [], metricsPort: config.metricsPort });
-const worker = await startWorker({ address, config, log: (line) => process.stderr.write(`[worker ${process.pid}] ${line}\n`) });
+installRuntime({
+  logLevel: (process.env.POC_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
+  shutdownSignals: [],
+  metricsPort: config.metricsPort,
+});
+const worker = await startWorker({
+  address,
+  config,
+  log: (line) => process.stderr.write(`[worker ${process.pid}] ${line}\n`),
+});
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => void worker.shutdown());
 await worker.running;

@@ -5,12 +5,20 @@ import { createRedactor } from '../../core/redact.js';
 
 describe('createRedactor', () => {
   test('replaces the values of secret-named variables by their name', () => {
-    const redact = createRedactor({ OPENAI_API_KEY: 'abc123secret', SLACK_BOT_TOKEN: 'tok-987654', DB_PASSWORD: 'hunter2hunter2', HOME: '/home/someone' });
+    const redact = createRedactor({
+      OPENAI_API_KEY: 'abc123secret',
+      SLACK_BOT_TOKEN: 'tok-987654',
+      DB_PASSWORD: 'hunter2hunter2',
+      HOME: '/home/someone',
+    });
     assert.equal(
       redact('key=abc123secret token=tok-987654 pw=hunter2hunter2 home=/home/someone'),
       'key=[redacted:OPENAI_API_KEY] token=[redacted:SLACK_BOT_TOKEN] pw=[redacted:DB_PASSWORD] home=/home/someone',
     );
-    assert.equal(redact('twice abc123secret abc123secret'), 'twice [redacted:OPENAI_API_KEY] [redacted:OPENAI_API_KEY]');
+    assert.equal(
+      redact('twice abc123secret abc123secret'),
+      'twice [redacted:OPENAI_API_KEY] [redacted:OPENAI_API_KEY]',
+    );
   });
 
   test('leaves short values alone: they are too likely to be ordinary words', () => {
