@@ -24,7 +24,7 @@ import {
   type PipelineStatus,
   type RunStatus,
 } from '../client/index.js';
-import { loadConfig, nonEmpty, runUrl, type PocConfig } from '../core/config.js';
+import { loadConfig, nonEmpty, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
@@ -99,7 +99,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       out(helpText('cli', command.topic));
       return 0;
     case 'version': {
-      const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
         version: string;
       };
       out(pkg.version);

@@ -2,12 +2,17 @@
  * Settings every piece (CLI, worker, bot) reads from the environment. The names are part of the
  * public contract (README, runner/.env.example); defaults make the embedded stack work unset.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-/** The repository this file lives in: the default workspace and the home of `runner/`. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The repository (or installed package) this file belongs to: the default workspace and the home of
+ * `runner/`. This file is `core/config.ts` in a clone and `dist/core/config.js` when built.
+ */
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, fs.existsSync(path.join(here, '..', 'package.json')) ? '..' : '../..');
 
 export interface PocConfig {
   /** `host:port` of the Temporal frontend; undefined means "the embedded dev server". */

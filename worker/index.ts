@@ -4,6 +4,7 @@
  * At start it registers the search attributes (idempotent, so a fresh external server works
  * too) and sweeps containers left by runs that are no longer executing.
  */
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   Client,
@@ -29,7 +30,11 @@ import { listContainers, removeContainers } from '../docker/index.js';
 import type { PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** `workflows/index.ts` in a clone (run through tsx), `dist/workflows/index.js` when built; webpack bundles either. */
+const workflowsSource = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const workflowsPath = fs.existsSync(workflowsSource)
+  ? workflowsSource
+  : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
 let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, built once per process (webpack takes a few seconds). */
