@@ -27,3 +27,6 @@ export function createActivities({ client, config, env = process.env }: Activity
     ...createSlackActivities({ config, env }),
   };
 }
+
+/** Every activity, as workflows see them (`proxyActivities<Activities>`; import it as a type only). */
+export type Activities = ReturnType<typeof createActivities>;

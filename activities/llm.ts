@@ -8,10 +8,10 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import { LLM_FAILURE_TYPES, llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
 import { redact } from '../core/redact.js';
 
-export const LLM_FAILURE_TYPES = { retryable: 'LlmRetryable', fatal: 'LlmFatal', timeout: 'LlmTimeout' } as const;
+export { LLM_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
 const FIRST_CHUNK_AFTER_MS = 300;

@@ -9,7 +9,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
 import { runUrl, type PocConfig } from '../core/config.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from '../core/contract.js';
+import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
 import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
 import { createRedactor } from '../core/redact.js';
 
@@ -20,11 +20,7 @@ export interface ReportArgs {
   replies: StepFailureNotice[];
 }
 
-export const SLACK_FAILURE_TYPES = {
-  notConfigured: 'SlackNotConfigured',
-  rejected: 'SlackRejected',
-  unavailable: 'SlackUnavailable',
-} as const;
+export { SLACK_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers that no retry can change: the token, the channel or the message itself is wrong. */
 const PERMANENT_ERRORS = new Set([

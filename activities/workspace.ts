@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DEFAULT_STEPS } from '../core/contract.js';
+import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
 import { STEP_NAME } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
@@ -162,7 +162,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
-      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
       throw err;
     }
     const steps = args.steps.map((name) => {
@@ -171,7 +171,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
         throw ApplicationFailure.nonRetryable(
           `step "${name}" is not defined in workspace ${workspace} (it defines ${[...config.steps.keys()].join(', ')}); ` +
             `define it under "steps" in ${CONFIG_FILE}`,
-          'InvalidInput',
+          FAILURE_TYPES.invalidInput,
         );
       }
       if (
@@ -181,7 +181,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       ) {
         throw ApplicationFailure.nonRetryable(
           `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; add the script or define the step in ${CONFIG_FILE}`,
-          'InvalidInput',
+          FAILURE_TYPES.invalidInput,
         );
       }
       return step;

@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   ID_PREFIX,
   InputError,
+  PocSlackThread,
   RunNotFoundError,
   cancelRun,
   decide,
@@ -132,7 +133,7 @@ export async function runsOfThread(
 ): Promise<RunSummary[]> {
   // Both come from Slack, but they end up in a query: only well-formed ids get there.
   if (!CHANNEL_ID.test(channel) || !SLACK_TS.test(threadTs)) return [];
-  return listRuns(client, { limit, query: `PocSlackThread = "${channel}/${threadTs}"` });
+  return listRuns(client, { limit, query: `${PocSlackThread.name} = "${channel}/${threadTs}"` });
 }
 
 /** Runs started from one channel, newest first (by the `PocSlackThread` prefix, else the memo). */
@@ -144,7 +145,7 @@ export async function runsOfChannel(
   if (!CHANNEL_ID.test(channel)) return [];
   const active = activeOnly ? ' AND ExecutionStatus = "Running"' : '';
   try {
-    return await listRuns(client, { limit, query: `PocSlackThread STARTS_WITH "${channel}/"${active}` });
+    return await listRuns(client, { limit, query: `${PocSlackThread.name} STARTS_WITH "${channel}/"${active}` });
   } catch {
     // Visibility stores without STARTS_WITH: the newest runs, filtered by the channel in their memo.
     const recent = await listRuns(client, { limit: 200 });

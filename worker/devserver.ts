@@ -11,12 +11,14 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
 import { cacheDir, nonEmpty } from '../core/config.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 
 /** `go install` works for these tags only: later ones carry a `replace` directive. Tried in order. */
 export const CLI_VERSIONS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
 const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
-export const SEARCH_ATTRIBUTES = ['PocKind', 'PocPhase', 'PocRequestedBy', 'PocSlackThread'] as const;
+/** Names of our custom search attributes (all Keyword), as `start-dev --search-attribute` wants them. */
+export const SEARCH_ATTRIBUTES: readonly string[] = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
 
 export type CliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install' | 'download';
 

@@ -24,9 +24,11 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
-import { createActivities } from '../activities/index.js';
+import { createActivities, type Activities } from '../activities/index.js';
 import { listContainers, removeContainers } from '../docker/index.js';
 import type { PocConfig } from '../core/config.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -91,7 +93,7 @@ export interface PocWorkerOptions {
   activityOverrides?: Partial<PocActivities>;
 }
 
-export type PocActivities = ReturnType<typeof createActivities>;
+export type PocActivities = Activities;
 
 /**
  * Concurrency and polling, each overridable from the environment. Numbers measured by
@@ -194,11 +196,11 @@ export async function sweepOrphanContainers(
   return orphans;
 }
 
-export const RETENTION_SCHEDULE = 'poc-retention';
+export const RETENTION_SCHEDULE = INTERNAL_ID.retentionSchedule;
 
 /** One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps the plain name. */
 export function retentionScheduleId(taskQueue: string): string {
-  return taskQueue === 'poc' ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
+  return taskQueue === DEFAULT_TASK_QUEUE ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
 }
 
 /**
@@ -211,18 +213,18 @@ export async function ensureRetentionSchedule(
 ): Promise<'created' | 'updated' | 'exists' | 'off'> {
   const scheduleId = retentionScheduleId(config.taskQueue);
   const handle = client.schedule.getHandle(scheduleId);
-  const args = [{ olderThanDays: config.retentionDays }];
+  const args: [PruneJobsInput] = [{ olderThanDays: config.retentionDays }];
   if (config.retentionDays === 0) {
     await handle.delete().catch(() => undefined);
     return 'off';
   }
   try {
-    await client.schedule.create({
+    await client.schedule.create<typeof pruneJobsWorkflow>({
       scheduleId,
       spec: { intervals: [{ every: '1 hour' }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'pruneJobs',
+        workflowType: WORKFLOW_TYPES.retention,
         workflowId: scheduleId,
         taskQueue: config.taskQueue,
         args,
@@ -270,7 +272,7 @@ export async function startWorker({
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
     log(
-      `could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`,
+      `could not register search attributes (${(err as Error).message}); register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
   await sweepOrphanContainers(client, log);
