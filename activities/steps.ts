@@ -25,6 +25,7 @@ import {
   removeContainers,
   stopAndRemove,
 } from '../docker/index.js';
+import type { ComposeChoice } from '../core/config.js';
 import { redact } from '../core/redact.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
@@ -74,7 +75,14 @@ function composeArgs(files: string[]): string[] {
   return files.flatMap((file) => ['-f', file]);
 }
 
-export async function runStep(args: RunStepArgs): Promise<StepResult> {
+/** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
+export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
+  return function runStep(args: RunStepArgs): Promise<StepResult> {
+    return runStepWith(args, compose);
+  };
+}
+
+async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const { step, workflowId } = args;
@@ -87,7 +95,7 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
 
   let compose;
   try {
-    compose = await detectCompose();
+    compose = await detectCompose(forcedCompose);
   } catch (err) {
     log.end();
     if (err instanceof ComposeMissingError)

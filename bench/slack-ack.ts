@@ -29,7 +29,7 @@ import {
 import { scriptedSteps, scriptedWorkspace } from '../test/support/scripted-steps.js';
 import { findTemporalCli, startDevServer } from '../worker/devserver.js';
 import { installRuntime } from '../worker/index.js';
-import { freePort, startTestWorker, tempDir } from '../test/support/temporal.js';
+import { freePort, startTestWorker, tempDir, withEnv } from '../test/support/temporal.js';
 
 const COMMANDS = Number(process.argv[2] ?? 1000);
 const RATE = Number(process.argv[3] ?? 5);
@@ -145,8 +145,7 @@ try {
     },
   });
   const bot = await startSlackBot({
-    config: worker.config,
-    env: { ...env, SLACK_APP_TOKEN: fake.appToken },
+    config: withEnv(worker.config, { ...env, SLACK_APP_TOKEN: fake.appToken }),
     client: worker.client,
     log: () => undefined,
   });

@@ -2,7 +2,7 @@
 import { detectCompose, engineVersion, engineProblem } from '../docker/index.js';
 import { loadWorkspaceConfig } from '../activities/workspace.js';
 import { cliVersion, findTemporalCli, frontendAnswers, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
-import { clientAddress, type PocConfig } from '../core/config.js';
+import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
 
 export type CheckState = 'PASS' | 'WARN' | 'FAIL';
 export interface Check {
@@ -11,7 +11,7 @@ export interface Check {
   detail: string;
 }
 
-export async function runDoctor(config: PocConfig, env = process.env): Promise<Check[]> {
+export async function runDoctor(config: PocConfig): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, state: CheckState, detail: string) => checks.push({ name, state, detail });
 
@@ -24,7 +24,7 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
 
   let cli;
   try {
-    cli = findTemporalCli(env);
+    cli = findTemporalCli(config);
   } catch (err) {
     add('Temporal CLI', 'FAIL', (err as Error).message);
   }
@@ -35,7 +35,7 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
       `${cli.path} (from ${cli.source}; ${await cliVersion(cli.path).catch(() => 'does not run')})`,
     );
   else if (!checks.some((c) => c.name === 'Temporal CLI')) {
-    const go = goAvailable(env);
+    const go = goAvailable(config);
     add(
       'Temporal CLI',
       config.temporalAddress ? 'WARN' : go ? 'WARN' : 'FAIL',
@@ -61,7 +61,7 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
   else add('Docker engine', 'PASS', `server ${await engineVersion()}`);
 
   try {
-    const compose = await detectCompose(env);
+    const compose = await detectCompose(config.compose);
     add(
       'Docker Compose',
       'PASS',
@@ -80,8 +80,12 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
 
   add(
     'Slack bot',
-    env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) ? 'PASS' : 'WARN',
-    env.SLACK_BOT_TOKEN ? 'tokens set' : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off',
+    slackConfigured(config.slack) ? 'PASS' : 'WARN',
+    slackConfigured(config.slack)
+      ? `tokens set (${config.slack.appToken ? 'Socket Mode' : `HTTP mode on port ${config.slack.port}`})`
+      : config.slack.botToken
+        ? 'SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is; the bot stays off'
+        : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off',
   );
   return checks;
 }

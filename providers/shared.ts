@@ -43,10 +43,6 @@ export function buildProvider(
   };
 }
 
-export function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
-}
-
 /** Where a backend's settings come from, so every message can say which variable to fix. */
 export interface BackendSettings {
   backend: LlmBackend;

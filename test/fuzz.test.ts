@@ -21,7 +21,7 @@ import { hostileCommands, hostileInputs } from './support/hostile.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import { startTestWorker, tempDir, testServer, withEnv, type TestServer, type TestWorker } from './support/temporal.js';
 
 const SEED = Number(process.env.POC_FUZZ_SEED ?? 20261126);
 const dir = tempDir('fuzz');
@@ -69,8 +69,11 @@ before(async () => {
     NO_COLOR: '1',
   });
   bot = await startSlackBot({
-    config: worker.config,
-    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    config: withEnv(worker.config, {
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_APP_TOKEN: fake.appToken,
+      SLACK_API_URL: fake.apiUrl,
+    }),
     client: worker.client,
     log: () => undefined,
   });

@@ -11,6 +11,7 @@ import { createProvider, parseRetryAfter } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
 import { runLlmDirect, listModelsDirect } from '../cli/llm-direct.js';
 import type { LlmBackend } from '../core/contract.js';
+import { loadConfig } from '../core/config.js';
 import { startFakeLlm, type ChunkEvent, type FakeLlmServer, type RecordedRequest } from './support/fake-llm.js';
 import { freePort } from './support/temporal.js';
 
@@ -18,6 +19,8 @@ const OPENAI_KEY = 'sk-test-openai-0123456789';
 /** Every exchange here is local and quick: a hang (a signal not wired through) fails fast. */
 const TEST_TIMEOUT_MS = 10_000;
 const ANTHROPIC_KEY = 'sk-ant-test-0123456789';
+/** The LLM settings `loadConfig` reads from `env`. */
+const llm = (env: NodeJS.ProcessEnv) => loadConfig(env).llm;
 
 let fake: FakeLlmServer;
 
@@ -96,7 +99,7 @@ async function failureOf(promise: Promise<unknown>): Promise<LlmError> {
 
 for (const c of CASES) {
   const { backend } = c;
-  const provider = () => createProvider(backend, c.env());
+  const provider = () => createProvider(backend, llm(c.env()));
 
   describe(`${backend} provider`, () => {
     test(
@@ -221,7 +224,7 @@ for (const c of CASES) {
 
     test('a refused connection is retryable and names the setting', { timeout: TEST_TIMEOUT_MS }, async () => {
       const url = `http://127.0.0.1:${await freePort()}`;
-      const err = await failureOf(createProvider(backend, c.envAt(url)).complete({ model: 'm', prompt: 'p' }));
+      const err = await failureOf(createProvider(backend, llm(c.envAt(url))).complete({ model: 'm', prompt: 'p' }));
       assert.equal(err.kind, 'retryable');
       assert.match(err.message, /connection refused/);
       assert.match(err.message, backend === 'ollama' ? /OLLAMA_HOST/ : new RegExp(`${backend.toUpperCase()}_BASE_URL`));
@@ -276,7 +279,7 @@ for (const c of CASES) {
 
     test('listModels lists what the server has', { timeout: TEST_TIMEOUT_MS }, async () => {
       assert.deepEqual(await provider().listModels(), fake.models[backend]);
-      assert.deepEqual(await listModelsDirect(backend, c.env()), fake.models[backend]);
+      assert.deepEqual(await listModelsDirect(backend, llm(c.env())), fake.models[backend]);
     });
 
     if (c.keyVariable) {
@@ -286,7 +289,7 @@ for (const c of CASES) {
         for (const value of [undefined, '', '  ']) {
           const err = await failureOf(
             Promise.resolve().then(() =>
-              createProvider(backend, { ...c.env(), [keyVariable]: value }).complete({ model: 'm', prompt: 'p' }),
+              createProvider(backend, llm({ ...c.env(), [keyVariable]: value })).complete({ model: 'm', prompt: 'p' }),
             ),
           );
           assert.equal(err.kind, 'fatal');
@@ -319,7 +322,7 @@ describe('runLlmDirect', () => {
         },
       } as unknown as NodeJS.WritableStream;
       const env = { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${fake.url}/v1` };
-      const done = runLlmDirect({ backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' }, out, env);
+      const done = runLlmDirect({ backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' }, out, llm(env));
       await wroteFirst;
       assert.deepEqual(written, ['direct']);
       fake.release();
@@ -333,20 +336,21 @@ describe('runLlmDirect', () => {
   test("throws a plain Error with the provider's message", { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = { write: () => true } as unknown as NodeJS.WritableStream;
     await assert.rejects(
-      () => runLlmDirect({ backend: 'anthropic', model: 'm', prompt: 'p' }, out, {}),
+      () => runLlmDirect({ backend: 'anthropic', model: 'm', prompt: 'p' }, out, llm({})),
       (err: Error) => !(err instanceof LlmError) && /^anthropic: no API key — set ANTHROPIC_API_KEY/.test(err.message),
     );
     fake.enqueue('openai', { status: 401 });
     await assert.rejects(
       () =>
-        runLlmDirect({ backend: 'openai', model: 'm', prompt: 'p' }, out, {
-          OPENAI_API_KEY: OPENAI_KEY,
-          OPENAI_BASE_URL: `${fake.url}/v1`,
-        }),
+        runLlmDirect(
+          { backend: 'openai', model: 'm', prompt: 'p' },
+          out,
+          llm({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${fake.url}/v1` }),
+        ),
       /openai: 401 invalid API key — check OPENAI_API_KEY/,
     );
     await assert.rejects(
-      () => runLlmDirect({ backend: 'openai', model: 'm', prompt: '' }, out, {}),
+      () => runLlmDirect({ backend: 'openai', model: 'm', prompt: '' }, out, llm({})),
       /prompt: is required/,
     );
   });
@@ -369,7 +373,7 @@ describe('parseRetryAfter', () => {
     const when = new Date(Date.now() + 60_000).toUTCString();
     fake.enqueue('anthropic', { status: 429, headers: { 'retry-after': when } });
     const err = await failureOf(
-      createProvider('anthropic', { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url }).complete({
+      createProvider('anthropic', llm({ ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url })).complete({
         model: 'm',
         prompt: 'p',
       }),

@@ -22,6 +22,7 @@ import {
   startTestWorker,
   tempDir,
   testServer,
+  withEnv,
   type TestServer,
   type TestWorker,
 } from './support/temporal.js';
@@ -69,8 +70,10 @@ before(async () => {
   // This process only needs a client; the runs go to the worker process's task queue.
   clientSide = await startTestWorker({ address: server.address });
   bot = await startSlackBot({
-    config: { ...clientSide.config, taskQueue },
-    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    config: withEnv(
+      { ...clientSide.config, taskQueue },
+      { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    ),
     client: clientSide.client,
     log: () => undefined,
   });

@@ -43,6 +43,7 @@ import {
   startTestWorker,
   tempDir,
   testServer,
+  withEnv,
   type TestServer,
   type TestWorker,
 } from './support/temporal.js';
@@ -112,7 +113,7 @@ function botEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 async function startBot(extra: NodeJS.ProcessEnv = {}): Promise<SlackBot> {
-  return startSlackBot({ config: worker.config, env: botEnv(extra), client, log: (line) => botLog.push(line) });
+  return startSlackBot({ config: withEnv(worker.config, botEnv(extra)), client, log: (line) => botLog.push(line) });
 }
 
 function pipelineIdOf(ts: string, channel = CH): string {
@@ -604,8 +605,7 @@ describe('Slack bot (Socket Mode)', () => {
       connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1 second' }),
     });
     const lonely = await startSlackBot({
-      config: worker.config,
-      env: botEnv(),
+      config: withEnv(worker.config, botEnv()),
       client: dead,
       log: (line) => botLog.push(line),
       temporalTimeoutMs: 2_000,
@@ -641,13 +641,12 @@ describe('Slack bot (HTTP mode)', () => {
   let url: string;
   before(async () => {
     httpBot = await startSlackBot({
-      config: worker.config,
-      env: {
+      config: withEnv(worker.config, {
         SLACK_BOT_TOKEN: fake.botToken,
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
         POC_SLACK_PORT: '0',
         SLACK_API_URL: fake.apiUrl,
-      },
+      }),
       client,
       log: (line) => botLog.push(line),
     });
@@ -743,7 +742,7 @@ describe('Slack bot (HTTP mode)', () => {
 describe('Slack bot start-up and the reportToSlack activity', () => {
   test('missing or wrong settings fail the start with a list of what is missing', LIMIT, async () => {
     await assert.rejects(
-      () => startSlackBot({ config: worker.config, env: {}, client, log: () => undefined }),
+      () => startSlackBot({ config: withEnv(worker.config, {}), client, log: () => undefined }),
       (err: unknown) => {
         assert.ok(err instanceof SlackBotConfigError);
         assert.equal(err.problems.length, 2);
@@ -755,8 +754,7 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
     await assert.rejects(
       () =>
         startSlackBot({
-          config: worker.config,
-          env: { ...botEnv(), SLACK_APP_TOKEN: 'xoxb-swapped' },
+          config: withEnv(worker.config, { ...botEnv(), SLACK_APP_TOKEN: 'xoxb-swapped' }),
           client,
           log: () => undefined,
         }),
@@ -765,8 +763,7 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
     await assert.rejects(
       () =>
         startSlackBot({
-          config: worker.config,
-          env: { ...botEnv(), SLACK_BOT_TOKEN: 'xoxb-revoked' },
+          config: withEnv(worker.config, { ...botEnv(), SLACK_BOT_TOKEN: 'xoxb-revoked' }),
           client,
           log: () => undefined,
         }),
@@ -775,8 +772,7 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
     await assert.rejects(
       () =>
         startSlackBot({
-          config: worker.config,
-          env: { ...botEnv(), SLACK_APP_TOKEN: 'xapp-revoked' },
+          config: withEnv(worker.config, { ...botEnv(), SLACK_APP_TOKEN: 'xapp-revoked' }),
           client,
           log: () => undefined,
         }),
@@ -786,8 +782,7 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
 
   test('reportToSlack continues from its heartbeat after a failed reply instead of posting twice', LIMIT, async () => {
     const { reportToSlack } = createSlackActivities({
-      config: worker.config,
-      env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl },
+      config: withEnv(worker.config, { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl }),
     });
     const threadTs = fake.sendMessage({ channel: 'C0REPORT', text: 'a thread' }).ts;
     const status: PipelineStatus = {
@@ -844,7 +839,7 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
     assert.equal(posted.ts, inThread[0].ts);
     assert.equal(inThread[0].versions.length, 2, 'the second attempt updated the message it had posted');
 
-    const noToken = createSlackActivities({ config: worker.config, env: {} });
+    const noToken = createSlackActivities({ config: withEnv(worker.config, {}) });
     await assert.rejects(
       new MockActivityEnvironment({}, { logger: quiet }).run(noToken.reportToSlack, args),
       (err: unknown) => {

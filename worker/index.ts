@@ -26,7 +26,7 @@ import {
 import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
 import { listContainers, removeContainers } from '../docker/index.js';
-import type { PocConfig } from '../core/config.js';
+import type { PocConfig, WorkerTuning } from '../core/config.js';
 import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
@@ -88,7 +88,6 @@ export interface PocWorkerOptions {
   client: Client;
   config: PocConfig;
   taskQueue?: string;
-  env?: NodeJS.ProcessEnv;
   /** Replaces some activities (tests of workflow logic that should not need Docker). */
   activityOverrides?: Partial<PocActivities>;
 }
@@ -96,30 +95,21 @@ export interface PocWorkerOptions {
 export type PocActivities = Activities;
 
 /**
- * Concurrency and polling, each overridable from the environment. Numbers measured by
- * bench/llm-throughput on a 2-core machine (see README).
+ * Concurrency and polling, from the config (POC_MAX_ACTIVITIES, … — see README). Numbers
+ * measured by bench/llm-throughput on a 2-core machine (see README).
  */
-export function tuning(env: NodeJS.ProcessEnv) {
-  // Poll counts are the SDK's own defaults: the bench measured the same 31–33 workflows/s with
+export function tuning(worker: WorkerTuning) {
+  // Poll defaults are the SDK's own: the bench measured the same 31–33 workflows/s with
   // 4, 10, 20 or 40 pollers and sticky ratios 0.2–1. The run is CPU-bound (about 50 ms of CPU
   // per prompt, half of it the Temporal server), not poll-bound.
-  const POLL_DEFAULTS = { workflow: 10, activity: 10, nonStickyRatio: 0.2 };
-  const int = (name: string, fallback: number) => (Number(env[name]) > 0 ? Math.floor(Number(env[name])) : fallback);
-  const fraction = (name: string, fallback: number) =>
-    Number(env[name]) > 0 && Number(env[name]) <= 1 ? Number(env[name]) : fallback;
-  const maxActivities = int('POC_MAX_ACTIVITIES', 500);
-  const maxWorkflowTasks = Math.max(2, int('POC_MAX_WORKFLOW_TASKS', 100));
   return {
-    maxConcurrentActivityTaskExecutions: maxActivities,
-    maxConcurrentWorkflowTaskExecutions: maxWorkflowTasks,
-    maxCachedWorkflows: int('POC_MAX_CACHED_WORKFLOWS', 2_000),
+    maxConcurrentActivityTaskExecutions: worker.maxActivities,
+    maxConcurrentWorkflowTaskExecutions: worker.maxWorkflowTasks,
+    maxCachedWorkflows: worker.maxCachedWorkflows,
     // The SDK wants 2 ≤ polls ≤ slots.
-    maxConcurrentWorkflowTaskPolls: Math.min(
-      Math.max(2, int('POC_WORKFLOW_TASK_POLLS', POLL_DEFAULTS.workflow)),
-      maxWorkflowTasks,
-    ),
-    maxConcurrentActivityTaskPolls: Math.min(int('POC_ACTIVITY_TASK_POLLS', POLL_DEFAULTS.activity), maxActivities),
-    nonStickyToStickyPollRatio: fraction('POC_NON_STICKY_POLL_RATIO', POLL_DEFAULTS.nonStickyRatio),
+    maxConcurrentWorkflowTaskPolls: Math.min(Math.max(2, worker.workflowTaskPolls), worker.maxWorkflowTasks),
+    maxConcurrentActivityTaskPolls: Math.min(worker.activityTaskPolls, worker.maxActivities),
+    nonStickyToStickyPollRatio: worker.nonStickyPollRatio,
   };
 }
 
@@ -128,7 +118,6 @@ export async function createPocWorker({
   client,
   config,
   taskQueue,
-  env = process.env,
   activityOverrides,
 }: PocWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -137,14 +126,14 @@ export async function createPocWorker({
     taskQueue: taskQueue ?? config.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue }, env }),
+      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue } }),
       ...activityOverrides,
     },
     // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     shutdownGraceTime: '10 seconds',
-    ...tuning(env),
+    ...tuning(config.worker),
   });
 }
 
@@ -257,13 +246,11 @@ export async function startWorker({
   address,
   config,
   taskQueue,
-  env = process.env,
   log = () => undefined,
 }: {
   address: string;
   config: PocConfig;
   taskQueue?: string;
-  env?: NodeJS.ProcessEnv;
   log?: (msg: string) => void;
 }): Promise<StartedWorker> {
   const clientConnection = await Connection.connect({ address });
@@ -282,7 +269,7 @@ export async function startWorker({
     log(`retention schedule not set up (${(err as Error).message}); run folders are kept`);
   }
   const connection = await NativeConnection.connect({ address });
-  const worker = await createPocWorker({ connection, client, config, taskQueue, env });
+  const worker = await createPocWorker({ connection, client, config, taskQueue });
   const running = worker.run().finally(async () => {
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);

@@ -18,7 +18,8 @@ import {
 } from '../../render/slack.js';
 import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../render/slack-text.js';
 import { approvalAnswerOf, commandTextOf, errorReply, parseSlackCommand } from '../../slack/commands.js';
-import { accessFromEnv } from '../../slack/auth.js';
+import { slackAccess } from '../../slack/auth.js';
+import { ConfigError, loadConfig } from '../../core/config.js';
 import { SlackBotConfigError, slackBotSettings } from '../../slack/app.js';
 import { UsageError } from '../../client/grammar.js';
 
@@ -484,6 +485,7 @@ describe('Slack commands', () => {
   });
 
   test('allow-lists: unset means everyone; users and channels both apply', () => {
+    const accessFromEnv = (env: NodeJS.ProcessEnv) => slackAccess(loadConfig(env).slack);
     assert.ok(accessFromEnv({}).allows('U1', 'C1'));
     const users = accessFromEnv({ POC_ALLOWED_USERS: ' U1, U2 ,' });
     assert.ok(users.allows('U2', 'C9'));
@@ -495,11 +497,12 @@ describe('Slack commands', () => {
   });
 
   test('bot settings: Socket Mode by default, HTTP with a signing secret, every problem listed', () => {
+    const slackBotSettingsOf = (env: NodeJS.ProcessEnv) => slackBotSettings(loadConfig(env).slack);
     assert.equal(
-      slackBotSettings({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's' }).mode,
+      slackBotSettingsOf({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's' }).mode,
       'socket',
     );
-    const http = slackBotSettings({
+    const http = slackBotSettingsOf({
       SLACK_BOT_TOKEN: 'xoxb-1',
       SLACK_SIGNING_SECRET: 's',
       POC_SLACK_PORT: '3100',
@@ -508,12 +511,16 @@ describe('Slack commands', () => {
     assert.deepEqual([http.mode, http.port, http.apiUrl], ['http', 3100, 'http://127.0.0.1:9/api/']);
     assert.throws(
       () =>
-        slackBotSettings({
+        slackBotSettingsOf({
           SLACK_BOT_TOKEN: 'xapp-swapped',
           SLACK_APP_TOKEN: 'xoxb-swapped',
-          POC_SLACK_PORT: 'eighty',
         }),
-      (err: unknown) => err instanceof SlackBotConfigError && err.problems.length === 3,
+      (err: unknown) => err instanceof SlackBotConfigError && err.problems.length === 2,
+    );
+    // A port that is not one is the config reader's: one line naming the variable.
+    assert.throws(
+      () => slackBotSettingsOf({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', POC_SLACK_PORT: 'eighty' }),
+      (err: unknown) => err instanceof ConfigError && /^POC_SLACK_PORT=eighty is not a port number/.test(err.message),
     );
   });
 });
