@@ -8,6 +8,7 @@ import { clientAddress, slackConfigured, type PocConfig } from '../core/config.j
 import { cliVersion, ensureTemporalCli, frontendAnswers, startDevServer, type DevServer } from '../worker/devserver.js';
 import { installRuntime, startWorker, type StartedWorker } from '../worker/index.js';
 import { engineProblem } from '../docker/index.js';
+import { describeSecurity } from '../core/temporal.js';
 
 export type Log = (line: string) => void;
 
@@ -131,7 +132,12 @@ export async function up(config: PocConfig, log: Log): Promise<void> {
   const stopSignal = armStopSignal(log);
   log('');
   log(`poc-orchestrator is up`);
-  log(`  Temporal gRPC   ${address}${server ? ` (embedded dev server, data in ${config.embedded.dataDir})` : ''}`);
+  const how = server
+    ? ` (embedded dev server, data in ${config.embedded.dataDir})`
+    : config.temporal.tls || config.temporal.apiKey
+      ? ` (${describeSecurity(config)})`
+      : '';
+  log(`  Temporal gRPC   ${address}${how}`);
   log(`  Web UI          ${uiUrl}`);
   log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
   log(`  workspace       ${config.workspace}`);

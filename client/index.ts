@@ -9,12 +9,12 @@
 import crypto from 'node:crypto';
 import {
   Client,
-  Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { clientAddress, loadConfig, type PocConfig } from '../core/config.js';
+import { loadConfig, type PocConfig } from '../core/config.js';
+import { connectTemporal } from '../core/temporal.js';
 import {
   DEFAULT_TASK_QUEUE,
   FINAL_PHASES,
@@ -43,7 +43,8 @@ import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
 export * from '../core/contract.js';
 export { InputError } from '../core/validate.js';
-export { loadConfig, type PocConfig } from '../core/config.js';
+export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
+export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
@@ -53,17 +54,14 @@ export class RunNotFoundError extends Error {
   }
 }
 
+/**
+ * A client for the configured Temporal (`loadConfig()`: TEMPORAL_ADDRESS, TLS, API key, profile;
+ * the embedded dev server when no address is set). Fails with a TemporalConnectionError whose
+ * message is one line naming the setting at fault and the fix (a wrong CA, a missing client
+ * certificate, a rejected API key, a namespace that does not exist, nothing listening).
+ */
 export async function connect(config: PocConfig = loadConfig()): Promise<Client> {
-  const address = clientAddress(config);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
-  } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${address} (${(err as Error).message}); start the stack with \`npm start\` ` +
-        `(or \`poc up\`), or set TEMPORAL_ADDRESS to your server`,
-    );
-  }
+  const connection = await connectTemporal(config);
   const client = new Client({ connection, namespace: config.namespace });
   clientConfigs.set(client, config);
   return client;

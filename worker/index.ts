@@ -5,13 +5,8 @@
  * too) and sweeps containers left by runs that are no longer executing.
  */
 import { fileURLToPath } from 'node:url';
-import {
-  Client,
-  Connection,
-  ScheduleAlreadyRunning,
-  ScheduleOverlapPolicy,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -27,6 +22,12 @@ import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
 import { listContainers, removeContainers } from '../docker/index.js';
 import type { PocConfig, WorkerTuning } from '../core/config.js';
+import {
+  TemporalConnectionError,
+  connectTemporal,
+  connectionOptions,
+  describeConnectionError,
+} from '../core/temporal.js';
 import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
@@ -241,19 +242,34 @@ export interface StartedWorker {
   shutdown(): Promise<void>;
 }
 
+/**
+ * The worker's native connection, with the config's connection settings; a failure is a
+ * TemporalConnectionError with one line (the same mapping as the client's).
+ */
+export async function connectNative(config: PocConfig): Promise<NativeConnection> {
+  const options = connectionOptions(config);
+  try {
+    return await NativeConnection.connect(options);
+  } catch (err) {
+    throw new TemporalConnectionError(config.temporal.addressSetting, await describeConnectionError(err, config));
+  }
+}
+
 /** Connects, prepares the namespace, sweeps, and runs a worker until shut down. */
 export async function startWorker({
   address,
-  config,
+  config: givenConfig,
   taskQueue,
   log = () => undefined,
 }: {
-  address: string;
+  /** Dial this instead of the config's address (the embedded server `poc up` just started). */
+  address?: string;
   config: PocConfig;
   taskQueue?: string;
   log?: (msg: string) => void;
 }): Promise<StartedWorker> {
-  const clientConnection = await Connection.connect({ address });
+  const config = address ? { ...givenConfig, temporalAddress: address } : givenConfig;
+  const clientConnection = await connectTemporal(config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   try {
     await ensureSearchAttributes(clientConnection, config.namespace);
@@ -268,8 +284,21 @@ export async function startWorker({
   } catch (err) {
     log(`retention schedule not set up (${(err as Error).message}); run folders are kept`);
   }
-  const connection = await NativeConnection.connect({ address });
-  const worker = await createPocWorker({ connection, client, config, taskQueue });
+  let connection: NativeConnection;
+  try {
+    connection = await connectNative(config);
+  } catch (err) {
+    await clientConnection.close().catch(() => undefined);
+    throw err;
+  }
+  let worker: Worker;
+  try {
+    worker = await createPocWorker({ connection, client, config, taskQueue });
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    await clientConnection.close().catch(() => undefined);
+    throw err;
+  }
   const running = worker.run().finally(async () => {
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
