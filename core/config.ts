@@ -773,7 +773,8 @@ function temporalSettings(r: Reader): {
     if (clientCert && !clientKey) {
       throw new ConfigError(
         'TEMPORAL_TLS_CLIENT_KEY_PATH',
-        `${clientCert.setting} is set but no client key is: set TEMPORAL_TLS_CLIENT_KEY_PATH to the certificate's private key`,
+        `${clientCert.setting} is set but no client key is: ` +
+          "set TEMPORAL_TLS_CLIENT_KEY_PATH to the certificate's private key",
       );
     }
     if (clientKey && !clientCert) {
@@ -819,7 +820,8 @@ export function clientAddress(config: PocConfig): string {
 }
 
 export function runUrl(config: PocConfig, workflowId: string): string {
-  return `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  const namespace = encodeURIComponent(config.namespace);
+  return `${config.uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /**

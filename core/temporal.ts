@@ -311,7 +311,8 @@ function explain(
       const said = found.problem === 'unauthenticated' ? 'rejected' : 'refused';
       if (temporal.apiKey)
         return (
-          `${at} ${said} the API key of ${temporal.apiKeySetting} (${found.detail}): it is invalid, expired or revoked, ` +
+          `${at} ${said} the API key of ${temporal.apiKeySetting} (${found.detail}): ` +
+          'it is invalid, expired or revoked, ' +
           `or has no access to namespace "${config.namespace}"; create a new key and set ${temporal.apiKeySetting}`
         );
       if (tlsSettings.clientCert)
@@ -345,7 +346,8 @@ function explain(
     case 'serverName':
       return (
         `the certificate of ${at} is not valid for ` +
-        `"${tlsSettings.serverName ?? address.replace(/:\d+$/, '')}"; set TEMPORAL_TLS_SERVER_NAME to a name the certificate carries`
+        `"${tlsSettings.serverName ?? address.replace(/:\d+$/, '')}"; ` +
+        'set TEMPORAL_TLS_SERVER_NAME to a name the certificate carries'
       );
     case 'clientCertRequired':
       return (
@@ -354,7 +356,8 @@ function explain(
       );
     case 'clientCertRejected':
       return (
-        `${at} rejected the client certificate of ${tlsSettings.clientCert?.setting ?? 'TEMPORAL_TLS_CLIENT_CERT_PATH'} ` +
+        `${at} rejected the client certificate of ` +
+        `${tlsSettings.clientCert?.setting ?? 'TEMPORAL_TLS_CLIENT_CERT_PATH'} ` +
         `(${found.detail}); use a certificate signed by a CA the server trusts`
       );
     case 'notTls':

@@ -275,7 +275,8 @@ export async function startWorker({
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
     log(
-      `could not register search attributes (${(err as Error).message}); register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
+      `could not register search attributes (${(err as Error).message}); ` +
+        `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
   await sweepOrphanContainers(client, log);
