@@ -788,7 +788,7 @@ function temporalSettings(r: Reader): {
     throw new ConfigError(
       'TEMPORAL_ADDRESS',
       `${tls ? tlsSetting : apiKeySetting} is set but TEMPORAL_ADDRESS is not: set TEMPORAL_ADDRESS to the server ` +
-        'they are for (the embedded dev server takes neither TLS nor an API key)',
+        'these settings are for (the embedded dev server takes neither TLS nor an API key)',
     );
   }
   return {
