@@ -82,7 +82,8 @@ export function createSlackActivities({ config, env }: { config: PocConfig; env:
     const token = env.SLACK_BOT_TOKEN?.trim();
     if (!token) {
       throw ApplicationFailure.nonRetryable(
-        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; set it (see slack/README.md) and restart the worker',
+        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; ' +
+          'set it (see slack/README.md) and restart the worker',
         SLACK_FAILURE_TYPES.notConfigured,
       );
     }

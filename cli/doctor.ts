@@ -65,7 +65,8 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
     add(
       'Docker Compose',
       'PASS',
-      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
+      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ` +
+        `${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
     );
   } catch (err) {
     add('Docker Compose', 'FAIL', (err as Error).message);

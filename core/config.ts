@@ -58,7 +58,8 @@ export function clientAddress(config: PocConfig): string {
 }
 
 export function runUrl(config: PocConfig, workflowId: string): string {
-  return `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  const namespace = encodeURIComponent(config.namespace);
+  return `${config.uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** Per-user cache (the Temporal CLI build lives here): XDG on Linux, the usual places elsewhere. */

@@ -56,7 +56,8 @@ async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
     return { flavour: /^1\./.test(version) ? 'v1' : 'v2', command, prefix, version: version || 'unknown' };
   }
   throw new ComposeMissingError(
-    'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',
+    'neither `docker compose` nor `docker-compose` works here; ' +
+      'install Docker Compose (the v2+ plugin or docker-compose 1.29)',
   );
 }
 

@@ -96,37 +96,40 @@ test('poc llm --json prints the result; a missing key fails with exit 1 and a cl
   assert.match(noKey.stderr, /FAILED: .*ANTHROPIC_API_KEY/);
 });
 
-test('poc llm --direct and runner/scripts/run.sh llm ask the provider without Temporal; poc models lists models', async () => {
-  const noTemporal = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
-  const direct = await execa(
-    process.execPath,
-    [path.join(root, 'cli', 'poc.js'), 'llm', '--direct', '-b', 'ollama', '-m', 'llama3.1', '--prompt', 'hello'],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(direct.exitCode, 0, direct.stderr);
-  assert.equal(direct.stdout.trim(), 'Hello, world!');
-  assert.equal(fake.requests.at(-1)?.path, '/api/chat');
-  const script = await execa(
-    'bash',
-    [
-      path.join(root, 'runner', 'scripts', 'run.sh'),
-      'llm',
-      '--backend',
-      'ollama',
-      '--model',
-      'llama3.1',
-      '--prompt',
-      'hello',
-    ],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(script.exitCode, 0, script.stderr);
-  assert.equal(script.stdout.trim(), 'Hello, world!');
-  const models = await execa(
-    process.execPath,
-    [path.join(root, 'cli', 'poc.js'), 'models', '--backend', 'ollama', '--json'],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(models.exitCode, 0, models.stderr);
-  assert.ok((JSON.parse(models.stdout) as string[]).length > 0);
-});
+test(
+  'poc llm --direct and runner/scripts/run.sh llm ask the provider without Temporal; ' + 'poc models lists models',
+  async () => {
+    const noTemporal = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const direct = await execa(
+      process.execPath,
+      [path.join(root, 'cli', 'poc.js'), 'llm', '--direct', '-b', 'ollama', '-m', 'llama3.1', '--prompt', 'hello'],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(direct.exitCode, 0, direct.stderr);
+    assert.equal(direct.stdout.trim(), 'Hello, world!');
+    assert.equal(fake.requests.at(-1)?.path, '/api/chat');
+    const script = await execa(
+      'bash',
+      [
+        path.join(root, 'runner', 'scripts', 'run.sh'),
+        'llm',
+        '--backend',
+        'ollama',
+        '--model',
+        'llama3.1',
+        '--prompt',
+        'hello',
+      ],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(script.exitCode, 0, script.stderr);
+    assert.equal(script.stdout.trim(), 'Hello, world!');
+    const models = await execa(
+      process.execPath,
+      [path.join(root, 'cli', 'poc.js'), 'models', '--backend', 'ollama', '--json'],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(models.exitCode, 0, models.stderr);
+    assert.ok((JSON.parse(models.stdout) as string[]).length > 0);
+  },
+);

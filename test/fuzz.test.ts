@@ -140,7 +140,13 @@ describe('500 hostile inputs', () => {
               invalid += 1;
               assert.match(
                 cause.message,
-                /invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): |is not defined in workspace|workspace .* (does not exist|is not a folder|has no compose file)/,
+                new RegExp(
+                  [
+                    String.raw`invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): `,
+                    'is not defined in workspace',
+                    'workspace .* (does not exist|is not a folder|has no compose file)',
+                  ].join('|'),
+                ),
                 `#${index}: ${cause.message}`,
               );
             } else {

@@ -332,9 +332,10 @@ describe('runLlmDirect', () => {
 
   test("throws a plain Error with the provider's message", { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = { write: () => true } as unknown as NodeJS.WritableStream;
+    const noKey = /^anthropic: no API key — set ANTHROPIC_API_KEY/;
     await assert.rejects(
       () => runLlmDirect({ backend: 'anthropic', model: 'm', prompt: 'p' }, out, {}),
-      (err: Error) => !(err instanceof LlmError) && /^anthropic: no API key — set ANTHROPIC_API_KEY/.test(err.message),
+      (err: Error) => !(err instanceof LlmError) && noKey.test(err.message),
     );
     fake.enqueue('openai', { status: 401 });
     await assert.rejects(

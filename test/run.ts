@@ -56,7 +56,8 @@ async function provisionDocker(): Promise<ChildProcess | undefined> {
   if (!(await onPath('dockerd'))) {
     if (!root || !(await onPath('apt-get'))) {
       log(
-        'no Docker engine and no dockerd to start: the end-to-end tests will fail. Install Docker (docker.io and docker-compose on Debian).',
+        'no Docker engine and no dockerd to start: the end-to-end tests will fail. ' +
+          'Install Docker (docker.io and docker-compose on Debian).',
       );
       return undefined;
     }
@@ -75,7 +76,8 @@ async function provisionDocker(): Promise<ChildProcess | undefined> {
   }
   if (!root) {
     log(
-      'the Docker engine is not running and starting dockerd needs root: the end-to-end tests will fail. Start Docker, then run again.',
+      'the Docker engine is not running and starting dockerd needs root: the end-to-end tests will fail. ' +
+        'Start Docker, then run again.',
     );
     return undefined;
   }

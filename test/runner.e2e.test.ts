@@ -189,8 +189,9 @@ describe('the runner image, offline', () => {
         const now = await getPipelineStatus(client, workflowId);
         await handle.cancel().catch(() => undefined);
         const running = now.steps.find((s) => s.status === 'running')?.name;
+        const steps = now.steps.map((s) => `${s.name}=${s.status}`).join(' ');
         assert.fail(
-          `the run is still ${now.phase} after 12 min (error: ${now.error ?? 'none'}); steps: ${now.steps.map((s) => `${s.name}=${s.status}`).join(' ')}` +
+          `the run is still ${now.phase} after 12 min (error: ${now.error ?? 'none'}); steps: ${steps}` +
             (running ? `\n--- ${running}.log ---\n${logs(running).slice(-6_000)}` : ''),
         );
       }
@@ -201,7 +202,8 @@ describe('the runner image, offline', () => {
         if (step?.status === 'done' && step.exitCode === 0) return;
         const why = failure instanceof WorkflowFailedError ? failure.cause?.message : String(failure ?? '');
         assert.fail(
-          `step ${name} is ${step?.status} (exit code ${step?.exitCode}); the run: ${why}\n--- ${name}.log ---\n${logs(name).slice(-6_000)}`,
+          `step ${name} is ${step?.status} (exit code ${step?.exitCode}); the run: ${why}` +
+            `\n--- ${name}.log ---\n${logs(name).slice(-6_000)}`,
         );
       };
 
@@ -257,7 +259,8 @@ describe('the runner image, offline', () => {
       const ws = ownedWorkspace('owned', uid, { 'runner/.env': 'FROM_DOTENV=yes\nSET_BY_CALLER=from-file\n' });
       const volume = await createVolume();
       const script =
-        'id -u; id -g; echo "$HOME"; echo "$FROM_DOTENV"; echo "$SET_BY_CALLER"; echo "$OLLAMA_HOST"; stat -c %u node_modules; touch runner/made-by-step';
+        'id -u; id -g; echo "$HOME"; echo "$FROM_DOTENV"; echo "$SET_BY_CALLER"; echo "$OLLAMA_HOST"; ' +
+        'stat -c %u node_modules; touch runner/made-by-step';
       const result = await runInImage([`${ws}:/workspace`, `${volume}:/workspace/node_modules`], script, {
         SET_BY_CALLER: 'from-caller',
       });

@@ -309,46 +309,49 @@ describe('doctor.sh on the host', () => {
     };
   }
 
-  test('seven numbered checks; with a key set and nothing reachable: WARNs only, exit 0, the key never printed', async () => {
-    const dir = project(tsProject);
-    const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret }));
-    assert.equal(result.exitCode, 0, result.all);
-    for (let i = 1; i <= 7; i++) assert.match(result.all, new RegExp(`^\\[${i}/7\\] (PASS|WARN|FAIL) `, 'm'));
-    assert.match(result.all, /\[1\/7\] PASS Node\.js >= 20/);
-    assert.match(result.all, /\[2\/7\] PASS dependencies installed — all 1 declared packages present/);
-    assert.match(result.all, /\[3\/7\] PASS TypeScript compiles/);
-    assert.match(
-      result.all,
-      new RegExp(`\\[4/7\\] WARN Ollama reachable — no answer from http://127\\.0\\.0\\.1:${closedPort}`),
-    );
-    assert.match(result.all, /\[5\/7\] WARN outbound HTTPS/);
-    assert.match(result.all, /\[6\/7\] PASS provider keys present — OPENAI_API_KEY set; ANTHROPIC_API_KEY not set/);
-    assert.match(result.all, /\[7\/7\] WARN Temporal reachable/);
-    assert.match(result.all, /doctor: 4 PASS, 3 WARN, 0 FAIL/);
+  test(
+    'seven numbered checks; with a key set and nothing reachable: ' + 'WARNs only, exit 0, the key never printed',
+    async () => {
+      const dir = project(tsProject);
+      const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret }));
+      assert.equal(result.exitCode, 0, result.all);
+      for (let i = 1; i <= 7; i++) assert.match(result.all, new RegExp(`^\\[${i}/7\\] (PASS|WARN|FAIL) `, 'm'));
+      assert.match(result.all, /\[1\/7\] PASS Node\.js >= 20/);
+      assert.match(result.all, /\[2\/7\] PASS dependencies installed — all 1 declared packages present/);
+      assert.match(result.all, /\[3\/7\] PASS TypeScript compiles/);
+      assert.match(
+        result.all,
+        new RegExp(`\\[4/7\\] WARN Ollama reachable — no answer from http://127\\.0\\.0\\.1:${closedPort}`),
+      );
+      assert.match(result.all, /\[5\/7\] WARN outbound HTTPS/);
+      assert.match(result.all, /\[6\/7\] PASS provider keys present — OPENAI_API_KEY set; ANTHROPIC_API_KEY not set/);
+      assert.match(result.all, /\[7\/7\] WARN Temporal reachable/);
+      assert.match(result.all, /doctor: 4 PASS, 3 WARN, 0 FAIL/);
 
-    const summaryText = fs.readFileSync(path.join(dir, 'runner', 'artifacts', 'doctor-summary.json'), 'utf8');
-    for (const text of [result.all, summaryText]) {
-      assert.ok(!text.includes(secret), 'the key value was printed');
-      assert.ok(!text.includes(secret.slice(0, 20)), 'part of the key value was printed');
-    }
-    const summary = summaryOf(dir);
-    assert.equal(summary.ok, true);
-    assert.equal(summary.where, 'host');
-    assert.deepEqual(summary.counts, { pass: 4, warn: 3, fail: 0 });
-    assert.deepEqual(
-      summary.checks.map((c) => [c.id, c.status]),
-      [
-        [1, 'PASS'],
-        [2, 'PASS'],
-        [3, 'PASS'],
-        [4, 'WARN'],
-        [5, 'WARN'],
-        [6, 'PASS'],
-        [7, 'WARN'],
-      ],
-    );
-    assert.equal(summary.checks[5].detail, 'OPENAI_API_KEY set; ANTHROPIC_API_KEY not set');
-  });
+      const summaryText = fs.readFileSync(path.join(dir, 'runner', 'artifacts', 'doctor-summary.json'), 'utf8');
+      for (const text of [result.all, summaryText]) {
+        assert.ok(!text.includes(secret), 'the key value was printed');
+        assert.ok(!text.includes(secret.slice(0, 20)), 'part of the key value was printed');
+      }
+      const summary = summaryOf(dir);
+      assert.equal(summary.ok, true);
+      assert.equal(summary.where, 'host');
+      assert.deepEqual(summary.counts, { pass: 4, warn: 3, fail: 0 });
+      assert.deepEqual(
+        summary.checks.map((c) => [c.id, c.status]),
+        [
+          [1, 'PASS'],
+          [2, 'PASS'],
+          [3, 'PASS'],
+          [4, 'WARN'],
+          [5, 'WARN'],
+          [6, 'PASS'],
+          [7, 'WARN'],
+        ],
+      );
+      assert.equal(summary.checks[5].detail, 'OPENAI_API_KEY set; ANTHROPIC_API_KEY not set');
+    },
+  );
 
   test('with no provider key: a WARN that says only ollama will work', async () => {
     const dir = project(tsProject);
@@ -449,7 +452,8 @@ describe('test.sh', () => {
       'a.test.ts':
         "import { test } from 'node:test';\ntest('first passes', () => {});\ntest('second passes', () => {});\n",
       'b.test.ts':
-        "import { describe, test } from 'node:test';\nimport assert from 'node:assert/strict';\ndescribe('group', () => { test('third fails', () => assert.equal(1, 2)); });\n",
+        "import { describe, test } from 'node:test';\nimport assert from 'node:assert/strict';\n" +
+        "describe('group', () => { test('third fails', () => assert.equal(1, 2)); });\n",
     });
     const out = artifacts();
     const result = await run(dir, out);
@@ -470,7 +474,8 @@ describe('test.sh', () => {
   test('all passing (skips and todos counted apart): exit 0, PASSED', async () => {
     const dir = testsDir({
       'ok.test.ts':
-        "import { test } from 'node:test';\ntest('passes', () => {});\ntest.skip('skipped', () => {});\ntest.todo('later');\n",
+        "import { test } from 'node:test';\ntest('passes', () => {});\n" +
+        "test.skip('skipped', () => {});\ntest.todo('later');\n",
     });
     const out = artifacts();
     const result = await run(dir, out);
@@ -574,7 +579,8 @@ describe('run.sh', () => {
     const dir = project({
       'package.json': JSON.stringify({ name: 'fx', private: true, type: 'module' }),
       'cli/main.ts':
-        'const args: string[] = process.argv.slice(2);\nconsole.log(JSON.stringify({ cwd: process.cwd(), args }));\nprocess.exit(7);\n',
+        'const args: string[] = process.argv.slice(2);\n' +
+        'console.log(JSON.stringify({ cwd: process.cwd(), args }));\nprocess.exit(7);\n',
     });
     const result = await execa(
       'bash',
@@ -626,7 +632,8 @@ describe('entrypoint.sh outside the image', () => {
         path.join(dir, 'runner', 'scripts', 'entrypoint.sh'),
         'node',
         '-e',
-        'const e = process.env; console.log(JSON.stringify([e.FROM_FILE, e.QUOTED, e.SINGLE, e.SET_BY_CALLER, e.EMPTY_AT_CALLER, e.OLLAMA_HOST, e.POC_IN_CONTAINER, process.getuid?.()]))',
+        'const e = process.env; console.log(JSON.stringify([e.FROM_FILE, e.QUOTED, e.SINGLE, e.SET_BY_CALLER, ' +
+          'e.EMPTY_AT_CALLER, e.OLLAMA_HOST, e.POC_IN_CONTAINER, process.getuid?.()]))',
       ],
       { env, extendEnv: false, reject: false },
     );

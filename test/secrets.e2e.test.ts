@@ -47,7 +47,9 @@ before(async () => {
   // The container gets the key the way the repository's own compose file passes it: by name.
   fs.writeFileSync(
     path.join(ws, 'docker-compose.yml'),
-    `services:\n  runner:\n    image: ${BASH_IMAGE}\n    pull_policy: never\n    network_mode: none\n    working_dir: /workspace\n    volumes:\n      - .:/workspace\n    environment:\n      - OPENAI_API_KEY\n      - DEPLOY_TOKEN\n`,
+    `services:\n  runner:\n    image: ${BASH_IMAGE}\n    pull_policy: never\n    network_mode: none\n` +
+      '    working_dir: /workspace\n    volumes:\n      - .:/workspace\n' +
+      '    environment:\n      - OPENAI_API_KEY\n      - DEPLOY_TOKEN\n',
   );
   fs.writeFileSync(
     path.join(ws, 'poc.config.json'),

@@ -237,7 +237,8 @@ describe('Slack bot (Socket Mode)', () => {
   });
 
   test(
-    '--ask: a failure posts its log tail; Retry re-runs the step and the message says who decided; stale clicks are refused',
+    '--ask: a failure posts its log tail; Retry re-runs the step and the message says who decided; ' +
+      'stale clicks are refused',
     LIMIT,
     async () => {
       const command = fake.sendMessage({ user: ALICE, text: '!poc run --steps flaky,broken --ask' });
@@ -424,7 +425,8 @@ describe('Slack bot (Socket Mode)', () => {
   );
 
   test(
-    'approval gates: a "yes" reply in the thread approves, "no" denies, others are refused; Approve all works as a button',
+    'approval gates: a "yes" reply in the thread approves, "no" denies, others are refused; ' +
+      'Approve all works as a button',
     LIMIT,
     async () => {
       const command = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint,test --approve test' });

@@ -196,7 +196,10 @@ export async function sweepOrphanContainers(
 
 export const RETENTION_SCHEDULE = 'poc-retention';
 
-/** One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps the plain name. */
+/**
+ * One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps
+ * the plain name.
+ */
 export function retentionScheduleId(taskQueue: string): string {
   return taskQueue === 'poc' ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
 }
@@ -270,7 +273,8 @@ export async function startWorker({
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
     log(
-      `could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`,
+      `could not register search attributes (${(err as Error).message}); ` +
+        'register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself',
     );
   }
   await sweepOrphanContainers(client, log);

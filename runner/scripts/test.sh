@@ -27,7 +27,8 @@ trap 'rm -rf "$scratch"' EXIT
 files=()
 if [[ -d $tests_dir ]]; then
   while IFS= read -r file; do files+=("$file"); done < <(
-    find "$tests_dir" -type f \( -name '*.test.ts' -o -name '*.test.mts' -o -name '*.test.js' -o -name '*.test.mjs' \) | LC_ALL=C sort
+    find "$tests_dir" -type f \
+      \( -name '*.test.ts' -o -name '*.test.mts' -o -name '*.test.js' -o -name '*.test.mjs' \) | LC_ALL=C sort
   )
 fi
 
@@ -41,7 +42,8 @@ fi
 
 echo "test: ${#files[@]} file(s) under $tests_dir"
 # Three reporters, one run: spec for the log, junit for the artifact, tap for the counts below.
-cmd=(node --disable-warning=MaxListenersExceededWarning --import tsx --test "--test-timeout=${POC_TEST_TIMEOUT_MS:-120000}"
+cmd=(node --disable-warning=MaxListenersExceededWarning --import tsx --test
+  "--test-timeout=${POC_TEST_TIMEOUT_MS:-120000}"
   --test-reporter=spec --test-reporter-destination=stdout
   --test-reporter=junit "--test-reporter-destination=$junit"
   --test-reporter=tap "--test-reporter-destination=$scratch/results.tap"
@@ -87,7 +89,9 @@ fi
       # with their full path.
       awk '
         function depth() { match($0, /^ */); return RLENGTH / 4 }
-        /^ *# Subtest: / { d = depth(); name = $0; sub(/^ *# Subtest: /, "", name); path[d] = name; failedChild[d] = 0; next }
+        /^ *# Subtest: / {
+          d = depth(); name = $0; sub(/^ *# Subtest: /, "", name); path[d] = name; failedChild[d] = 0; next
+        }
         /^ *not ok [0-9]+ - / && !/# TODO/ {
           d = depth()
           if (d > 0) failedChild[d - 1] = 1
@@ -103,9 +107,16 @@ fi
 } >"$report"
 
 if [[ ! -s $junit ]]; then
-  printf '<?xml version="1.0" encoding="utf-8"?>\n<testsuites tests="0" failures="1">\n  <testsuite name="test.sh" tests="1" failures="1">\n    <testcase name="test runner" classname="test.sh"><failure message="the test runner ended (exit code %d) without reporting results"/></testcase>\n  </testsuite>\n</testsuites>\n' "$rc" >"$junit"
+  {
+    printf '<?xml version="1.0" encoding="utf-8"?>\n<testsuites tests="0" failures="1">\n'
+    printf '  <testsuite name="test.sh" tests="1" failures="1">\n'
+    printf '    <testcase name="test runner" classname="test.sh">'
+    printf '<failure message="the test runner ended (exit code %d) without reporting results"/>' "$rc"
+    printf '</testcase>\n  </testsuite>\n</testsuites>\n'
+  } >"$junit"
 fi
 
-echo "test: $verdict — ${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed, ${skipped:-?} skipped, ${todo:-?} todo"
+echo "test: $verdict — ${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed," \
+  "${skipped:-?} skipped, ${todo:-?} todo"
 echo "test: report in ${report#"$root"/}, JUnit XML in ${junit#"$root"/}"
 exit "$rc"
