@@ -3,7 +3,7 @@
  * arrives, `--direct` (and `runner/scripts/run.sh llm`) without Temporal, `poc models`; against a
  * local server speaking OpenAI's and Ollama's protocols, through the real SDKs and a real worker.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -18,7 +18,7 @@ let worker: TestWorker;
 let fake: FakeLlmServer;
 let env: NodeJS.ProcessEnv;
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   fake = await startFakeLlm();
   const providerEnv = {
@@ -36,7 +36,7 @@ before(async () => {
   };
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await fake?.close();
   await server?.stop();

@@ -3,7 +3,7 @@
  * (test/support/scripted-steps.ts) so ordering, failure, cancel, queueing, decisions and
  * validation are tested without Docker. Docker itself is covered by the e2e tests.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -68,7 +68,7 @@ async function phaseOf(workflowId: string, phase: string) {
   });
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   jobsDir = path.join(root, 'jobs');
   worker = await startTestWorker({
@@ -79,7 +79,7 @@ before(async () => {
   client = worker.client;
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });

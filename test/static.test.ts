@@ -2,7 +2,7 @@
  * The code base stays clean: `tsc --noEmit` and eslint (flat config, typescript-eslint) report nothing, prettier has
  * nothing to change, and no source line (shell scripts included, which eslint does not read) is over 120 characters.
  */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /** Pure parts of the Slack bot: escaping, unescaping, Block Kit within Slack's limits, parsing. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import type { LlmStatus, PipelineStatus, StepState } from '../../core/contract.js';
