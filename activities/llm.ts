@@ -105,7 +105,9 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
 export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: number): ApplicationFailure {
   if (stalledAfterMs !== undefined) {
     return ApplicationFailure.create({
-      message: `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; the request was abandoned and will be retried`,
+      message:
+        `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; ` +
+        'the request was abandoned and will be retried',
       type: LLM_FAILURE_TYPES.timeout,
     });
   }

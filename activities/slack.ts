@@ -71,7 +71,8 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
     const token = config.slack.botToken;
     if (!token) {
       throw ApplicationFailure.nonRetryable(
-        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; set it (see slack/README.md) and restart the worker',
+        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; ' +
+          'set it (see slack/README.md) and restart the worker',
         SLACK_FAILURE_TYPES.notConfigured,
       );
     }

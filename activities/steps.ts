@@ -137,7 +137,8 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
         ];
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
-      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
+      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +
+      ` · ${compose.command} ${argv.join(' ')}`,
   );
 
   // Events of this container are looked up from here on (a second of slack for clock rounding).
@@ -181,7 +182,8 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
   }, args.timeoutSeconds * 1000);
   const onCancel = () => {
     writeLine(
-      `=== step ${step.name} cancelled (${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
+      `=== step ${step.name} cancelled ` +
+        `(${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
     );
     void stop();
   };
@@ -273,7 +275,8 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
     const problem = await engineProblem();
     const why =
       problem ??
-      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
+      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
+        `${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
     await finish(why);
     throw ApplicationFailure.create({
       message: why,

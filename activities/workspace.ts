@@ -96,7 +96,8 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       : COMPOSE_FILES.filter((f) => fs.existsSync(path.join(workspace, f))).slice(0, 1);
   if (files.length === 0) {
     throw new WorkspaceError(
-      `workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); it must be a Docker Compose project with a "${service}" service`,
+      `workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); ` +
+        `it must be a Docker Compose project with a "${service}" service`,
     );
   }
   for (const file of files) {
@@ -169,7 +170,8 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       const step = config.steps.get(name);
       if (!step) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" is not defined in workspace ${workspace} (it defines ${[...config.steps.keys()].join(', ')}); ` +
+          `step "${name}" is not defined in workspace ${workspace} ` +
+            `(it defines ${[...config.steps.keys()].join(', ')}); ` +
             `define it under "steps" in ${CONFIG_FILE}`,
           FAILURE_TYPES.invalidInput,
         );
@@ -180,7 +182,8 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
         !fs.existsSync(path.join(workspace, step.command))
       ) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; add the script or define the step in ${CONFIG_FILE}`,
+          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; ` +
+            `add the script or define the step in ${CONFIG_FILE}`,
           FAILURE_TYPES.invalidInput,
         );
       }

@@ -158,13 +158,16 @@ async function main(): Promise<void> {
       ].join('  ');
     };
     const lines = [
-      `${TOTAL} prompts, answer after ${ANSWER_AFTER_MS} ms, ${slots} activity slots, ${os.cpus().length} CPUs, Temporal db in ${path.dirname(dir)}`,
+      `${TOTAL} prompts, answer after ${ANSWER_AFTER_MS} ms, ${slots} activity slots, ` +
+        `${os.cpus().length} CPUs, Temporal db in ${path.dirname(dir)}`,
       '',
-      `${'run'.padEnd(24)}  ${'wall s'.padStart(7)}  ${'per s'.padStart(8)}  ${'p50 ms'.padStart(8)}  ${'p99 ms'.padStart(8)}`,
+      `${'run'.padEnd(24)}  ${'wall s'.padStart(7)}  ${'per s'.padStart(8)}  ` +
+        `${'p50 ms'.padStart(8)}  ${'p99 ms'.padStart(8)}`,
       row('direct (same process)', direct),
       row('llmPrompt workflows', workflows),
       '',
-      `ideal: ${TOTAL} × ${ANSWER_AFTER_MS} ms over ${Math.min(slots, TOTAL)} slots = ${(idealMs / 1000).toFixed(2)} s`,
+      `ideal: ${TOTAL} × ${ANSWER_AFTER_MS} ms over ${Math.min(slots, TOTAL)} slots = ` +
+        `${(idealMs / 1000).toFixed(2)} s`,
       `workflows / direct wall time: ${(workflows.wallMs / direct.wallMs).toFixed(1)}×`,
       `workflows / ideal wall time:  ${(workflows.wallMs / idealMs).toFixed(1)}×`,
       `CPU per workflow: ${cpuLine(workflows)} (load average before: ${loadBefore})`,

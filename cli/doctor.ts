@@ -58,7 +58,8 @@ export async function runDoctor(config: PocConfig): Promise<Check[]> {
     add(
       'Docker Compose',
       'PASS',
-      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
+      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ` +
+        `${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
     );
   } catch (err) {
     add('Docker Compose', 'FAIL', (err as Error).message);

@@ -186,7 +186,8 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
         if (command.json) out(JSON.stringify(result, null, 2));
         else
           err(
-            `\n${result.inputTokens} in / ${result.outputTokens} out tokens · ${result.latencyMs} ms · ${result.finishReason}`,
+            `\n${result.inputTokens} in / ${result.outputTokens} out tokens · ` +
+              `${result.latencyMs} ms · ${result.finishReason}`,
           );
         return 0;
       }
@@ -229,7 +230,8 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       if (command.json) out(JSON.stringify(log, null, 2));
       else {
         err(
-          `${status.id} · ${log.step} · ${log.path ?? 'no log yet'}${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`,
+          `${status.id} · ${log.step} · ${log.path ?? 'no log yet'}` +
+            `${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`,
         );
         if (log.text) out(log.text);
       }
@@ -449,7 +451,8 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
   else io.stdout.write((shown ? '\n' : '') + result.text);
   io.stdout.write('\n');
   err(
-    `${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`,
+    `${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ` +
+      `${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`,
   );
   return 0;
 }

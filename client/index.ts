@@ -49,7 +49,9 @@ export { TemporalConnectionError, connectionOptions, describeConnectionError } f
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
   constructor(readonly id: string) {
-    super(`no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; \`poc list\` shows the recent ones`);
+    super(
+      `no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; ` + '`poc list` shows the recent ones',
+    );
     this.name = 'RunNotFoundError';
   }
 }

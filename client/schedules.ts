@@ -153,7 +153,8 @@ export function renderSchedules(schedules: ScheduleSummary[]): string {
   return schedules
     .map(
       (s) =>
-        `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`,
+        `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} ` +
+        `next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`,
     )
     .join('\n');
 }

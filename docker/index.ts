@@ -60,7 +60,8 @@ async function probeCompose(forced: ComposeChoice | undefined): Promise<Compose>
       `POC_COMPOSE=${forced}, but \`${forced} version\` does not work here; install it or unset POC_COMPOSE`,
     );
   throw new ComposeMissingError(
-    'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',
+    'neither `docker compose` nor `docker-compose` works here; ' +
+      'install Docker Compose (the v2+ plugin or docker-compose 1.29)',
   );
 }
 

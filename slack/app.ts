@@ -70,15 +70,19 @@ export function slackBotSettings(slack: SlackSettings): SlackBotSettings {
   if (!botToken)
     problems.push('SLACK_BOT_TOKEN is not set: the Bot User OAuth Token (xoxb-…) from "OAuth & Permissions"');
   else if (botToken.startsWith('xapp-'))
-    problems.push('SLACK_BOT_TOKEN holds an app-level token (xapp-…); it must be the Bot User OAuth Token (xoxb-…)');
+    problems.push(
+      'SLACK_BOT_TOKEN holds an app-level token (xapp-…); ' + 'it must be the Bot User OAuth Token (xoxb-…)',
+    );
   if (!appToken && !signingSecret) {
     problems.push(
-      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) nor SLACK_SIGNING_SECRET ' +
-        '(HTTP mode, with POC_SLACK_PORT) is set',
+      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) ' +
+        'nor SLACK_SIGNING_SECRET (HTTP mode, with POC_SLACK_PORT) is set',
     );
   }
   if (appToken && !appToken.startsWith('xapp-'))
-    problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
+    problems.push(
+      'SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"',
+    );
   if (problems.length > 0 || !botToken) throw new SlackBotConfigError(problems);
   return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slack.apiUrl };
 }
@@ -347,9 +351,8 @@ export async function startSlackBot({
         : `cannot listen on POC_SLACK_PORT=${settings.port} (${why})`,
     ]);
   }
-  log(
-    `Slack bot up (${settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`}); ${ctx.access.describe()}`,
-  );
+  const listening = settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`;
+  log(`Slack bot up (${listening}); ${ctx.access.describe()}`);
 
   let stopped: Promise<void> | undefined;
   return {

@@ -278,7 +278,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       if (status.kind !== 'pipeline') {
         return out.reply(
           notice(
-            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
+            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ` +
+              `${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
           ),
         );
       }
@@ -292,7 +293,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       const workflowId = await cancelUnlessEnded(ctx, id);
       return out.reply(
         notice(
-          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; its status message shows when it has stopped.`,
+          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; ` +
+            'its status message shows when it has stopped.',
         ),
       );
     }
@@ -307,7 +309,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       const result = await decide(ctx.client, command.id, { action, by: inv.user });
       return out.reply(
         notice(
-          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} *${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
+          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
+            `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
         ),
       );
     }
@@ -422,7 +425,8 @@ export function errorReply(
     causes.push(String((e as Error).message ?? e));
   if (causes.some((m) => /\b(UNAVAILABLE|DEADLINE_EXCEEDED)\b|[Dd]eadline exceeded|cannot reach Temporal/.test(m))) {
     return notice(
-      `:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); try again in a moment.`,
+      `:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); ` +
+        'try again in a moment.',
     );
   }
   return notice(`:boom: ${escapeMrkdwn(redact(message).slice(0, 2_000))}`);
@@ -471,7 +475,8 @@ async function answerApproval(
       });
       await out.reply(
         notice(
-          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} *${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
+          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} ` +
+            `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
         ),
       );
     } catch (err) {

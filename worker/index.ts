@@ -188,7 +188,10 @@ export async function sweepOrphanContainers(
 
 export const RETENTION_SCHEDULE = INTERNAL_ID.retentionSchedule;
 
-/** One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps the plain name. */
+/**
+ * One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps
+ * the plain name.
+ */
 export function retentionScheduleId(taskQueue: string): string {
   return taskQueue === DEFAULT_TASK_QUEUE ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
 }

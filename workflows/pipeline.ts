@@ -266,7 +266,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
       if (gated(step.name)) {
         const d = await awaitDecision('approval', step, APPROVAL_ACTIONS);
         if (d.action === 'deny') {
-          status.error = `step ${step.name} was not approved (${d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`})`;
+          const why = d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`;
+          status.error = `step ${step.name} was not approved (${why})`;
           await finish('CANCELLED');
           return status;
         }
@@ -289,7 +290,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           changed();
           continue;
         }
-        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : ''})`;
+        const detail = d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : '';
+        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${detail})`;
       }
       await finish('FAILED');
       throw ApplicationFailure.create({
@@ -355,7 +357,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
         if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
           infraRetries += 1;
           const delaySeconds = Math.min(60, 2 ** infraRetries);
-          status.error = `${failure.message} — retrying step ${step.name} in ${delaySeconds} s (${infraRetries}/${MAX_INFRA_RETRIES})`;
+          status.error =
+            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+            `(${infraRetries}/${MAX_INFRA_RETRIES})`;
           step.status = 'pending';
           changed();
           await sleep(delaySeconds * 1000);

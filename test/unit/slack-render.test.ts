@@ -1,5 +1,5 @@
 /** Pure parts of the Slack bot: escaping, unescaping, Block Kit within Slack's limits, parsing. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import type { LlmStatus, PipelineStatus, StepState } from '../../core/contract.js';
@@ -208,47 +208,53 @@ describe('status message', () => {
     assert.deepEqual(actionIds(m), [ACTION_IDS.cancel]);
   });
 
-  test('a failure decision: Retry / Skip / Abort carrying the question id; an approval: Approve / Approve all / Deny', () => {
-    const failure = renderRunStatus(
-      pipeline({
-        phase: 'AWAITING_DECISION',
-        steps: [step('lint', { status: 'failed', exitCode: 2, attempt: 1, durationMs: 40 })],
-        pendingDecision: {
-          id: 'failure-lint-1-0',
-          kind: 'failure',
-          step: 'lint',
-          options: ['retry', 'skip', 'abort'],
-          deadline: '2026-01-01T10:10:00.000Z',
-        },
-      }),
-      { runUrl, redact: noRedact },
-    );
-    assert.deepEqual(actionIds(failure), ['poc_retry', 'poc_skip', 'poc_abort', 'poc_open_run']);
-    const values = buttons(failure)
-      .slice(0, 3)
-      .map((e) => parseButtonValue(e.value));
-    assert.deepEqual(values, Array(3).fill({ workflowId: 'pipeline-abc12345', decisionId: 'failure-lint-1-0' }));
-    assert.match(
-      allText(failure),
-      /\*lint\* failed\. Retry it, skip it, or abort the run\? No answer by <!date\^\d+\^\{time\}\|2026-01-01 10:10 UTC> counts as abort/,
-    );
+  test(
+    'a failure decision: Retry / Skip / Abort carrying the question id; ' + 'an approval: Approve / Approve all / Deny',
+    () => {
+      const failure = renderRunStatus(
+        pipeline({
+          phase: 'AWAITING_DECISION',
+          steps: [step('lint', { status: 'failed', exitCode: 2, attempt: 1, durationMs: 40 })],
+          pendingDecision: {
+            id: 'failure-lint-1-0',
+            kind: 'failure',
+            step: 'lint',
+            options: ['retry', 'skip', 'abort'],
+            deadline: '2026-01-01T10:10:00.000Z',
+          },
+        }),
+        { runUrl, redact: noRedact },
+      );
+      assert.deepEqual(actionIds(failure), ['poc_retry', 'poc_skip', 'poc_abort', 'poc_open_run']);
+      const values = buttons(failure)
+        .slice(0, 3)
+        .map((e) => parseButtonValue(e.value));
+      assert.deepEqual(values, Array(3).fill({ workflowId: 'pipeline-abc12345', decisionId: 'failure-lint-1-0' }));
+      assert.match(
+        allText(failure),
+        new RegExp(
+          String.raw`\*lint\* failed\. Retry it, skip it, or abort the run\? ` +
+            String.raw`No answer by <!date\^\d+\^\{time\}\|2026-01-01 10:10 UTC> counts as abort`,
+        ),
+      );
 
-    const approval = renderRunStatus(
-      pipeline({
-        phase: 'AWAITING_DECISION',
-        pendingDecision: {
-          id: 'approval-test-0-0',
-          kind: 'approval',
-          step: 'test',
-          options: ['approve', 'approveAll', 'deny'],
-          deadline: '2026-01-01T10:10:00.000Z',
-        },
-      }),
-      { redact: noRedact },
-    );
-    assert.deepEqual(actionIds(approval), ['poc_approve', 'poc_approve_all', 'poc_deny']);
-    assert.match(allText(approval), /A \*yes\* or \*no\* reply in this thread works too/);
-  });
+      const approval = renderRunStatus(
+        pipeline({
+          phase: 'AWAITING_DECISION',
+          pendingDecision: {
+            id: 'approval-test-0-0',
+            kind: 'approval',
+            step: 'test',
+            options: ['approve', 'approveAll', 'deny'],
+            deadline: '2026-01-01T10:10:00.000Z',
+          },
+        }),
+        { redact: noRedact },
+      );
+      assert.deepEqual(actionIds(approval), ['poc_approve', 'poc_approve_all', 'poc_deny']);
+      assert.match(allText(approval), /A \*yes\* or \*no\* reply in this thread works too/);
+    },
+  );
 
   test('final phases and status copies have no action buttons; decisions say who decided', () => {
     for (const phase of ['DONE', 'FAILED', 'CANCELLED'] as const) {
