@@ -80,9 +80,7 @@ export function slackBotSettings(slack: SlackSettings): SlackBotSettings {
     );
   }
   if (appToken && !appToken.startsWith('xapp-'))
-    problems.push(
-      'SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"',
-    );
+    problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
   if (problems.length > 0 || !botToken) throw new SlackBotConfigError(problems);
   return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slack.apiUrl };
 }
