@@ -31,6 +31,18 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // Prettier wraps code at 120 columns but not strings, comments or regexes; this catches those.
+      'max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreUrls: false,
+          ignoreStrings: false,
+          ignoreTemplateLiterals: false,
+          ignoreRegExpLiterals: false,
+          ignoreComments: false,
+        },
+      ],
     },
   },
   {

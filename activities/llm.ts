@@ -6,20 +6,21 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import type { LlmSettings } from '../core/config.js';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import { LLM_FAILURE_TYPES, llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
 import { redact } from '../core/redact.js';
 
-export const LLM_FAILURE_TYPES = { retryable: 'LlmRetryable', fatal: 'LlmFatal', timeout: 'LlmTimeout' } as const;
+export { LLM_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
 const FIRST_CHUNK_AFTER_MS = 300;
 const CHUNK_EVERY_MS = 400;
 const HEARTBEAT_EVERY_MS = 2_000;
 
-export function createLlmActivities({ client, env }: { client: Client; env: NodeJS.ProcessEnv }) {
-  const idleTimeoutMs = Number(env.POC_LLM_IDLE_TIMEOUT_MS) > 0 ? Number(env.POC_LLM_IDLE_TIMEOUT_MS) : 120_000;
+export function createLlmActivities({ client, llm }: { client: Client; llm: LlmSettings }) {
+  const idleTimeoutMs = llm.idleTimeoutMs;
 
   return {
     async completePrompt(input: LlmInput): Promise<LlmResult> {
@@ -56,7 +57,7 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
       );
 
       try {
-        const provider = createProvider(input.backend, env);
+        const provider = createProvider(input.backend, llm);
         const completion = await provider.complete({
           model: input.model,
           prompt: input.prompt,
@@ -92,7 +93,7 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
 
     async listModels(backend: LlmBackend): Promise<string[]> {
       try {
-        return await createProvider(backend, env).listModels(Context.current().cancellationSignal);
+        return await createProvider(backend, llm).listModels(Context.current().cancellationSignal);
       } catch (err) {
         throw toFailure(err, backend);
       }
@@ -104,7 +105,9 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
 export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: number): ApplicationFailure {
   if (stalledAfterMs !== undefined) {
     return ApplicationFailure.create({
-      message: `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; the request was abandoned and will be retried`,
+      message:
+        `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; ` +
+        'the request was abandoned and will be retried',
       type: LLM_FAILURE_TYPES.timeout,
     });
   }

@@ -8,8 +8,8 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
-import { runUrl, type PocConfig } from '../core/config.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from '../core/contract.js';
+import { runUrl, secretValues, type PocConfig } from '../core/config.js';
+import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
 import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
 import { createRedactor } from '../core/redact.js';
 
@@ -20,11 +20,7 @@ export interface ReportArgs {
   replies: StepFailureNotice[];
 }
 
-export const SLACK_FAILURE_TYPES = {
-  notConfigured: 'SlackNotConfigured',
-  rejected: 'SlackRejected',
-  unavailable: 'SlackUnavailable',
-} as const;
+export { SLACK_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers that no retry can change: the token, the channel or the message itself is wrong. */
 const PERMANENT_ERRORS = new Set([
@@ -67,26 +63,20 @@ interface ReportProgress {
   repliesPosted?: number;
 }
 
-/** `SLACK_API_URL` as the WebClient wants it (with a trailing slash), or Slack's own. */
-export function slackApiUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const url = env.SLACK_API_URL?.trim();
-  if (!url) return undefined;
-  return url.endsWith('/') ? url : `${url}/`;
-}
-
-export function createSlackActivities({ config, env }: { config: PocConfig; env: NodeJS.ProcessEnv }) {
-  const redact = createRedactor({ ...process.env, ...env });
+export function createSlackActivities({ config }: { config: PocConfig }) {
+  const redact = createRedactor({ ...process.env, ...secretValues(config) });
   let cached: { key: string; client: WebClient } | undefined;
 
   function webClient(): WebClient {
-    const token = env.SLACK_BOT_TOKEN?.trim();
+    const token = config.slack.botToken;
     if (!token) {
       throw ApplicationFailure.nonRetryable(
-        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; set it (see slack/README.md) and restart the worker',
+        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; ' +
+          'set it (see slack/README.md) and restart the worker',
         SLACK_FAILURE_TYPES.notConfigured,
       );
     }
-    const url = slackApiUrl(env);
+    const url = config.slack.apiUrl;
     const key = `${token}\u0000${url ?? ''}`;
     if (cached?.key !== key) {
       cached = {

@@ -25,6 +25,7 @@ import {
   removeContainers,
   stopAndRemove,
 } from '../docker/index.js';
+import type { ComposeChoice } from '../core/config.js';
 import { redact } from '../core/redact.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
@@ -74,7 +75,14 @@ function composeArgs(files: string[]): string[] {
   return files.flatMap((file) => ['-f', file]);
 }
 
-export async function runStep(args: RunStepArgs): Promise<StepResult> {
+/** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
+export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
+  return function runStep(args: RunStepArgs): Promise<StepResult> {
+    return runStepWith(args, compose);
+  };
+}
+
+async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const { step, workflowId } = args;
@@ -87,7 +95,7 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
 
   let compose;
   try {
-    compose = await detectCompose();
+    compose = await detectCompose(forcedCompose);
   } catch (err) {
     log.end();
     if (err instanceof ComposeMissingError)
@@ -129,7 +137,8 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
         ];
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
-      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
+      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +
+      ` · ${compose.command} ${argv.join(' ')}`,
   );
 
   // Events of this container are looked up from here on (a second of slack for clock rounding).
@@ -173,7 +182,8 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   }, args.timeoutSeconds * 1000);
   const onCancel = () => {
     writeLine(
-      `=== step ${step.name} cancelled (${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
+      `=== step ${step.name} cancelled ` +
+        `(${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
     );
     void stop();
   };
@@ -265,7 +275,8 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     const problem = await engineProblem();
     const why =
       problem ??
-      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
+      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
+        `${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
     await finish(why);
     throw ApplicationFailure.create({
       message: why,

@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DEFAULT_STEPS } from '../core/contract.js';
+import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
 import { STEP_NAME } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
@@ -96,7 +96,8 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       : COMPOSE_FILES.filter((f) => fs.existsSync(path.join(workspace, f))).slice(0, 1);
   if (files.length === 0) {
     throw new WorkspaceError(
-      `workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); it must be a Docker Compose project with a "${service}" service`,
+      `workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); ` +
+        `it must be a Docker Compose project with a "${service}" service`,
     );
   }
   for (const file of files) {
@@ -162,16 +163,17 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
-      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
       throw err;
     }
     const steps = args.steps.map((name) => {
       const step = config.steps.get(name);
       if (!step) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" is not defined in workspace ${workspace} (it defines ${[...config.steps.keys()].join(', ')}); ` +
+          `step "${name}" is not defined in workspace ${workspace} ` +
+            `(it defines ${[...config.steps.keys()].join(', ')}); ` +
             `define it under "steps" in ${CONFIG_FILE}`,
-          'InvalidInput',
+          FAILURE_TYPES.invalidInput,
         );
       }
       if (
@@ -180,8 +182,9 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
         !fs.existsSync(path.join(workspace, step.command))
       ) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; add the script or define the step in ${CONFIG_FILE}`,
-          'InvalidInput',
+          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; ` +
+            `add the script or define the step in ${CONFIG_FILE}`,
+          FAILURE_TYPES.invalidInput,
         );
       }
       return step;

@@ -140,7 +140,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
         const before: PipelineStatus = await getPipelineStatus(client, workflowId);
         await killWorker();
         log(
-          `pipeline ${i + 1}/${opts.pipelines}: killed the worker with ${before.steps.filter((s) => s.status === 'done').length} step(s) done`,
+          `pipeline ${i + 1}/${opts.pipelines}: killed the worker with ` +
+            `${before.steps.filter((s) => s.status === 'done').length} step(s) done`,
         );
         const after = (await client.workflow
           .getHandle(workflowId)
@@ -206,7 +207,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
       } catch {
         replays = false;
       }
-      row.note = `history ${events.length} events, contiguous ${contiguous}, completed ${Boolean(last?.workflowExecutionCompletedEventAttributes)}, replays ${replays}`;
+      row.note =
+        `history ${events.length} events, contiguous ${contiguous}, ` +
+        `completed ${Boolean(last?.workflowExecutionCompletedEventAttributes)}, replays ${replays}`;
       if (!contiguous || !last?.workflowExecutionCompletedEventAttributes || !replays) row.lost = 1;
       rows.push(row);
     }

@@ -24,7 +24,7 @@ import {
   type PipelineStatus,
   type RunStatus,
 } from '../client/index.js';
-import { loadConfig, nonEmpty, repoRoot, runUrl, type PocConfig } from '../core/config.js';
+import { ConfigError, loadConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
@@ -38,11 +38,13 @@ export interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 let io: Io = process;
+/** False when NO_COLOR is set (the config's `color`). */
+let colorAllowed = true;
 const out = (text: string) => io.stdout.write(text.endsWith('\n') ? text : text + '\n');
 const err = (text: string) => io.stderr.write(text.endsWith('\n') ? text : text + '\n');
 
 function style(stream: Io['stdout'] = io.stdout): Style {
-  return { color: Boolean(stream.isTTY) && !process.env.NO_COLOR };
+  return { color: Boolean(stream.isTTY) && colorAllowed };
 }
 
 function whoAmI(): string {
@@ -74,7 +76,15 @@ async function runCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const config = loadConfig();
+  let config: PocConfig;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    err(`poc: ${redact(e.message)}`);
+    return 2;
+  }
+  colorAllowed = config.color;
   let client: Client | undefined;
   const getClient = async () => (client ??= await connect(config));
   try {
@@ -134,7 +144,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'run': {
       const client = await getClient();
       // --workspace, else this shell's POC_WORKSPACE, else the worker's default (its own POC_WORKSPACE).
-      const chosen = command.workspace ?? nonEmpty(process.env.POC_WORKSPACE);
+      const chosen = command.workspace ?? config.workspaceFromEnv;
       const workspace = chosen ? path.resolve(chosen) : undefined;
       const started = await startPipeline(
         client,
@@ -172,11 +182,12 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       };
       if (command.direct) {
         const { runLlmDirect } = await import('./llm-direct.js');
-        const result = await runLlmDirect(input, command.json ? devNull() : io.stdout);
+        const result = await runLlmDirect(input, command.json ? devNull() : io.stdout, config.llm);
         if (command.json) out(JSON.stringify(result, null, 2));
         else
           err(
-            `\n${result.inputTokens} in / ${result.outputTokens} out tokens · ${result.latencyMs} ms · ${result.finishReason}`,
+            `\n${result.inputTokens} in / ${result.outputTokens} out tokens · ` +
+              `${result.latencyMs} ms · ${result.finishReason}`,
           );
         return 0;
       }
@@ -187,7 +198,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     }
     case 'models': {
       const { listModelsDirect } = await import('./llm-direct.js');
-      const models = await listModelsDirect(command.backend);
+      const models = await listModelsDirect(command.backend, config.llm);
       out(command.json ? JSON.stringify(models) : models.join('\n') || '(no models)');
       return 0;
     }
@@ -219,7 +230,8 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       if (command.json) out(JSON.stringify(log, null, 2));
       else {
         err(
-          `${status.id} · ${log.step} · ${log.path ?? 'no log yet'}${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`,
+          `${status.id} · ${log.step} · ${log.path ?? 'no log yet'}` +
+            `${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`,
         );
         if (log.text) out(log.text);
       }
@@ -439,7 +451,8 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
   else io.stdout.write((shown ? '\n' : '') + result.text);
   io.stdout.write('\n');
   err(
-    `${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`,
+    `${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ` +
+      `${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`,
   );
   return 0;
 }

@@ -111,7 +111,8 @@ export function renderLlm(status: LlmStatus, style: Style): string {
       paint(
         style,
         'gray',
-        `${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens · ${seconds(r.latencyMs)} · ${r.attempts} attempt(s) · ${r.finishReason}`,
+        `${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens · ` +
+          `${seconds(r.latencyMs)} · ${r.attempts} attempt(s) · ${r.finishReason}`,
       ),
     );
   } else if (status.partialText) {
@@ -132,7 +133,9 @@ export function renderList(runs: RunSummary[], style: Style): string {
     .map((r) => {
       const title = r.title.length > 60 ? r.title.slice(0, 59) + '…' : r.title;
       const phase = `${PHASE_MARK[r.phase] ?? ' '} ${r.phase}`.padEnd(20);
-      return `${r.workflowId.padEnd(idWidth)}  ${paint(style, r.phase === 'FAILED' ? 'red' : r.phase === 'DONE' ? 'green' : 'blue', phase)} ${r.startTime.toISOString().slice(0, 16).replace('T', ' ')}  ${title.replace(/\s+/g, ' ')}`;
+      const colour = r.phase === 'FAILED' ? 'red' : r.phase === 'DONE' ? 'green' : 'blue';
+      const when = r.startTime.toISOString().slice(0, 16).replace('T', ' ');
+      return `${r.workflowId.padEnd(idWidth)}  ${paint(style, colour, phase)} ${when}  ${title.replace(/\s+/g, ' ')}`;
     })
     .join('\n');
 }

@@ -194,7 +194,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   deny: { usage: 'deny <id>', summary: 'refuse a gated step (the run ends)', flags: { json }, positional: 'one' },
   schedule: {
     usage:
-      'schedule create <name> --cron "0 3 * * *" [--steps a,b] [--goal G] [--overlap skip|buffer] | list | pause|unpause|delete|trigger|describe <name>',
+      'schedule create <name> --cron "0 3 * * *" [--steps a,b] [--goal G] [--overlap skip|buffer] | ' +
+      'list | pause|unpause|delete|trigger|describe <name>',
     summary: 'pipelines on a timetable (Temporal Schedules)',
     flags: {
       cron: { type: 'string' },

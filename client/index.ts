@@ -9,13 +9,14 @@
 import crypto from 'node:crypto';
 import {
   Client,
-  Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { clientAddress, loadConfig, type PocConfig } from '../core/config.js';
+import { loadConfig, type PocConfig } from '../core/config.js';
+import { connectTemporal } from '../core/temporal.js';
 import {
+  DEFAULT_TASK_QUEUE,
   FINAL_PHASES,
   ID_PREFIX,
   PocKind,
@@ -37,32 +38,39 @@ import {
   type SlackTarget,
 } from '../core/contract.js';
 import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
+import type { llmPromptWorkflow } from '../workflows/llm.js';
+import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
 export * from '../core/contract.js';
 export { InputError } from '../core/validate.js';
-export { loadConfig, type PocConfig } from '../core/config.js';
+export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
+export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
   constructor(readonly id: string) {
-    super(`no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; \`poc list\` shows the recent ones`);
+    super(
+      `no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; ` + '`poc list` shows the recent ones',
+    );
     this.name = 'RunNotFoundError';
   }
 }
 
+/**
+ * A client for the configured Temporal (`loadConfig()`: TEMPORAL_ADDRESS, TLS, API key, profile;
+ * the embedded dev server when no address is set). Fails with a TemporalConnectionError whose
+ * message is one line naming the setting at fault and the fix (a wrong CA, a missing client
+ * certificate, a rejected API key, a namespace that does not exist, nothing listening).
+ */
 export async function connect(config: PocConfig = loadConfig()): Promise<Client> {
-  const address = clientAddress(config);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
-  } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${address} (${(err as Error).message}); start the stack with \`npm start\` ` +
-        `(or \`poc up\`), or set TEMPORAL_ADDRESS to your server`,
-    );
-  }
-  return new Client({ connection, namespace: config.namespace });
+  const connection = await connectTemporal(config);
+  const client = new Client({ connection, namespace: config.namespace });
+  clientConfigs.set(client, config);
+  return client;
 }
+
+/** The settings a client was connected with: runs it starts go to that config's task queue by default. */
+const clientConfigs = new WeakMap<Client, PocConfig>();
 
 const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 /** Short, readable, unique enough for humans to type: 8 characters of Crockford base32. */
@@ -94,11 +102,14 @@ export interface Started {
   started: boolean;
 }
 
-async function start(
+/** The workflows a client starts, by their contract name (typed by their function). */
+type StartableWorkflow = typeof pipelineWorkflow | typeof llmPromptWorkflow;
+
+async function start<W extends StartableWorkflow>(
   client: Client,
-  type: string,
+  type: (typeof WORKFLOW_TYPES)['pipeline' | 'llm'],
   workflowId: string,
-  input: unknown,
+  input: Parameters<W>[0],
   opts: StartOptions,
   extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string>; slack?: SlackTarget },
 ): Promise<Started> {
@@ -121,9 +132,9 @@ async function start(
     if (existing) return { workflowId, runId: existing.runId, started: false };
   }
   try {
-    const handle = await client.workflow.start(type, {
+    const handle = await client.workflow.start<StartableWorkflow>(type, {
       workflowId,
-      taskQueue: opts.taskQueue ?? loadConfig().taskQueue,
+      taskQueue: opts.taskQueue ?? clientConfigs.get(client)?.taskQueue ?? DEFAULT_TASK_QUEUE,
       args: [input],
       memo: { ...extras.memo, ...opts.memo },
       typedSearchAttributes: searchAttributes,
@@ -156,7 +167,7 @@ export async function startPipeline(
 ): Promise<Started> {
   const valid = validatePipelineInput(input);
   const workflowId = `${ID_PREFIX.pipeline}${opts.id ?? newRunId()}`;
-  return start(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
+  return start<typeof pipelineWorkflow>(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
     kind: 'pipeline',
     requestedBy: valid.requestedBy,
     memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
@@ -167,7 +178,7 @@ export async function startPipeline(
 export async function startLlm(client: Client, input: LlmInput, opts: StartOptions = {}): Promise<Started> {
   const valid = validateLlmInput(input);
   const workflowId = `${ID_PREFIX.llm}${opts.id ?? newRunId()}`;
-  return start(client, WORKFLOW_TYPES.llm, workflowId, input, opts, {
+  return start<typeof llmPromptWorkflow>(client, WORKFLOW_TYPES.llm, workflowId, input, opts, {
     kind: 'llm',
     requestedBy: valid.requestedBy,
     memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
@@ -258,8 +269,8 @@ export interface ListOptions {
 
 /** Newest first, from Temporal's visibility (search attributes and memo). */
 export async function listRuns(client: Client, opts: ListOptions = {}): Promise<RunSummary[]> {
-  const clauses = [opts.kind ? `PocKind = "${opts.kind}"` : `PocKind IN ("pipeline", "llm")`];
-  if (opts.phase) clauses.push(`PocPhase = "${opts.phase}"`);
+  const clauses = [opts.kind ? `${PocKind.name} = "${opts.kind}"` : `${PocKind.name} IN ("pipeline", "llm")`];
+  if (opts.phase) clauses.push(`${PocPhase.name} = "${opts.phase}"`);
   if (opts.query) clauses.push(`(${opts.query})`);
   const limit = Math.max(1, Math.min(opts.limit ?? 10, 1_000));
   const runs: RunSummary[] = [];

@@ -13,10 +13,18 @@ import {
 } from '@temporalio/client';
 import type { PocConfig } from '../core/config.js';
 import type { Command } from './grammar.js';
-import { ID_PREFIX, PocKind, PocPhase, PocRequestedBy, WORKFLOW_TYPES, type PipelineInput } from '../core/contract.js';
+import {
+  INTERNAL_ID,
+  PocKind,
+  PocPhase,
+  PocRequestedBy,
+  WORKFLOW_TYPES,
+  type PipelineInput,
+} from '../core/contract.js';
+import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { validatePipelineInput } from '../core/validate.js';
 
-const SCHEDULE_PREFIX = 'poc-';
+const SCHEDULE_PREFIX = INTERNAL_ID.schedulePrefix;
 
 export interface ScheduleSummary {
   name: string;
@@ -49,14 +57,14 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
   validatePipelineInput(input);
   const scheduleId = `${SCHEDULE_PREFIX}${opts.name}`;
   try {
-    await client.schedule.create({
+    await client.schedule.create<typeof pipelineWorkflow>({
       scheduleId,
       spec: { cronExpressions: [opts.cron] },
       action: {
         type: 'startWorkflow',
         workflowType: WORKFLOW_TYPES.pipeline,
         // Temporal appends the scheduled time: pipeline-sched-<name>-<time>.
-        workflowId: `${ID_PREFIX.pipeline}sched-${opts.name}`,
+        workflowId: `${INTERNAL_ID.scheduledRunPrefix}${opts.name}`,
         taskQueue: config.taskQueue,
         args: [input],
         memo: { goal: input.goal as string },
@@ -145,7 +153,8 @@ export function renderSchedules(schedules: ScheduleSummary[]): string {
   return schedules
     .map(
       (s) =>
-        `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`,
+        `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} ` +
+        `next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`,
     )
     .join('\n');
 }

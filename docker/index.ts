@@ -6,6 +6,7 @@
  * by the major version, never by the string "2.".
  */
 import { execa } from 'execa';
+import type { ComposeChoice } from '../core/config.js';
 
 export const LABEL_WORKFLOW = 'poc.workflow-id';
 export const LABEL_STEP = 'poc.step';
@@ -21,19 +22,23 @@ export interface Compose {
 
 export class ComposeMissingError extends Error {}
 
-let composePromise: Promise<Compose> | undefined;
+const composePromises = new Map<ComposeChoice | 'any', Promise<Compose>>();
 
-/** The Compose this machine has (cached once found). `POC_COMPOSE` forces one. */
-export function detectCompose(env: NodeJS.ProcessEnv = process.env): Promise<Compose> {
-  composePromise ??= probeCompose(env).catch((err) => {
-    composePromise = undefined; // Installed later? Look again next time.
-    throw err;
-  });
-  return composePromise;
+/** The Compose this machine has (cached once found); `forced` (the config's POC_COMPOSE) picks one. */
+export function detectCompose(forced?: ComposeChoice): Promise<Compose> {
+  const key = forced ?? 'any';
+  let found = composePromises.get(key);
+  if (!found) {
+    found = probeCompose(forced).catch((err) => {
+      composePromises.delete(key); // Installed later? Look again next time.
+      throw err;
+    });
+    composePromises.set(key, found);
+  }
+  return found;
 }
 
-async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
-  const forced = env.POC_COMPOSE?.trim();
+async function probeCompose(forced: ComposeChoice | undefined): Promise<Compose> {
   const candidates: [string, string[]][] =
     forced === 'docker-compose'
       ? [['docker-compose', []]]
@@ -43,20 +48,20 @@ async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
             ['docker', ['compose']],
             ['docker-compose', []],
           ];
-  if (forced && forced !== 'docker-compose' && forced !== 'docker compose') {
-    throw new ComposeMissingError(
-      `POC_COMPOSE=${forced} is not understood; set it to "docker compose" or "docker-compose"`,
-    );
-  }
   for (const [command, prefix] of candidates) {
-    const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000, env });
+    const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000 });
     if (result.exitCode !== 0) continue;
     const version = String(result.stdout).trim().replace(/^v/, '');
     // Only the Python v1 prints 1.x; a plugin or a source build ("dev") is v2 or later.
     return { flavour: /^1\./.test(version) ? 'v1' : 'v2', command, prefix, version: version || 'unknown' };
   }
+  if (forced)
+    throw new ComposeMissingError(
+      `POC_COMPOSE=${forced}, but \`${forced} version\` does not work here; install it or unset POC_COMPOSE`,
+    );
   throw new ComposeMissingError(
-    'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',
+    'neither `docker compose` nor `docker-compose` works here; ' +
+      'install Docker Compose (the v2+ plugin or docker-compose 1.29)',
   );
 }
 

@@ -5,6 +5,7 @@
  */
 import { Ollama } from 'ollama';
 import type { Message } from 'ollama';
+import type { LlmSettings } from '../core/config.js';
 import type { LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -12,13 +13,12 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
-  nonEmpty,
   normalizeFinishReason,
   type BackendSettings,
   type Exchange,
 } from './shared.js';
 
-export const OLLAMA_DEFAULT_HOST = 'http://127.0.0.1:11434';
+export { OLLAMA_DEFAULT_HOST } from '../core/config.js';
 
 /** What the SDK throws for an HTTP error (`ResponseError`); matched by shape, it is not exported. */
 interface OllamaResponseError extends Error {
@@ -34,8 +34,8 @@ function isResponseError(err: unknown): err is OllamaResponseError {
   );
 }
 
-export function createOllamaProvider(env: NodeJS.ProcessEnv): LlmProvider {
-  const host = nonEmpty(env.OLLAMA_HOST) ?? OLLAMA_DEFAULT_HOST;
+export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider {
+  const host = ollama.host;
   const settings: BackendSettings = { backend: 'ollama', urlVariable: 'OLLAMA_HOST', baseUrl: host };
 
   /** A client per call: its `fetch` carries that call's signal and keeps the last response's headers. */

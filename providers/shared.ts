@@ -43,10 +43,6 @@ export function buildProvider(
   };
 }
 
-export function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
-}
-
 /** Where a backend's settings come from, so every message can say which variable to fix. */
 export interface BackendSettings {
   backend: LlmBackend;
@@ -80,8 +76,18 @@ export function parseRetryAfter(headers: Headers | undefined | null, now = Date.
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-const CONTEXT_TOO_LONG =
-  /context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context|input is too long/i;
+const CONTEXT_TOO_LONG = new RegExp(
+  [
+    'context[_ ]length',
+    'context window',
+    'maximum context',
+    'prompt is too long',
+    'too many tokens',
+    "exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context",
+    'input is too long',
+  ].join('|'),
+  'i',
+);
 const UNKNOWN_MODEL =
   /model\b.*\b(not found|does not exist|unknown|not available)|unknown model|model_not_found|no such model/i;
 const CONNECTION_CODES = new Set([
@@ -149,7 +155,8 @@ export function fromHttpStatus(
   }
   if (status === 403) {
     return fatal(
-      `access denied${model ? ` to model "${model}"` : ''} — check that ${settings.keyVariable ?? 'your account'} may use it`,
+      `access denied${model ? ` to model "${model}"` : ''} — ` +
+        `check that ${settings.keyVariable ?? 'your account'} may use it`,
     );
   }
   if (status === 404) {
@@ -158,7 +165,8 @@ export function fromHttpStatus(
     if (model)
       return fatal(`not found — check the model name "${model}" and ${settings.urlVariable}=${settings.baseUrl}`);
     return fatal(
-      `not found — check ${settings.urlVariable}=${settings.baseUrl}${settings.backend === 'openai' ? ' (it must end in /v1)' : ''}`,
+      `not found — check ${settings.urlVariable}=${settings.baseUrl}` +
+        `${settings.backend === 'openai' ? ' (it must end in /v1)' : ''}`,
     );
   }
   if (model && UNKNOWN_MODEL.test(serverMessage)) return fatal(unknownModel(settings, model));
@@ -210,7 +218,8 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
     return new LlmError(
       'retryable',
       backend,
-      `${backend}: cannot connect to ${settings.baseUrl} (connection refused) — is the server running? check ${settings.urlVariable}; will retry`,
+      `${backend}: cannot connect to ${settings.baseUrl} (connection refused) — ` +
+        `is the server running? check ${settings.urlVariable}; will retry`,
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -246,7 +255,8 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
     return new LlmError(
       'fatal',
       backend,
-      `${backend}: the prompt is too long for the model's context — shorten it or lower maxTokens (server said: ${shorten(message)})`,
+      `${backend}: the prompt is too long for the model's context — ` +
+        `shorten it or lower maxTokens (server said: ${shorten(message)})`,
     );
   }
   return new LlmError('retryable', backend, `${backend}: ${shorten(message)} — will retry`);

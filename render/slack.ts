@@ -318,7 +318,8 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
     blocks.push(
       section(
         pending.kind === 'failure'
-          ? `:raised_hand: ${step} failed. Retry it, skip it, or abort the run? No answer by ${deadline} counts as abort.`
+          ? `:raised_hand: ${step} failed. Retry it, skip it, or abort the run? ` +
+              `No answer by ${deadline} counts as abort.`
           : `:raised_hand: ${step} waits for approval. Approve it, approve every remaining gated step, or deny. ` +
               `A *yes* or *no* reply in this thread works too. No answer by ${deadline} counts as deny.`,
       ),
@@ -353,7 +354,8 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
   buttons.push(linkButton(opts));
   blocks.push(actions(buttons));
 
-  const text = `${phaseEmoji(s.phase)} Pipeline ${escapeMrkdwn(s.id)}: ${phaseLabel(s.phase)} — ${mrkdwn(r(s.goal), 200)}`;
+  const text =
+    `${phaseEmoji(s.phase)} Pipeline ${escapeMrkdwn(s.id)}: ` + `${phaseLabel(s.phase)} — ${mrkdwn(r(s.goal), 200)}`;
   return message(text, blocks);
 }
 
@@ -413,7 +415,9 @@ function renderLlm(s: LlmStatus, opts: RenderOptions): SlackMessage {
   );
   if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
   blocks.push(actions([interactive && !isFinal(s.phase) ? cancelButton(s.id) : undefined, linkButton(opts)]));
-  const text = `${phaseEmoji(s.phase)} LLM ${escapeMrkdwn(s.id)} (${escapeMrkdwn(s.backend)}/${escapeMrkdwn(s.model)}): ${phaseLabel(s.phase)}`;
+  const text =
+    `${phaseEmoji(s.phase)} LLM ${escapeMrkdwn(s.id)} ` +
+    `(${escapeMrkdwn(s.backend)}/${escapeMrkdwn(s.model)}): ${phaseLabel(s.phase)}`;
   return message(text, blocks);
 }
 
@@ -425,7 +429,8 @@ export function renderStepFailure(notice: StepFailureNotice, opts: Pick<RenderOp
   const path = notice.logPath ? `\nLog: ${inlineCode(r(notice.logPath), 500)}` : '';
   const tail = r(notice.logTail ?? '');
   return message(
-    `:x: ${escapeMrkdwn(notice.step)} ${mrkdwn(r(notice.why), 300)}${attempt}${notice.logPath ? ` — log: ${mrkdwn(r(notice.logPath), 500)}` : ''}`,
+    `:x: ${escapeMrkdwn(notice.step)} ${mrkdwn(r(notice.why), 300)}${attempt}` +
+      `${notice.logPath ? ` — log: ${mrkdwn(r(notice.logPath), 500)}` : ''}`,
     [
       section(head + path),
       section(tail.trim() ? codeBlock(tail, SLACK_LIMITS.sectionText - 10) : '_(the step wrote no output)_'),
@@ -446,7 +451,8 @@ export function renderRunList(runs: RunListItem[], opts: Pick<RenderOptions, 're
   if (runs.length === 0) return { text: 'No runs yet. Start one with `!poc run [goal]`.' };
   const lines = runs.map(
     (run) =>
-      `${phaseEmoji(run.phase)} \`${escapeMrkdwn(run.workflowId)}\` ${phaseLabel(run.phase)} — ${mrkdwn(r(run.title), 60) || '_(no goal)_'}` +
+      `${phaseEmoji(run.phase)} \`${escapeMrkdwn(run.workflowId)}\` ${phaseLabel(run.phase)} — ` +
+      `${mrkdwn(r(run.title), 60) || '_(no goal)_'}` +
       `${run.requestedBy ? ` · ${who(run.requestedBy)}` : ''} · ${slackDate(run.startTime.toISOString())}`,
   );
   return message(`The newest ${runs.length} run(s)`, [
@@ -467,7 +473,9 @@ export function renderLog(log: LogReply, opts: Pick<RenderOptions, 'redact'> = {
   const r = opts.redact ?? processRedact;
   const from =
     log.source === 'file' ? 'end of the log' : log.source === 'status' ? 'last lines kept by the run' : 'no output yet';
-  const head = `:page_facing_up: *${escapeMrkdwn(log.step)}* of \`${escapeMrkdwn(log.workflowId)}\` — ${from}${log.path ? `\nLog: ${inlineCode(r(log.path), 500)}` : ''}`;
+  const head =
+    `:page_facing_up: *${escapeMrkdwn(log.step)}* of \`${escapeMrkdwn(log.workflowId)}\` — ${from}` +
+    `${log.path ? `\nLog: ${inlineCode(r(log.path), 500)}` : ''}`;
   const blocks = [section(head)];
   if (log.text.trim()) blocks.push(section(codeBlock(r(log.text), SLACK_LIMITS.sectionText - 10)));
   return message(`Log of ${escapeMrkdwn(log.step)} (${escapeMrkdwn(log.workflowId)})`, blocks);

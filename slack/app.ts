@@ -13,10 +13,9 @@ import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger, type Resp
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import { connect } from '../client/index.js';
-import type { PocConfig } from '../core/config.js';
+import { secretValues, type PocConfig, type SlackSettings } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
-import { slackApiUrl } from '../activities/slack.js';
-import { accessFromEnv } from './auth.js';
+import { slackAccess } from './auth.js';
 import {
   answerApprovalReply,
   approvalAnswerOf,
@@ -31,8 +30,8 @@ import type { SlackMessage } from '../render/slack.js';
 import { unescapeSlack } from '../render/slack-text.js';
 
 export interface SlackBotOptions {
+  /** Every setting, the bot's in `config.slack` (`loadConfig` at the entry point). */
   config: PocConfig;
-  env?: NodeJS.ProcessEnv;
   /** A Temporal client to use; without one the bot connects (and closes the connection on stop). */
   client?: Client;
   log?: (line: string) => void;
@@ -64,31 +63,26 @@ export interface SlackBotSettings {
   apiUrl?: string;
 }
 
-/** Reads and checks the bot's settings; throws SlackBotConfigError naming everything that is wrong. */
-export function slackBotSettings(env: NodeJS.ProcessEnv): SlackBotSettings {
-  const value = (name: string) => env[name]?.trim() || undefined;
-  const botToken = value('SLACK_BOT_TOKEN');
-  const appToken = value('SLACK_APP_TOKEN');
-  const signingSecret = value('SLACK_SIGNING_SECRET');
+/** Checks the bot's settings; throws SlackBotConfigError naming everything that is wrong. */
+export function slackBotSettings(slack: SlackSettings): SlackBotSettings {
+  const { botToken, appToken, signingSecret, port } = slack;
   const problems: string[] = [];
   if (!botToken)
     problems.push('SLACK_BOT_TOKEN is not set: the Bot User OAuth Token (xoxb-…) from "OAuth & Permissions"');
   else if (botToken.startsWith('xapp-'))
-    problems.push('SLACK_BOT_TOKEN holds an app-level token (xapp-…); it must be the Bot User OAuth Token (xoxb-…)');
+    problems.push(
+      'SLACK_BOT_TOKEN holds an app-level token (xapp-…); ' + 'it must be the Bot User OAuth Token (xoxb-…)',
+    );
   if (!appToken && !signingSecret) {
     problems.push(
-      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) nor SLACK_SIGNING_SECRET ' +
-        '(HTTP mode, with POC_SLACK_PORT) is set',
+      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) ' +
+        'nor SLACK_SIGNING_SECRET (HTTP mode, with POC_SLACK_PORT) is set',
     );
   }
   if (appToken && !appToken.startsWith('xapp-'))
     problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
-  const rawPort = value('POC_SLACK_PORT') ?? '3000';
-  const port = Number(rawPort);
-  if (!/^\d{1,5}$/.test(rawPort) || port > 65535)
-    problems.push(`POC_SLACK_PORT=${rawPort} is not a port number (0-65535)`);
   if (problems.length > 0 || !botToken) throw new SlackBotConfigError(problems);
-  return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slackApiUrl(env) };
+  return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slack.apiUrl };
 }
 
 /** Bolt's and Socket Mode's log lines, redacted, into our log (warnings and errors only by default). */
@@ -154,13 +148,12 @@ function toSlack(message: SlackMessage) {
 
 export async function startSlackBot({
   config,
-  env = process.env,
   client,
   log = (line) => console.error(line),
   temporalTimeoutMs,
 }: SlackBotOptions): Promise<SlackBot> {
-  const settings = slackBotSettings(env);
-  const redact = createRedactor({ ...process.env, ...env });
+  const settings = slackBotSettings(config.slack);
+  const redact = createRedactor({ ...process.env, ...secretValues(config) });
   const logger = boltLogger(log, redact);
   const ownClient = !client;
   const temporal = client ?? (await connect(config));
@@ -192,7 +185,14 @@ export async function startSlackBot({
     },
   });
   const web: WebClient = app.client;
-  const ctx: BotContext = { client: temporal, config, access: accessFromEnv(env), redact, log, temporalTimeoutMs };
+  const ctx: BotContext = {
+    client: temporal,
+    config,
+    access: slackAccess(config.slack),
+    redact,
+    log,
+    temporalTimeoutMs,
+  };
 
   const inflight = new Set<Promise<unknown>>();
   /** Runs a handler to its end whatever happens; stop() waits for the ones under way. */
@@ -349,9 +349,8 @@ export async function startSlackBot({
         : `cannot listen on POC_SLACK_PORT=${settings.port} (${why})`,
     ]);
   }
-  log(
-    `Slack bot up (${settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`}); ${ctx.access.describe()}`,
-  );
+  const listening = settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`;
+  log(`Slack bot up (${listening}); ${ctx.access.describe()}`);
 
   let stopped: Promise<void> | undefined;
   return {

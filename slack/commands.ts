@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   ID_PREFIX,
   InputError,
+  PocSlackThread,
   RunNotFoundError,
   cancelRun,
   decide,
@@ -132,7 +133,7 @@ export async function runsOfThread(
 ): Promise<RunSummary[]> {
   // Both come from Slack, but they end up in a query: only well-formed ids get there.
   if (!CHANNEL_ID.test(channel) || !SLACK_TS.test(threadTs)) return [];
-  return listRuns(client, { limit, query: `PocSlackThread = "${channel}/${threadTs}"` });
+  return listRuns(client, { limit, query: `${PocSlackThread.name} = "${channel}/${threadTs}"` });
 }
 
 /** Runs started from one channel, newest first (by the `PocSlackThread` prefix, else the memo). */
@@ -144,7 +145,7 @@ export async function runsOfChannel(
   if (!CHANNEL_ID.test(channel)) return [];
   const active = activeOnly ? ' AND ExecutionStatus = "Running"' : '';
   try {
-    return await listRuns(client, { limit, query: `PocSlackThread STARTS_WITH "${channel}/"${active}` });
+    return await listRuns(client, { limit, query: `${PocSlackThread.name} STARTS_WITH "${channel}/"${active}` });
   } catch {
     // Visibility stores without STARTS_WITH: the newest runs, filtered by the channel in their memo.
     const recent = await listRuns(client, { limit: 200 });
@@ -277,7 +278,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       if (status.kind !== 'pipeline') {
         return out.reply(
           notice(
-            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
+            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ` +
+              `${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
           ),
         );
       }
@@ -291,7 +293,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       const workflowId = await cancelUnlessEnded(ctx, id);
       return out.reply(
         notice(
-          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; its status message shows when it has stopped.`,
+          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; ` +
+            'its status message shows when it has stopped.',
         ),
       );
     }
@@ -306,7 +309,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       const result = await decide(ctx.client, command.id, { action, by: inv.user });
       return out.reply(
         notice(
-          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} *${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
+          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
+            `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
         ),
       );
     }
@@ -421,7 +425,8 @@ export function errorReply(
     causes.push(String((e as Error).message ?? e));
   if (causes.some((m) => /\b(UNAVAILABLE|DEADLINE_EXCEEDED)\b|[Dd]eadline exceeded|cannot reach Temporal/.test(m))) {
     return notice(
-      `:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); try again in a moment.`,
+      `:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); ` +
+        'try again in a moment.',
     );
   }
   return notice(`:boom: ${escapeMrkdwn(redact(message).slice(0, 2_000))}`);
@@ -470,7 +475,8 @@ async function answerApproval(
       });
       await out.reply(
         notice(
-          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} *${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
+          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} ` +
+            `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
         ),
       );
     } catch (err) {

@@ -3,7 +3,7 @@
  * arrives, `--direct` (and `runner/scripts/run.sh llm`) without Temporal, `poc models`; against a
  * local server speaking OpenAI's and Ollama's protocols, through the real SDKs and a real worker.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -18,7 +18,7 @@ let worker: TestWorker;
 let fake: FakeLlmServer;
 let env: NodeJS.ProcessEnv;
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   fake = await startFakeLlm();
   const providerEnv = {
@@ -36,7 +36,7 @@ before(async () => {
   };
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await fake?.close();
   await server?.stop();
@@ -96,37 +96,40 @@ test('poc llm --json prints the result; a missing key fails with exit 1 and a cl
   assert.match(noKey.stderr, /FAILED: .*ANTHROPIC_API_KEY/);
 });
 
-test('poc llm --direct and runner/scripts/run.sh llm ask the provider without Temporal; poc models lists models', async () => {
-  const noTemporal = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
-  const direct = await execa(
-    process.execPath,
-    [path.join(root, 'cli', 'poc.js'), 'llm', '--direct', '-b', 'ollama', '-m', 'llama3.1', '--prompt', 'hello'],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(direct.exitCode, 0, direct.stderr);
-  assert.equal(direct.stdout.trim(), 'Hello, world!');
-  assert.equal(fake.requests.at(-1)?.path, '/api/chat');
-  const script = await execa(
-    'bash',
-    [
-      path.join(root, 'runner', 'scripts', 'run.sh'),
-      'llm',
-      '--backend',
-      'ollama',
-      '--model',
-      'llama3.1',
-      '--prompt',
-      'hello',
-    ],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(script.exitCode, 0, script.stderr);
-  assert.equal(script.stdout.trim(), 'Hello, world!');
-  const models = await execa(
-    process.execPath,
-    [path.join(root, 'cli', 'poc.js'), 'models', '--backend', 'ollama', '--json'],
-    { env: noTemporal, reject: false },
-  );
-  assert.equal(models.exitCode, 0, models.stderr);
-  assert.ok((JSON.parse(models.stdout) as string[]).length > 0);
-});
+test(
+  'poc llm --direct and runner/scripts/run.sh llm ask the provider without Temporal; ' + 'poc models lists models',
+  async () => {
+    const noTemporal = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const direct = await execa(
+      process.execPath,
+      [path.join(root, 'cli', 'poc.js'), 'llm', '--direct', '-b', 'ollama', '-m', 'llama3.1', '--prompt', 'hello'],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(direct.exitCode, 0, direct.stderr);
+    assert.equal(direct.stdout.trim(), 'Hello, world!');
+    assert.equal(fake.requests.at(-1)?.path, '/api/chat');
+    const script = await execa(
+      'bash',
+      [
+        path.join(root, 'runner', 'scripts', 'run.sh'),
+        'llm',
+        '--backend',
+        'ollama',
+        '--model',
+        'llama3.1',
+        '--prompt',
+        'hello',
+      ],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(script.exitCode, 0, script.stderr);
+    assert.equal(script.stdout.trim(), 'Hello, world!');
+    const models = await execa(
+      process.execPath,
+      [path.join(root, 'cli', 'poc.js'), 'models', '--backend', 'ollama', '--json'],
+      { env: noTemporal, reject: false },
+    );
+    assert.equal(models.exitCode, 0, models.stderr);
+    assert.ok((JSON.parse(models.stdout) as string[]).length > 0);
+  },
+);

@@ -3,7 +3,7 @@
  * a real worker (steps scripted, so no Docker): exit codes 0/1/2, --follow, --json, and the
  * visible-from-outside promise (`temporal workflow list/query/cancel/start`).
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,7 +41,7 @@ function temporalCli(args: string[]) {
   return execa(temporal, [...args, '--address', server.address], { reject: false, timeout: 60_000 });
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   worker = await startTestWorker({
     address: server.address,
@@ -67,7 +67,7 @@ before(async () => {
   temporal = (findTemporalCli() as { path: string }).path;
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   fs.rmSync(dir, { recursive: true, force: true });

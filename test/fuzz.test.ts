@@ -6,7 +6,7 @@
  * would create never appears). Steps are scripted (no Docker); the e2e tests cover the real
  * step path with hostile ids and goals.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import { hostileCommands, hostileInputs } from './support/hostile.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import { startTestWorker, tempDir, testServer, withEnv, type TestServer, type TestWorker } from './support/temporal.js';
 
 const SEED = Number(process.env.POC_FUZZ_SEED ?? 20261126);
 const dir = tempDir('fuzz');
@@ -33,7 +33,7 @@ let fake: FakeSlack;
 let bot: SlackBot;
 const savedEnv = { ...process.env };
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   fake = await startFakeSlack();
   const ws = scriptedWorkspace(path.join(dir, 'ws'), {
@@ -69,15 +69,18 @@ before(async () => {
     NO_COLOR: '1',
   });
   bot = await startSlackBot({
-    config: worker.config,
-    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    config: withEnv(worker.config, {
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_APP_TOKEN: fake.appToken,
+      SLACK_API_URL: fake.apiUrl,
+    }),
     client: worker.client,
     log: () => undefined,
   });
   await fake.connected();
 });
 
-after(async () => {
+afterAll(async () => {
   process.env = savedEnv;
   await bot?.stop();
   await fake?.stop();
@@ -94,100 +97,98 @@ function assertClear(message: string, context: string) {
 }
 
 describe('500 hostile inputs', () => {
-  test(
-    '200 workflow inputs started with the Temporal client fail with InvalidInput naming the field, or run sanely',
-    { timeout: 240_000 },
-    async () => {
-      const inputs = [
-        ...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const),
-        ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const),
-      ];
-      let invalid = 0;
-      let ran = 0;
-      // Status checks still under way when a run ends are awaited, so none outlives the test.
-      const checks = new Set<Promise<unknown>>();
-      await Promise.all(
-        inputs.map(async ([type, input], index) => {
-          const handle = await worker.client.workflow.start(type, {
-            workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`,
-            taskQueue: worker.taskQueue,
-            args: [input],
-          });
-          // A valid input may ask for an approval gate: that is a sane run; end it rather than wait.
-          const watcher = setInterval(() => {
-            const check = handle
-              .query(statusQuery)
-              .then((s) => (s.phase === 'AWAITING_DECISION' ? handle.cancel() : undefined))
-              .catch(() => undefined)
-              .finally(() => checks.delete(check));
-            checks.add(check);
-          }, 500);
-          try {
-            await handle.result();
-            ran += 1;
-          } catch (err) {
-            assert.ok(
-              err instanceof WorkflowFailedError,
-              `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`,
-            );
-            const cause = err.cause as { type?: string; message: string };
-            if (cause instanceof CancelledFailure) {
-              ran += 1;
-              return;
-            }
-            assertClear(cause.message, `#${index}`);
-            if (cause.type === 'InvalidInput') {
-              invalid += 1;
-              assert.match(
-                cause.message,
-                /invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): |is not defined in workspace|workspace .* (does not exist|is not a folder|has no compose file)/,
-                `#${index}: ${cause.message}`,
-              );
-            } else {
-              ran += 1; // A valid run that failed or was ended on its own terms, not on the input.
-            }
-          } finally {
-            clearInterval(watcher);
-          }
-        }),
-      );
-      await Promise.all(checks);
-      assert.equal(invalid + ran, inputs.length);
-      assert.ok(invalid > 100, `most generated inputs are invalid (${invalid})`);
-      assert.ok(!fs.existsSync(canary), 'no input text reached a shell');
-    },
-  );
-
-  test(
-    '200 CLI argument lists get a one-line usage error (exit 2) or do what they say',
-    { timeout: 240_000 },
-    async () => {
-      const commands = hostileCommands(SEED + 2, 200, canary);
-      const codes = new Map<number, number>();
-      for (const [index, argv] of commands.entries()) {
-        let errText = '';
-        const stderr = new Writable({
-          write(chunk, _encoding, done) {
-            errText += String(chunk);
-            done();
-          },
+  test('200 workflow inputs fail with InvalidInput naming the field, or run sanely', async () => {
+    const inputs = [
+      ...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const),
+      ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const),
+    ];
+    let invalid = 0;
+    let ran = 0;
+    // Status checks still under way when a run ends are awaited, so none outlives the test.
+    const checks = new Set<Promise<unknown>>();
+    await Promise.all(
+      inputs.map(async ([type, input], index) => {
+        const handle = await worker.client.workflow.start(type, {
+          workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`,
+          taskQueue: worker.taskQueue,
+          args: [input],
         });
-        const code = await main(argv, { stdout: new Writable({ write: (_c, _e, done) => done() }), stderr });
-        codes.set(code, (codes.get(code) ?? 0) + 1);
-        if (code === 2) {
-          // A usage error from the grammar, or an input error from the client's checks (e.g. a goal too long).
-          assert.match(errText, /^poc: /, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
-          assert.equal(errText.trim().split('\n').length, 1, `#${index} one line: ${errText.slice(0, 300)}`);
+        // A valid input may ask for an approval gate: that is a sane run; end it rather than wait.
+        const watcher = setInterval(() => {
+          const check = handle
+            .query(statusQuery)
+            .then((s) => (s.phase === 'AWAITING_DECISION' ? handle.cancel() : undefined))
+            .catch(() => undefined)
+            .finally(() => checks.delete(check));
+          checks.add(check);
+        }, 500);
+        try {
+          await handle.result();
+          ran += 1;
+        } catch (err) {
+          assert.ok(
+            err instanceof WorkflowFailedError,
+            `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`,
+          );
+          const cause = err.cause as { type?: string; message: string };
+          if (cause instanceof CancelledFailure) {
+            ran += 1;
+            return;
+          }
+          assertClear(cause.message, `#${index}`);
+          if (cause.type === 'InvalidInput') {
+            invalid += 1;
+            assert.match(
+              cause.message,
+              new RegExp(
+                [
+                  String.raw`invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): `,
+                  'is not defined in workspace',
+                  'workspace .* (does not exist|is not a folder|has no compose file)',
+                ].join('|'),
+              ),
+              `#${index}: ${cause.message}`,
+            );
+          } else {
+            ran += 1; // A valid run that failed or was ended on its own terms, not on the input.
+          }
+        } finally {
+          clearInterval(watcher);
         }
-        if (code === 0) assert.doesNotThrow(() => parseCommand(argv, 'cli'), UsageError);
-        if (code === 1) assertClear(errText, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
-      }
-      assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
-      assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
-    },
-  );
+      }),
+    );
+    await Promise.all(checks);
+    assert.equal(invalid + ran, inputs.length);
+    assert.ok(invalid > 100, `most generated inputs are invalid (${invalid})`);
+    assert.ok(!fs.existsSync(canary), 'no input text reached a shell');
+  }, 240_000);
 
-  test('100 Slack commands each get a reply in their thread; the bot stays up', { timeout: 240_000 }, async () => {
+  test('200 CLI argument lists get a one-line usage error (exit 2) or do what they say', async () => {
+    const commands = hostileCommands(SEED + 2, 200, canary);
+    const codes = new Map<number, number>();
+    for (const [index, argv] of commands.entries()) {
+      let errText = '';
+      const stderr = new Writable({
+        write(chunk, _encoding, done) {
+          errText += String(chunk);
+          done();
+        },
+      });
+      const code = await main(argv, { stdout: new Writable({ write: (_c, _e, done) => done() }), stderr });
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      if (code === 2) {
+        // A usage error from the grammar, or an input error from the client's checks (e.g. a goal too long).
+        assert.match(errText, /^poc: /, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
+        assert.equal(errText.trim().split('\n').length, 1, `#${index} one line: ${errText.slice(0, 300)}`);
+      }
+      if (code === 0) assert.doesNotThrow(() => parseCommand(argv, 'cli'), UsageError);
+      if (code === 1) assertClear(errText, `#${index} ${JSON.stringify(argv).slice(0, 200)}`);
+    }
+    assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
+    assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
+  }, 240_000);
+
+  test('100 Slack commands each get a reply in their thread; the bot stays up', async () => {
     const commands = hostileCommands(SEED + 3, 100, canary).map((words) =>
       fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }),
     );
@@ -204,7 +205,7 @@ describe('500 hostile inputs', () => {
     const answer = await fake.waitFor('help after the fuzz', () => fake.botMessages('C0GENERAL', help.ts)[0]);
     assert.match(textOf(answer), /!poc run/);
     assert.ok(!fs.existsSync(canary), 'no message text reached a shell');
-  });
+  }, 240_000);
 
   test('afterwards the worker still runs pipelines', async () => {
     const { workflowId } = await startPipeline(worker.client, { steps: ['lint'] }, { taskQueue: worker.taskQueue });

@@ -3,7 +3,7 @@
  * runs started, runs finished by phase, step durations) and JSON log lines that carry the
  * workflow id. A real worker process runs real steps in Docker.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +27,7 @@ let worker: Child;
 let port: number;
 const taskQueue = `metrics-${Date.now()}`;
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   server = await testServer();
   // Only for its client; the runs go to the worker process on its own task queue.
@@ -42,7 +42,7 @@ before(async () => {
   await worker.waitFor(/^ready$/m);
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.kill();
   await client?.stop();
   await server?.stop();

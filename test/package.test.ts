@@ -80,7 +80,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('the packed tarball', () => {
-  test('ships the built JavaScript with its .d.ts, the bin and the examples; no TypeScript sources, tests or benches', () => {
+  test('ships the built JavaScript with its .d.ts, the bin and the examples; no sources, tests or benches', () => {
     for (const file of [
       'package.json',
       'README.md',

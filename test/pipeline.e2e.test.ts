@@ -4,7 +4,7 @@
  * locally imported bash image. Covers pass, failure with exit code and log, timeout, cancel,
  * a worker SIGKILLed mid-step, Compose and engine errors, and that no container is left behind.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -82,14 +82,14 @@ async function logSays(status: () => Promise<PipelineStatus>, step: string, patt
   );
 }
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   server = await testServer();
   worker = await startTestWorker({ address: server.address, config: { jobsDir } });
   client = worker.client;
 });
 
-after(async () => {
+afterAll(async () => {
   for (const child of children) await child.kill('SIGKILL');
   await worker?.stop();
   await server?.stop();

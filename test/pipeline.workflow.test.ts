@@ -3,7 +3,7 @@
  * (test/support/scripted-steps.ts) so ordering, failure, cancel, queueing, decisions and
  * validation are tested without Docker. Docker itself is covered by the e2e tests.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -68,7 +68,7 @@ async function phaseOf(workflowId: string, phase: string) {
   });
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   jobsDir = path.join(root, 'jobs');
   worker = await startTestWorker({
@@ -79,7 +79,7 @@ before(async () => {
   client = worker.client;
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
@@ -120,21 +120,24 @@ describe('pipeline workflow', () => {
     assert.equal((await description.memo)?.goal, 'find me');
   });
 
-  test('a run started with only a type and a JSON input (as from the temporal CLI) sets its own attributes', async () => {
-    const ws = workspace({ lint: 'ok' });
-    const handle = await client.workflow.start('pipeline', {
-      workflowId: `pipeline-raw${Date.now()}`,
-      taskQueue: worker.taskQueue,
-      args: [{ goal: 'raw start', steps: ['lint'], workspace: ws, requestedBy: 'U-raw' }],
-    });
-    await handle.result();
-    const description = await eventually('attributes', async () => {
-      const d = await handle.describe();
-      return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
-    });
-    assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
-    assert.equal((await description.memo)?.goal, 'raw start');
-  });
+  test(
+    'a run started with only a type and a JSON input (as from the temporal CLI) ' + 'sets its own attributes',
+    async () => {
+      const ws = workspace({ lint: 'ok' });
+      const handle = await client.workflow.start('pipeline', {
+        workflowId: `pipeline-raw${Date.now()}`,
+        taskQueue: worker.taskQueue,
+        args: [{ goal: 'raw start', steps: ['lint'], workspace: ws, requestedBy: 'U-raw' }],
+      });
+      await handle.result();
+      const description = await eventually('attributes', async () => {
+        const d = await handle.describe();
+        return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
+      });
+      assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
+      assert.equal((await description.memo)?.goal, 'raw start');
+    },
+  );
 
   test('the first failed step ends the run FAILED, later steps skipped, with exit code and log path', async () => {
     const ws = workspace({ build: 'ok', bootstrap: 'ok', doctor: 'exit 3', lint: 'ok', test: 'ok' });
@@ -210,36 +213,39 @@ describe('pipeline workflow', () => {
     await assert.rejects(() => cancelRun(client, workflowId), /already ended/);
   });
 
-  test('one pipeline per workspace: the next waits QUEUED with its position, another workspace runs in parallel', async () => {
-    const ws = workspace({ lint: 'block', test: 'ok' });
-    const other = workspace({ lint: 'ok' });
-    const first = await run({ steps: ['lint'], workspace: ws });
-    await steps.started(first.workflowId, 'lint');
-    const second = await run({ steps: ['test'], workspace: ws });
-    const third = await run({ steps: ['test'], workspace: ws });
-    const queued = await eventually('second queued behind the first', async () => {
-      const s = await getPipelineStatus(client, second.workflowId);
-      return s.phase === 'QUEUED' && s.queuePosition === 1 ? s : undefined;
-    });
-    assert.equal(queued.steps[0].status, 'pending');
-    await eventually('third queued in position 2', async () => {
-      const s = await getPipelineStatus(client, third.workflowId);
-      return s.phase === 'QUEUED' && s.queuePosition === 2 ? s : undefined;
-    });
-    // A different workspace is not held up.
-    const parallel = await run({ steps: ['lint'], workspace: other });
-    assert.equal((await resultOf(parallel.workflowId)).phase, 'DONE');
-    // Cancelling a queued run takes it out of the queue; the one behind moves up.
-    await cancelRun(client, second.workflowId);
-    await phaseOf(second.workflowId, 'CANCELLED');
-    await eventually('third moves to position 1', async () => {
-      const s = await getPipelineStatus(client, third.workflowId);
-      return s.queuePosition === 1 ? s : undefined;
-    });
-    assert.ok(!steps.executions.some((e) => e.workflowId === second.workflowId));
-    await cancelRun(client, first.workflowId);
-    assert.equal((await resultOf(third.workflowId)).phase, 'DONE');
-  });
+  test(
+    'one pipeline per workspace: the next waits QUEUED with its position, ' + 'another workspace runs in parallel',
+    async () => {
+      const ws = workspace({ lint: 'block', test: 'ok' });
+      const other = workspace({ lint: 'ok' });
+      const first = await run({ steps: ['lint'], workspace: ws });
+      await steps.started(first.workflowId, 'lint');
+      const second = await run({ steps: ['test'], workspace: ws });
+      const third = await run({ steps: ['test'], workspace: ws });
+      const queued = await eventually('second queued behind the first', async () => {
+        const s = await getPipelineStatus(client, second.workflowId);
+        return s.phase === 'QUEUED' && s.queuePosition === 1 ? s : undefined;
+      });
+      assert.equal(queued.steps[0].status, 'pending');
+      await eventually('third queued in position 2', async () => {
+        const s = await getPipelineStatus(client, third.workflowId);
+        return s.phase === 'QUEUED' && s.queuePosition === 2 ? s : undefined;
+      });
+      // A different workspace is not held up.
+      const parallel = await run({ steps: ['lint'], workspace: other });
+      assert.equal((await resultOf(parallel.workflowId)).phase, 'DONE');
+      // Cancelling a queued run takes it out of the queue; the one behind moves up.
+      await cancelRun(client, second.workflowId);
+      await phaseOf(second.workflowId, 'CANCELLED');
+      await eventually('third moves to position 1', async () => {
+        const s = await getPipelineStatus(client, third.workflowId);
+        return s.queuePosition === 1 ? s : undefined;
+      });
+      assert.ok(!steps.executions.some((e) => e.workflowId === second.workflowId));
+      await cancelRun(client, first.workflowId);
+      assert.equal((await resultOf(third.workflowId)).phase, 'DONE');
+    },
+  );
 
   test('onFailure "ask" waits for decide: bad and early decisions are rejected, retry re-runs the step', async () => {
     const ws = workspace({ lint: 'fail-once 2', test: 'ok' });

@@ -5,7 +5,7 @@
  * change are exactly what proves the change safe. Record new ones with
  * `npx tsx test/support/record-histories.ts <label>`.
  */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

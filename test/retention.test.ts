@@ -2,7 +2,7 @@
  * Retention: `pruneJobs` deletes run folders of closed runs older than the cut-off and keeps the
  * rest; the worker keeps an hourly `poc-retention` schedule in step with POC_RETENTION_DAYS.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ const steps = scriptedSteps();
 let server: TestServer;
 let worker: TestWorker;
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   worker = await startTestWorker({
     address: server.address,
@@ -26,7 +26,7 @@ before(async () => {
   });
 });
 
-after(async () => {
+afterAll(async () => {
   await worker.client.schedule
     .getHandle(retentionScheduleId(worker.taskQueue))
     .delete()

@@ -10,7 +10,7 @@
  * COMPOSE_PROJECT_NAME and POC_RUNNER_IMAGE are unique to this run, and everything they create is
  * removed at the end.
  */
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -39,10 +39,13 @@ let unavailable: string | undefined;
 let server: TestServer | undefined;
 let worker: TestWorker | undefined;
 
-function skipIfUnavailable(t: TestContext): boolean {
-  if (unavailable) t.skip(unavailable);
-  return unavailable !== undefined;
+/** Docker is part of the e2e layer: without it these tests fail, saying why. */
+function requireDocker(): void {
+  if (unavailable) throw new Error(`the runner e2e tests need a Docker engine: ${unavailable}`);
 }
+
+/** Giving a fixture folder to another uid needs root; known before any test runs. */
+const testAsRoot = process.getuid?.() === 0 ? test : test.skip;
 
 async function docker(args: string[], timeoutMs = 120_000) {
   return execa('docker', args, { reject: false, all: true, timeout: timeoutMs });
@@ -104,39 +107,36 @@ async function createVolume(): Promise<string> {
   return name;
 }
 
-before(
-  async () => {
-    if ((await docker(['info', '--format', '{{.ServerVersion}}'], 20_000)).exitCode !== 0) {
-      unavailable = 'no Docker engine answers here';
-      return;
-    }
-    try {
-      await detectCompose();
-    } catch (err) {
-      unavailable = (err as Error).message;
-      return;
-    }
-    await ensureNodeBaseImage();
+beforeAll(async () => {
+  if ((await docker(['info', '--format', '{{.ServerVersion}}'], 20_000)).exitCode !== 0) {
+    unavailable = 'no Docker engine answers here';
+    return;
+  }
+  try {
+    await detectCompose();
+  } catch (err) {
+    unavailable = (err as Error).message;
+    return;
+  }
+  await ensureNodeBaseImage();
 
-    const override = path.join(root, 'offline.override.yml');
-    fs.writeFileSync(
-      override,
-      ['services:', '  runner:', '    network_mode: none', '    build:', '      network: none', ''].join('\n'),
-    );
-    // runStep runs Compose with this process's environment and no -f (the repository has no
-    // poc.config.json), so these reach every step of the run.
-    process.env.COMPOSE_PROJECT_NAME = project;
-    process.env.COMPOSE_FILE = ['docker-compose.yml', override].join(path.delimiter);
-    process.env.POC_RUNNER_IMAGE = image;
-    process.env.POC_NODE_MODULES = path.join(repoRoot, 'node_modules');
+  const override = path.join(root, 'offline.override.yml');
+  fs.writeFileSync(
+    override,
+    ['services:', '  runner:', '    network_mode: none', '    build:', '      network: none', ''].join('\n'),
+  );
+  // runStep runs Compose with this process's environment and no -f (the repository has no
+  // poc.config.json), so these reach every step of the run.
+  process.env.COMPOSE_PROJECT_NAME = project;
+  process.env.COMPOSE_FILE = ['docker-compose.yml', override].join(path.delimiter);
+  process.env.POC_RUNNER_IMAGE = image;
+  process.env.POC_NODE_MODULES = path.join(repoRoot, 'node_modules');
 
-    server = await testServer();
-    worker = await startTestWorker({ address: server.address, config: { jobsDir, workspace: repoRoot } });
-  },
-  { timeout: 10 * 60_000 },
-);
+  server = await testServer();
+  worker = await startTestWorker({ address: server.address, config: { jobsDir, workspace: repoRoot } });
+}, 10 * 60_000);
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   if (!unavailable) {
@@ -161,9 +161,8 @@ after(async () => {
 describe('the runner image, offline', () => {
   test(
     'build, doctor and lint of this repository pass through the real pipeline',
-    { timeout: 15 * 60_000 },
-    async (t) => {
-      if (skipIfUnavailable(t)) return;
+    async () => {
+      requireDocker();
       const client = (worker as TestWorker).client;
       const { workflowId } = await startPipeline(
         client,
@@ -189,8 +188,9 @@ describe('the runner image, offline', () => {
         const now = await getPipelineStatus(client, workflowId);
         await handle.cancel().catch(() => undefined);
         const running = now.steps.find((s) => s.status === 'running')?.name;
+        const steps = now.steps.map((s) => `${s.name}=${s.status}`).join(' ');
         assert.fail(
-          `the run is still ${now.phase} after 12 min (error: ${now.error ?? 'none'}); steps: ${now.steps.map((s) => `${s.name}=${s.status}`).join(' ')}` +
+          `the run is still ${now.phase} after 12 min (error: ${now.error ?? 'none'}); steps: ${steps}` +
             (running ? `\n--- ${running}.log ---\n${logs(running).slice(-6_000)}` : ''),
         );
       }
@@ -201,7 +201,8 @@ describe('the runner image, offline', () => {
         if (step?.status === 'done' && step.exitCode === 0) return;
         const why = failure instanceof WorkflowFailedError ? failure.cause?.message : String(failure ?? '');
         assert.fail(
-          `step ${name} is ${step?.status} (exit code ${step?.exitCode}); the run: ${why}\n--- ${name}.log ---\n${logs(name).slice(-6_000)}`,
+          `step ${name} is ${step?.status} (exit code ${step?.exitCode}); the run: ${why}` +
+            `\n--- ${name}.log ---\n${logs(name).slice(-6_000)}`,
         );
       };
 
@@ -244,20 +245,20 @@ describe('the runner image, offline', () => {
       assert.equal(status.phase, 'DONE');
       assert.deepEqual(await listContainers({ workflowId }), [], 'no step container is left');
     },
+    15 * 60_000,
   );
 
-  test(
+  testAsRoot(
     'steps run as the owner of the mounted repository, with runner/.env loaded',
-    { timeout: 5 * 60_000 },
-    async (t) => {
-      if (skipIfUnavailable(t)) return;
-      if (process.getuid?.() !== 0) return t.skip('needs root to give the fixture folder to another uid');
+    async () => {
+      requireDocker();
       await ensureRunnerImage();
       const uid = 4321;
       const ws = ownedWorkspace('owned', uid, { 'runner/.env': 'FROM_DOTENV=yes\nSET_BY_CALLER=from-file\n' });
       const volume = await createVolume();
       const script =
-        'id -u; id -g; echo "$HOME"; echo "$FROM_DOTENV"; echo "$SET_BY_CALLER"; echo "$OLLAMA_HOST"; stat -c %u node_modules; touch runner/made-by-step';
+        'id -u; id -g; echo "$HOME"; echo "$FROM_DOTENV"; echo "$SET_BY_CALLER"; echo "$OLLAMA_HOST"; ' +
+        'stat -c %u node_modules; touch runner/made-by-step';
       const result = await runInImage([`${ws}:/workspace`, `${volume}:/workspace/node_modules`], script, {
         SET_BY_CALLER: 'from-caller',
       });
@@ -290,14 +291,13 @@ describe('the runner image, offline', () => {
       assert.deepEqual(bound.stdout.trim().split('\n'), [String(uid), '0']);
       assert.equal(fs.statSync(hostModules).uid, 0);
     },
+    5 * 60_000,
   );
 
-  test(
+  testAsRoot(
     'dependencies live in the volume: a new container does not reinstall them',
-    { timeout: 5 * 60_000 },
-    async (t) => {
-      if (skipIfUnavailable(t)) return;
-      if (process.getuid?.() !== 0) return t.skip('needs root to give the fixture folder to another uid');
+    async () => {
+      requireDocker();
       await ensureRunnerImage();
       const lock = {
         name: 'fx',
@@ -321,5 +321,6 @@ describe('the runner image, offline', () => {
       assert.equal(second.exitCode, 0, second.all);
       assert.match(second.stdout, /dependencies are up to date .* nothing to do/);
     },
+    5 * 60_000,
   );
 });

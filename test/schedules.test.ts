@@ -3,7 +3,7 @@
  * real Temporal Schedules (what the Web UI's Schedules page shows), with the documented overlap
  * policy.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +31,7 @@ let env: NodeJS.ProcessEnv;
 const poc = (...args: string[]) =>
   execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], { env, reject: false, timeout: 60_000 });
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   worker = await startTestWorker({
     address: server.address,
@@ -48,7 +48,7 @@ before(async () => {
   };
 });
 
-after(async () => {
+afterAll(async () => {
   for (const name of ['nightly', 'twice'])
     await worker.client.schedule
       .getHandle(`poc-${name}`)

@@ -3,7 +3,7 @@
  * attributes, a worker, a pipeline run through it from another terminal, and a clean stop on
  * Ctrl-C that leaves no server behind.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,7 @@ let env: NodeJS.ProcessEnv;
 let port: number;
 let uiPort: number;
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   port = await freePort();
   uiPort = await freePort();
@@ -41,7 +41,7 @@ before(async () => {
   await up.waitFor(/Ctrl-C stops everything/, 180_000);
 });
 
-after(async () => {
+afterAll(async () => {
   await up?.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -11,13 +11,11 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
+import type { Activities } from '../activities/index.js';
+import { FAILURE_TYPES, llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { InputError, validateLlmInput } from '../core/validate.js';
-
-type Activities = ReturnType<typeof createActivities>;
 
 const { completePrompt } = proxyActivities<Activities>({
   // Streaming keeps long answers alive; this bounds one attempt, the heartbeat notices a dead worker.
@@ -31,7 +29,7 @@ const { completePrompt } = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 6,
-    nonRetryableErrorTypes: ['LlmFatal', 'InvalidInput'],
+    nonRetryableErrorTypes: [FAILURE_TYPES.llmFatal, FAILURE_TYPES.invalidInput],
   },
 });
 
@@ -44,7 +42,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     input = validateLlmInput(rawInput);
   } catch (err) {
     if (err instanceof InputError)
-      throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, FAILURE_TYPES.invalidInput);
     throw err;
   }
   const status: LlmStatus = {
@@ -101,6 +99,10 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     const failure = applicationFailureOf(err);
     status.error = failure?.message ?? String(err);
     await end('FAILED');
-    throw ApplicationFailure.create({ message: status.error, type: failure?.type ?? 'LlmFailed', nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: status.error,
+      type: failure?.type ?? FAILURE_TYPES.llmFailed,
+      nonRetryable: true,
+    });
   }
 }

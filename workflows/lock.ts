@@ -17,7 +17,7 @@ import {
   workflowInfo,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { Activities } from '../activities/index.js';
 import {
   acquireLockSignal,
   lockGrantedSignal,
@@ -26,8 +26,6 @@ import {
   releaseLockSignal,
   type LockState,
 } from '../core/contract.js';
-
-type Activities = ReturnType<typeof createActivities>;
 
 const { isRunOpen } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

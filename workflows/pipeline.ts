@@ -20,11 +20,13 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
+  FAILURE_TYPES,
+  INTERNAL_ID,
   STEP_FAILURE_TYPES,
   decideUpdate,
   lockGrantedSignal,
@@ -40,11 +42,13 @@ import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
 
-type Activities = ReturnType<typeof createActivities>;
-
 const setupOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [FAILURE_TYPES.invalidInput],
+  },
 };
 /** Runs recorded before `local-setup-activities` scheduled these on the task queue. */
 const remoteSetup = proxyActivities<Activities>(setupOptions);
@@ -90,7 +94,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     input = validatePipelineInput(rawInput);
   } catch (err) {
     if (err instanceof InputError)
-      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, FAILURE_TYPES.invalidInput);
     throw err;
   }
   const info = workflowInfo();
@@ -138,7 +142,10 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     decideUpdate,
     (d) => {
       if (decision !== undefined)
-        throw ApplicationFailure.nonRetryable('a decision was already made for this question', 'DecisionTaken');
+        throw ApplicationFailure.nonRetryable(
+          'a decision was already made for this question',
+          FAILURE_TYPES.decisionTaken,
+        );
       decision = d;
       return { action: d.action, step: status.pendingDecision?.step ?? '' };
     },
@@ -214,10 +221,10 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     plan = await prepareRun({ workflowId: status.id, workspace: input.workspace, steps: input.steps });
   } catch (err) {
     const failure = applicationFailureOf(err);
-    if (failure?.type === 'InvalidInput') {
+    if (failure?.type === FAILURE_TYPES.invalidInput) {
       status.error = failure.message;
       await finish('FAILED');
-      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${failure.message}`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${failure.message}`, FAILURE_TYPES.invalidInput);
     }
     throw err;
   }
@@ -243,7 +250,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   }
 
   try {
-    lockId = `poc-lock-${plan.lockKey}`;
+    lockId = `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`;
     status.queuePosition = 0;
     await requestWorkspaceLock({
       lockId,
@@ -259,7 +266,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
       if (gated(step.name)) {
         const d = await awaitDecision('approval', step, APPROVAL_ACTIONS);
         if (d.action === 'deny') {
-          status.error = `step ${step.name} was not approved (${d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`})`;
+          const why = d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`;
+          status.error = `step ${step.name} was not approved (${why})`;
           await finish('CANCELLED');
           return status;
         }
@@ -282,12 +290,13 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           changed();
           continue;
         }
-        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : ''})`;
+        const detail = d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : '';
+        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${detail})`;
       }
       await finish('FAILED');
       throw ApplicationFailure.create({
         message: status.error ?? `step ${step.name} failed`,
-        type: 'PipelineFailed',
+        type: FAILURE_TYPES.pipelineFailed,
         nonRetryable: true,
         details: [status],
       });
@@ -348,7 +357,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
         if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
           infraRetries += 1;
           const delaySeconds = Math.min(60, 2 ** infraRetries);
-          status.error = `${failure.message} — retrying step ${step.name} in ${delaySeconds} s (${infraRetries}/${MAX_INFRA_RETRIES})`;
+          status.error =
+            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+            `(${infraRetries}/${MAX_INFRA_RETRIES})`;
           step.status = 'pending';
           changed();
           await sleep(delaySeconds * 1000);

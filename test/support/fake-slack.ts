@@ -293,7 +293,9 @@ export class FakeSlack extends EventEmitter {
   describe(): string {
     const lines = this.messages.slice(-20).map((m) => {
       const where = `${m.channel}${m.threadTs ? `/${m.threadTs}` : ''}`;
-      return `  ${m.fromBot ? 'bot ' : 'user'} ${m.ts} in ${where} (v${m.versions.length}${m.deleted ? ', deleted' : ''}): ${textOf(m).replace(/\n/g, ' ⏎ ').slice(0, 400)}`;
+      const text = textOf(m).replace(/\n/g, ' ⏎ ').slice(0, 400);
+      const version = `v${m.versions.length}${m.deleted ? ', deleted' : ''}`;
+      return `  ${m.fromBot ? 'bot ' : 'user'} ${m.ts} in ${where} (${version}): ${text}`;
     });
     const eph = this.ephemerals.slice(-5).map((e) => `  ephemeral to ${e.user}: ${e.text.slice(0, 200)}`);
     const resp = this.responses.slice(-5).map((r) => `  response_url ${r.for}: ${String(r.body.text).slice(0, 200)}`);

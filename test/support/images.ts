@@ -237,7 +237,8 @@ export async function ensureImage(spec: ImageSpec): Promise<boolean> {
       'etc/nsswitch.conf': 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n',
       // As Debian's: login shells (`bash -lc`, how steps run) reset PATH from here.
       'etc/profile': [
-        'if [ "$(id -u)" -eq 0 ]; then PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; else PATH="/usr/local/bin:/usr/bin:/bin"; fi',
+        'if [ "$(id -u)" -eq 0 ]; then PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; ' +
+          'else PATH="/usr/local/bin:/usr/bin:/bin"; fi',
         'export PATH',
         'if [ -d /etc/profile.d ]; then for i in /etc/profile.d/*.sh; do [ -r "$i" ] && . "$i"; done; unset i; fi',
         '',

@@ -58,7 +58,8 @@ export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] 
           else if (child.exitCode !== null || child.signalCode !== null)
             done(
               new Error(
-                `${script} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; output:\n${text.slice(-2000)}`,
+                `${script} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; ` +
+                  `output:\n${text.slice(-2000)}`,
               ),
             );
         };

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfig } from '../../core/config.js';
 import { slackRunId } from '../../client/index.js';
 import { startSlackBot } from '../../slack/app.js';
+import { withEnv } from './temporal.js';
 import type { ChaosRow } from '../../bench/chaos.js';
 import { textOf, type FakeSlack, type MessageDelivery, type PostedMessage } from './fake-slack.js';
 
@@ -45,8 +46,8 @@ export async function runSlackChaos({
     note: '',
   };
   const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl };
-  const config = { ...loadConfig(), temporalAddress: address, taskQueue };
-  const start = () => startSlackBot({ config, env, client, log: () => undefined });
+  const config = withEnv({ ...loadConfig(), temporalAddress: address, taskQueue }, env);
+  const start = () => startSlackBot({ config, client, log: () => undefined });
   let bot = await start();
   await fake.connected();
 

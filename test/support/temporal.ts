@@ -56,6 +56,12 @@ export async function testServer(): Promise<TestServer> {
   };
 }
 
+/** `config` with the Slack and LLM settings read from `env`: a bot or activities set up apart from their worker. */
+export function withEnv(config: PocConfig, env: NodeJS.ProcessEnv): PocConfig {
+  const fresh = loadConfig(env);
+  return { ...config, slack: fresh.slack, llm: fresh.llm };
+}
+
 export interface TestWorker {
   client: Client;
   config: PocConfig;
@@ -89,7 +95,6 @@ export async function startTestWorker({
     client,
     config,
     taskQueue,
-    env: workerEnv,
     activityOverrides: overrides,
   });
   const running = worker.run();

@@ -1,5 +1,5 @@
 /** Secret redaction (activities/redact.ts): what must never reach a log, Slack or the CLI. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { createRedactor } from '../../core/redact.js';
 

@@ -1,5 +1,5 @@
 /** Pure parts of the Slack bot: escaping, unescaping, Block Kit within Slack's limits, parsing. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import type { LlmStatus, PipelineStatus, StepState } from '../../core/contract.js';
@@ -18,7 +18,8 @@ import {
 } from '../../render/slack.js';
 import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../render/slack-text.js';
 import { approvalAnswerOf, commandTextOf, errorReply, parseSlackCommand } from '../../slack/commands.js';
-import { accessFromEnv } from '../../slack/auth.js';
+import { slackAccess } from '../../slack/auth.js';
+import { ConfigError, loadConfig } from '../../core/config.js';
 import { SlackBotConfigError, slackBotSettings } from '../../slack/app.js';
 import { UsageError } from '../../client/grammar.js';
 
@@ -207,47 +208,53 @@ describe('status message', () => {
     assert.deepEqual(actionIds(m), [ACTION_IDS.cancel]);
   });
 
-  test('a failure decision: Retry / Skip / Abort carrying the question id; an approval: Approve / Approve all / Deny', () => {
-    const failure = renderRunStatus(
-      pipeline({
-        phase: 'AWAITING_DECISION',
-        steps: [step('lint', { status: 'failed', exitCode: 2, attempt: 1, durationMs: 40 })],
-        pendingDecision: {
-          id: 'failure-lint-1-0',
-          kind: 'failure',
-          step: 'lint',
-          options: ['retry', 'skip', 'abort'],
-          deadline: '2026-01-01T10:10:00.000Z',
-        },
-      }),
-      { runUrl, redact: noRedact },
-    );
-    assert.deepEqual(actionIds(failure), ['poc_retry', 'poc_skip', 'poc_abort', 'poc_open_run']);
-    const values = buttons(failure)
-      .slice(0, 3)
-      .map((e) => parseButtonValue(e.value));
-    assert.deepEqual(values, Array(3).fill({ workflowId: 'pipeline-abc12345', decisionId: 'failure-lint-1-0' }));
-    assert.match(
-      allText(failure),
-      /\*lint\* failed\. Retry it, skip it, or abort the run\? No answer by <!date\^\d+\^\{time\}\|2026-01-01 10:10 UTC> counts as abort/,
-    );
+  test(
+    'a failure decision: Retry / Skip / Abort carrying the question id; ' + 'an approval: Approve / Approve all / Deny',
+    () => {
+      const failure = renderRunStatus(
+        pipeline({
+          phase: 'AWAITING_DECISION',
+          steps: [step('lint', { status: 'failed', exitCode: 2, attempt: 1, durationMs: 40 })],
+          pendingDecision: {
+            id: 'failure-lint-1-0',
+            kind: 'failure',
+            step: 'lint',
+            options: ['retry', 'skip', 'abort'],
+            deadline: '2026-01-01T10:10:00.000Z',
+          },
+        }),
+        { runUrl, redact: noRedact },
+      );
+      assert.deepEqual(actionIds(failure), ['poc_retry', 'poc_skip', 'poc_abort', 'poc_open_run']);
+      const values = buttons(failure)
+        .slice(0, 3)
+        .map((e) => parseButtonValue(e.value));
+      assert.deepEqual(values, Array(3).fill({ workflowId: 'pipeline-abc12345', decisionId: 'failure-lint-1-0' }));
+      assert.match(
+        allText(failure),
+        new RegExp(
+          String.raw`\*lint\* failed\. Retry it, skip it, or abort the run\? ` +
+            String.raw`No answer by <!date\^\d+\^\{time\}\|2026-01-01 10:10 UTC> counts as abort`,
+        ),
+      );
 
-    const approval = renderRunStatus(
-      pipeline({
-        phase: 'AWAITING_DECISION',
-        pendingDecision: {
-          id: 'approval-test-0-0',
-          kind: 'approval',
-          step: 'test',
-          options: ['approve', 'approveAll', 'deny'],
-          deadline: '2026-01-01T10:10:00.000Z',
-        },
-      }),
-      { redact: noRedact },
-    );
-    assert.deepEqual(actionIds(approval), ['poc_approve', 'poc_approve_all', 'poc_deny']);
-    assert.match(allText(approval), /A \*yes\* or \*no\* reply in this thread works too/);
-  });
+      const approval = renderRunStatus(
+        pipeline({
+          phase: 'AWAITING_DECISION',
+          pendingDecision: {
+            id: 'approval-test-0-0',
+            kind: 'approval',
+            step: 'test',
+            options: ['approve', 'approveAll', 'deny'],
+            deadline: '2026-01-01T10:10:00.000Z',
+          },
+        }),
+        { redact: noRedact },
+      );
+      assert.deepEqual(actionIds(approval), ['poc_approve', 'poc_approve_all', 'poc_deny']);
+      assert.match(allText(approval), /A \*yes\* or \*no\* reply in this thread works too/);
+    },
+  );
 
   test('final phases and status copies have no action buttons; decisions say who decided', () => {
     for (const phase of ['DONE', 'FAILED', 'CANCELLED'] as const) {
@@ -484,6 +491,7 @@ describe('Slack commands', () => {
   });
 
   test('allow-lists: unset means everyone; users and channels both apply', () => {
+    const accessFromEnv = (env: NodeJS.ProcessEnv) => slackAccess(loadConfig(env).slack);
     assert.ok(accessFromEnv({}).allows('U1', 'C1'));
     const users = accessFromEnv({ POC_ALLOWED_USERS: ' U1, U2 ,' });
     assert.ok(users.allows('U2', 'C9'));
@@ -495,11 +503,12 @@ describe('Slack commands', () => {
   });
 
   test('bot settings: Socket Mode by default, HTTP with a signing secret, every problem listed', () => {
+    const slackBotSettingsOf = (env: NodeJS.ProcessEnv) => slackBotSettings(loadConfig(env).slack);
     assert.equal(
-      slackBotSettings({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's' }).mode,
+      slackBotSettingsOf({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's' }).mode,
       'socket',
     );
-    const http = slackBotSettings({
+    const http = slackBotSettingsOf({
       SLACK_BOT_TOKEN: 'xoxb-1',
       SLACK_SIGNING_SECRET: 's',
       POC_SLACK_PORT: '3100',
@@ -508,12 +517,16 @@ describe('Slack commands', () => {
     assert.deepEqual([http.mode, http.port, http.apiUrl], ['http', 3100, 'http://127.0.0.1:9/api/']);
     assert.throws(
       () =>
-        slackBotSettings({
+        slackBotSettingsOf({
           SLACK_BOT_TOKEN: 'xapp-swapped',
           SLACK_APP_TOKEN: 'xoxb-swapped',
-          POC_SLACK_PORT: 'eighty',
         }),
-      (err: unknown) => err instanceof SlackBotConfigError && err.problems.length === 3,
+      (err: unknown) => err instanceof SlackBotConfigError && err.problems.length === 2,
+    );
+    // A port that is not one is the config reader's: one line naming the variable.
+    assert.throws(
+      () => slackBotSettingsOf({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', POC_SLACK_PORT: 'eighty' }),
+      (err: unknown) => err instanceof ConfigError && /^POC_SLACK_PORT=eighty is not a port number/.test(err.message),
     );
   });
 });

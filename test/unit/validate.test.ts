@@ -1,5 +1,5 @@
 /** Input checks of workflows/validate.ts: pure, so exercised here without a server. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { DEFAULT_STEPS } from '../../core/contract.js';
 import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../core/validate.js';

@@ -1,5 +1,5 @@
 /** Workspace step definitions (activities/workspace.ts): defaults, poc.config.json, and its errors. */
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +9,7 @@ import { CONFIG_FILE, WorkspaceError, jobFolderName, loadWorkspaceConfig } from 
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-unit-ws-'));
 let count = 0;
-after(() => fs.rmSync(root, { recursive: true, force: true }));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 function workspace(files: Record<string, string>): string {
   const dir = path.join(root, `ws${++count}`);
