@@ -6,41 +6,33 @@
  * after a worker, bot or server restart, so there are no lock or state files anywhere.
  */
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
-  condition,
-  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  sleep,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
+import type { RunPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
   FAILURE_TYPES,
   INTERNAL_ID,
-  STEP_FAILURE_TYPES,
-  decideUpdate,
-  lockGrantedSignal,
-  queuePositionSignal,
-  releaseLockSignal,
   statusQuery,
-  type Decision,
-  type DecisionAction,
   type PipelineStatus,
   type StepState,
 } from '../core/contract.js';
+import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
+import { decisionGate } from './decisions.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
-import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
+import { pendingStep, runStepToEnd } from './steps.js';
+import { workspaceQueue } from './workspace-queue.js';
 
 const setupOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
@@ -55,68 +47,30 @@ const remoteSetup = proxyActivities<Activities>(setupOptions);
 /** Short and side-effect-light: run in the worker that runs the workflow, without a task-queue round trip. */
 const localSetup = proxyLocalActivities<Activities>(setupOptions);
 
-/** Infrastructure errors the workflow retries itself, so `status.error` can say what is going on. */
-const INFRA_FAILURES: string[] = [STEP_FAILURE_TYPES.dockerUnavailable, STEP_FAILURE_TYPES.compose];
-const MAX_INFRA_RETRIES = 8;
-const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
-/** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
-const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
-
-function stepActivities(timeoutSeconds: number) {
-  return proxyActivities<Activities>({
-    // The activity enforces the step's own timeout (and stops the container); this is the backstop.
-    startToCloseTimeout: `${timeoutSeconds + 120} seconds`,
-    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      // Only a lost worker or a heartbeat timeout gets here: the step is run again from a clean container.
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: [
-        STEP_FAILURE_TYPES.failed,
-        STEP_FAILURE_TYPES.timedOut,
-        STEP_FAILURE_TYPES.invalidInput,
-        ...INFRA_FAILURES,
-      ],
-    },
-  }).runStep;
-}
-
 function now(): string {
   return new Date().toISOString();
 }
 
-export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStatus> {
-  let input: ValidPipelineInput;
+function parseInput(rawInput: unknown): ValidPipelineInput {
   try {
-    input = validatePipelineInput(rawInput);
+    return validatePipelineInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError)
+    if (err instanceof InputError) {
       throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, FAILURE_TYPES.invalidInput);
+    }
     throw err;
   }
-  const info = workflowInfo();
-  const status: PipelineStatus = {
-    id: info.workflowId,
+}
+
+function initialStatus(input: ValidPipelineInput): PipelineStatus {
+  return {
+    id: workflowInfo().workflowId,
     kind: 'pipeline',
     phase: 'QUEUED',
     goal: input.goal,
     requestedBy: input.requestedBy ?? null,
     queuePosition: null,
-    steps: input.steps.map((name): StepState => ({
-      name,
-      status: 'pending',
-      exitCode: null,
-      attempt: 0,
-      startedAt: null,
-      finishedAt: null,
-      logPath: null,
-      durationMs: null,
-      logTail: null,
-      command: null,
-    })),
+    steps: input.steps.map(pendingStep),
     error: null,
     workspace: input.workspace ?? null,
     onFailure: input.onFailure,
@@ -126,6 +80,12 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     finishedAt: null,
     slackMessage: input.slack?.messageTs ? { channel: input.slack.channel, ts: input.slack.messageTs } : null,
   };
+}
+
+export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStatus> {
+  const input = parseInput(rawInput);
+  const info = workflowInfo();
+  const status = initialStatus(input);
   setHandler(statusQuery, () => status);
   publishRun('pipeline', status, { goal: input.goal }, input.slack);
   const reporter = startReporter(status, input.slack);
@@ -137,84 +97,39 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   };
 
   // Decisions (after a failure with onFailure=ask, or before a gated step) arrive as the `decide` update.
-  let decision: Decision | undefined;
-  setHandler(
-    decideUpdate,
-    (d) => {
-      if (decision !== undefined)
-        throw ApplicationFailure.nonRetryable(
-          'a decision was already made for this question',
-          FAILURE_TYPES.decisionTaken,
-        );
-      decision = d;
-      return { action: d.action, step: status.pendingDecision?.step ?? '' };
-    },
-    {
-      validator: (d) => {
-        const pending = status.pendingDecision;
-        if (!pending || status.phase !== 'AWAITING_DECISION') {
-          throw new Error(`${status.id} is ${status.phase}, not awaiting a decision; nothing to decide`);
-        }
-        if (!d || typeof d !== 'object' || typeof d.action !== 'string') {
-          throw new Error(`decide needs { "action": ${pending.options.map((o) => `"${o}"`).join(' | ')} }`);
-        }
-        if (!pending.options.includes(d.action)) {
-          throw new Error(
-            `"${String(d.action).slice(0, 40)}" does not answer this question; choose ${pending.options.join(', ')}`,
-          );
-        }
-        if (d.decisionId !== undefined && d.decisionId !== pending.id) {
-          throw new Error('that button belongs to an earlier question, which is already settled');
-        }
-      },
-    },
-  );
+  const decisions = decisionGate(status, (awaiting) => enterPhase(awaiting ? 'AWAITING_DECISION' : 'RUNNING'));
+  const ask = (kind: 'failure' | 'approval', step: StepState) =>
+    decisions.ask({
+      kind,
+      step: step.name,
+      attempt: step.attempt,
+      options: kind === 'failure' ? FAILURE_ACTIONS : APPROVAL_ACTIONS,
+      timeoutSeconds: input.decisionTimeoutSeconds,
+    });
 
   // Approval gates: `approveAll` (the "Approve all" button) lets every later gate through.
   let approveAll = false;
   const gated = (name: string) => !approveAll && (input.approve === 'all' || input.approve.includes(name));
 
-  async function awaitDecision(kind: 'failure' | 'approval', step: StepState, options: readonly DecisionAction[]) {
-    const deadline = Date.now() + input.decisionTimeoutSeconds * 1000;
-    status.pendingDecision = {
-      id: `${kind}-${step.name}-${step.attempt}-${status.decisions.length}`,
-      kind,
-      step: step.name,
-      options: [...options],
-      deadline: new Date(deadline).toISOString(),
-    };
-    enterPhase('AWAITING_DECISION');
-    const answered = await condition(() => decision !== undefined, input.decisionTimeoutSeconds * 1000);
-    const d: Decision =
-      answered && decision ? decision : { action: kind === 'failure' ? 'abort' : 'deny', by: 'timeout' };
-    status.decisions.push({
-      id: status.pendingDecision.id,
-      step: step.name,
-      action: d.action,
-      by: d.by ?? null,
-      at: now(),
-    });
-    status.pendingDecision = null;
-    decision = undefined;
-    enterPhase('RUNNING');
-    return d;
-  }
-
-  let lockId: string | undefined;
-  let granted = false;
-  setHandler(lockGrantedSignal, () => {
-    granted = true;
-    status.queuePosition = null;
-  });
-  setHandler(queuePositionSignal, ({ ahead }) => {
-    if (granted) return;
-    status.queuePosition = ahead;
-    changed();
-  });
+  const queue = workspaceQueue(status, changed);
 
   // Upgrade guard (see README, "Safe workflow upgrades"): runs that started before this change
   // replay with remote activities, new runs take the faster path.
   const { prepareRun, requestWorkspaceLock } = patched('local-setup-activities') ? localSetup : remoteSetup;
+
+  async function finish(phase: 'DONE' | 'FAILED' | 'CANCELLED') {
+    for (const step of status.steps) if (step.status === 'pending') step.status = 'skipped';
+    status.finishedAt = now();
+    status.queuePosition = null;
+    status.pendingDecision = null;
+    setPhase(status, phase);
+    reporter.changed();
+    await CancellationScope.nonCancellable(async () => {
+      // Leaves the queue, or frees the workspace for the next run.
+      await queue.leave(status.id);
+      await reporter.finish();
+    });
+  }
 
   let plan: RunPlan;
   try {
@@ -230,41 +145,22 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   }
   status.workspace = plan.workspace;
   plan.steps.forEach((step, i) => (status.steps[i].command = step.command));
-
-  async function finish(phase: 'DONE' | 'FAILED' | 'CANCELLED') {
-    for (const step of status.steps) if (step.status === 'pending') step.status = 'skipped';
-    status.finishedAt = now();
-    status.queuePosition = null;
-    status.pendingDecision = null;
-    setPhase(status, phase);
-    reporter.changed();
-    await CancellationScope.nonCancellable(async () => {
-      if (lockId) {
-        // Leaves the queue, or frees the workspace for the next run.
-        await getExternalWorkflowHandle(lockId)
-          .signal(releaseLockSignal, { workflowId: status.id })
-          .catch(() => undefined);
-      }
-      await reporter.finish();
-    });
-  }
+  const stepContext = { status, reporter, stepTimeoutSeconds: input.stepTimeoutSeconds };
 
   try {
-    lockId = `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`;
     status.queuePosition = 0;
-    await requestWorkspaceLock({
-      lockId,
+    await queue.wait(requestWorkspaceLock, {
+      lockId: `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`,
       workspace: plan.workspace,
       workflowId: status.id,
       startedAt: info.startTime.toISOString(),
     });
-    await condition(() => granted);
     enterPhase('RUNNING');
 
     for (let i = 0; i < plan.steps.length; i++) {
       const step = status.steps[i];
       if (gated(step.name)) {
-        const d = await awaitDecision('approval', step, APPROVAL_ACTIONS);
+        const d = await ask('approval', step);
         if (d.action === 'deny') {
           const why = d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`;
           status.error = `step ${step.name} was not approved (${why})`;
@@ -274,11 +170,11 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
         if (d.action === 'approveAll') approveAll = true;
       }
 
-      const outcome = await runStepToEnd(plan, plan.steps[i], step);
+      const outcome = await runStepToEnd(stepContext, plan, plan.steps[i], step);
       if (outcome === 'done') continue;
 
       if (input.onFailure === 'ask') {
-        const d = await awaitDecision('failure', step, FAILURE_ACTIONS);
+        const d = await ask('failure', step);
         if (d.action === 'retry') {
           status.error = null;
           i -= 1;
@@ -310,85 +206,5 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
       await finish('CANCELLED');
     }
     throw err;
-  }
-
-  /** Runs one step to success or failure; infrastructure errors are retried here with backoff. */
-  async function runStepToEnd(runPlan: RunPlan, stepPlan: StepPlan, step: StepState): Promise<'done' | 'failed'> {
-    const timeoutSeconds = input.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
-    const runStep = stepActivities(timeoutSeconds);
-    for (let infraRetries = 0; ;) {
-      step.attempt += 1;
-      step.status = 'running';
-      step.startedAt = now();
-      step.finishedAt = null;
-      step.exitCode = null;
-      step.durationMs = null;
-      step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
-      changed();
-      try {
-        const result = await runStep({
-          workflowId: status.id,
-          workspace: runPlan.workspace,
-          composeFiles: runPlan.composeFiles,
-          service: runPlan.service,
-          step: stepPlan,
-          attempt: step.attempt,
-          logPath: step.logPath,
-          jobDir: runPlan.jobDir,
-          timeoutSeconds,
-        });
-        Object.assign(step, {
-          status: 'done',
-          exitCode: result.exitCode,
-          durationMs: result.durationMs,
-          logTail: result.logTail,
-          finishedAt: now(),
-        });
-        status.error = null;
-        changed();
-        return 'done';
-      } catch (err) {
-        if (isCancellation(err)) {
-          step.status = 'cancelled';
-          step.finishedAt = now();
-          throw err;
-        }
-        const failure = applicationFailureOf(err);
-        if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
-          infraRetries += 1;
-          const delaySeconds = Math.min(60, 2 ** infraRetries);
-          status.error =
-            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
-            `(${infraRetries}/${MAX_INFRA_RETRIES})`;
-          step.status = 'pending';
-          changed();
-          await sleep(delaySeconds * 1000);
-          continue;
-        }
-        const details = failure?.details?.[0] as StepFailureDetails | undefined;
-        Object.assign(step, {
-          status: 'failed',
-          exitCode: details?.exitCode ?? null,
-          logTail: details?.logTail ?? null,
-          finishedAt: now(),
-          durationMs: Date.parse(now()) - Date.parse(step.startedAt ?? now()),
-        });
-        status.error = failure?.message ?? String((err as Error).message ?? err);
-        status.error = `${status.error} — log: ${step.logPath}`;
-        if (details) {
-          reporter.reply({
-            step: step.name,
-            attempt: step.attempt,
-            why: details.timedOut
-              ? `timed out after ${timeoutSeconds} s`
-              : `failed with exit code ${details.exitCode ?? '?'}`,
-            logTail: details.logTail,
-            logPath: details.logPath,
-          });
-        }
-        changed();
-        return 'failed';
-      }
-    }
   }
 }

@@ -1,0 +1,164 @@
+/**
+ * One pipeline step, from the workflow's side: the `runStep` activity with its timeouts and
+ * retry policy, the step's state kept current in the status, and infrastructure errors (Docker
+ * unreachable, Compose failing before the script ran) retried here with backoff so that
+ * `status.error` says what is going on meanwhile.
+ */
+import { ActivityCancellationType, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
+import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
+import type { Reporter } from './reporter.js';
+import { applicationFailureOf } from './runs.js';
+
+/** Infrastructure errors the workflow retries itself, so `status.error` can say what is going on. */
+const INFRA_FAILURES: string[] = [STEP_FAILURE_TYPES.dockerUnavailable, STEP_FAILURE_TYPES.compose];
+const MAX_INFRA_RETRIES = 8;
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
+/** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
+const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
+
+function stepActivity(timeoutSeconds: number) {
+  return proxyActivities<Activities>({
+    // The activity enforces the step's own timeout (and stops the container); this is the backstop.
+    startToCloseTimeout: `${timeoutSeconds + 120} seconds`,
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      // Only a lost worker or a heartbeat timeout gets here: the step is run again from a clean container.
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [
+        STEP_FAILURE_TYPES.failed,
+        STEP_FAILURE_TYPES.timedOut,
+        STEP_FAILURE_TYPES.invalidInput,
+        ...INFRA_FAILURES,
+      ],
+    },
+  }).runStep;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** A step that has not run yet. */
+export function pendingStep(name: string): StepState {
+  return {
+    name,
+    status: 'pending',
+    exitCode: null,
+    attempt: 0,
+    startedAt: null,
+    finishedAt: null,
+    logPath: null,
+    durationMs: null,
+    logTail: null,
+    command: null,
+  };
+}
+
+export interface StepRunContext {
+  status: PipelineStatus;
+  reporter: Reporter;
+  /** The run's own step timeout (input.stepTimeoutSeconds), which wins over the workspace's. */
+  stepTimeoutSeconds: number | undefined;
+}
+
+/**
+ * Runs one step to success or failure (a cancellation is rethrown). The step's state in
+ * `ctx.status` is kept current, a failure's log tail goes to Slack as a thread reply.
+ */
+export async function runStepToEnd(
+  ctx: StepRunContext,
+  runPlan: RunPlan,
+  stepPlan: StepPlan,
+  step: StepState,
+): Promise<'done' | 'failed'> {
+  const { status, reporter } = ctx;
+  const timeoutSeconds = ctx.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
+  const runStep = stepActivity(timeoutSeconds);
+  for (let infraRetries = 0; ;) {
+    step.attempt += 1;
+    step.status = 'running';
+    step.startedAt = now();
+    step.finishedAt = null;
+    step.exitCode = null;
+    step.durationMs = null;
+    step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
+    reporter.changed();
+    try {
+      const result = await runStep({
+        workflowId: status.id,
+        workspace: runPlan.workspace,
+        composeFiles: runPlan.composeFiles,
+        service: runPlan.service,
+        step: stepPlan,
+        attempt: step.attempt,
+        logPath: step.logPath,
+        jobDir: runPlan.jobDir,
+        timeoutSeconds,
+      });
+      Object.assign(step, {
+        status: 'done',
+        exitCode: result.exitCode,
+        durationMs: result.durationMs,
+        logTail: result.logTail,
+        finishedAt: now(),
+      });
+      status.error = null;
+      reporter.changed();
+      return 'done';
+    } catch (err) {
+      if (isCancellation(err)) {
+        step.status = 'cancelled';
+        step.finishedAt = now();
+        throw err;
+      }
+      const failure = applicationFailureOf(err);
+      if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
+        infraRetries += 1;
+        const delaySeconds = Math.min(60, 2 ** infraRetries);
+        status.error =
+          `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+          `(${infraRetries}/${MAX_INFRA_RETRIES})`;
+        step.status = 'pending';
+        reporter.changed();
+        await sleep(delaySeconds * 1000);
+        continue;
+      }
+      recordFailure(ctx, step, err, timeoutSeconds);
+      return 'failed';
+    }
+  }
+}
+
+/** The failed step's state and the run's error; the log tail as a Slack thread reply. */
+function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeoutSeconds: number): void {
+  const { status, reporter } = ctx;
+  const failure = applicationFailureOf(err);
+  const details = failure?.details?.[0] as StepFailureDetails | undefined;
+  Object.assign(step, {
+    status: 'failed',
+    exitCode: details?.exitCode ?? null,
+    logTail: details?.logTail ?? null,
+    finishedAt: now(),
+    durationMs: Date.parse(now()) - Date.parse(step.startedAt ?? now()),
+  });
+  status.error = failure?.message ?? String((err as Error).message ?? err);
+  status.error = `${status.error} — log: ${step.logPath}`;
+  if (details) {
+    reporter.reply({
+      step: step.name,
+      attempt: step.attempt,
+      why: details.timedOut
+        ? `timed out after ${timeoutSeconds} s`
+        : `failed with exit code ${details.exitCode ?? '?'}`,
+      logTail: details.logTail,
+      logPath: details.logPath,
+    });
+  }
+  reporter.changed();
+}
