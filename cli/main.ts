@@ -55,6 +55,11 @@ function whoAmI(): string {
   }
 }
 
+/** Where a run started here comes from, for the Web UI's details. */
+function cliSource(): string {
+  return `poc CLI on ${os.hostname()}`;
+}
+
 export async function main(argv: string[], streams: Io = process): Promise<number> {
   const previous = io;
   io = streams;
@@ -156,7 +161,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
           onFailure: command.ask ? 'ask' : 'fail',
           approve: command.approve,
         },
-        { id: command.id, taskQueue: config.taskQueue },
+        { id: command.id, taskQueue: config.taskQueue, source: cliSource() },
       );
       if (command.json && !command.follow) {
         out(JSON.stringify(started));
@@ -192,7 +197,11 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
         return 0;
       }
       const client = await getClient();
-      const started = await startLlm(client, { ...input, requestedBy: whoAmI() }, { taskQueue: config.taskQueue });
+      const started = await startLlm(
+        client,
+        { ...input, requestedBy: whoAmI() },
+        { taskQueue: config.taskQueue, source: cliSource() },
+      );
       if (!command.json) err(`started ${started.workflowId}  ${runUrl(config, started.workflowId)}`);
       return streamLlm(client, started.workflowId, command.json);
     }
