@@ -199,9 +199,9 @@ describe('what the Web UI reads', () => {
     await steps.started(workflowId, 'slow');
     const live = await eventually('the current details of the running step', async () => {
       const text = await currentDetails(workflowId);
-      return /RUNNING · step 2\/2 slow/.test(text) ? text : undefined;
+      return /RUNNING · step 2 of 2: slow/.test(text) ? text : undefined;
     });
-    assert.match(live, /RUNNING · step 2\/2 slow/);
+    assert.match(live, /RUNNING · step 2 of 2: slow/);
 
     steps.release(workflowId, 'slow');
     await client.workflow.getHandle(workflowId).result();

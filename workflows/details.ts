@@ -38,7 +38,7 @@ function pipelineDetails(s: PipelineStatus): string {
       const step = s.steps[index];
       const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : '';
       const line = step.lastLine ? ` · ${step.lastLine}` : '';
-      return `RUNNING · step ${index + 1}/${s.steps.length} ${step.name}${attempt}${line}`;
+      return `RUNNING · step ${index + 1} of ${s.steps.length}: ${step.name}${attempt}${line}`;
     }
     case 'AWAITING_DECISION': {
       const d = s.pendingDecision;
