@@ -24,7 +24,7 @@ import {
   type PipelineStatus,
   type RunStatus,
 } from '../client/index.js';
-import { ConfigError, loadConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
+import { ConfigError, loadHostConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
@@ -83,7 +83,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   let config: PocConfig;
   try {
-    config = loadConfig();
+    // `.env` and `runner/.env` of this folder first (the real environment wins), as the original did.
+    config = loadHostConfig();
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     err(`poc: ${redact(e.message)}`);

@@ -258,6 +258,8 @@ describe('runner/.env.example', () => {
     'ANTHROPIC_API_KEY',
     'ANTHROPIC_BASE_URL',
     'OLLAMA_HOST',
+    'OLLAMA_BASE_URL',
+    'POC_OFFLINE',
     'POC_TEMPORAL_UI_URL',
     'POC_METRICS_PORT',
   ];
@@ -297,12 +299,14 @@ describe('doctor.sh on the host', () => {
     closedPort = await freePort();
   });
 
+  /** Nothing reachable, and the run declared offline (so outbound HTTPS is not required). */
   function offlineEnv(extra: Record<string, string | undefined> = {}) {
     return cleanEnv({
       OLLAMA_HOST: `http://127.0.0.1:${closedPort}`,
       POC_DOCTOR_HTTPS_URL: `https://127.0.0.1:${closedPort}/`,
       TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`,
       POC_DOCTOR_TIMEOUT: '3',
+      POC_OFFLINE: '1',
       ...extra,
     });
   }
@@ -317,11 +321,12 @@ describe('doctor.sh on the host', () => {
   }
 
   test(
-    'seven numbered checks; with a key set and nothing reachable: ' + 'WARNs only, exit 0, the key never printed',
+    'seven numbered checks; with a key set and nothing reachable: ' +
+      'outbound HTTPS FAILs, exit 1, the key never printed',
     async () => {
       const dir = project(tsProject);
-      const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret }));
-      assert.equal(result.exitCode, 0, result.all);
+      const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret, POC_OFFLINE: undefined }));
+      assert.equal(result.exitCode, 1, result.all);
       for (let i = 1; i <= 7; i++) assert.match(result.all, new RegExp(`^\\[${i}/7\\] (PASS|WARN|FAIL) `, 'm'));
       assert.match(result.all, /\[1\/7\] PASS Node\.js >= 20/);
       assert.match(result.all, /\[2\/7\] PASS dependencies installed — all 1 declared packages present/);
@@ -330,10 +335,16 @@ describe('doctor.sh on the host', () => {
         result.all,
         new RegExp(`\\[4/7\\] WARN Ollama reachable — no answer from http://127\\.0\\.0\\.1:${closedPort}`),
       );
-      assert.match(result.all, /\[5\/7\] WARN outbound HTTPS/);
+      assert.match(
+        result.all,
+        new RegExp(
+          `\\[5/7\\] FAIL outbound HTTPS — no answer from https://127\\.0\\.0\\.1:${closedPort}/ .*` +
+            'fix the network or proxy, or declare the run offline with POC_OFFLINE=1',
+        ),
+      );
       assert.match(result.all, /\[6\/7\] PASS provider keys present — OPENAI_API_KEY set; ANTHROPIC_API_KEY not set/);
       assert.match(result.all, /\[7\/7\] WARN Temporal reachable/);
-      assert.match(result.all, /doctor: 4 PASS, 3 WARN, 0 FAIL/);
+      assert.match(result.all, /doctor: 4 PASS, 2 WARN, 1 FAIL/);
 
       const summaryText = fs.readFileSync(path.join(dir, 'runner', 'artifacts', 'doctor-summary.json'), 'utf8');
       for (const text of [result.all, summaryText]) {
@@ -341,9 +352,9 @@ describe('doctor.sh on the host', () => {
         assert.ok(!text.includes(secret.slice(0, 20)), 'part of the key value was printed');
       }
       const summary = summaryOf(dir);
-      assert.equal(summary.ok, true);
+      assert.equal(summary.ok, false);
       assert.equal(summary.where, 'host');
-      assert.deepEqual(summary.counts, { pass: 4, warn: 3, fail: 0 });
+      assert.deepEqual(summary.counts, { pass: 4, warn: 2, fail: 1 });
       assert.deepEqual(
         summary.checks.map((c) => [c.id, c.status]),
         [
@@ -351,7 +362,7 @@ describe('doctor.sh on the host', () => {
           [2, 'PASS'],
           [3, 'PASS'],
           [4, 'WARN'],
-          [5, 'WARN'],
+          [5, 'FAIL'],
           [6, 'PASS'],
           [7, 'WARN'],
         ],
@@ -359,6 +370,33 @@ describe('doctor.sh on the host', () => {
       assert.equal(summary.checks[5].detail, 'OPENAI_API_KEY set; ANTHROPIC_API_KEY not set');
     },
   );
+
+  test('declared offline (POC_OFFLINE=1, as runner_offline sets it): outbound HTTPS is not required', async () => {
+    const dir = project(tsProject);
+    const result = await bash(dir, 'doctor.sh', offlineEnv({ POC_DOCTOR_SKIP_TSC: '1' }));
+    assert.equal(result.exitCode, 0, result.all);
+    assert.match(result.all, /\[5\/7\] WARN outbound HTTPS — not checked: POC_OFFLINE=1 declares this run offline/);
+    assert.equal(summaryOf(dir).checks[4].status, 'WARN');
+  });
+
+  test('OLLAMA_BASE_URL is read as an alias; OLLAMA_HOST wins, and the line says which is used', async () => {
+    const dir = project(tsProject);
+    const alias = `http://127.0.0.1:${closedPort}/alias`;
+    const viaAlias = await bash(
+      dir,
+      'doctor.sh',
+      offlineEnv({ OLLAMA_HOST: undefined, OLLAMA_BASE_URL: alias, POC_DOCTOR_SKIP_TSC: '1' }),
+    );
+    assert.match(
+      viaAlias.all,
+      /\[4\/7\] WARN Ollama reachable — no answer from http:\/\/127\.0\.0\.1:\d+\/alias \(from OLLAMA_BASE_URL/,
+    );
+    const both = await bash(dir, 'doctor.sh', offlineEnv({ OLLAMA_BASE_URL: alias, POC_DOCTOR_SKIP_TSC: '1' }));
+    assert.match(
+      both.all,
+      /\[4\/7\] WARN Ollama reachable — no answer from http:\/\/127\.0\.0\.1:\d+ \(from OLLAMA_HOST/,
+    );
+  });
 
   test('with no provider key: a WARN that says only ollama will work', async () => {
     const dir = project(tsProject);
