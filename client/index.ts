@@ -49,6 +49,7 @@ export { InputError } from '../core/validate.js';
 export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
 export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
 export { llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
+export { liveStepOutput, type LiveStepOutput } from './live.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
