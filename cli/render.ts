@@ -72,6 +72,7 @@ export function plainLine(text: string): string {
       .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007?/g, '')
       // eslint-disable-next-line no-control-regex -- so are the other control characters
       .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .replace(/\s+/g, ' ')
       .trim()
   );
 }

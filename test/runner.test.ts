@@ -585,6 +585,120 @@ describe('bootstrap.sh', () => {
     assert.notEqual(fs.readFileSync(stamp, 'utf8').trim(), hash);
   });
 
+  /** A project with one dependency whose tarball `registry` serves (or does not). */
+  function withDependency(registry: string): string {
+    const lock = {
+      name: 'fx',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        '': { name: 'fx', version: '1.0.0', dependencies: { 'fx-dep': '1.0.0' } },
+        'node_modules/fx-dep': { version: '1.0.0', resolved: `${registry}fx-dep/-/fx-dep-1.0.0.tgz` },
+      },
+    };
+    return project(
+      {
+        'package.json': JSON.stringify({
+          name: 'fx',
+          version: '1.0.0',
+          private: true,
+          dependencies: { 'fx-dep': '1.0.0' },
+        }),
+        'package-lock.json': JSON.stringify(lock, null, 2),
+      },
+      { modules: false },
+    );
+  }
+
+  /** A registry that accepts connections: answers the probe (or not) and never sends a tarball. */
+  async function silentRegistry(answerProbe: boolean): Promise<{ url: string; close: () => void }> {
+    const sockets = new Set<net.Socket>();
+    const server = http.createServer((req, res) => {
+      if (answerProbe && req.method === 'HEAD') res.end();
+    });
+    server.on('connection', (socket) => sockets.add(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    return { url, close: () => (sockets.forEach((socket) => socket.destroy()), server.close()) };
+  }
+
+  const cache = () => fs.mkdtempSync(path.join(root, 'npm-cache-'));
+
+  test('no registry: fails at once naming it and the cause, with the ways out; npm never waits', async () => {
+    const registry = `http://127.0.0.1:${await freePort()}/`;
+    const dir = withDependency(registry);
+    const result = await bash(
+      dir,
+      'bootstrap.sh',
+      cleanEnv({ npm_config_registry: registry, npm_config_cache: cache() }),
+    );
+    assert.equal(result.exitCode, 1, result.all);
+    assert.match(
+      result.all,
+      new RegExp(`cannot install: ${registry.replace(/[.]/g, '\\.')} is unreachable from here \\(ECONNREFUSED\\)`),
+    );
+    assert.match(result.all, /ways out:\n.*a proxy: set HTTPS_PROXY/);
+    assert.match(result.all, /a prepared dependency volume: .*\n.*\n.*runner_offline/);
+    assert.match(result.all, /POC_NPM_CI_ARGS=--offline/);
+    assert.doesNotMatch(result.all, /running npm ci/);
+  });
+
+  test('a registry that never answers: the probe gives up after its timeout', async () => {
+    const registry = await silentRegistry(false);
+    try {
+      const dir = withDependency(registry.url);
+      const env = cleanEnv({
+        npm_config_registry: registry.url,
+        npm_config_cache: cache(),
+        POC_BOOTSTRAP_PROBE_TIMEOUT: '2',
+      });
+      const result = await bash(dir, 'bootstrap.sh', env);
+      assert.equal(result.exitCode, 1, result.all);
+      assert.match(result.all, /is unreachable from here \(no answer within 2 s\)/);
+    } finally {
+      registry.close();
+    }
+  });
+
+  test("npm's own fetch gives up in seconds, not minutes, and the cause is named", async () => {
+    // The probe passes, the download hangs: what a registry behind a broken proxy looks like.
+    const registry = await silentRegistry(true);
+    try {
+      const dir = withDependency(registry.url);
+      const env = cleanEnv({
+        npm_config_registry: registry.url,
+        npm_config_cache: cache(),
+        npm_config_fetch_timeout: '1500',
+      });
+      const result = await bash(dir, 'bootstrap.sh', env);
+      assert.equal(result.exitCode, 1, result.all);
+      assert.match(result.all, /running npm ci/);
+      assert.match(result.all, /is unreachable from here \(network timeout, after npm's retries\)/);
+      assert.match(result.all, /ways out:/);
+      assert.ok(!fs.existsSync(path.join(dir, 'node_modules', '.poc-bootstrap.sha256')), 'nothing stamped');
+    } finally {
+      registry.close();
+    }
+  });
+
+  test('declared offline (POC_OFFLINE=1): only the npm cache is used, and an empty one says so', async () => {
+    const registry = `http://127.0.0.1:${await freePort()}/`;
+    const dir = withDependency(registry);
+    const result = await bash(
+      dir,
+      'bootstrap.sh',
+      cleanEnv({ npm_config_registry: registry, npm_config_cache: cache(), POC_OFFLINE: '1' }),
+    );
+    assert.equal(result.exitCode, 1, result.all);
+    assert.match(result.all, /POC_OFFLINE=1: installing from the npm cache only \(npm ci --offline\)/);
+    assert.match(
+      result.all,
+      /cannot install offline: the npm cache lacks packages of package-lock\.json \(ENOTCACHED\)/,
+    );
+  });
+
   test('without package-lock.json: a clear error, nothing installed', async () => {
     const dir = project({ 'package.json': '{}' }, { modules: false });
     const result = await bash(dir, 'bootstrap.sh', cleanEnv());
