@@ -94,7 +94,7 @@ describe('tailFile', () => {
     expect(tailFile(file(content), lines)).toBe(tail);
   });
 
-  test('a large log: only its end is read, lines across the 64 KiB chunks kept whole', () => {
+  test('a large log, read from its end in 64 KiB chunks: lines across chunks are kept whole', () => {
     const content = `${numbered(30_000)}\n`;
     expect(Buffer.byteLength(content)).toBeGreaterThan(3 * 64 * 1024);
     const name = file(content);
