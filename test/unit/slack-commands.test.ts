@@ -1,11 +1,12 @@
 /**
- * The pure helpers of the bot's command handling (slack/commands.ts), through their exported
+ * The pure helpers of the bot's command handling (slack/parse.ts, slack/commands.ts), through their exported
  * names only: which message is a command, whole-message approval answers, the Slack form of the
  * grammar (dashes and quotes as Slack clients send them), and errors as replies.
  * (slack-render.test.ts has the first cases of each; these are the rest.)
  */
 import { describe, expect, test } from '@jest/globals';
-import { approvalAnswerOf, commandTextOf, errorReply, parseSlackCommand } from '../../slack/commands.js';
+import { errorReply } from '../../slack/commands.js';
+import { approvalAnswerOf, commandTextOf, parseSlackCommand } from '../../slack/parse.js';
 import { UsageError } from '../../client/grammar.js';
 import { RunNotFoundError } from '../../client/index.js';
 import { InputError } from '../../core/validate.js';

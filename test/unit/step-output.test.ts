@@ -6,7 +6,8 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LineTail, collectArtifacts } from '../../activities/steps.js';
+import { LineTail } from '../../activities/step-output.js';
+import { collectArtifacts } from '../../activities/steps.js';
 
 describe('LineTail', () => {
   test('complete lines come out as they end; the rest waits for its newline', () => {
