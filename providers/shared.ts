@@ -3,6 +3,8 @@
  * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
  * header timeout can cut a long answer) whichever method the caller picked.
  */
+import { APIConnectionTimeoutError as AnthropicConnectionTimeoutError } from '@anthropic-ai/sdk';
+import { APIConnectionTimeoutError as OpenAiConnectionTimeoutError } from 'openai';
 import type { LlmBackend } from '../core/contract.js';
 import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
 
@@ -232,9 +234,14 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
   if (
     code?.includes('TIMEOUT') ||
     code === 'ETIMEDOUT' ||
-    chain.some((e) => (e as Error)?.name === 'APIConnectionTimeoutError')
+    // By class: OpenAI's SDK names its timeout plain `Error`.
+    chain.some((e) => e instanceof OpenAiConnectionTimeoutError || e instanceof AnthropicConnectionTimeoutError)
   ) {
-    return new LlmError('retryable', backend, `${backend}: timed out talking to ${settings.baseUrl} — will retry`);
+    return new LlmError(
+      'retryable',
+      backend,
+      `${backend}: timed out talking to ${settings.baseUrl} — check ${settings.urlVariable}; will retry`,
+    );
   }
   if (code) return brokenStream(backend, `connection to ${settings.baseUrl} lost (${code})`);
   if (chain.some((e) => e instanceof SyntaxError)) {
