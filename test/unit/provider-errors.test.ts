@@ -543,6 +543,22 @@ describe('parseRetryAfter', () => {
     [{ 'retry-after': '3 s' }, undefined],
     [{ 'retry-after': '1e3' }, undefined],
     [{ 'retry-after': 'Infinity' }, undefined],
+    // Junk is no value, not "retry now" (a lenient date parser reads some of it as a year long past).
+    [{ 'retry-after': '-1' }, undefined],
+    [{ 'retry-after': '1.' }, undefined],
+    [{ 'retry-after': '.5' }, undefined],
+    [{ 'retry-after': 'abc' }, undefined],
+    [{ 'retry-after': '+5' }, undefined],
+    [{ 'retry-after': '5,' }, undefined],
+    [{ 'retry-after': '1 2' }, undefined],
+    [{ 'retry-after': 'Mar 1 2026' }, undefined],
+    [{ 'retry-after': '2026-03-01T12:00:05Z' }, undefined],
+    [{ 'retry-after-ms': '-1' }, undefined],
+    [{ 'retry-after-ms': '.5' }, undefined],
+    [{ 'retry-after-ms': '-1', 'retry-after': '2' }, 2000],
+    // The HTTP date's obsolete forms count too (asctime's is GMT).
+    [{ 'retry-after': 'Sunday, 01-Mar-26 12:00:05 GMT' }, 5000],
+    [{ 'retry-after': 'Sun Mar  1 12:00:07 2026' }, 7000],
   ])('%j → %s', (headers, ms) => {
     expect(at(headers)).toBe(ms);
   });
