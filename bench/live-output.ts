@@ -1,12 +1,13 @@
 /**
  * What live step output costs a run's history. In one script, on a real dev server, a real
- * worker and a real Docker engine, the same step printing a line every 100 ms for SECONDS:
- *   A. in a run without Slack (the baseline: the line lives only in heartbeats, read by
- *      `describe()` — `poc run --follow`);
- *   B. in a run that reports to (a local fake) Slack: the step also sends its newest line with
- *      the coalesced `stepOutput` signal, and the status message shows it.
- * Prints both histories' event counts and sizes, their ratio, the signals sent, and how long a
- * `describe()` read of the live line takes (median of 50).
+ * worker and a real Docker engine, runs of one step lasting SECONDS:
+ *   A. reporting to (a local fake) Slack, the step silent (the baseline: nothing to send);
+ *   B. reporting to Slack, the step printing a line every 100 ms: it also sends its newest line
+ *      with the coalesced `stepOutput` signal, and the status message shows it;
+ *   C. the talkative step in a run without Slack: the line lives only in heartbeats, read by
+ *      `describe()` (`poc run --follow`), and nothing is added to history.
+ * Prints the histories' event counts and sizes, the B/A ratio, the signals sent, and how long a
+ * `describe()` read of the live line takes (median).
  *
  *   npx tsx bench/live-output.ts [seconds=60]
  */
@@ -42,19 +43,20 @@ const worker = await createPocWorker({ connection: native, client, config });
 const running = worker.run();
 
 const talk = `for i in $(seq 1 ${seconds * 10}); do echo "line $i of the step"; sleep 0.1; done`;
-const ws = fixtureWorkspace(path.join(dir, 'ws'), { talk });
+const ws = fixtureWorkspace(path.join(dir, 'ws'), { talk, quiet: `sleep ${seconds}` });
 
-async function run(withSlack: boolean) {
+async function run(step: 'talk' | 'quiet', withSlack: boolean) {
   const { workflowId } = await startPipeline(
     client,
-    { steps: ['talk'], workspace: ws, ...(withSlack ? { slack: { channel: 'C0BENCH' } } : {}) },
+    { steps: [step], workspace: ws, ...(withSlack ? { slack: { channel: 'C0BENCH' } } : {}) },
     { taskQueue: config.taskQueue },
   );
   const reads: number[] = [];
   const handle = client.workflow.getHandle(workflowId);
-  const result = handle.result();
+  let ended = false;
+  const result = handle.result().finally(() => (ended = true));
   // While the step runs: time the reads a following terminal makes.
-  while (reads.length < 50) {
+  while (!ended && step === 'talk' && reads.length < 50) {
     const started = performance.now();
     const live = await liveStepOutput(client, workflowId);
     if (live?.lastLine) reads.push(performance.now() - started);
@@ -70,18 +72,20 @@ async function run(withSlack: boolean) {
 }
 
 try {
-  const a = await run(false);
-  const b = await run(true);
+  const a = await run('quiet', true);
+  const b = await run('talk', true);
+  const c = await run('talk', false);
   const row = (label: string, r: typeof a) =>
     `| ${label} | ${r.events} | ${(r.bytes / 1024).toFixed(1)} KiB | ${r.signals} |`;
-  console.log(`A step printing 10 lines a second for ${seconds} s:\n`);
+  console.log(`One step of ${seconds} s:\n`);
   console.log('| run | history events | history size | stepOutput signals |');
   console.log('| --- | --- | --- | --- |');
-  console.log(row('without Slack: heartbeats only (baseline)', a));
-  console.log(row('reporting to Slack: coalesced signals', b));
+  console.log(row('A. Slack, silent step (baseline)', a));
+  console.log(row('B. Slack, 10 lines a second', b));
+  console.log(row('C. no Slack, 10 lines a second', c));
   console.log(`\nratio of history events B/A: ${(b.events / a.events).toFixed(2)}`);
   console.log(`events added per minute of output: ${(((b.events - a.events) * 60) / seconds).toFixed(1)}`);
-  console.log(`describe() read of the live line: median ${median([...a.reads, ...b.reads]).toFixed(1)} ms`);
+  console.log(`describe() read of the live line: median ${median([...b.reads, ...c.reads]).toFixed(1)} ms`);
 } finally {
   worker.shutdown();
   await running;
