@@ -52,7 +52,8 @@ function now(): string {
 }
 
 /**
- * Registers the `decide` handler for `run` and returns the gate that asks questions.
+ * Registers the `decide` handlers (the update, and the signal tctl sends) for `run` and returns
+ * the gate that asks questions. `onRefused()` after a refused signal has been recorded.
  * `onAwaiting(true)` when a question opens, `onAwaiting(false)` once it is answered: the caller
  * moves the phase (AWAITING_DECISION and back) and reports.
  */
@@ -86,7 +87,8 @@ export function decisionGate(
       onRefused();
       return;
     }
-    answer = d;
+    // What a tool sent by hand: only the fields of a Decision, as their types say.
+    answer = { action: d.action, ...(typeof d.by === 'string' ? { by: d.by.slice(0, 200) } : {}) };
   });
 
   return {
