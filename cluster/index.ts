@@ -375,6 +375,33 @@ export async function clusterDown(options: ClusterDownOptions = {}): Promise<voi
   if (options.wipe) wipe(dir, log);
 }
 
+/**
+ * Every process on the machine that belongs to the cluster in `dir`: its command line names the
+ * folder (supervisor, services, UI, postmaster) or it works inside it (PostgreSQL's backends have
+ * the data folder as their working directory). Empty after a clean `clusterDown()`.
+ */
+export function processesUsing(dir: string): Array<{ pid: number; cmdline: string }> {
+  dir = path.resolve(dir);
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      let cwd = '';
+      try {
+        cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      if (cmdline.includes(dir) || cwd === dir || cwd.startsWith(dir + path.sep)) found.push({ pid, cmdline });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
 /** Deletes what `up` created in `dir` (and nothing else there). */
 function wipe(dir: string, log: Log): void {
   const ours = ['postgres', 'config', 'ui-config', 'logs', 'tls', 'plan.json', 'state.json', 'supervisor.log'];
