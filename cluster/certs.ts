@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 
 /** The name clients check the frontend's certificate against (it is in the certificate's SAN). */
@@ -55,6 +56,11 @@ async function validFor(cert: string, seconds: number, cwd: string): Promise<boo
   return result.exitCode === 0;
 }
 
+async function coversHost(cert: string, host: string, cwd: string): Promise<boolean> {
+  const result = await execa('openssl', ['x509', '-in', cert, '-noout', '-checkhost', host], { cwd, reject: false });
+  return result.exitCode === 0 && !/does NOT match/.test(result.stdout);
+}
+
 /** A leaf certificate signed by the CA, with the extensions written to a file openssl reads. */
 async function signLeaf(certs: ClusterCerts, name: 'frontend' | 'client', subject: string, extensions: string[]): Promise<void> {
   const key = name === 'frontend' ? certs.serverKeyPath : certs.clientKeyPath;
@@ -73,16 +79,18 @@ async function signLeaf(certs: ClusterCerts, name: 'frontend' | 'client', subjec
 }
 
 /**
- * The cluster's certificates in `dir`, made when missing or about to expire (kept otherwise, so a
- * client configured with them keeps working across `down`/`up`).
+ * The cluster's certificates in `dir`, made when missing, about to expire or lacking one of
+ * `hostNames` (kept otherwise, so a client configured with them keeps working across
+ * `down`/`up`). `hostNames` are extra DNS names of the frontend, e.g. a Compose service name.
  */
-export async function ensureCerts(dir: string): Promise<ClusterCerts> {
+export async function ensureCerts(dir: string, { hostNames = [] }: { hostNames?: string[] } = {}): Promise<ClusterCerts> {
   const certs = certPaths(dir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const all = [certs.caCertPath, certs.caKeyPath, certs.serverCertPath, certs.serverKeyPath, certs.clientCertPath, certs.clientKeyPath];
   if (all.every((file) => fs.existsSync(file))) {
     const fresh = await Promise.all([certs.caCertPath, certs.serverCertPath, certs.clientCertPath].map((c) => validFor(c, RENEW_BEFORE_SECONDS, dir)));
-    if (fresh.every(Boolean)) return certs;
+    const covered = await Promise.all(hostNames.map((host) => coversHost(certs.serverCertPath, host, dir)));
+    if (fresh.every(Boolean) && covered.every(Boolean)) return certs;
   }
   await newKey(certs.caKeyPath, dir);
   await openssl(
@@ -98,7 +106,7 @@ export async function ensureCerts(dir: string): Promise<ClusterCerts> {
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature',
     'extendedKeyUsage=serverAuth',
-    `subjectAltName=DNS:${SERVER_NAME},IP:127.0.0.1`,
+    `subjectAltName=${[`DNS:${SERVER_NAME}`, 'IP:127.0.0.1', ...hostNames.map((host) => `DNS:${host}`)].join(',')}`,
     'subjectKeyIdentifier=hash',
     'authorityKeyIdentifier=keyid',
   ]);
@@ -110,4 +118,28 @@ export async function ensureCerts(dir: string): Promise<ClusterCerts> {
     'authorityKeyIdentifier=keyid',
   ]);
   return certs;
+}
+
+/**
+ * `node --import tsx cluster/certs.ts DIR [--host NAME]… [--shared]`: the same certificates for a
+ * deployment (deploy/compose.yaml runs it). `--shared` makes the keys readable by other users,
+ * for containers that run as their own user and read them from a volume only the stack mounts.
+ */
+async function main(argv: string[]): Promise<void> {
+  const dir = argv.find((arg, i) => !arg.startsWith('--') && argv[i - 1] !== '--host');
+  if (!dir) throw new Error('usage: cluster/certs.ts DIR [--host NAME]... [--shared]');
+  const hostNames = argv.flatMap((arg, i) => (argv[i - 1] === '--host' ? [arg] : []));
+  const certs = await ensureCerts(path.resolve(dir), { hostNames });
+  if (argv.includes('--shared')) {
+    fs.chmodSync(certs.dir, 0o755);
+    for (const key of [certs.serverKeyPath, certs.clientKeyPath]) fs.chmodSync(key, 0o644);
+  }
+  process.stdout.write(JSON.stringify(certs, null, 2) + '\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  });
 }
