@@ -1,0 +1,187 @@
+/**
+ * The production-shaped cluster (cluster/): PostgreSQL plus frontend, history, matching and worker
+ * as four processes, the frontend behind mTLS, supervised. One cluster for the whole file, in a
+ * temporary folder; the last test brings it down and checks nothing it started is left.
+ *
+ * Jest style. The first run builds temporal-server (minutes, cached after); later ones take
+ * seconds. `npx tsx bench/cluster-smoke.ts` runs the same story with timings.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Client, Connection } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { serverConfigYaml } from '../cluster/config.js';
+import { clusterDown, clusterStatus, clusterTlsConfig, clusterUp, CLUSTER_SEARCH_ATTRIBUTES, processesUsing, type ClusterStatus } from '../cluster/index.js';
+import { readPlan, type Role } from '../cluster/plan.js';
+import { pickFreePorts, portIsFree } from '../cluster/ports.js';
+import { restartDelayMs } from '../cluster/supervisor.js';
+
+const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);
+const workflowsPath = fileURLToPath(new URL('../cluster/smoke-workflow.ts', import.meta.url));
+const taskQueue = `cluster-test-${process.pid}`;
+
+/** Polls until `attempt` returns a value (a throw or undefined = not yet) or the time is up. */
+async function eventually<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${(last as Error).message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('cluster pieces without a cluster', () => {
+  test('ports come from below 32768 (membership ports are a PostgreSQL smallint) and are free', async () => {
+    const ports = await pickFreePorts(10);
+    expect(new Set(ports).size).toBe(10);
+    for (const port of ports) {
+      expect(port).toBeLessThan(32_768);
+      expect(await portIsFree(port)).toBe(true);
+    }
+  });
+
+  test('a process that keeps failing is restarted sooner first, then at most every 5 s', () => {
+    expect(restartDelayMs(1)).toBe(250);
+    expect(restartDelayMs(2)).toBe(500);
+    expect(restartDelayMs(10)).toBe(5_000);
+  });
+});
+
+describe('a four-process cluster on PostgreSQL with mTLS', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
+  let status: ClusterStatus;
+  let connection: Connection;
+  let client: Client;
+  let nativeConnection: NativeConnection;
+  let worker: Worker;
+  let running: Promise<void>;
+
+  const runOne = async (label: string): Promise<string> => {
+    const workflowId = `cluster-test-${label}-${Date.now()}`;
+    const result = await client.workflow.execute('clusterSmoke', {
+      workflowId,
+      taskQueue,
+      args: [label],
+      typedSearchAttributes: [{ key: PocKind, value: 'cluster-test' }],
+      workflowExecutionTimeout: '2 minutes',
+    });
+    expect(result).toBe(`hello ${label}`);
+    return workflowId;
+  };
+
+  const killAndExpectRestart = async (role: Role) => {
+    const before = (await clusterStatus({ dir }))?.processes.find((p) => p.role === role);
+    expect(before?.pid).toBeTruthy();
+    process.kill(before?.pid as number, 'SIGKILL');
+    const after = await eventually(`${role} restarted`, 60_000, async () => {
+      const entry = (await clusterStatus({ dir }))?.processes.find((p) => p.role === role);
+      return entry?.pid && entry.pid !== before?.pid ? entry : undefined;
+    });
+    expect(after.restarts).toBe((before?.restarts ?? 0) + 1);
+    // The cluster answers again: a new workflow runs to completion.
+    await eventually(`a workflow after killing ${role}`, 180_000, () => runOne(`after-${role}`));
+  };
+
+  beforeAll(async () => {
+    status = await clusterUp({ dir, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
+    const tls = clusterTlsConfig(status);
+    connection = await Connection.connect({ address: status.address, tls });
+    client = new Client({ connection, namespace: status.namespace });
+    nativeConnection = await NativeConnection.connect({ address: status.address, tls });
+    worker = await Worker.create({ connection: nativeConnection, namespace: status.namespace, taskQueue, workflowsPath });
+    running = worker.run();
+  }, 900_000);
+
+  afterAll(async () => {
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await running?.catch(() => undefined);
+    await nativeConnection?.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    await clusterDown({ dir, wipe: true }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
+
+  test('status says exactly what a client and an operator need', async () => {
+    expect(Object.keys(status).sort()).toEqual(['address', 'namespace', 'processes', 'tls', 'uiUrl']);
+    expect(status.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Number(status.address.split(':')[1])).toBeLessThan(32_768);
+    expect(status.namespace).toBe('default');
+    expect(Object.keys(status.tls).sort()).toEqual(['caCertPath', 'clientCertPath', 'clientKeyPath', 'serverName']);
+    for (const file of [status.tls.caCertPath, status.tls.clientCertPath, status.tls.clientKeyPath]) expect(fs.existsSync(file)).toBe(true);
+    const roles = status.processes.map((p) => p.role);
+    expect(roles.slice(0, 5)).toEqual(['postgres', 'frontend', 'history', 'matching', 'worker']);
+    // The UI server is a fifth process when it could be built; then uiUrl answers.
+    expect(roles.includes('ui')).toBe(status.uiUrl !== null);
+    for (const p of status.processes) {
+      expect(p.pid).toBeGreaterThan(0);
+      expect(p.restarts).toBe(0);
+    }
+    if (status.uiUrl) expect((await fetch(status.uiUrl)).ok).toBe(true);
+    expect(await clusterStatus({ dir })).toEqual(status);
+  });
+
+  test('one config for the four services: the frontend requires client certificates, the system worker presents one', () => {
+    const plan = readPlan(dir);
+    expect(plan).toBeDefined();
+    const yaml = serverConfigYaml(plan!);
+    expect(yaml).toContain('requireClientAuth: true');
+    expect(yaml).toMatch(/systemWorker:\n\s+certFile: ".*client\.pem"/);
+    expect(fs.readdirSync(plan!.configDir)).toContain('cluster.yaml');
+  });
+
+  test('the frontend refuses a client without a certificate', async () => {
+    const bare = await Connection.connect({
+      address: status.address,
+      tls: { serverNameOverride: status.tls.serverName, serverRootCACertificate: fs.readFileSync(status.tls.caCertPath) },
+      connectTimeout: 2_000,
+    }).catch((err: Error) => err);
+    if (bare instanceof Error) return; // refused at connect: what we want
+    try {
+      await expect(bare.withDeadline(Date.now() + 3_000, () => bare.workflowService.getSystemInfo({}))).rejects.toThrow();
+    } finally {
+      await bare.close();
+    }
+  }, 30_000);
+
+  test('the search attributes are registered for the namespace', async () => {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: status.namespace });
+    for (const name of CLUSTER_SEARCH_ATTRIBUTES) expect(Object.keys(customAttributes ?? {})).toContain(name);
+  });
+
+  test('a workflow runs over mTLS and a visibility query on PocKind finds it', async () => {
+    const workflowId = await runOne('first');
+    const found = await eventually('the workflow in visibility', 30_000, async () => {
+      for await (const execution of client.workflow.list({ query: `PocKind = "cluster-test" AND WorkflowId = "${workflowId}"` })) return execution;
+      return undefined;
+    });
+    expect(found.status.name).toBe('COMPLETED');
+  });
+
+  test('a SIGKILLed history process is restarted with a new pid and the cluster answers again', async () => {
+    await killAndExpectRestart('history');
+  }, 300_000);
+
+  test('a SIGKILLed PostgreSQL is restarted and the cluster answers again', async () => {
+    await killAndExpectRestart('postgres');
+  }, 300_000);
+
+  test('clusterDown stops every process it started and nothing else is left', async () => {
+    worker.shutdown();
+    await running;
+    await clusterDown({ dir });
+    expect(await clusterStatus({ dir })).toBeUndefined();
+    expect(processesUsing(dir)).toEqual([]);
+    // The data stays (no wipe): the next `up` finds the namespace where it left it.
+    expect(fs.existsSync(path.join(dir, 'postgres', 'data', 'PG_VERSION'))).toBe(true);
+  }, 180_000);
+});
