@@ -27,6 +27,7 @@ import { pickFreePorts } from './ports.js';
 import { ensurePgUser, findPostgresBinDir, initDataDir, newPassword, pgCtlStop, pgLayout } from './postgres.js';
 import {
   isOurProcess,
+  mentions,
   planPath,
   readPlan,
   readState,
@@ -258,10 +259,51 @@ async function waitUi(url: string, deadline: number): Promise<void> {
  */
 export async function clusterUp(options: ClusterUpOptions = {}): Promise<ClusterStatus> {
   const dir = path.resolve(options.dir ?? defaultClusterDir());
-  const log = options.log ?? (() => undefined);
-  const env = options.env ?? process.env;
   const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
   fs.mkdirSync(dir, { recursive: true });
+  return withUpLock(dir, deadline, () => upLocked(dir, deadline, options));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One `up` at a time per folder: a second caller waits for the first and then finds its cluster
+ * running. A lock whose holder died is taken over.
+ */
+async function withUpLock<T>(dir: string, deadline: number, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir, 'up.lock');
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(fs.readFileSync(lock, 'utf8').trim());
+    if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder)) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`another clusterUp (pid ${holder}) is still starting the cluster in ${dir}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+async function upLocked(dir: string, deadline: number, options: ClusterUpOptions): Promise<ClusterStatus> {
+  const log = options.log ?? (() => undefined);
+  const env = options.env ?? process.env;
   let supervisorPid = supervisorAlive(dir);
   if (supervisorPid === undefined) {
     await stopLeftovers(dir, log, 60_000);
@@ -375,6 +417,21 @@ export async function clusterDown(options: ClusterDownOptions = {}): Promise<voi
   if (options.wipe) wipe(dir, log);
 }
 
+/** `pid` and its parents: the command that started us may name the folder without being the cluster's. */
+function ancestors(pid: number): Set<number> {
+  const chain = new Set<number>();
+  for (let current = pid; current > 1 && !chain.has(current); ) {
+    chain.add(current);
+    try {
+      const stat = fs.readFileSync(`/proc/${current}/stat`, 'utf8');
+      current = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return chain;
+}
+
 /**
  * Every process on the machine that belongs to the cluster in `dir`: its command line names the
  * folder (supervisor, services, UI, postmaster) or it works inside it (PostgreSQL's backends have
@@ -383,9 +440,10 @@ export async function clusterDown(options: ClusterDownOptions = {}): Promise<voi
 export function processesUsing(dir: string): Array<{ pid: number; cmdline: string }> {
   dir = path.resolve(dir);
   const found: Array<{ pid: number; cmdline: string }> = [];
+  const ourChain = ancestors(process.pid);
   for (const entry of fs.readdirSync('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || ourChain.has(pid)) continue;
     try {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
       let cwd = '';
@@ -394,7 +452,7 @@ export function processesUsing(dir: string): Array<{ pid: number; cmdline: strin
       } catch {
         // not ours to read
       }
-      if (cmdline.includes(dir) || cwd === dir || cwd.startsWith(dir + path.sep)) found.push({ pid, cmdline });
+      if (mentions(cmdline, dir) || mentions(cwd, dir)) found.push({ pid, cmdline });
     } catch {
       // exited while we looked
     }
@@ -404,7 +462,7 @@ export function processesUsing(dir: string): Array<{ pid: number; cmdline: strin
 
 /** Deletes what `up` created in `dir` (and nothing else there). */
 function wipe(dir: string, log: Log): void {
-  const ours = ['postgres', 'config', 'ui-config', 'logs', 'tls', 'plan.json', 'state.json', 'supervisor.log'];
+  const ours = ['postgres', 'config', 'ui-config', 'logs', 'tls', 'plan.json', 'state.json', 'supervisor.log', 'up.lock'];
   log(`wiping ${dir} (${ours.join(', ')})`);
   for (const name of ours) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
 }

@@ -125,6 +125,15 @@ export function toStatus(plan: ClusterPlan, state: SupervisorState | undefined):
   };
 }
 
+/** True when `text` names the folder `dir` or a path inside it (not `/tmp/c1` for `/tmp/c10`). */
+export function mentions(text: string, dir: string): boolean {
+  for (let at = text.indexOf(dir); at !== -1; at = text.indexOf(dir, at + 1)) {
+    const next = text[at + dir.length];
+    if (next === undefined || next === path.sep || next === ' ' || next === '=' || next === '"') return true;
+  }
+  return false;
+}
+
 /** True when `pid` runs and its command line mentions `marker` (our cluster folder): a recycled pid is not ours. */
 export function isOurProcess(pid: number | undefined, marker: string): boolean {
   if (!pid || pid <= 0) return false;
@@ -137,7 +146,7 @@ export function isOurProcess(pid: number | undefined, marker: string): boolean {
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
-    return !zombie && cmdline.includes(marker);
+    return !zombie && mentions(cmdline, marker);
   } catch {
     // No /proc (not Linux): trust the signal test.
     return process.platform !== 'linux';
