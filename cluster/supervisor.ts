@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CONFIG_ENV, SERVICES } from './config.js';
 import { ensureSchemas, pgCtlStop, pgReady, postgresCommand } from './postgres.js';
+import { portAnswers } from './ports.js';
 import { readPlan, statePath, writeJsonAtomic, type ClusterPlan, type Phase, type ProcessState, type Role } from './plan.js';
 
 const RESTART_DELAY_MS = { first: 250, max: 5_000 } as const;
@@ -132,7 +133,7 @@ function uiCommand(plan: ClusterPlan, uiServer: string): Command {
   return { file: uiServer, args: ['--root', plan.dir, '--config', path.relative(plan.dir, plan.uiConfigDir), '--env', CONFIG_ENV, 'start'] };
 }
 
-/** Polls `check` until it is true, the deadline passes, or `gaveUp` says waiting is pointless. */
+/** Polls `check` until it is true or the deadline passes. */
 async function until(check: () => Promise<boolean>, { timeoutMs, what }: { timeoutMs: number; what: string }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -192,7 +193,14 @@ export async function supervise(dir: string): Promise<void> {
       source: { sqlToolPath: plan.binaries.sqlTool, schemaDirs: plan.schemaDirs },
       log,
     });
-    for (const role of SERVICES) make(role, serverCommand(plan, role)).start();
+    // The frontend first: on a fresh database every service inserts the cluster metadata record at
+    // start and the losers of that race exit ("failed to initialize current cluster metadata").
+    // Its gRPC port opens only after the record exists; then the others start without a crash.
+    make('frontend', serverCommand(plan, 'frontend')).start();
+    await until(() => portAnswers(plan.ports.frontend), { timeoutMs: 60_000, what: `the frontend listening on port ${plan.ports.frontend}` }).catch((err: Error) =>
+      log(`${err.message}; starting the other services anyway`),
+    );
+    for (const role of SERVICES.filter((r) => r !== 'frontend')) make(role, serverCommand(plan, role)).start();
     if (plan.binaries.uiServer) make('ui', uiCommand(plan, plan.binaries.uiServer)).start();
     phase = 'running';
     writeState();
