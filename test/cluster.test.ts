@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execa } from 'execa';
 import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -55,6 +56,40 @@ describe('cluster pieces without a cluster', () => {
     expect(restartDelayMs(2)).toBe(500);
     expect(restartDelayMs(10)).toBe(5_000);
   });
+});
+
+describe('deploy/compose.yaml', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  /** Temporal's own connection variables (issue #9): read through the SDK's envconfig, not by name in our code. */
+  const TEMPORAL_CONNECTION = ['TEMPORAL_TLS', 'TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'];
+
+  /** The environment keys of one service in `docker-compose config` output (keys two levels under it). */
+  function environmentOf(rendered: string, service: string): string[] {
+    const lines = rendered.split('\n');
+    const start = lines.indexOf(`  ${service}:`);
+    const env = lines.indexOf('    environment:', start);
+    const keys: string[] = [];
+    for (let i = env + 1; i < lines.length && lines[i].startsWith('      '); i += 1) keys.push(lines[i].trim().split(':')[0]);
+    return keys;
+  }
+
+  function sourcesMention(name: string): boolean {
+    const rooms = fs.readdirSync(root).filter((entry) => !['node_modules', 'test', 'deploy', '.git'].includes(entry) && fs.statSync(path.join(root, entry)).isDirectory());
+    const files = rooms.flatMap((room) => fs.readdirSync(path.join(root, room), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, room, f)));
+    return files.some((file) => fs.readFileSync(file, 'utf8').includes(name));
+  }
+
+  test('Compose accepts it, and the poc services get only variables the code reads', async () => {
+    const compose = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
+    const result = await execa(compose[0], [...compose.slice(1), '-f', path.join(root, 'deploy', 'compose.yaml'), '--profile', 'slack', 'config'], { reject: false, all: true });
+    expect(result.stderr).not.toMatch(/error|invalid/i);
+    expect(result.exitCode).toBe(0);
+    for (const service of ['poc-worker', 'poc-bot']) {
+      const keys = environmentOf(result.stdout, service);
+      expect(keys).toContain('TEMPORAL_ADDRESS');
+      for (const key of keys) if (!TEMPORAL_CONNECTION.includes(key)) expect([key, sourcesMention(key)]).toEqual([key, true]);
+    }
+  }, 60_000);
 });
 
 describe('a four-process cluster on PostgreSQL with mTLS', () => {
