@@ -168,7 +168,7 @@ export function postgresSchemaDirs(moduleDir: string): { temporal: string; visib
 /** Everything the cluster runs, built once and cached; the UI server only when asked and buildable. */
 export async function ensureClusterBinaries(log: Log, { ui = true, env = process.env }: { ui?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ClusterBinaries> {
   if (!onPath('go', env) && !isExecutable(path.join(serverBinDir(env), 'temporal-server'))) {
-    throw new Error(`Go is not installed, so temporal-server cannot be built; install Go 1.24 or later (it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`);
+    throw new Error(`Go is not installed, so temporal-server cannot be built; install Go 1.25 or later (it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`);
   }
   fs.mkdirSync(cacheDir(env), { recursive: true });
   const { serverPath, sqlToolPath } = await ensureServerBinaries(log, env);
