@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cacheDir } from '../cli/config.js';
+import { withFileLock } from './lock.js';
 
 export const SERVER_MODULE = 'go.temporal.io/server';
 export const SERVER_VERSION = 'v1.29.1';
@@ -95,6 +96,21 @@ export async function ensureServerBinaries(log: Log, env = process.env): Promise
   const serverPath = path.join(dir, 'temporal-server');
   const sqlToolPath = path.join(dir, 'temporal-sql-tool');
   if (isExecutable(serverPath) && isExecutable(sqlToolPath)) return { serverPath, sqlToolPath };
+  fs.mkdirSync(dir, { recursive: true });
+  // Two clusters starting at once build once: the second waits, then finds the programs.
+  return withFileLock(path.join(dir, 'build.lock'), BUILD_WAIT_MS, 'building temporal-server', async () => {
+    if (isExecutable(serverPath) && isExecutable(sqlToolPath)) return { serverPath, sqlToolPath };
+    return buildServerBinaries(log, env, { dir, serverPath, sqlToolPath });
+  });
+}
+
+const BUILD_WAIT_MS = 30 * 60_000;
+
+async function buildServerBinaries(
+  log: Log,
+  env: NodeJS.ProcessEnv,
+  { dir, serverPath, sqlToolPath }: { dir: string; serverPath: string; sqlToolPath: string },
+): Promise<{ serverPath: string; sqlToolPath: string }> {
   const gobin = path.join(dir, '.gobin');
   const built = await goInstall(log, {
     label: `temporal-server and temporal-sql-tool ${SERVER_VERSION}`,
@@ -118,8 +134,22 @@ export async function ensureUiServer(log: Log, env = process.env): Promise<UiSer
   const dir = uiBinDir(env);
   const binary = path.join(dir, 'temporal-ui-server');
   const failedMarker = path.join(dir, 'build-failed.txt');
-  if (isExecutable(binary)) return { path: binary };
-  if (fs.existsSync(failedMarker)) return { path: undefined, reason: fs.readFileSync(failedMarker, 'utf8').trim() };
+  const known = (): UiServerBinary | undefined => {
+    if (isExecutable(binary)) return { path: binary };
+    if (fs.existsSync(failedMarker)) return { path: undefined, reason: fs.readFileSync(failedMarker, 'utf8').trim() };
+    return undefined;
+  };
+  const before = known();
+  if (before) return before;
+  fs.mkdirSync(dir, { recursive: true });
+  return withFileLock(path.join(dir, 'build.lock'), BUILD_WAIT_MS, 'building the UI server', async () => known() ?? buildUiServer(log, env, { dir, binary, failedMarker }));
+}
+
+async function buildUiServer(
+  log: Log,
+  env: NodeJS.ProcessEnv,
+  { dir, binary, failedMarker }: { dir: string; binary: string; failedMarker: string },
+): Promise<UiServerBinary> {
   const gobin = path.join(dir, '.gobin');
   const built = await goInstall(log, {
     label: `the Temporal UI server ${UI_VERSION}`,

@@ -23,6 +23,7 @@ import { SEARCH_ATTRIBUTES } from '../worker/devserver.js';
 import { ensureClusterBinaries, type Log } from './binaries.js';
 import { ensureCerts } from './certs.js';
 import { writeConfigs } from './config.js';
+import { withFileLock } from './lock.js';
 import { pickFreePorts } from './ports.js';
 import { ensurePgUser, findPostgresBinDir, initDataDir, newPassword, pgCtlStop, pgLayout } from './postgres.js';
 import {
@@ -259,51 +260,19 @@ async function waitUi(url: string, deadline: number): Promise<void> {
  */
 export async function clusterUp(options: ClusterUpOptions = {}): Promise<ClusterStatus> {
   const dir = path.resolve(options.dir ?? defaultClusterDir());
-  const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
   fs.mkdirSync(dir, { recursive: true });
-  return withUpLock(dir, deadline, () => upLocked(dir, deadline, options));
+  // One `up` per folder: a second caller waits for the first (which may be building the server
+  // for minutes) and then finds its cluster running.
+  return withFileLock(path.join(dir, 'up.lock'), LOCK_WAIT_MS, `clusterUp in ${dir}`, () => upLocked(dir, options));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Longer than a first build of the server on a slow machine. */
+const LOCK_WAIT_MS = 30 * 60_000;
 
-/**
- * One `up` at a time per folder: a second caller waits for the first and then finds its cluster
- * running. A lock whose holder died is taken over.
- */
-async function withUpLock<T>(dir: string, deadline: number, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(dir, 'up.lock');
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number(fs.readFileSync(lock, 'utf8').trim());
-    if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder)) {
-      fs.rmSync(lock, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`another clusterUp (pid ${holder}) is still starting the cluster in ${dir}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
-}
-
-async function upLocked(dir: string, deadline: number, options: ClusterUpOptions): Promise<ClusterStatus> {
+async function upLocked(dir: string, options: ClusterUpOptions): Promise<ClusterStatus> {
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
+  const startTimeoutMs = options.startTimeoutMs ?? 180_000;
   let supervisorPid = supervisorAlive(dir);
   if (supervisorPid === undefined) {
     await stopLeftovers(dir, log, 60_000);
@@ -323,6 +292,8 @@ async function upLocked(dir: string, deadline: number, options: ClusterUpOptions
     log(`a cluster already runs in ${dir} (supervisor pid ${supervisorPid})`);
   }
   const plan = readPlan(dir) as ClusterPlan;
+  // Counted from here: building the programs (minutes, once) is not start-up.
+  const deadline = Date.now() + startTimeoutMs;
   try {
     await waitSupervisorRunning(dir, supervisorPid, deadline);
     const status = toStatus(plan, readState(dir));
