@@ -93,7 +93,7 @@ describe('deploy/compose.yaml', () => {
 });
 
 describe('a four-process cluster on PostgreSQL with mTLS', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
+  let dir: string;
   let status: ClusterStatus;
   let connection: Connection;
   let client: Client;
@@ -128,6 +128,7 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
   };
 
   beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
     status = await clusterUp({ dir, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
     const tls = clusterTlsConfig(status);
     connection = await Connection.connect({ address: status.address, tls });
@@ -142,6 +143,7 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     await running?.catch(() => undefined);
     await nativeConnection?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
+    if (!dir) return;
     await clusterDown({ dir, wipe: true }).catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }, 180_000);
