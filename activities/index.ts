@@ -3,27 +3,30 @@
  * client for signals, the settings). Workflows import this file as a type only.
  */
 import type { Client } from '@temporalio/client';
-import type { PocConfig } from '../cli/config.js';
+import type { PocConfig } from '../core/config.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
 import { createSlackActivities } from './slack.js';
-import { runStep } from './steps.js';
+import { createRunStep } from './steps.js';
 import { createPrepareRun } from './workspace.js';
 
 export interface ActivityDeps {
   client: Client;
+  /** Every setting the activities use (`loadConfig` at the worker's entry point). */
   config: PocConfig;
-  env?: NodeJS.ProcessEnv;
 }
 
-export function createActivities({ client, config, env = process.env }: ActivityDeps) {
+export function createActivities({ client, config }: ActivityDeps) {
   return {
     prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
-    runStep,
+    runStep: createRunStep({ compose: config.compose }),
     ...createLockActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
-    ...createLlmActivities({ client, env }),
-    ...createSlackActivities({ config, env }),
+    ...createLlmActivities({ client, llm: config.llm }),
+    ...createSlackActivities({ config }),
   };
 }
+
+/** Every activity, as workflows see them (`proxyActivities<Activities>`; import it as a type only). */
+export type Activities = ReturnType<typeof createActivities>;

@@ -6,20 +6,21 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import type { LlmSettings } from '../core/config.js';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../workflows/definitions.js';
-import { redact } from './redact.js';
+import { LLM_FAILURE_TYPES, llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import { redact } from '../core/redact.js';
 
-export const LLM_FAILURE_TYPES = { retryable: 'LlmRetryable', fatal: 'LlmFatal', timeout: 'LlmTimeout' } as const;
+export { LLM_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
 const FIRST_CHUNK_AFTER_MS = 300;
 const CHUNK_EVERY_MS = 400;
 const HEARTBEAT_EVERY_MS = 2_000;
 
-export function createLlmActivities({ client, env }: { client: Client; env: NodeJS.ProcessEnv }) {
-  const idleTimeoutMs = Number(env.POC_LLM_IDLE_TIMEOUT_MS) > 0 ? Number(env.POC_LLM_IDLE_TIMEOUT_MS) : 120_000;
+export function createLlmActivities({ client, llm }: { client: Client; llm: LlmSettings }) {
+  const idleTimeoutMs = llm.idleTimeoutMs;
 
   return {
     async completePrompt(input: LlmInput): Promise<LlmResult> {
@@ -30,7 +31,7 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
       const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
       ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
 
-      const workflowId = ctx.info.workflowExecution?.workflowId ?? "";
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
       const workflow = client.workflow.getHandle(workflowId);
       let pending = '';
       let lastChunkAt = Date.now();
@@ -43,17 +44,20 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
         sending = sending.then(() => workflow.signal(llmChunkSignal, { attempt, text }).catch(() => undefined));
       };
       let stalled = false;
-      const timer = setInterval(() => {
-        ctx.heartbeat({ chars: 0 });
-        if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
-        if (Date.now() - lastChunkAt > idleTimeoutMs) {
-          stalled = true;
-          controller.abort(new Error('stalled'));
-        }
-      }, Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS));
+      const timer = setInterval(
+        () => {
+          ctx.heartbeat({ chars: 0 });
+          if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
+          if (Date.now() - lastChunkAt > idleTimeoutMs) {
+            stalled = true;
+            controller.abort(new Error('stalled'));
+          }
+        },
+        Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS),
+      );
 
       try {
-        const provider = createProvider(input.backend, env);
+        const provider = createProvider(input.backend, llm);
         const completion = await provider.complete({
           model: input.model,
           prompt: input.prompt,
@@ -89,7 +93,7 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
 
     async listModels(backend: LlmBackend): Promise<string[]> {
       try {
-        return await createProvider(backend, env).listModels(Context.current().cancellationSignal);
+        return await createProvider(backend, llm).listModels(Context.current().cancellationSignal);
       } catch (err) {
         throw toFailure(err, backend);
       }
@@ -101,13 +105,21 @@ export function createLlmActivities({ client, env }: { client: Client; env: Node
 export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: number): ApplicationFailure {
   if (stalledAfterMs !== undefined) {
     return ApplicationFailure.create({
-      message: `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; the request was abandoned and will be retried`,
+      message:
+        `${backend}: no data for ${Math.round(stalledAfterMs / 1000)} s; ` +
+        'the request was abandoned and will be retried',
       type: LLM_FAILURE_TYPES.timeout,
     });
   }
   if (err instanceof LlmError) {
     const message = redact(err.message);
-    if (err.kind === 'fatal') return ApplicationFailure.create({ message, type: LLM_FAILURE_TYPES.fatal, nonRetryable: true, details: [{ status: err.status ?? null }] });
+    if (err.kind === 'fatal')
+      return ApplicationFailure.create({
+        message,
+        type: LLM_FAILURE_TYPES.fatal,
+        nonRetryable: true,
+        details: [{ status: err.status ?? null }],
+      });
     return ApplicationFailure.create({
       message,
       type: LLM_FAILURE_TYPES.retryable,
@@ -115,5 +127,8 @@ export function toFailure(err: unknown, backend: LlmBackend, stalledAfterMs?: nu
       nextRetryDelay: err.retryAfterMs !== undefined ? Math.max(0, Math.min(err.retryAfterMs, 300_000)) : undefined,
     });
   }
-  return ApplicationFailure.create({ message: redact(`${backend}: ${(err as Error)?.message ?? String(err)}`), type: LLM_FAILURE_TYPES.retryable });
+  return ApplicationFailure.create({
+    message: redact(`${backend}: ${(err as Error)?.message ?? String(err)}`),
+    type: LLM_FAILURE_TYPES.retryable,
+  });
 }

@@ -2,15 +2,16 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { acquireLockSignal, WORKFLOW_TYPES, type LockState } from '../workflows/definitions.js';
+import { acquireLockSignal, WORKFLOW_TYPES, type LockRequest, type LockState } from '../core/contract.js';
 import type { LockRequestArgs } from './types.js';
+import type { workspaceLockWorkflow } from '../workflows/lock.js';
 
 export function createLockActivities(client: Client) {
   return {
     /** Joins the workspace's queue, starting its lock workflow when none runs (signal-with-start). */
     async requestWorkspaceLock({ lockId, workspace, workflowId, startedAt }: LockRequestArgs): Promise<void> {
       const initial: LockState = { workspace, holder: null, queue: [] };
-      await client.workflow.signalWithStart(WORKFLOW_TYPES.workspaceLock, {
+      await client.workflow.signalWithStart<typeof workspaceLockWorkflow, [LockRequest]>(WORKFLOW_TYPES.workspaceLock, {
         workflowId: lockId,
         taskQueue: Context.current().info.taskQueue,
         args: [initial],

@@ -8,10 +8,10 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
-import { runUrl, type PocConfig } from '../cli/config.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from '../workflows/definitions.js';
-import { renderRunStatus, renderStepFailure, type SlackMessage } from '../slack/render.js';
-import { createRedactor } from './redact.js';
+import { runUrl, secretValues, type PocConfig } from '../core/config.js';
+import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
+import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
+import { createRedactor } from '../core/redact.js';
 
 export interface ReportArgs {
   target: SlackTarget;
@@ -20,11 +20,7 @@ export interface ReportArgs {
   replies: StepFailureNotice[];
 }
 
-export const SLACK_FAILURE_TYPES = {
-  notConfigured: 'SlackNotConfigured',
-  rejected: 'SlackRejected',
-  unavailable: 'SlackUnavailable',
-} as const;
+export { SLACK_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers that no retry can change: the token, the channel or the message itself is wrong. */
 const PERMANENT_ERRORS = new Set([
@@ -67,26 +63,20 @@ interface ReportProgress {
   repliesPosted?: number;
 }
 
-/** `SLACK_API_URL` as the WebClient wants it (with a trailing slash), or Slack's own. */
-export function slackApiUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const url = env.SLACK_API_URL?.trim();
-  if (!url) return undefined;
-  return url.endsWith('/') ? url : `${url}/`;
-}
-
-export function createSlackActivities({ config, env }: { config: PocConfig; env: NodeJS.ProcessEnv }) {
-  const redact = createRedactor({ ...process.env, ...env });
+export function createSlackActivities({ config }: { config: PocConfig }) {
+  const redact = createRedactor({ ...process.env, ...secretValues(config) });
   let cached: { key: string; client: WebClient } | undefined;
 
   function webClient(): WebClient {
-    const token = env.SLACK_BOT_TOKEN?.trim();
+    const token = config.slack.botToken;
     if (!token) {
       throw ApplicationFailure.nonRetryable(
-        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; set it (see slack/README.md) and restart the worker',
+        'SLACK_BOT_TOKEN is not set on the worker, so runs cannot report to Slack; ' +
+          'set it (see slack/README.md) and restart the worker',
         SLACK_FAILURE_TYPES.notConfigured,
       );
     }
-    const url = slackApiUrl(env);
+    const url = config.slack.apiUrl;
     const key = `${token}\u0000${url ?? ''}`;
     if (cached?.key !== key) {
       cached = {
@@ -113,7 +103,14 @@ export function createSlackActivities({ config, env }: { config: PocConfig; env:
       const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
 
       const post = (threadTs: string | undefined, message: SlackMessage) =>
-        client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+        client.chat.postMessage({
+          channel,
+          thread_ts: threadTs,
+          text: message.text,
+          blocks: message.blocks,
+          unfurl_links: false,
+          unfurl_media: false,
+        });
 
       let ts = args.messageTs ?? progress.ts ?? null;
       try {
@@ -167,9 +164,19 @@ export function toSlackFailure(err: unknown, redact: (text: string) => string = 
     return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);
   }
   if (e?.code === ErrorCode.RateLimitedError && typeof e.retryAfter === 'number') {
-    return ApplicationFailure.create({ message, type: SLACK_FAILURE_TYPES.unavailable, nextRetryDelay: Math.min(e.retryAfter, 300) * 1000 });
+    return ApplicationFailure.create({
+      message,
+      type: SLACK_FAILURE_TYPES.unavailable,
+      nextRetryDelay: Math.min(e.retryAfter, 300) * 1000,
+    });
   }
-  if (e?.code === ErrorCode.HTTPError && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) {
+  if (
+    e?.code === ErrorCode.HTTPError &&
+    typeof e.statusCode === 'number' &&
+    e.statusCode >= 400 &&
+    e.statusCode < 500 &&
+    e.statusCode !== 429
+  ) {
     return ApplicationFailure.nonRetryable(message, SLACK_FAILURE_TYPES.rejected);
   }
   return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);

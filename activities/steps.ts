@@ -24,8 +24,9 @@ import {
   listContainers,
   removeContainers,
   stopAndRemove,
-} from './docker.js';
-import { redact } from './redact.js';
+} from '../docker/index.js';
+import type { ComposeChoice } from '../core/config.js';
+import { redact } from '../core/redact.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
 const TAIL_LINES = 40;
@@ -74,7 +75,14 @@ function composeArgs(files: string[]): string[] {
   return files.flatMap((file) => ['-f', file]);
 }
 
-export async function runStep(args: RunStepArgs): Promise<StepResult> {
+/** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
+export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
+  return function runStep(args: RunStepArgs): Promise<StepResult> {
+    return runStepWith(args, compose);
+  };
+}
+
+async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const { step, workflowId } = args;
@@ -87,10 +95,11 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
 
   let compose;
   try {
-    compose = await detectCompose();
+    compose = await detectCompose(forcedCompose);
   } catch (err) {
     log.end();
-    if (err instanceof ComposeMissingError) throw ApplicationFailure.nonRetryable(err.message, STEP_FAILURE_TYPES.dockerUnavailable);
+    if (err instanceof ComposeMissingError)
+      throw ApplicationFailure.nonRetryable(err.message, STEP_FAILURE_TYPES.dockerUnavailable);
     throw err;
   }
 
@@ -128,12 +137,18 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
         ];
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
-      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''} · ${compose.command} ${argv.join(' ')}`,
+      `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +
+      ` · ${compose.command} ${argv.join(' ')}`,
   );
 
   // Events of this container are looked up from here on (a second of slack for clock rounding).
   const containerSince = (Date.now() - 1_000) / 1000;
-  activityLog.info('step started', { step: step.name, attempt: args.attempt, container: step.kind === 'run' ? name : null, compose: `${compose.command} ${compose.version}` });
+  activityLog.info('step started', {
+    step: step.name,
+    attempt: args.attempt,
+    container: step.kind === 'run' ? name : null,
+    compose: `${compose.command} ${compose.version}`,
+  });
   const child = execa(compose.command, argv, {
     cwd: args.workspace,
     all: true,
@@ -154,7 +169,10 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   let timedOut = false;
   const stop = () => {
     // Build steps have no container: ending the client cancels the build.
-    stopping ??= step.kind === 'build' ? Promise.resolve(void child.kill('SIGTERM')) : stopAndRemove(name, STOP_GRACE_SECONDS).then(() => void child.kill('SIGTERM'));
+    stopping ??=
+      step.kind === 'build'
+        ? Promise.resolve(void child.kill('SIGTERM'))
+        : stopAndRemove(name, STOP_GRACE_SECONDS).then(() => void child.kill('SIGTERM'));
     return stopping;
   };
   const timeout = setTimeout(() => {
@@ -163,11 +181,17 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     void stop();
   }, args.timeoutSeconds * 1000);
   const onCancel = () => {
-    writeLine(`=== step ${step.name} cancelled (${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`);
+    writeLine(
+      `=== step ${step.name} cancelled ` +
+        `(${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
+    );
     void stop();
   };
   ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-  const heartbeat = setInterval(() => ctx.heartbeat({ bytes: tail.bytes, lastLine: tail.lastLine().slice(0, 200) }), HEARTBEAT_EVERY_MS);
+  const heartbeat = setInterval(
+    () => ctx.heartbeat({ bytes: tail.bytes, lastLine: tail.lastLine().slice(0, 200) }),
+    HEARTBEAT_EVERY_MS,
+  );
   ctx.heartbeat({ bytes: 0 });
 
   let result;
@@ -187,14 +211,30 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   // own exit code cannot tell a script's `exit 1` from compose failing — and whatever is left of the
   // container (a stop, a client that could not remove it) goes now.
   const exit =
-    step.kind !== 'run' ? null : result.exitCode === 0 && !stopping ? { exitCode: 0, oomKilled: false } : await containerExit(name, containerSince);
+    step.kind !== 'run'
+      ? null
+      : result.exitCode === 0 && !stopping
+        ? { exitCode: 0, oomKilled: false }
+        : await containerExit(name, containerSince);
   if (step.kind === 'run' && (result.exitCode !== 0 || stopping)) {
     if (stopping) await stopping;
     await removeContainers([name]);
   }
   const durationMs = Date.now() - started;
-  const outcome = ctx.cancellationSignal.aborted ? 'cancelled' : timedOut ? 'timeout' : exit?.exitCode === 0 || (step.kind === 'build' && result.exitCode === 0) ? 'passed' : 'failed';
-  activityLog.info('step finished', { step: step.name, attempt: args.attempt, outcome, exitCode: exit?.exitCode ?? result.exitCode ?? null, durationMs });
+  const outcome = ctx.cancellationSignal.aborted
+    ? 'cancelled'
+    : timedOut
+      ? 'timeout'
+      : exit?.exitCode === 0 || (step.kind === 'build' && result.exitCode === 0)
+        ? 'passed'
+        : 'failed';
+  activityLog.info('step finished', {
+    step: step.name,
+    attempt: args.attempt,
+    outcome,
+    exitCode: exit?.exitCode ?? result.exitCode ?? null,
+    durationMs,
+  });
   ctx.metricMeter
     .createHistogram('poc_step_duration', 'int', 'ms', 'duration of pipeline steps, by step and outcome')
     .record(durationMs, { step: step.name, outcome });
@@ -209,7 +249,12 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     await finish(`step ${step.name} cancelled`);
     throw ctx.cancellationSignal.reason;
   }
-  const details = (exitCode: number | null): StepFailureDetails => ({ exitCode, logTail: tail.tail(), logPath: args.logPath, timedOut });
+  const details = (exitCode: number | null): StepFailureDetails => ({
+    exitCode,
+    logTail: tail.tail(),
+    logPath: args.logPath,
+    timedOut,
+  });
   if (timedOut) {
     await finish(`step ${step.name} timed out`);
     throw ApplicationFailure.create({
@@ -228,7 +273,10 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
   if (step.kind === 'run' && exit === null) {
     // Compose never got the script running: an infrastructure problem, not the user's code.
     const problem = await engineProblem();
-    const why = problem ?? `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
+    const why =
+      problem ??
+      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
+        `${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
     await finish(why);
     throw ApplicationFailure.create({
       message: why,
@@ -241,7 +289,12 @@ export async function runStep(args: RunStepArgs): Promise<StepResult> {
     const problem = await engineProblem();
     if (problem) {
       await finish(problem);
-      throw ApplicationFailure.create({ message: problem, type: STEP_FAILURE_TYPES.dockerUnavailable, nonRetryable: true, details: [details(null)] });
+      throw ApplicationFailure.create({
+        message: problem,
+        type: STEP_FAILURE_TYPES.dockerUnavailable,
+        nonRetryable: true,
+        details: [details(null)],
+      });
     }
   }
   const oom = exit?.oomKilled ? ' (killed: out of memory)' : '';

@@ -54,7 +54,7 @@ export interface StepFailureDetails {
   timedOut: boolean;
 }
 
-export { STEP_FAILURE_TYPES } from '../workflows/definitions.js';
+export { STEP_FAILURE_TYPES } from '../core/contract.js';
 
 export interface LockRequestArgs {
   lockId: string;

@@ -12,8 +12,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DEFAULT_STEPS } from '../workflows/definitions.js';
-import { STEP_NAME } from '../workflows/validate.js';
+import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
+import { STEP_NAME } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -38,7 +38,9 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   try {
     stat = fs.statSync(workspace);
   } catch {
-    throw new WorkspaceError(`workspace ${workspace} does not exist; set POC_WORKSPACE or the run's workspace to a compose project folder`);
+    throw new WorkspaceError(
+      `workspace ${workspace} does not exist; set POC_WORKSPACE or the run's workspace to a compose project folder`,
+    );
   }
   if (!stat.isDirectory()) throw new WorkspaceError(`workspace ${workspace} is not a folder`);
 
@@ -54,7 +56,8 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
     } catch (err) {
       throw new WorkspaceError(`${where} is not valid JSON (${(err as Error).message}); fix the file`);
     }
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new WorkspaceError(`${where} must hold a JSON object`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new WorkspaceError(`${where} must hold a JSON object`);
     const config = raw as Record<string, unknown>;
     for (const key of Object.keys(config)) {
       if (!['service', 'composeFiles', 'steps', '$schema'].includes(key)) {
@@ -68,7 +71,10 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       service = config.service;
     }
     if (config.composeFiles !== undefined) {
-      if (!Array.isArray(config.composeFiles) || config.composeFiles.some((f) => typeof f !== 'string' || path.isAbsolute(f) || f.split(/[\\/]/).includes('..'))) {
+      if (
+        !Array.isArray(config.composeFiles) ||
+        config.composeFiles.some((f) => typeof f !== 'string' || path.isAbsolute(f) || f.split(/[\\/]/).includes('..'))
+      ) {
         throw new WorkspaceError(`${where}: composeFiles must be a list of file names inside the workspace`);
       }
       composeFiles = config.composeFiles as string[];
@@ -78,25 +84,36 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
         throw new WorkspaceError(`${where}: steps must be an object of step name → { "run": "command" }`);
       }
       for (const [name, def] of Object.entries(config.steps as Record<string, unknown>)) {
-        if (!STEP_NAME.test(name)) throw new WorkspaceError(`${where}: "${name}" is not a step name (lower-case letters, digits, - and _)`);
+        if (!STEP_NAME.test(name))
+          throw new WorkspaceError(`${where}: "${name}" is not a step name (lower-case letters, digits, - and _)`);
         steps.set(name, parseStep(where, name, def));
       }
     }
   }
-  const files = composeFiles.length > 0 ? composeFiles : COMPOSE_FILES.filter((f) => fs.existsSync(path.join(workspace, f))).slice(0, 1);
+  const files =
+    composeFiles.length > 0
+      ? composeFiles
+      : COMPOSE_FILES.filter((f) => fs.existsSync(path.join(workspace, f))).slice(0, 1);
   if (files.length === 0) {
-    throw new WorkspaceError(`workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); it must be a Docker Compose project with a "${service}" service`);
+    throw new WorkspaceError(
+      `workspace ${workspace} has no compose file (${COMPOSE_FILES.join(', ')}); ` +
+        `it must be a Docker Compose project with a "${service}" service`,
+    );
   }
   for (const file of files) {
-    if (!fs.existsSync(path.join(workspace, file))) throw new WorkspaceError(`workspace ${workspace}: compose file ${file} is missing`);
+    if (!fs.existsSync(path.join(workspace, file)))
+      throw new WorkspaceError(`workspace ${workspace}: compose file ${file} is missing`);
   }
   return { service, composeFiles: composeFiles.length > 0 ? composeFiles : [], steps };
 }
 
 function parseStep(where: string, name: string, def: unknown): StepPlan {
-  if (typeof def === 'string') return { name, kind: 'run', command: checkCommand(where, name, def), timeoutSeconds: null };
+  if (typeof def === 'string')
+    return { name, kind: 'run', command: checkCommand(where, name, def), timeoutSeconds: null };
   if (!def || typeof def !== 'object' || Array.isArray(def)) {
-    throw new WorkspaceError(`${where}: steps.${name} must be a command string or { "run": "command" } or { "build": true }`);
+    throw new WorkspaceError(
+      `${where}: steps.${name} must be a command string or { "run": "command" } or { "build": true }`,
+    );
   }
   const obj = def as Record<string, unknown>;
   let timeoutSeconds: number | null = null;
@@ -107,7 +124,8 @@ function parseStep(where: string, name: string, def: unknown): StepPlan {
     timeoutSeconds = obj.timeoutSeconds;
   }
   if (obj.build === true) return { name, kind: 'build', command: 'compose build', timeoutSeconds };
-  if (typeof obj.run !== 'string') throw new WorkspaceError(`${where}: steps.${name}.run must be the command to run in the container`);
+  if (typeof obj.run !== 'string')
+    throw new WorkspaceError(`${where}: steps.${name}.run must be the command to run in the container`);
   return { name, kind: 'run', command: checkCommand(where, name, obj.run), timeoutSeconds };
 }
 
@@ -145,22 +163,28 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
-      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
       throw err;
     }
     const steps = args.steps.map((name) => {
       const step = config.steps.get(name);
       if (!step) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" is not defined in workspace ${workspace} (it defines ${[...config.steps.keys()].join(', ')}); ` +
+          `step "${name}" is not defined in workspace ${workspace} ` +
+            `(it defines ${[...config.steps.keys()].join(', ')}); ` +
             `define it under "steps" in ${CONFIG_FILE}`,
-          'InvalidInput',
+          FAILURE_TYPES.invalidInput,
         );
       }
-      if (step.kind === 'run' && step.command === `runner/scripts/${name}.sh` && !fs.existsSync(path.join(workspace, step.command))) {
+      if (
+        step.kind === 'run' &&
+        step.command === `runner/scripts/${name}.sh` &&
+        !fs.existsSync(path.join(workspace, step.command))
+      ) {
         throw ApplicationFailure.nonRetryable(
-          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; add the script or define the step in ${CONFIG_FILE}`,
-          'InvalidInput',
+          `step "${name}" runs ${step.command}, which workspace ${workspace} does not have; ` +
+            `add the script or define the step in ${CONFIG_FILE}`,
+          FAILURE_TYPES.invalidInput,
         );
       }
       return step;
@@ -168,6 +192,13 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     const jobDir = path.join(defaults.jobsDir, jobFolderName(args.workflowId));
     fs.mkdirSync(path.join(jobDir, 'logs'), { recursive: true });
     fs.mkdirSync(path.join(jobDir, 'artifacts'), { recursive: true });
-    return { workspace, composeFiles: config.composeFiles, service: config.service, lockKey: lockKeyFor(workspace, Context.current().info.taskQueue), jobDir, steps };
+    return {
+      workspace,
+      composeFiles: config.composeFiles,
+      service: config.service,
+      lockKey: lockKeyFor(workspace, Context.current().info.taskQueue),
+      jobDir,
+      steps,
+    };
   };
 }

@@ -17,11 +17,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { getPipelineStatus, startLlm, startPipeline, type PipelineStatus } from '../cli/client.js';
-import { listContainers } from '../activities/docker.js';
+import { getPipelineStatus, startLlm, startPipeline, type PipelineStatus } from '../client/index.js';
+import { listContainers } from '../docker/index.js';
 import { findTemporalCli, startDevServer, type DevServer } from '../worker/devserver.js';
 import { ensureSearchAttributes, installRuntime, workflowBundle } from '../worker/index.js';
-import type { LlmResult } from '../workflows/definitions.js';
+import type { LlmResult } from '../core/contract.js';
 import { ensureBashImage, fixtureWorkspace } from '../test/support/images.js';
 import { startFakeLlm } from '../test/support/fake-llm.js';
 import { startFakeSlack } from '../test/support/fake-slack.js';
@@ -78,7 +78,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
   const fakeLlm = await startFakeLlm();
   const fakeSlack = opts.slackRuns > 0 ? await startFakeSlack() : undefined;
   const taskQueue = 'chaos';
-  const slackWorkspace = fixtureWorkspace(path.join(dir, 'ws-slack'), { bootstrap: counted, lint: counted }, { files: { 'runner/counts/.keep': '' } });
+  const slackWorkspace = fixtureWorkspace(
+    path.join(dir, 'ws-slack'),
+    { bootstrap: counted, lint: counted },
+    { files: { 'runner/counts/.keep': '' } },
+  );
   const workerEnv = {
     TEMPORAL_ADDRESS: server.address,
     POC_TASK_QUEUE: taskQueue,
@@ -110,11 +114,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
 
     // 1. Worker SIGKILLed at a random moment of each pipeline.
     if (opts.pipelines > 0) {
-      const row: ChaosRow = { scenario: 'worker SIGKILL mid-pipeline', runs: 0, done: 0, lost: 0, finishedStepsRunTwice: 0, inFlightStepsRerun: 0, containersLeft: 0, note: '' };
+      const row: ChaosRow = {
+        scenario: 'worker SIGKILL mid-pipeline',
+        runs: 0,
+        done: 0,
+        lost: 0,
+        finishedStepsRunTwice: 0,
+        inFlightStepsRerun: 0,
+        containersLeft: 0,
+        note: '',
+      };
       for (let i = 0; i < opts.pipelines; i++) {
-        const ws = fixtureWorkspace(path.join(dir, `ws-${i}`), Object.fromEntries(STEPS.map((s) => [s, s === 'build' ? { build: true } : counted])), {
-          files: { 'runner/counts/.keep': '' },
-        });
+        const ws = fixtureWorkspace(
+          path.join(dir, `ws-${i}`),
+          Object.fromEntries(STEPS.map((s) => [s, s === 'build' ? { build: true } : counted])),
+          {
+            files: { 'runner/counts/.keep': '' },
+          },
+        );
         const { workflowId } = await startPipeline(client, { goal: `chaos ${i}`, workspace: ws }, { taskQueue });
         runIds.push(workflowId);
         row.runs += 1;
@@ -122,7 +139,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
         await new Promise((r) => setTimeout(r, 300 + random() * 6_000));
         const before: PipelineStatus = await getPipelineStatus(client, workflowId);
         await killWorker();
-        log(`pipeline ${i + 1}/${opts.pipelines}: killed the worker with ${before.steps.filter((s) => s.status === 'done').length} step(s) done`);
+        log(
+          `pipeline ${i + 1}/${opts.pipelines}: killed the worker with ` +
+            `${before.steps.filter((s) => s.status === 'done').length} step(s) done`,
+        );
         const after = (await client.workflow
           .getHandle(workflowId)
           .result()
@@ -141,9 +161,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
 
     // 2. The dev server killed and restarted on the same SQLite file mid-run.
     if (opts.serverRestart) {
-      const row: ChaosRow = { scenario: 'server kill + restart mid-run', runs: 1, done: 0, lost: 0, finishedStepsRunTwice: 0, inFlightStepsRerun: 0, containersLeft: 0, note: '' };
-      const ws = fixtureWorkspace(path.join(dir, 'ws-server'), { bootstrap: counted, doctor: `${counted} && sleep 2`, lint: counted }, { files: { 'runner/counts/.keep': '' } });
-      const { workflowId } = await startPipeline(client, { steps: ['bootstrap', 'doctor', 'lint'], workspace: ws }, { taskQueue });
+      const row: ChaosRow = {
+        scenario: 'server kill + restart mid-run',
+        runs: 1,
+        done: 0,
+        lost: 0,
+        finishedStepsRunTwice: 0,
+        inFlightStepsRerun: 0,
+        containersLeft: 0,
+        note: '',
+      };
+      const ws = fixtureWorkspace(
+        path.join(dir, 'ws-server'),
+        { bootstrap: counted, doctor: `${counted} && sleep 2`, lint: counted },
+        { files: { 'runner/counts/.keep': '' } },
+      );
+      const { workflowId } = await startPipeline(
+        client,
+        { steps: ['bootstrap', 'doctor', 'lint'], workspace: ws },
+        { taskQueue },
+      );
       runIds.push(workflowId);
       for (;;) {
         const s = await getPipelineStatus(client, workflowId);
@@ -170,25 +207,57 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
       } catch {
         replays = false;
       }
-      row.note = `history ${events.length} events, contiguous ${contiguous}, completed ${Boolean(last?.workflowExecutionCompletedEventAttributes)}, replays ${replays}`;
+      row.note =
+        `history ${events.length} events, contiguous ${contiguous}, ` +
+        `completed ${Boolean(last?.workflowExecutionCompletedEventAttributes)}, replays ${replays}`;
       if (!contiguous || !last?.workflowExecutionCompletedEventAttributes || !replays) row.lost = 1;
       rows.push(row);
     }
 
     // 3. The Slack bot stopped and restarted while runs are in flight.
-    if (fakeSlack) rows.push(await runSlackChaos({ client, taskQueue, runs: opts.slackRuns, log, runIds, fake: fakeSlack, address: server.address }));
+    if (fakeSlack)
+      rows.push(
+        await runSlackChaos({
+          client,
+          taskQueue,
+          runs: opts.slackRuns,
+          log,
+          runIds,
+          fake: fakeSlack,
+          address: server.address,
+        }),
+      );
 
     // 4. llmPrompt runs with the worker killed mid-request.
     if (opts.llms > 0) {
-      const row: ChaosRow = { scenario: 'worker SIGKILL mid-LLM-request', runs: opts.llms, done: 0, lost: 0, finishedStepsRunTwice: 0, inFlightStepsRerun: 0, containersLeft: 0, note: '' };
+      const row: ChaosRow = {
+        scenario: 'worker SIGKILL mid-LLM-request',
+        runs: opts.llms,
+        done: 0,
+        lost: 0,
+        finishedStepsRunTwice: 0,
+        inFlightStepsRerun: 0,
+        containersLeft: 0,
+        note: '',
+      };
       fakeLlm.defaultBehaviour = { chunks: Array.from({ length: 10 }, (_, i) => `part${i} `), chunkDelayMs: 300 };
       const started = await Promise.all(
-        Array.from({ length: opts.llms }, (_, i) => startLlm(client, { backend: 'openai', model: 'gpt-chaos', prompt: `chaos prompt ${i}` }, { taskQueue })),
+        Array.from({ length: opts.llms }, (_, i) =>
+          startLlm(client, { backend: 'openai', model: 'gpt-chaos', prompt: `chaos prompt ${i}` }, { taskQueue }),
+        ),
       );
       await fakeLlm.next('chunk');
       await killWorker();
       log(`killed the worker with ${fakeLlm.requests.length} LLM request(s) under way`);
-      const results = await Promise.all(started.map((s) => client.workflow.getHandle(s.workflowId).result().catch(() => undefined) as Promise<LlmResult | undefined>));
+      const results = await Promise.all(
+        started.map(
+          (s) =>
+            client.workflow
+              .getHandle(s.workflowId)
+              .result()
+              .catch(() => undefined) as Promise<LlmResult | undefined>,
+        ),
+      );
       const whole = results.filter((r) => r?.text === Array.from({ length: 10 }, (_, i) => `part${i} `).join(''));
       row.done = whole.length;
       row.lost = opts.llms - whole.length;
@@ -211,16 +280,38 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
 }
 
 export function renderTable(rows: ChaosRow[]): string {
-  const header = ['scenario', 'runs', 'DONE', 'lost', 'finished steps run twice', 'in-flight re-run', 'containers left', 'note'];
-  const lines = rows.map((r) => [r.scenario, r.runs, r.done, r.lost, r.finishedStepsRunTwice, r.inFlightStepsRerun, r.containersLeft, r.note].map(String));
-  return [header, ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n').replace(/^(\|[^\n]*\|)\n/, `$1\n|${header.map(() => ' --- |').join('')}\n`);
+  const header = [
+    'scenario',
+    'runs',
+    'DONE',
+    'lost',
+    'finished steps run twice',
+    'in-flight re-run',
+    'containers left',
+    'note',
+  ];
+  const lines = rows.map((r) =>
+    [r.scenario, r.runs, r.done, r.lost, r.finishedStepsRunTwice, r.inFlightStepsRerun, r.containersLeft, r.note].map(
+      String,
+    ),
+  );
+  return [header, ...lines]
+    .map((cells) => `| ${cells.join(' | ')} |`)
+    .join('\n')
+    .replace(/^(\|[^\n]*\|)\n/, `$1\n|${header.map(() => ' --- |').join('')}\n`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const pipelines = Number(process.argv[2] ?? 20);
   const llms = Number(process.argv[3] ?? 20);
   const started = Date.now();
-  const rows = await runChaos({ pipelines, llms, serverRestart: true, slackRuns: 5, log: (l) => process.stderr.write(`${l}\n`) });
+  const rows = await runChaos({
+    pipelines,
+    llms,
+    serverRestart: true,
+    slackRuns: 5,
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
   process.stdout.write(`\n${renderTable(rows)}\n\n(${Math.round((Date.now() - started) / 1000)} s)\n`);
   process.exitCode = rows.every((r) => r.lost === 0 && r.finishedStepsRunTwice === 0 && r.containersLeft === 0) ? 0 : 1;
 }

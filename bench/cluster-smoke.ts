@@ -15,12 +15,20 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ensureClusterBinaries } from '../cluster/binaries.js';
-import { clusterDown, clusterStatus, clusterTlsConfig, clusterUp, processesUsing, type ClusterStatus } from '../cluster/index.js';
+import {
+  clusterDown,
+  clusterStatus,
+  clusterTlsConfig,
+  clusterUp,
+  processesUsing,
+  type ClusterStatus,
+} from '../cluster/index.js';
 import type { Role } from '../cluster/plan.js';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
-const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+const say = (line: string) =>
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 const timings: Array<[string, number]> = [];
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
@@ -45,7 +53,8 @@ async function poll<T>(what: string, timeoutMs: number, attempt: () => Promise<T
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${(last as Error).message})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -92,7 +101,9 @@ async function killAndWatch(dir: string, client: Client, role: Role): Promise<vo
   });
   timings.push([`${role} restarted by the supervisor`, Date.now() - t0]);
   const entry = after.processes.find((p) => p.role === role);
-  say(`${role} is back: pid ${oldPid} → ${entry?.pid}, restarts=${entry?.restarts} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+  say(
+    `${role} is back: pid ${oldPid} → ${entry?.pid}, restarts=${entry?.restarts} (${((Date.now() - t0) / 1000).toFixed(2)} s)`,
+  );
   await recoverTime(client, role);
 }
 
@@ -101,7 +112,10 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-smoke-'));
   say(`cluster folder ${dir}`);
   await timed('ensureClusterBinaries (cached after the first run)', () => ensureClusterBinaries(say));
-  const status = await timed('clusterUp (fresh folder: initdb, schemas, 4 services, namespace, search attributes)', () => clusterUp({ dir, log: say }));
+  const status = await timed(
+    'clusterUp (fresh folder: initdb, schemas, 4 services, namespace, search attributes)',
+    () => clusterUp({ dir, log: say }),
+  );
   process.stdout.write(JSON.stringify(status, null, 2) + '\n');
 
   let worker: Worker | undefined;
@@ -113,14 +127,25 @@ async function main(): Promise<void> {
     connection = await Connection.connect({ address: status.address, tls });
     const client = new Client({ connection, namespace: status.namespace });
     nativeConnection = await NativeConnection.connect({ address: status.address, tls });
-    worker = await timed('worker bundle and start', () => Worker.create({ connection: nativeConnection as NativeConnection, namespace: status.namespace, taskQueue, workflowsPath }));
+    worker = await timed('worker bundle and start', () =>
+      Worker.create({
+        connection: nativeConnection as NativeConnection,
+        namespace: status.namespace,
+        taskQueue,
+        workflowsPath,
+      }),
+    );
     running = worker.run();
 
     const workflowId = await timed('first workflow through mTLS', () => runOne(client, 'first'));
     await timed('listed by a visibility query on PocKind', () =>
       poll('the workflow in visibility', 30_000, async () => {
-        for await (const execution of client.workflow.list({ query: `PocKind = "cluster-smoke" AND WorkflowId = "${workflowId}"` })) {
-          say(`  found ${execution.workflowId} (${execution.status.name}, PocHost=${execution.typedSearchAttributes.get(PocHost)})`);
+        for await (const execution of client.workflow.list({
+          query: `PocKind = "cluster-smoke" AND WorkflowId = "${workflowId}"`,
+        })) {
+          say(
+            `  found ${execution.workflowId} (${execution.status.name}, PocHost=${execution.typedSearchAttributes.get(PocHost)})`,
+          );
           return true;
         }
         return undefined;
@@ -138,7 +163,8 @@ async function main(): Promise<void> {
     await timed('clusterDown', () => clusterDown({ dir, log: say, wipe: !keep }));
   }
   const left = processesUsing(dir);
-  if (left.length > 0) throw new Error(`processes left after clusterDown: ${left.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
+  if (left.length > 0)
+    throw new Error(`processes left after clusterDown: ${left.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
   say('no process of the cluster is left');
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
 

@@ -12,12 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../cli/config.js';
-import { startLlm } from '../cli/client.js';
+import { loadConfig } from '../core/config.js';
+import { startLlm } from '../client/index.js';
 import { createProvider } from '../providers/index.js';
 import { findTemporalCli, startDevServer, type DevServer } from '../worker/devserver.js';
 import { createPocWorker, installRuntime, tuning } from '../worker/index.js';
-import type { LlmResult } from '../workflows/definitions.js';
+import type { LlmResult } from '../core/contract.js';
 import { startFakeLlm, type FakeLlmServer } from '../test/support/fake-llm.js';
 import { freePort } from '../test/support/temporal.js';
 
@@ -86,14 +86,18 @@ async function main(): Promise<void> {
     stops.push(() => fake.close());
     fake.defaultBehaviour = { headersDelayMs: ANSWER_AFTER_MS, chunks: ['ok'] };
 
-    const env: NodeJS.ProcessEnv = { ...process.env, OPENAI_API_KEY: 'sk-bench-not-a-key', OPENAI_BASE_URL: `${fake.url}/v1` };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENAI_API_KEY: 'sk-bench-not-a-key',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+    };
     const taskQueue = `bench-${crypto.randomUUID().slice(0, 8)}`;
     const config = { ...loadConfig(env), temporalAddress: devServer.address, taskQueue };
-    const slots = tuning(env).maxConcurrentActivityTaskExecutions;
+    const slots = tuning(config.worker).maxConcurrentActivityTaskExecutions;
     const input = { backend: 'openai' as const, model: 'gpt-4o-mini', prompt: 'Say ok' };
 
     // Baseline: the same requests, no Temporal, the same concurrency as the worker's activity slots.
-    const provider = createProvider('openai', env);
+    const provider = createProvider('openai', config.llm);
     await limited(WARM_UP, WARM_UP, () => provider.complete(input));
     const direct = await limited(TOTAL, slots, () => provider.complete(input));
 
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: config.namespace });
     const native = await NativeConnection.connect({ address: devServer.address });
     stops.push(() => native.close());
-    const worker = await createPocWorker({ connection: native, client, config, taskQueue, env });
+    const worker = await createPocWorker({ connection: native, client, config, taskQueue });
     const running = worker.run();
     stops.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -154,13 +158,16 @@ async function main(): Promise<void> {
       ].join('  ');
     };
     const lines = [
-      `${TOTAL} prompts, answer after ${ANSWER_AFTER_MS} ms, ${slots} activity slots, ${os.cpus().length} CPUs, Temporal db in ${path.dirname(dir)}`,
+      `${TOTAL} prompts, answer after ${ANSWER_AFTER_MS} ms, ${slots} activity slots, ` +
+        `${os.cpus().length} CPUs, Temporal db in ${path.dirname(dir)}`,
       '',
-      `${'run'.padEnd(24)}  ${'wall s'.padStart(7)}  ${'per s'.padStart(8)}  ${'p50 ms'.padStart(8)}  ${'p99 ms'.padStart(8)}`,
+      `${'run'.padEnd(24)}  ${'wall s'.padStart(7)}  ${'per s'.padStart(8)}  ` +
+        `${'p50 ms'.padStart(8)}  ${'p99 ms'.padStart(8)}`,
       row('direct (same process)', direct),
       row('llmPrompt workflows', workflows),
       '',
-      `ideal: ${TOTAL} × ${ANSWER_AFTER_MS} ms over ${Math.min(slots, TOTAL)} slots = ${(idealMs / 1000).toFixed(2)} s`,
+      `ideal: ${TOTAL} × ${ANSWER_AFTER_MS} ms over ${Math.min(slots, TOTAL)} slots = ` +
+        `${(idealMs / 1000).toFixed(2)} s`,
       `workflows / direct wall time: ${(workflows.wallMs / direct.wallMs).toFixed(1)}×`,
       `workflows / ideal wall time:  ${(workflows.wallMs / idealMs).toFixed(1)}×`,
       `CPU per workflow: ${cpuLine(workflows)} (load average before: ${loadBefore})`,
@@ -169,7 +176,8 @@ async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     // Last started, first stopped: the worker before its connections, the servers last.
-    for (const stop of stops.reverse()) await stop().catch((err) => process.stderr.write(`stopping: ${(err as Error).message}\n`));
+    for (const stop of stops.reverse())
+      await stop().catch((err) => process.stderr.write(`stopping: ${(err as Error).message}\n`));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../cli/config.js';
-import { startPipeline } from '../cli/client.js';
-import { detectCompose } from '../activities/docker.js';
+import { loadConfig } from '../core/config.js';
+import { startPipeline } from '../client/index.js';
+import { detectCompose } from '../docker/index.js';
 import { ensureTemporalCli, startDevServer } from '../worker/devserver.js';
 import { createPocWorker, ensureSearchAttributes, installRuntime } from '../worker/index.js';
 import { ensureBashImage, fixtureWorkspace } from '../test/support/images.js';
@@ -34,12 +34,21 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-bench-pipeline-'));
 await ensureBashImage();
 const compose = await detectCompose();
 const cli = await ensureTemporalCli((l) => process.stderr.write(l + '\n'));
-const server = await startDevServer({ cliPath: cli.path, port: await freePort(), dbFile: path.join(dir, 'temporal.db') });
+const server = await startDevServer({
+  cliPath: cli.path,
+  port: await freePort(),
+  dbFile: path.join(dir, 'temporal.db'),
+});
 const connection = await Connection.connect({ address: server.address });
 await ensureSearchAttributes(connection, 'default');
 const client = new Client({ connection });
 const native = await NativeConnection.connect({ address: server.address });
-const config = { ...loadConfig(), temporalAddress: server.address, taskQueue: 'bench-pipeline', jobsDir: path.join(dir, 'jobs') };
+const config = {
+  ...loadConfig(),
+  temporalAddress: server.address,
+  taskQueue: 'bench-pipeline',
+  jobsDir: path.join(dir, 'jobs'),
+};
 const worker = await createPocWorker({ connection: native, client, config });
 const running = worker.run();
 
@@ -56,7 +65,10 @@ async function viaWorker(): Promise<number> {
 async function plainLoop(): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < STEPS.length; i++) {
-    await execa(compose.command, [...compose.prefix, 'run', '--rm', '-T', 'runner', 'bash', '-lc', 'true'], { cwd: ws, stdin: 'ignore' });
+    await execa(compose.command, [...compose.prefix, 'run', '--rm', '-T', 'runner', 'bash', '-lc', 'true'], {
+      cwd: ws,
+      stdin: 'ignore',
+    });
   }
   return performance.now() - started;
 }
@@ -64,14 +76,18 @@ async function plainLoop(): Promise<number> {
 const a: number[] = [];
 const b: number[] = [];
 try {
-  process.stderr.write(`compose: ${compose.command} ${compose.prefix.join(' ')} ${compose.version}; ${rounds} rounds (+1 warm-up)\n`);
+  process.stderr.write(
+    `compose: ${compose.command} ${compose.prefix.join(' ')} ${compose.version}; ${rounds} rounds (+1 warm-up)\n`,
+  );
   await viaWorker();
   await plainLoop();
   for (let i = 0; i < rounds; i++) {
     // Alternate, so drift in the machine's load hits both sides alike.
     a.push(await viaWorker());
     b.push(await plainLoop());
-    process.stderr.write(`  round ${i + 1}: worker ${(a[i] / 1000).toFixed(2)} s, loop ${(b[i] / 1000).toFixed(2)} s\n`);
+    process.stderr.write(
+      `  round ${i + 1}: worker ${(a[i] / 1000).toFixed(2)} s, loop ${(b[i] / 1000).toFixed(2)} s\n`,
+    );
   }
 } finally {
   worker.shutdown();

@@ -20,11 +20,16 @@ import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import { createPrepareRun } from '../activities/workspace.js';
 import type { PrepareRunArgs } from '../activities/types.js';
 import { startSlackBot } from '../slack/app.js';
-import { startFakeSlack, type FakeSlack, type MessageDelivery, type PostedMessage } from '../test/support/fake-slack.js';
+import {
+  startFakeSlack,
+  type FakeSlack,
+  type MessageDelivery,
+  type PostedMessage,
+} from '../test/support/fake-slack.js';
 import { scriptedSteps, scriptedWorkspace } from '../test/support/scripted-steps.js';
 import { findTemporalCli, startDevServer } from '../worker/devserver.js';
 import { installRuntime } from '../worker/index.js';
-import { freePort, startTestWorker, tempDir } from '../test/support/temporal.js';
+import { freePort, startTestWorker, tempDir, withEnv } from '../test/support/temporal.js';
 
 const COMMANDS = Number(process.argv[2] ?? 1000);
 const RATE = Number(process.argv[3] ?? 5);
@@ -38,7 +43,13 @@ function percentile(xs: number[], p: number): number {
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 /** Sends `count` commands at `rate` per second into `deliveries` (readable while sending). */
-async function sendPaced(fake: FakeSlack, count: number, rate: number, text: (i: number) => string, deliveries: MessageDelivery[] = []): Promise<MessageDelivery[]> {
+async function sendPaced(
+  fake: FakeSlack,
+  count: number,
+  rate: number,
+  text: (i: number) => string,
+  deliveries: MessageDelivery[] = [],
+): Promise<MessageDelivery[]> {
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const due = started + (i * 1000) / rate;
@@ -50,7 +61,12 @@ async function sendPaced(fake: FakeSlack, count: number, rate: number, text: (i:
 }
 
 /** Resolves with each delivery's time from sending to the first bot message in its thread. */
-function firstMessages(fake: FakeSlack, deliveries: MessageDelivery[], count: number, timeoutMs = 600_000): Promise<number[]> {
+function firstMessages(
+  fake: FakeSlack,
+  deliveries: MessageDelivery[],
+  count: number,
+  timeoutMs = 600_000,
+): Promise<number[]> {
   const firsts = new Map<string, number>();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -74,7 +90,11 @@ function firstMessages(fake: FakeSlack, deliveries: MessageDelivery[], count: nu
 
 async function baseline(): Promise<number[]> {
   const fake = await startFakeSlack();
-  const receiver = new SocketModeReceiver({ appToken: fake.appToken, logLevel: LogLevel.ERROR, installerOptions: { clientOptions: { slackApiUrl: fake.apiUrl } } });
+  const receiver = new SocketModeReceiver({
+    appToken: fake.appToken,
+    logLevel: LogLevel.ERROR,
+    installerOptions: { clientOptions: { slackApiUrl: fake.apiUrl } },
+  });
   const app = new App({
     token: fake.botToken,
     receiver,
@@ -124,7 +144,11 @@ try {
       },
     },
   });
-  const bot = await startSlackBot({ config: worker.config, env: { ...env, SLACK_APP_TOKEN: fake.appToken }, client: worker.client, log: () => undefined });
+  const bot = await startSlackBot({
+    config: withEnv(worker.config, { ...env, SLACK_APP_TOKEN: fake.appToken }),
+    client: worker.client,
+    log: () => undefined,
+  });
   await fake.connected();
 
   process.stderr.write(`the bot: ${WARMUP} warm-up commands, then ${COMMANDS} at ${RATE}/s…\n`);
@@ -147,9 +171,18 @@ try {
 
   const [a50, a99, aMax] = [percentile(acks, 50), percentile(acks, 99), Math.max(...acks)];
   const [b50, b99] = [percentile(base, 50), percentile(base, 99)];
-  console.log(`Slack bot, ${COMMANDS} \`!poc run\` commands at ${RATE}/s over Socket Mode (fake Slack on 127.0.0.1), ${(elapsed / 1000).toFixed(1)} s:`);
-  console.log(`  ack (envelope sent → ack received)      p50 ${ms(a50)}  p99 ${ms(a99)}  max ${ms(aMax)}   goal p99 ≤ 100 ms: ${a99 <= 100 ? 'met' : 'MISSED'}`);
-  console.log(`  first status message (sent → posted)    p50 ${ms(percentile(toStatus, 50))}  p99 ${ms(percentile(toStatus, 99))}  max ${ms(Math.max(...toStatus))}`);
+  console.log(
+    `Slack bot, ${COMMANDS} \`!poc run\` commands at ${RATE}/s over Socket Mode (fake Slack on 127.0.0.1), ` +
+      `${(elapsed / 1000).toFixed(1)} s:`,
+  );
+  console.log(
+    `  ack (envelope sent → ack received)      p50 ${ms(a50)}  p99 ${ms(a99)}  max ${ms(aMax)}   ` +
+      `goal p99 ≤ 100 ms: ${a99 <= 100 ? 'met' : 'MISSED'}`,
+  );
+  console.log(
+    `  first status message (sent → posted)    p50 ${ms(percentile(toStatus, 50))}  ` +
+      `p99 ${ms(percentile(toStatus, 99))}  max ${ms(Math.max(...toStatus))}`,
+  );
   console.log(`baseline, bare Bolt app with a no-op listener, same rate:`);
   console.log(`  ack                                     p50 ${ms(b50)}  p99 ${ms(b99)}`);
   console.log(`ratio bot / baseline: ack p50 ${(a50 / b50).toFixed(2)}×, p99 ${(a99 / b99).toFixed(2)}×`);

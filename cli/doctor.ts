@@ -1,8 +1,11 @@
 /** `poc doctor`: can this machine run the stack? Each check says what to do when it fails. */
-import { detectCompose, engineVersion, engineProblem } from '../activities/docker.js';
+import { detectCompose, engineVersion, engineProblem } from '../docker/index.js';
 import { loadWorkspaceConfig } from '../activities/workspace.js';
-import { cliVersion, findTemporalCli, frontendAnswers, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
-import { clientAddress, type PocConfig } from './config.js';
+import { cliVersion, findTemporalCli, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
+import type { Connection } from '@temporalio/client';
+import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
+import { connectTemporal, connectionOptions, describeConnectionError, describeSecurity } from '../core/temporal.js';
 
 export type CheckState = 'PASS' | 'WARN' | 'FAIL';
 export interface Check {
@@ -11,40 +14,53 @@ export interface Check {
   detail: string;
 }
 
-export async function runDoctor(config: PocConfig, env = process.env): Promise<Check[]> {
+export async function runDoctor(config: PocConfig): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, state: CheckState, detail: string) => checks.push({ name, state, detail });
 
   const node = process.versions.node;
-  add('Node.js', Number(node.split('.')[0]) >= 20 ? 'PASS' : 'FAIL', `v${node}${Number(node.split('.')[0]) >= 20 ? '' : ' — Node 20 or newer is needed'}`);
+  add(
+    'Node.js',
+    Number(node.split('.')[0]) >= 20 ? 'PASS' : 'FAIL',
+    `v${node}${Number(node.split('.')[0]) >= 20 ? '' : ' — Node 20 or newer is needed'}`,
+  );
 
   let cli;
   try {
-    cli = findTemporalCli(env);
+    cli = findTemporalCli(config);
   } catch (err) {
     add('Temporal CLI', 'FAIL', (err as Error).message);
   }
-  if (cli) add('Temporal CLI', 'PASS', `${cli.path} (from ${cli.source}; ${await cliVersion(cli.path).catch(() => 'does not run')})`);
+  if (cli)
+    add(
+      'Temporal CLI',
+      'PASS',
+      `${cli.path} (from ${cli.source}; ${await cliVersion(cli.path).catch(() => 'does not run')})`,
+    );
   else if (!checks.some((c) => c.name === 'Temporal CLI')) {
-    const go = goAvailable(env);
-    add('Temporal CLI', config.temporalAddress ? 'WARN' : go ? 'WARN' : 'FAIL', go ? `not built yet; \`poc up\` builds it with ${go} (a few minutes, once)` : NO_CLI_HELP);
+    const go = goAvailable(config);
+    add(
+      'Temporal CLI',
+      config.temporalAddress ? 'WARN' : go ? 'WARN' : 'FAIL',
+      go ? `not built yet; \`poc up\` builds it with ${go} (a few minutes, once)` : NO_CLI_HELP,
+    );
   }
 
-  const address = clientAddress(config);
-  const reachable = await frontendAnswers(address);
-  add(
-    'Temporal server',
-    reachable ? 'PASS' : config.temporalAddress ? 'FAIL' : 'WARN',
-    reachable ? `${address} answers (namespace ${config.namespace})` : config.temporalAddress ? `${address} (TEMPORAL_ADDRESS) does not answer` : `${address} not running; \`poc up\` starts it`,
-  );
+  await checkTemporal(config, add);
 
   const problem = await engineProblem().catch((err: Error) => err.message);
-  if (problem) add('Docker engine', 'FAIL', `${problem} — start Docker (Docker Desktop, or \`sudo dockerd\`) for pipelines`);
+  if (problem)
+    add('Docker engine', 'FAIL', `${problem} — start Docker (Docker Desktop, or \`sudo dockerd\`) for pipelines`);
   else add('Docker engine', 'PASS', `server ${await engineVersion()}`);
 
   try {
-    const compose = await detectCompose(env);
-    add('Docker Compose', 'PASS', `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`);
+    const compose = await detectCompose(config.compose);
+    add(
+      'Docker Compose',
+      'PASS',
+      `${compose.command}${compose.prefix.length ? ' ' + compose.prefix.join(' ') : ''} ` +
+        `${compose.version} (${compose.flavour === 'v1' ? 'v1' : 'v2+'})`,
+    );
   } catch (err) {
     add('Docker Compose', 'FAIL', (err as Error).message);
   }
@@ -56,11 +72,96 @@ export async function runDoctor(config: PocConfig, env = process.env): Promise<C
     add('Workspace', 'FAIL', (err as Error).message);
   }
 
-  add('Slack bot', env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) ? 'PASS' : 'WARN', env.SLACK_BOT_TOKEN ? 'tokens set' : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off');
+  add(
+    'Slack bot',
+    slackConfigured(config.slack) ? 'PASS' : 'WARN',
+    slackConfigured(config.slack)
+      ? `tokens set (${config.slack.appToken ? 'Socket Mode' : `HTTP mode on port ${config.slack.port}`})`
+      : config.slack.botToken
+        ? 'SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is; the bot stays off'
+        : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off',
+  );
   return checks;
 }
 
+/**
+ * The Temporal lines: how we connect (TLS, API key — never the key), whether the server answers
+ * and its version, whether the namespace exists, whether our search attributes are registered.
+ */
+async function checkTemporal(config: PocConfig, add: (name: string, state: CheckState, detail: string) => void) {
+  const address = clientAddress(config);
+  const where = config.temporalAddress
+    ? `${address} (${config.temporal.addressSetting})`
+    : `${address} (embedded dev server)`;
+  try {
+    connectionOptions(config);
+  } catch (err) {
+    add('Temporal access', 'FAIL', (err as Error).message);
+    return;
+  }
+  add('Temporal access', 'PASS', `${where}, namespace "${config.namespace}"; ${describeSecurity(config)}`);
+
+  let connection: Connection;
+  try {
+    connection = await connectTemporal(config, { checkNamespace: false, connectTimeoutMs: 3_000 });
+  } catch (err) {
+    const embeddedDown = !config.temporalAddress;
+    add(
+      'Temporal server',
+      embeddedDown ? 'WARN' : 'FAIL',
+      embeddedDown ? `${address} not running; \`poc up\` starts it` : (err as Error).message,
+    );
+    return;
+  }
+  try {
+    const info = await connection.workflowService.getSystemInfo({}).catch(() => undefined);
+    add(
+      'Temporal server',
+      'PASS',
+      `${address} answers: Temporal server ${info?.serverVersion || 'of unknown version'}`,
+    );
+    try {
+      const ns = await connection.workflowService.describeNamespace({ namespace: config.namespace });
+      const retention = ns.config?.workflowExecutionRetentionTtl?.seconds;
+      add(
+        'Namespace',
+        'PASS',
+        `"${config.namespace}" exists${retention ? ` (history kept ${days(Number(retention))})` : ''}`,
+      );
+    } catch (err) {
+      add('Namespace', 'FAIL', await describeConnectionError(err, config));
+      return;
+    }
+    try {
+      const listed = await connection.operatorService.listSearchAttributes({ namespace: config.namespace });
+      const present = { ...listed.customAttributes };
+      const missing = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name).filter((name) => !(name in present));
+      add(
+        'Search attributes',
+        missing.length ? 'WARN' : 'PASS',
+        missing.length
+          ? `missing on "${config.namespace}": ${missing.join(', ')}; \`poc worker\` registers them at start where ` +
+              `allowed, else: temporal operator search-attribute create --namespace ${config.namespace} ` +
+              missing.map((name) => `--name ${name} --type Keyword`).join(' ')
+          : `${SEARCH_ATTRIBUTE_KEYS.map((key) => key.name).join(', ')} registered on "${config.namespace}"`,
+      );
+    } catch (err) {
+      add('Search attributes', 'WARN', `cannot list them (${await describeConnectionError(err, config)})`);
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+function days(seconds: number): string {
+  const n = Math.round(seconds / 86_400);
+  return `${n} day${n === 1 ? '' : 's'}`;
+}
+
 export function renderChecks(checks: Check[], color: boolean): string {
-  const paint = (state: CheckState) => (!color ? state : `\u001b[${state === 'PASS' ? 32 : state === 'WARN' ? 33 : 31}m${state}\u001b[0m`);
-  return checks.map((c, i) => `${String(i + 1).padStart(2)}. ${paint(c.state)}  ${c.name.padEnd(16)} ${c.detail}`).join('\n');
+  const paint = (state: CheckState) =>
+    !color ? state : `\u001b[${state === 'PASS' ? 32 : state === 'WARN' ? 33 : 31}m${state}\u001b[0m`;
+  return checks
+    .map((c, i) => `${String(i + 1).padStart(2)}. ${paint(c.state)}  ${c.name.padEnd(16)} ${c.detail}`)
+    .join('\n');
 }

@@ -3,10 +3,11 @@
  * Temporal (no retries, no history) — for a quick answer, a smoke test of a key, or scripts
  * like runner/scripts/run.sh that must work when no Temporal server is up.
  */
+import type { LlmSettings } from '../core/config.js';
 import { createProvider } from '../providers/index.js';
 import { LlmError, type Completion } from '../providers/types.js';
-import type { LlmBackend, LlmInput } from '../workflows/definitions.js';
-import { validateLlmInput } from '../workflows/validate.js';
+import type { LlmBackend, LlmInput } from '../core/contract.js';
+import { validateLlmInput } from '../core/validate.js';
 
 /** The provider's message as a plain Error: callers print it as it is. */
 function asPlainError(err: unknown): Error {
@@ -15,10 +16,10 @@ function asPlainError(err: unknown): Error {
 }
 
 /** Streams the answer to `out` as it arrives; resolves with the whole completion. */
-export async function runLlmDirect(input: LlmInput, out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): Promise<Completion> {
+export async function runLlmDirect(input: LlmInput, out: NodeJS.WritableStream, llm: LlmSettings): Promise<Completion> {
   const valid = validateLlmInput(input);
   try {
-    const provider = createProvider(valid.backend, env);
+    const provider = createProvider(valid.backend, llm);
     return await provider.complete({
       model: valid.model,
       prompt: valid.prompt,
@@ -32,9 +33,9 @@ export async function runLlmDirect(input: LlmInput, out: NodeJS.WritableStream, 
   }
 }
 
-export async function listModelsDirect(backend: LlmBackend, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+export async function listModelsDirect(backend: LlmBackend, llm: LlmSettings): Promise<string[]> {
   try {
-    return await createProvider(backend, env).listModels();
+    return await createProvider(backend, llm).listModels();
   } catch (err) {
     throw asPlainError(err);
   }

@@ -23,12 +23,12 @@ import {
   type LlmStatus,
   type PipelineStatus,
   type RunStatus,
-} from './client.js';
-import { loadConfig, nonEmpty, runUrl, type PocConfig } from './config.js';
-import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from './grammar.js';
-import { readFrom, readStepLog, pickStep } from './logs.js';
+} from '../client/index.js';
+import { ConfigError, loadConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
+import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
+import { readFrom, readStepLog, pickStep } from '../client/logs.js';
 import { paint, renderList, renderStatus, stepLine, type Style } from './render.js';
-import { redact } from '../activities/redact.js';
+import { redact } from '../core/redact.js';
 
 class RunFailed extends Error {}
 
@@ -38,11 +38,13 @@ export interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 let io: Io = process;
+/** False when NO_COLOR is set (the config's `color`). */
+let colorAllowed = true;
 const out = (text: string) => io.stdout.write(text.endsWith('\n') ? text : text + '\n');
 const err = (text: string) => io.stderr.write(text.endsWith('\n') ? text : text + '\n');
 
 function style(stream: Io['stdout'] = io.stdout): Style {
-  return { color: Boolean(stream.isTTY) && !process.env.NO_COLOR };
+  return { color: Boolean(stream.isTTY) && colorAllowed };
 }
 
 function whoAmI(): string {
@@ -74,7 +76,15 @@ async function runCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const config = loadConfig();
+  let config: PocConfig;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    err(`poc: ${redact(e.message)}`);
+    return 2;
+  }
+  colorAllowed = config.color;
   let client: Client | undefined;
   const getClient = async () => (client ??= await connect(config));
   try {
@@ -99,7 +109,9 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       out(helpText('cli', command.topic));
       return 0;
     case 'version': {
-      const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+        version: string;
+      };
       out(pkg.version);
       return 0;
     }
@@ -132,7 +144,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'run': {
       const client = await getClient();
       // --workspace, else this shell's POC_WORKSPACE, else the worker's default (its own POC_WORKSPACE).
-      const chosen = command.workspace ?? nonEmpty(process.env.POC_WORKSPACE);
+      const chosen = command.workspace ?? config.workspaceFromEnv;
       const workspace = chosen ? path.resolve(chosen) : undefined;
       const started = await startPipeline(
         client,
@@ -170,9 +182,13 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       };
       if (command.direct) {
         const { runLlmDirect } = await import('./llm-direct.js');
-        const result = await runLlmDirect(input, command.json ? devNull() : io.stdout);
+        const result = await runLlmDirect(input, command.json ? devNull() : io.stdout, config.llm);
         if (command.json) out(JSON.stringify(result, null, 2));
-        else err(`\n${result.inputTokens} in / ${result.outputTokens} out tokens · ${result.latencyMs} ms · ${result.finishReason}`);
+        else
+          err(
+            `\n${result.inputTokens} in / ${result.outputTokens} out tokens · ` +
+              `${result.latencyMs} ms · ${result.finishReason}`,
+          );
         return 0;
       }
       const client = await getClient();
@@ -182,7 +198,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     }
     case 'models': {
       const { listModelsDirect } = await import('./llm-direct.js');
-      const models = await listModelsDirect(command.backend);
+      const models = await listModelsDirect(command.backend, config.llm);
       out(command.json ? JSON.stringify(models) : models.join('\n') || '(no models)');
       return 0;
     }
@@ -194,19 +210,29 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       return 0;
     }
     case 'list': {
-      const runs = await listRuns(await getClient(), { limit: command.limit, kind: command.kind, phase: command.phase });
+      const runs = await listRuns(await getClient(), {
+        limit: command.limit,
+        kind: command.kind,
+        phase: command.phase,
+      });
       out(command.json ? JSON.stringify(runs, null, 2) : renderList(runs, style()));
       return 0;
     }
     case 'logs': {
       const client = await getClient();
       const status = await getRunStatus(client, command.id);
-      if (status.kind !== 'pipeline') throw new UsageError(`${status.id} is an LLM run; it has no step logs (\`poc status ${status.id}\` shows its answer)`);
+      if (status.kind !== 'pipeline')
+        throw new UsageError(
+          `${status.id} is an LLM run; it has no step logs (\`poc status ${status.id}\` shows its answer)`,
+        );
       if (command.follow) return followLog(client, status, command.step);
       const log = readStepLog(status, command.step, command.lines);
       if (command.json) out(JSON.stringify(log, null, 2));
       else {
-        err(`${status.id} · ${log.step} · ${log.path ?? 'no log yet'}${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`);
+        err(
+          `${status.id} · ${log.step} · ${log.path ?? 'no log yet'}` +
+            `${log.source === 'status' ? ' (file not on this machine; tail kept by the run)' : ''}`,
+        );
         if (log.text) out(log.text);
       }
       return 0;
@@ -214,7 +240,11 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'cancel': {
       const client = await getClient();
       const workflowId = await cancelRun(client, command.id ?? (await newestRun(client, true)));
-      out(command.json ? JSON.stringify({ workflowId, cancelRequested: true }) : `cancel requested for ${workflowId}; its container is stopped and removed`);
+      out(
+        command.json
+          ? JSON.stringify({ workflowId, cancelRequested: true })
+          : `cancel requested for ${workflowId}; its container is stopped and removed`,
+      );
       return 0;
     }
     case 'retry':
@@ -223,12 +253,15 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'approve':
     case 'approve-all':
     case 'deny': {
-      const result = await decide(await getClient(), command.id, { action: DECISION_ACTIONS[command.name], by: whoAmI() });
+      const result = await decide(await getClient(), command.id, {
+        action: DECISION_ACTIONS[command.name],
+        by: whoAmI(),
+      });
       out(command.json ? JSON.stringify(result) : `${result.action} accepted for step ${result.step}`);
       return 0;
     }
     case 'schedule': {
-      const { runScheduleCommand } = await import('./schedules.js');
+      const { runScheduleCommand } = await import('../client/schedules.js');
       return runScheduleCommand(await getClient(), config, command, out);
     }
   }
@@ -241,7 +274,10 @@ function devNull(): NodeJS.WritableStream {
 async function newestRun(client: Client, openOnly = false): Promise<string> {
   const runs = await listRuns(client, { limit: openOnly ? 50 : 1 });
   const run = openOnly ? runs.find((r) => !r.closeTime) : runs[0];
-  if (!run) throw new UsageError(openOnly ? 'no run is queued or running; give a run id' : 'no runs yet; start one with `poc run`');
+  if (!run)
+    throw new UsageError(
+      openOnly ? 'no run is queued or running; give a run id' : 'no runs yet; start one with `poc run`',
+    );
   return run.workflowId;
 }
 
@@ -258,7 +294,8 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   const ticker = tty
     ? setInterval(() => {
         const running = current?.steps.find((step) => step.status === 'running');
-        if (running) io.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
+        if (running)
+          io.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
       }, 100)
     : undefined;
   const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
@@ -324,12 +361,23 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   }
   if (json) return status;
   if (status.phase === 'DONE') err(paint(s, 'green', `✔ DONE: every step passed (${workflowId})`));
-  else if (status.phase === 'CANCELLED') err(paint(s, 'yellow', `■ CANCELLED${status.error && status.error !== 'cancelled' ? `: ${status.error}` : ''}`));
+  else if (status.phase === 'CANCELLED')
+    err(paint(s, 'yellow', `■ CANCELLED${status.error && status.error !== 'cancelled' ? `: ${status.error}` : ''}`));
   else {
     const failed = pickStep(status);
     const log = readStepLog(status, failed.name, 30);
     err(paint(s, 'red', `✖ FAILED at ${failed.name}${failed.exitCode !== null ? ` (exit ${failed.exitCode})` : ''}`));
-    if (log.text) err(paint(s, 'gray', log.text.split('\n').map((l) => `  │ ${l}`).join('\n')));
+    if (log.text)
+      err(
+        paint(
+          s,
+          'gray',
+          log.text
+            .split('\n')
+            .map((l) => `  │ ${l}`)
+            .join('\n'),
+        ),
+      );
     err(`log: ${log.path ?? 'none'}`);
   }
   return status;
@@ -384,7 +432,12 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
     { intervalMs: 150 },
   )) as LlmStatus;
   if (final.phase !== 'DONE' || !final.result) {
-    const message = final.error ?? (await waitForLlmResult(client, workflowId).then(() => 'ended without an answer', (e: Error) => e.message));
+    const message =
+      final.error ??
+      (await waitForLlmResult(client, workflowId).then(
+        () => 'ended without an answer',
+        (e: Error) => e.message,
+      ));
     if (json) out(JSON.stringify({ workflowId, phase: final.phase, error: message }));
     else err(`\n${final.phase}: ${message}`);
     return 1;
@@ -397,7 +450,10 @@ async function streamLlm(client: Client, workflowId: string, json: boolean): Pro
   if (result.text.startsWith(shown)) io.stdout.write(result.text.slice(shown.length));
   else io.stdout.write((shown ? '\n' : '') + result.text);
   io.stdout.write('\n');
-  err(`${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`);
+  err(
+    `${result.usage.inputTokens} in / ${result.usage.outputTokens} out tokens · ` +
+      `${result.latencyMs} ms · ${result.attempts} attempt(s) · ${result.finishReason}`,
+  );
   return 0;
 }
 

@@ -1,9 +1,21 @@
 #!/usr/bin/env node
-// The `poc` command: TypeScript sources run through tsx, so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
+// The `poc` command. One bin for both ways the code arrives:
+// - a clone (cli/main.ts sits beside this file): the TypeScript sources run through tsx, so
+//   `npm ci && npx poc …` needs no build step and always runs the code as it is in the tree;
+// - the installed package (only dist/ ships, no .ts): the JavaScript `npm run build` emitted, on
+//   plain node; tsx is a dev dependency and is neither installed nor loaded there.
+// The bin stays here rather than under dist/ because a clone has no dist/ until it builds.
+import fs from 'node:fs';
 
-register();
-const { main } = await import('./main.ts');
+const source = new URL('./main.ts', import.meta.url);
+let main;
+if (fs.existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import('../dist/cli/main.js'));
+}
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // Output to a pipe is flushed before exit; a stray handle must not keep the command alive.

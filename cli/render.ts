@@ -1,6 +1,6 @@
 /** Plain-text views of runs for the terminal (colour only when the output is a TTY). */
-import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../workflows/definitions.js';
-import type { RunSummary } from './client.js';
+import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../core/contract.js';
+import type { RunSummary } from '../client/index.js';
 
 export interface Style {
   color: boolean;
@@ -40,7 +40,9 @@ const STEP_COLOR: Record<StepState['status'], keyof typeof codes> = {
 
 export function seconds(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '';
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
 export function stepElapsed(step: StepState, now = Date.now()): number | null {
@@ -53,34 +55,66 @@ export function stepLine(step: StepState, style: Style, now = Date.now()): strin
   const exit = step.exitCode !== null && step.status !== 'done' ? ` exit ${step.exitCode}` : '';
   const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : '';
   const time = seconds(stepElapsed(step, now));
-  return paint(style, STEP_COLOR[step.status], `${STEP_MARK[step.status]} ${step.name.padEnd(10)} ${step.status.padEnd(9)} ${time.padStart(7)}${exit}${attempt}`);
+  return paint(
+    style,
+    STEP_COLOR[step.status],
+    `${STEP_MARK[step.status]} ${step.name.padEnd(10)} ${step.status.padEnd(9)} ${time.padStart(7)}${exit}${attempt}`,
+  );
 }
 
 export function phaseLine(status: RunStatus, style: Style): string {
-  const color = status.phase === 'DONE' ? 'green' : status.phase === 'FAILED' ? 'red' : status.phase === 'CANCELLED' ? 'yellow' : 'blue';
+  const color =
+    status.phase === 'DONE'
+      ? 'green'
+      : status.phase === 'FAILED'
+        ? 'red'
+        : status.phase === 'CANCELLED'
+          ? 'yellow'
+          : 'blue';
   return paint(style, color, `${PHASE_MARK[status.phase] ?? ''} ${status.phase}`);
 }
 
 export function renderPipeline(status: PipelineStatus, style: Style): string {
   const lines = [`${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.goal}`];
   if (status.requestedBy) lines.push(`requested by ${status.requestedBy}`);
-  if (status.phase === 'QUEUED' && status.queuePosition) lines.push(`waiting: ${status.queuePosition} run(s) ahead in ${status.workspace ?? 'the workspace'}`);
+  if (status.phase === 'QUEUED' && status.queuePosition)
+    lines.push(`waiting: ${status.queuePosition} run(s) ahead in ${status.workspace ?? 'the workspace'}`);
   for (const step of status.steps) lines.push('  ' + stepLine(step, style));
   if (status.pendingDecision) {
     const d = status.pendingDecision;
     const verbs = d.options.map((o) => (o === 'approveAll' ? 'approve-all' : o)).join('|');
-    lines.push(paint(style, 'yellow', `awaiting a decision on ${d.step} (${d.kind}): poc ${verbs} ${status.id}  — until ${d.deadline}`));
+    lines.push(
+      paint(
+        style,
+        'yellow',
+        `awaiting a decision on ${d.step} (${d.kind}): poc ${verbs} ${status.id}  — until ${d.deadline}`,
+      ),
+    );
   }
-  for (const d of status.decisions) lines.push(paint(style, 'gray', `  ${d.step}: ${d.action} by ${d.by ?? 'someone'} at ${d.at}`));
+  for (const d of status.decisions)
+    lines.push(paint(style, 'gray', `  ${d.step}: ${d.action} by ${d.by ?? 'someone'} at ${d.at}`));
   if (status.error) lines.push(paint(style, 'red', `error: ${status.error}`));
   return lines.join('\n');
 }
 
 export function renderLlm(status: LlmStatus, style: Style): string {
-  const lines = [`${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.backend}/${status.model}`, `prompt: ${status.prompt}`];
+  const lines = [
+    `${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.backend}/${status.model}`,
+    `prompt: ${status.prompt}`,
+  ];
   if (status.result) {
     const r = status.result;
-    lines.push('', r.text, '', paint(style, 'gray', `${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens · ${seconds(r.latencyMs)} · ${r.attempts} attempt(s) · ${r.finishReason}`));
+    lines.push(
+      '',
+      r.text,
+      '',
+      paint(
+        style,
+        'gray',
+        `${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens · ` +
+          `${seconds(r.latencyMs)} · ${r.attempts} attempt(s) · ${r.finishReason}`,
+      ),
+    );
   } else if (status.partialText) {
     lines.push('', status.partialText + ' …');
   }
@@ -99,7 +133,9 @@ export function renderList(runs: RunSummary[], style: Style): string {
     .map((r) => {
       const title = r.title.length > 60 ? r.title.slice(0, 59) + '…' : r.title;
       const phase = `${PHASE_MARK[r.phase] ?? ' '} ${r.phase}`.padEnd(20);
-      return `${r.workflowId.padEnd(idWidth)}  ${paint(style, r.phase === 'FAILED' ? 'red' : r.phase === 'DONE' ? 'green' : 'blue', phase)} ${r.startTime.toISOString().slice(0, 16).replace('T', ' ')}  ${title.replace(/\s+/g, ' ')}`;
+      const colour = r.phase === 'FAILED' ? 'red' : r.phase === 'DONE' ? 'green' : 'blue';
+      const when = r.startTime.toISOString().slice(0, 16).replace('T', ' ');
+      return `${r.workflowId.padEnd(idWidth)}  ${paint(style, colour, phase)} ${when}  ${title.replace(/\s+/g, ' ')}`;
     })
     .join('\n');
 }

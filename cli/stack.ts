@@ -4,10 +4,11 @@
  * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
  */
 import path from 'node:path';
-import { clientAddress, type PocConfig } from './config.js';
+import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
 import { cliVersion, ensureTemporalCli, frontendAnswers, startDevServer, type DevServer } from '../worker/devserver.js';
 import { installRuntime, startWorker, type StartedWorker } from '../worker/index.js';
-import { engineProblem } from '../activities/docker.js';
+import { engineProblem } from '../docker/index.js';
+import { describeSecurity } from '../core/temporal.js';
 
 export type Log = (line: string) => void;
 
@@ -16,7 +17,10 @@ export interface Stoppable {
 }
 
 /** The embedded server, or the one already answering on its port (a second `poc up`, a `poc server`). */
-export async function startEmbeddedServer(config: PocConfig, log: Log): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+export async function startEmbeddedServer(
+  config: PocConfig,
+  log: Log,
+): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
   const ip = '127.0.0.1';
   const { port, uiPort, dataDir } = config.embedded;
   const address = `${ip}:${port}`;
@@ -24,7 +28,7 @@ export async function startEmbeddedServer(config: PocConfig, log: Log): Promise<
     log(`a Temporal server already answers on ${address}; using it`);
     return { address, uiUrl: `http://${ip}:${uiPort}` };
   }
-  const cli = await ensureTemporalCli(log);
+  const cli = await ensureTemporalCli(log, { lookup: config });
   log(`Temporal CLI: ${cli.path} (${cli.source}; ${await cliVersion(cli.path).catch(() => 'version unknown')})`);
   const server = await startDevServer({
     cliPath: cli.path,
@@ -37,10 +41,10 @@ export async function startEmbeddedServer(config: PocConfig, log: Log): Promise<
   return { address: server.address, uiUrl: server.uiUrl ?? '', server };
 }
 
-async function startBot(config: PocConfig, log: Log, env: NodeJS.ProcessEnv): Promise<Stoppable | undefined> {
-  if (!env.SLACK_BOT_TOKEN || !(env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET)) return undefined;
+async function startBot(config: PocConfig, log: Log): Promise<Stoppable | undefined> {
+  if (!slackConfigured(config.slack)) return undefined;
   const { startSlackBot } = await import('../slack/app.js');
-  return startSlackBot({ config, env, log });
+  return startSlackBot({ config, log });
 }
 
 /**
@@ -67,11 +71,23 @@ export function armStopSignal(log: Log): Promise<NodeJS.Signals> {
 }
 
 /** Waits for the armed signal (or `done`), then stops the pieces in reverse order of start. */
-export async function runUntilSignal(pieces: (Stoppable | undefined)[], log: Log, done?: Promise<unknown>, stopSignal = armStopSignal(log)): Promise<void> {
+export async function runUntilSignal(
+  pieces: (Stoppable | undefined)[],
+  log: Log,
+  done?: Promise<unknown>,
+  stopSignal = armStopSignal(log),
+): Promise<void> {
   // A piece that ends by itself (a worker's fatal error) stops the rest, and its error is the command's.
   const ended = await Promise.race<{ failure?: unknown }>([
     stopSignal.then(() => ({})),
-    ...(done ? [done.then(() => ({}), (failure: unknown) => ({ failure: failure ?? new Error('stopped') }))] : []),
+    ...(done
+      ? [
+          done.then(
+            () => ({}),
+            (failure: unknown) => ({ failure: failure ?? new Error('stopped') }),
+          ),
+        ]
+      : []),
   ]);
   for (const piece of [...pieces].reverse()) {
     try {
@@ -87,7 +103,7 @@ function workerPiece(worker: StartedWorker): Stoppable {
   return { stop: () => worker.shutdown() };
 }
 
-export async function up(config: PocConfig, log: Log, env = process.env): Promise<void> {
+export async function up(config: PocConfig, log: Log): Promise<void> {
   installRuntime({ metricsPort: config.metricsPort, logLevel: 'WARN', shutdownSignals: [] });
   let address = config.temporalAddress;
   let uiUrl = config.uiUrl;
@@ -101,14 +117,14 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   const serverPiece: Stoppable | undefined = server && { stop: () => (server as DevServer).stop() };
   let worker: StartedWorker;
   try {
-    worker = await startWorker({ address, config, env, log });
+    worker = await startWorker({ address, config, log });
   } catch (err) {
     await serverPiece?.stop();
     throw err;
   }
   let bot: Stoppable | undefined;
   try {
-    bot = await startBot(config, log, env);
+    bot = await startBot(config, log);
   } catch (err) {
     log(`Slack bot not started: ${(err as Error).message}`);
   }
@@ -116,7 +132,12 @@ export async function up(config: PocConfig, log: Log, env = process.env): Promis
   const stopSignal = armStopSignal(log);
   log('');
   log(`poc-orchestrator is up`);
-  log(`  Temporal gRPC   ${address}${server ? ` (embedded dev server, data in ${config.embedded.dataDir})` : ''}`);
+  const how = server
+    ? ` (embedded dev server, data in ${config.embedded.dataDir})`
+    : config.temporal.tls || config.temporal.apiKey
+      ? ` (${describeSecurity(config)})`
+      : '';
+  log(`  Temporal gRPC   ${address}${how}`);
   log(`  Web UI          ${uiUrl}`);
   log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
   log(`  workspace       ${config.workspace}`);
@@ -134,20 +155,28 @@ export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
   const stopSignal = armStopSignal(log);
   log(`Temporal dev server on ${embedded.address}, Web UI ${embedded.uiUrl}. Ctrl-C stops it.`);
   const server = embedded.server;
-  await runUntilSignal([{ stop: () => server.stop() }], log, new Promise((resolve) => server.process.once('exit', resolve)), stopSignal);
+  await runUntilSignal(
+    [{ stop: () => server.stop() }],
+    log,
+    new Promise((resolve) => server.process.once('exit', resolve)),
+    stopSignal,
+  );
 }
 
-export async function workerOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
+export async function workerOnly(config: PocConfig, log: Log): Promise<void> {
   installRuntime({ metricsPort: config.metricsPort, logLevel: 'INFO', shutdownSignals: [] });
-  const worker = await startWorker({ address: clientAddress(config), config, env, log });
+  const worker = await startWorker({ address: clientAddress(config), config, log });
   const stopSignal = armStopSignal(log);
   log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}". Ctrl-C stops it.`);
   await runUntilSignal([workerPiece(worker)], log, worker.running, stopSignal);
 }
 
-export async function botOnly(config: PocConfig, log: Log, env = process.env): Promise<void> {
-  const bot = await startBot(config, log, env);
-  if (!bot) throw new Error('the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+export async function botOnly(config: PocConfig, log: Log): Promise<void> {
+  const bot = await startBot(config, log);
+  if (!bot)
+    throw new Error(
+      'the Slack bot needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)',
+    );
   const stopSignal = armStopSignal(log);
   log('Slack bot running. Ctrl-C stops it.');
   await runUntilSignal([bot], log, undefined, stopSignal);

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cacheDir } from '../cli/config.js';
+import { cacheDir } from '../core/config.js';
 import { withFileLock } from './lock.js';
 
 export const SERVER_MODULE = 'go.temporal.io/server';
@@ -62,7 +62,10 @@ async function goInstall(
   fs.mkdirSync(gobin, { recursive: true });
   log(`building ${label} with go install (takes a few minutes, once; cached in ${path.dirname(gobin)})`);
   const started = Date.now();
-  const ticker = setInterval(() => log(`  … still building ${label} (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
+  const ticker = setInterval(
+    () => log(`  … still building ${label} (${Math.round((Date.now() - started) / 1000)} s)`),
+    15_000,
+  );
   try {
     const child = execa('go', ['install', ...packages], {
       env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
@@ -83,7 +86,11 @@ async function goInstall(
       log(`built ${label} in ${Math.round((Date.now() - started) / 1000)} s`);
       return { ok: true };
     }
-    const tail = String(result.all ?? result.message ?? '').trim().split('\n').slice(-4).join(' | ');
+    const tail = String(result.all ?? result.message ?? '')
+      .trim()
+      .split('\n')
+      .slice(-4)
+      .join(' | ');
     return { ok: false, tail };
   } finally {
     clearInterval(ticker);
@@ -91,7 +98,10 @@ async function goInstall(
 }
 
 /** `temporal-server` and `temporal-sql-tool`, building them when the cache does not have them. */
-export async function ensureServerBinaries(log: Log, env = process.env): Promise<{ serverPath: string; sqlToolPath: string }> {
+export async function ensureServerBinaries(
+  log: Log,
+  env = process.env,
+): Promise<{ serverPath: string; sqlToolPath: string }> {
   const dir = serverBinDir(env);
   const serverPath = path.join(dir, 'temporal-server');
   const sqlToolPath = path.join(dir, 'temporal-sql-tool');
@@ -142,7 +152,12 @@ export async function ensureUiServer(log: Log, env = process.env): Promise<UiSer
   const before = known();
   if (before) return before;
   fs.mkdirSync(dir, { recursive: true });
-  return withFileLock(path.join(dir, 'build.lock'), BUILD_WAIT_MS, 'building the UI server', async () => known() ?? buildUiServer(log, env, { dir, binary, failedMarker }));
+  return withFileLock(
+    path.join(dir, 'build.lock'),
+    BUILD_WAIT_MS,
+    'building the UI server',
+    async () => known() ?? buildUiServer(log, env, { dir, binary, failedMarker }),
+  );
 }
 
 async function buildUiServer(
@@ -191,14 +206,22 @@ export async function serverModuleDir(env = process.env): Promise<string | undef
 /** The versioned PostgreSQL 12+ schema folders update-schema walks (v1.0 … vN). */
 export function postgresSchemaDirs(moduleDir: string): { temporal: string; visibility: string } | undefined {
   const base = path.join(moduleDir, 'schema', 'postgresql', 'v12');
-  const dirs = { temporal: path.join(base, 'temporal', 'versioned'), visibility: path.join(base, 'visibility', 'versioned') };
+  const dirs = {
+    temporal: path.join(base, 'temporal', 'versioned'),
+    visibility: path.join(base, 'visibility', 'versioned'),
+  };
   return fs.existsSync(dirs.temporal) && fs.existsSync(dirs.visibility) ? dirs : undefined;
 }
 
 /** Everything the cluster runs, built once and cached; the UI server only when asked and buildable. */
-export async function ensureClusterBinaries(log: Log, { ui = true, env = process.env }: { ui?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ClusterBinaries> {
+export async function ensureClusterBinaries(
+  log: Log,
+  { ui = true, env = process.env }: { ui?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<ClusterBinaries> {
   if (!onPath('go', env) && !isExecutable(path.join(serverBinDir(env), 'temporal-server'))) {
-    throw new Error(`Go is not installed, so temporal-server cannot be built; install Go 1.25 or later (it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`);
+    throw new Error(
+      `Go is not installed, so temporal-server cannot be built; install Go 1.25 or later (it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`,
+    );
   }
   fs.mkdirSync(cacheDir(env), { recursive: true });
   const { serverPath, sqlToolPath } = await ensureServerBinaries(log, env);

@@ -43,7 +43,14 @@ const RENEW_BEFORE_SECONDS = 30 * 24 * 3600;
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const result = await execa('openssl', args, { cwd, reject: false, all: true });
-  if (result.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${String(result.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  if (result.exitCode !== 0)
+    throw new Error(
+      `openssl ${args[0]} failed: ${String(result.all ?? '')
+        .trim()
+        .split('\n')
+        .slice(-2)
+        .join(' | ')}`,
+    );
 }
 
 async function newKey(file: string, cwd: string): Promise<void> {
@@ -52,7 +59,10 @@ async function newKey(file: string, cwd: string): Promise<void> {
 }
 
 async function validFor(cert: string, seconds: number, cwd: string): Promise<boolean> {
-  const result = await execa('openssl', ['x509', '-in', cert, '-noout', '-checkend', String(seconds)], { cwd, reject: false });
+  const result = await execa('openssl', ['x509', '-in', cert, '-noout', '-checkend', String(seconds)], {
+    cwd,
+    reject: false,
+  });
   return result.exitCode === 0;
 }
 
@@ -62,7 +72,12 @@ async function coversHost(cert: string, host: string, cwd: string): Promise<bool
 }
 
 /** A leaf certificate signed by the CA, with the extensions written to a file openssl reads. */
-async function signLeaf(certs: ClusterCerts, name: 'frontend' | 'client', subject: string, extensions: string[]): Promise<void> {
+async function signLeaf(
+  certs: ClusterCerts,
+  name: 'frontend' | 'client',
+  subject: string,
+  extensions: string[],
+): Promise<void> {
   const key = name === 'frontend' ? certs.serverKeyPath : certs.clientKeyPath;
   const cert = name === 'frontend' ? certs.serverCertPath : certs.clientCertPath;
   const csr = path.join(certs.dir, `${name}.csr`);
@@ -71,7 +86,24 @@ async function signLeaf(certs: ClusterCerts, name: 'frontend' | 'client', subjec
   await openssl(['req', '-new', '-key', key, '-out', csr, '-subj', subject], certs.dir);
   fs.writeFileSync(ext, extensions.join('\n') + '\n');
   await openssl(
-    ['x509', '-req', '-in', csr, '-CA', certs.caCertPath, '-CAkey', certs.caKeyPath, '-CAcreateserial', '-out', cert, '-days', String(LEAF_DAYS), '-sha256', '-extfile', ext],
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      certs.caCertPath,
+      '-CAkey',
+      certs.caKeyPath,
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      String(LEAF_DAYS),
+      '-sha256',
+      '-extfile',
+      ext,
+    ],
     certs.dir,
   );
   fs.rmSync(csr, { force: true });
@@ -83,22 +115,46 @@ async function signLeaf(certs: ClusterCerts, name: 'frontend' | 'client', subjec
  * `hostNames` (kept otherwise, so a client configured with them keeps working across
  * `down`/`up`). `hostNames` are extra DNS names of the frontend, e.g. a Compose service name.
  */
-export async function ensureCerts(dir: string, { hostNames = [] }: { hostNames?: string[] } = {}): Promise<ClusterCerts> {
+export async function ensureCerts(
+  dir: string,
+  { hostNames = [] }: { hostNames?: string[] } = {},
+): Promise<ClusterCerts> {
   const certs = certPaths(dir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const all = [certs.caCertPath, certs.caKeyPath, certs.serverCertPath, certs.serverKeyPath, certs.clientCertPath, certs.clientKeyPath];
+  const all = [
+    certs.caCertPath,
+    certs.caKeyPath,
+    certs.serverCertPath,
+    certs.serverKeyPath,
+    certs.clientCertPath,
+    certs.clientKeyPath,
+  ];
   if (all.every((file) => fs.existsSync(file))) {
-    const fresh = await Promise.all([certs.caCertPath, certs.serverCertPath, certs.clientCertPath].map((c) => validFor(c, RENEW_BEFORE_SECONDS, dir)));
+    const fresh = await Promise.all(
+      [certs.caCertPath, certs.serverCertPath, certs.clientCertPath].map((c) => validFor(c, RENEW_BEFORE_SECONDS, dir)),
+    );
     const covered = await Promise.all(hostNames.map((host) => coversHost(certs.serverCertPath, host, dir)));
     if (fresh.every(Boolean) && covered.every(Boolean)) return certs;
   }
   await newKey(certs.caKeyPath, dir);
   await openssl(
     [
-      'req', '-x509', '-new', '-key', certs.caKeyPath, '-out', certs.caCertPath, '-days', String(CA_DAYS), '-sha256',
-      '-subj', '/O=poc-orchestrator/CN=poc-orchestrator cluster CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      certs.caKeyPath,
+      '-out',
+      certs.caCertPath,
+      '-days',
+      String(CA_DAYS),
+      '-sha256',
+      '-subj',
+      '/O=poc-orchestrator/CN=poc-orchestrator cluster CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );

@@ -64,7 +64,13 @@ function tlsSection(plan: ClusterPlan): string[] {
 }
 
 function serviceSection(role: ServiceRole, grpcPort: number, membershipPort: number): string[] {
-  return [`  ${role}:`, '    rpc:', `      grpcPort: ${grpcPort}`, `      membershipPort: ${membershipPort}`, '      bindOnLocalHost: true'];
+  return [
+    `  ${role}:`,
+    '    rpc:',
+    `      grpcPort: ${grpcPort}`,
+    `      membershipPort: ${membershipPort}`,
+    '      bindOnLocalHost: true',
+  ];
 }
 
 export function serverConfigYaml(plan: ClusterPlan): string {

@@ -18,8 +18,8 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
-import { repoRoot } from '../cli/config.js';
-import { SEARCH_ATTRIBUTES } from '../worker/devserver.js';
+import { repoRoot } from '../core/config.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 import { ensureClusterBinaries, type Log } from './binaries.js';
 import { ensureCerts } from './certs.js';
 import { writeConfigs } from './config.js';
@@ -45,7 +45,7 @@ import {
 export type { ClusterStatus } from './plan.js';
 
 /** Our search attributes (Keyword), the worker's list plus PocHost. */
-export const CLUSTER_SEARCH_ATTRIBUTES: readonly string[] = [...new Set([...SEARCH_ATTRIBUTES, 'PocHost'])];
+export const CLUSTER_SEARCH_ATTRIBUTES: readonly string[] = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
 
 export function defaultClusterDir(): string {
   return path.join(repoRoot, 'runner', 'cluster');
@@ -74,7 +74,16 @@ export interface ClusterDownOptions {
 }
 
 const PORT_ORDER: Array<keyof ClusterPorts> = [
-  'postgres', 'frontend', 'frontendMembership', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership', 'ui',
+  'postgres',
+  'frontend',
+  'frontendMembership',
+  'history',
+  'historyMembership',
+  'matching',
+  'matchingMembership',
+  'worker',
+  'workerMembership',
+  'ui',
 ];
 
 /** The TLS options a client needs, read from the status's files. */
@@ -92,7 +101,9 @@ function supervisorAlive(dir: string): number | undefined {
 }
 
 /** What runs in `dir`, or undefined when its supervisor does not. */
-export async function clusterStatus({ dir = defaultClusterDir() }: { dir?: string } = {}): Promise<ClusterStatus | undefined> {
+export async function clusterStatus({ dir = defaultClusterDir() }: { dir?: string } = {}): Promise<
+  ClusterStatus | undefined
+> {
   dir = path.resolve(dir);
   const plan = readPlan(dir);
   if (!plan || supervisorAlive(dir) === undefined) return undefined;
@@ -111,7 +122,12 @@ function tail(file: string, lines = 8): string {
 class Fatal extends Error {}
 
 /** Retries `attempt` (undefined or a throw = not yet) until it returns a value or the deadline passes. */
-async function until<T>(what: string, deadline: number, attempt: () => Promise<T | undefined>, { everyMs = 250 } = {}): Promise<T> {
+async function until<T>(
+  what: string,
+  deadline: number,
+  attempt: () => Promise<T | undefined>,
+  { everyMs = 250 } = {},
+): Promise<T> {
   let lastError: unknown;
   for (;;) {
     try {
@@ -130,7 +146,12 @@ async function until<T>(what: string, deadline: number, attempt: () => Promise<T
 }
 
 /** Everything the supervisor needs, from the last plan where it must stay the same (password, ports). */
-async function makePlan(dir: string, opts: Required<Pick<ClusterUpOptions, 'namespace' | 'retentionDays' | 'ui' | 'logLevel'>>, log: Log, env: NodeJS.ProcessEnv): Promise<ClusterPlan> {
+async function makePlan(
+  dir: string,
+  opts: Required<Pick<ClusterUpOptions, 'namespace' | 'retentionDays' | 'ui' | 'logLevel'>>,
+  log: Log,
+  env: NodeJS.ProcessEnv,
+): Promise<ClusterPlan> {
   const binaries = await ensureClusterBinaries(log, { ui: opts.ui, env });
   const pgBinDir = findPostgresBinDir(env);
   const pgUser = await ensurePgUser(log);
@@ -142,7 +163,10 @@ async function makePlan(dir: string, opts: Required<Pick<ClusterUpOptions, 'name
   const numbers = await pickFreePorts(roles.length, { preferred: roles.map((role) => previous?.ports[role] ?? 0) });
   const ports = Object.fromEntries(roles.map((role, i) => [role, numbers[i]])) as unknown as ClusterPorts;
   const dataExists = fs.existsSync(path.join(layout.dataDir, 'PG_VERSION'));
-  if (dataExists && !previous?.pgPassword) throw new Error(`${layout.dataDir} exists but ${planPath(dir)} with its password does not; run clusterDown({ wipe: true }) first`);
+  if (dataExists && !previous?.pgPassword)
+    throw new Error(
+      `${layout.dataDir} exists but ${planPath(dir)} with its password does not; run clusterDown({ wipe: true }) first`,
+    );
   return {
     version: 1,
     dir,
@@ -151,7 +175,12 @@ async function makePlan(dir: string, opts: Required<Pick<ClusterUpOptions, 'name
     numHistoryShards: previous?.numHistoryShards ?? 4,
     logLevel: opts.logLevel,
     ports,
-    binaries: { server: binaries.serverPath, sqlTool: binaries.sqlToolPath, pgBinDir, ...(binaries.ui.path ? { uiServer: binaries.ui.path } : {}) },
+    binaries: {
+      server: binaries.serverPath,
+      sqlTool: binaries.sqlToolPath,
+      pgBinDir,
+      ...(binaries.ui.path ? { uiServer: binaries.ui.path } : {}),
+    },
     ...(binaries.ui.reason ? { uiUnavailableReason: binaries.ui.reason } : {}),
     ...(binaries.schemaDirs ? { schemaDirs: binaries.schemaDirs } : {}),
     pgUser,
@@ -171,7 +200,12 @@ function startSupervisor(dir: string, env: NodeJS.ProcessEnv): number {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const out = fs.openSync(supervisorLogPath(dir), 'a');
   // Own session (detached): it outlives us and a Ctrl-C in our terminal does not reach it.
-  const child = spawn(process.execPath, ['--import', tsx, entry, dir], { cwd: dir, detached: true, stdio: ['ignore', out, out], env });
+  const child = spawn(process.execPath, ['--import', tsx, entry, dir], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', out, out],
+    env,
+  });
   fs.closeSync(out);
   child.unref();
   if (!child.pid) throw new Error('could not start the cluster supervisor');
@@ -182,8 +216,10 @@ async function waitSupervisorRunning(dir: string, pid: number, deadline: number)
   await until('the supervisor starting PostgreSQL and the services', deadline, async () => {
     const state = readState(dir);
     if (state?.supervisorPid === pid && state.phase === 'running') return true;
-    if (state?.supervisorPid === pid && state.phase === 'failed') throw new Fatal(`cluster start-up failed: ${state.error}`);
-    if (!isOurProcess(pid, dir)) throw new Fatal(`the cluster supervisor exited during start-up:\n${tail(supervisorLogPath(dir))}`);
+    if (state?.supervisorPid === pid && state.phase === 'failed')
+      throw new Fatal(`cluster start-up failed: ${state.error}`);
+    if (!isOurProcess(pid, dir))
+      throw new Fatal(`the cluster supervisor exited during start-up:\n${tail(supervisorLogPath(dir))}`);
     return undefined;
   });
 }
@@ -191,7 +227,12 @@ async function waitSupervisorRunning(dir: string, pid: number, deadline: number)
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 
-async function ensureNamespace(connection: Connection, namespace: string, retentionDays: number, deadline: number): Promise<void> {
+async function ensureNamespace(
+  connection: Connection,
+  namespace: string,
+  retentionDays: number,
+  deadline: number,
+): Promise<void> {
   await until(`registering namespace ${namespace}`, deadline, async () => {
     try {
       await connection.workflowService.describeNamespace({ namespace });
@@ -200,7 +241,10 @@ async function ensureNamespace(connection: Connection, namespace: string, retent
       if ((err as { code?: number }).code !== NOT_FOUND) throw err;
     }
     try {
-      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(Math.round(retentionDays * 86_400_000)) });
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs(Math.round(retentionDays * 86_400_000)),
+      });
     } catch (err) {
       if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
     }
@@ -215,7 +259,9 @@ async function ensureSearchAttributes(connection: Connection, namespace: string,
     if (missing.length === 0) return true;
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(
+        missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
     });
     return undefined;
   });
@@ -237,20 +283,31 @@ async function ensureVisibility(connection: Connection, namespace: string, deadl
     await client.workflow.start('pocClusterProbe', {
       workflowId,
       taskQueue: 'poc-cluster-probe',
-      typedSearchAttributes: CLUSTER_SEARCH_ATTRIBUTES.map((name) => ({ key: defineSearchAttributeKey(name, SearchAttributeType.KEYWORD), value: 'cluster-probe' })),
+      typedSearchAttributes: CLUSTER_SEARCH_ATTRIBUTES.map((name) => ({
+        key: defineSearchAttributeKey(name, SearchAttributeType.KEYWORD),
+        value: 'cluster-probe',
+      })),
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     return true;
   });
   await until('the visibility probe being listed', deadline, async () => {
-    const page = await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1, query: `WorkflowId = "${workflowId}" AND ${all}` });
+    const page = await connection.workflowService.listWorkflowExecutions({
+      namespace,
+      pageSize: 1,
+      query: `WorkflowId = "${workflowId}" AND ${all}`,
+    });
     return page.executions.length > 0 ? true : undefined;
   });
-  await connection.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } }).catch(() => undefined);
+  await connection.workflowService
+    .deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } })
+    .catch(() => undefined);
 }
 
 async function waitUi(url: string, deadline: number): Promise<void> {
-  await until(`the Web UI answering on ${url}`, deadline, async () => ((await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined));
+  await until(`the Web UI answering on ${url}`, deadline, async () =>
+    (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined,
+  );
 }
 
 /**
@@ -276,14 +333,25 @@ async function upLocked(dir: string, options: ClusterUpOptions): Promise<Cluster
   let supervisorPid = supervisorAlive(dir);
   if (supervisorPid === undefined) {
     await stopLeftovers(dir, log, 60_000);
-    const plan = await makePlan(dir, {
-      namespace: options.namespace ?? 'default',
-      retentionDays: options.retentionDays ?? 1,
-      ui: options.ui ?? true,
-      logLevel: options.logLevel ?? 'warn',
-    }, log, env);
+    const plan = await makePlan(
+      dir,
+      {
+        namespace: options.namespace ?? 'default',
+        retentionDays: options.retentionDays ?? 1,
+        ui: options.ui ?? true,
+        logLevel: options.logLevel ?? 'warn',
+      },
+      log,
+      env,
+    );
     writeJsonAtomic(planPath(dir), plan, 0o600);
-    await initDataDir({ binDir: plan.binaries.pgBinDir, user: plan.pgUser, layout: { home: plan.pgHome, dataDir: plan.pgDataDir }, password: plan.pgPassword, log });
+    await initDataDir({
+      binDir: plan.binaries.pgBinDir,
+      user: plan.pgUser,
+      layout: { home: plan.pgHome, dataDir: plan.pgDataDir },
+      password: plan.pgPassword,
+      log,
+    });
     writeConfigs(plan);
     fs.rmSync(statePath(dir), { force: true });
     supervisorPid = startSupervisor(dir, env);
@@ -298,8 +366,13 @@ async function upLocked(dir: string, options: ClusterUpOptions): Promise<Cluster
     await waitSupervisorRunning(dir, supervisorPid, deadline);
     const status = toStatus(plan, readState(dir));
     const connection = await until(`the frontend answering over mTLS on ${status.address}`, deadline, async () => {
-      if (!isOurProcess(supervisorPid, dir)) throw new Fatal(`the cluster supervisor exited:\n${tail(supervisorLogPath(dir))}`);
-      const conn = await Connection.connect({ address: status.address, tls: clusterTlsConfig(status), connectTimeout: 2_000 });
+      if (!isOurProcess(supervisorPid, dir))
+        throw new Fatal(`the cluster supervisor exited:\n${tail(supervisorLogPath(dir))}`);
+      const conn = await Connection.connect({
+        address: status.address,
+        tls: clusterTlsConfig(status),
+        connectTimeout: 2_000,
+      });
       try {
         await conn.workflowService.getSystemInfo({});
         return conn;
@@ -355,16 +428,33 @@ async function stopLeftovers(dir: string, log: Log, timeoutMs: number): Promise<
   if (!state) return;
   const alive = state.processes.filter((p) => isOurProcess(p.pid, dir));
   if (alive.length === 0) return;
-  log(`stopping ${alive.length} process(es) the cluster supervisor left running: ${alive.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
+  log(
+    `stopping ${alive.length} process(es) the cluster supervisor left running: ${alive.map((p) => `${p.role} ${p.pid}`).join(', ')}`,
+  );
   const services = alive.filter((p) => p.role !== 'postgres');
   for (const p of services) signal(p.pid, 'SIGTERM');
-  if (!(await waitGone(services.map((p) => p.pid), dir, Date.now() + timeoutMs / 2))) for (const p of services) signal(p.pid, 'SIGKILL');
+  if (
+    !(await waitGone(
+      services.map((p) => p.pid),
+      dir,
+      Date.now() + timeoutMs / 2,
+    ))
+  )
+    for (const p of services) signal(p.pid, 'SIGKILL');
   const postgres = alive.find((p) => p.role === 'postgres');
   if (postgres && plan) {
-    await pgCtlStop({ binDir: plan.binaries.pgBinDir, user: plan.pgUser, layout: { home: plan.pgHome, dataDir: plan.pgDataDir } });
+    await pgCtlStop({
+      binDir: plan.binaries.pgBinDir,
+      user: plan.pgUser,
+      layout: { home: plan.pgHome, dataDir: plan.pgDataDir },
+    });
     if (!(await waitGone([postgres.pid], dir, Date.now() + timeoutMs / 2))) signal(postgres.pid, 'SIGKILL');
   }
-  await waitGone(alive.map((p) => p.pid), dir, Date.now() + 10_000);
+  await waitGone(
+    alive.map((p) => p.pid),
+    dir,
+    Date.now() + 10_000,
+  );
 }
 
 /** Stops the cluster in `dir`: the supervisor stops its processes in order; leftovers are stopped by pid. */
@@ -384,14 +474,15 @@ export async function clusterDown(options: ClusterDownOptions = {}): Promise<voi
   }
   await stopLeftovers(dir, log, timeoutMs);
   const left = (readState(dir)?.processes ?? []).filter((p) => isOurProcess(p.pid, dir));
-  if (left.length > 0) throw new Error(`still running after clusterDown: ${left.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
+  if (left.length > 0)
+    throw new Error(`still running after clusterDown: ${left.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
   if (options.wipe) wipe(dir, log);
 }
 
 /** `pid` and its parents: the command that started us may name the folder without being the cluster's. */
 function ancestors(pid: number): Set<number> {
   const chain = new Set<number>();
-  for (let current = pid; current > 1 && !chain.has(current); ) {
+  for (let current = pid; current > 1 && !chain.has(current);) {
     chain.add(current);
     try {
       const stat = fs.readFileSync(`/proc/${current}/stat`, 'utf8');
@@ -433,7 +524,17 @@ export function processesUsing(dir: string): Array<{ pid: number; cmdline: strin
 
 /** Deletes what `up` created in `dir` (and nothing else there). */
 function wipe(dir: string, log: Log): void {
-  const ours = ['postgres', 'config', 'ui-config', 'logs', 'tls', 'plan.json', 'state.json', 'supervisor.log', 'up.lock'];
+  const ours = [
+    'postgres',
+    'config',
+    'ui-config',
+    'logs',
+    'tls',
+    'plan.json',
+    'state.json',
+    'supervisor.log',
+    'up.lock',
+  ];
   log(`wiping ${dir} (${ours.join(', ')})`);
   for (const name of ours) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
 }

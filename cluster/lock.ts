@@ -14,7 +14,12 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Runs `fn` holding `lockFile`; waits (up to `maxWaitMs`) while another live process holds it. */
-export async function withFileLock<T>(lockFile: string, maxWaitMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+export async function withFileLock<T>(
+  lockFile: string,
+  maxWaitMs: number,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + maxWaitMs;
   for (;;) {
     try {

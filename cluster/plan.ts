@@ -121,7 +121,11 @@ export function toStatus(plan: ClusterPlan, state: SupervisorState | undefined):
       clientKeyPath: plan.certs.clientKeyPath,
       serverName: plan.certs.serverName,
     },
-    processes: roles.map((role) => ({ role, pid: byRole.get(role)?.pid ?? null, restarts: byRole.get(role)?.restarts ?? 0 })),
+    processes: roles.map((role) => ({
+      role,
+      pid: byRole.get(role)?.pid ?? null,
+      restarts: byRole.get(role)?.restarts ?? 0,
+    })),
   };
 }
 

@@ -24,7 +24,11 @@ export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
  */
 export async function pickFreePorts(
   count: number,
-  { preferred = [], range = PORT_RANGE, host = '127.0.0.1' }: { preferred?: number[]; range?: { from: number; to: number }; host?: string } = {},
+  {
+    preferred = [],
+    range = PORT_RANGE,
+    host = '127.0.0.1',
+  }: { preferred?: number[]; range?: { from: number; to: number }; host?: string } = {},
 ): Promise<number[]> {
   const inRange = (port: number) => Number.isInteger(port) && port >= range.from && port < range.to;
   const picked: number[] = [];
@@ -41,7 +45,8 @@ export async function pickFreePorts(
   };
   for (let i = 0; i < count; i += 1) {
     const wanted = preferred[i];
-    const keep = wanted !== undefined && inRange(wanted) && !picked.includes(wanted) && (await portIsFree(wanted, host));
+    const keep =
+      wanted !== undefined && inRange(wanted) && !picked.includes(wanted) && (await portIsFree(wanted, host));
     picked.push(keep ? wanted : await nextFree());
   }
   return picked;

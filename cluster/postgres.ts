@@ -43,12 +43,18 @@ const PG_PROGRAMS = ['initdb', 'pg_ctl', 'postgres', 'pg_isready', 'psql'];
 export function findPostgresBinDir(env = process.env): string {
   const explicit = env.POC_POSTGRES_BIN_DIR?.trim();
   if (explicit) {
-    if (!executableIn(explicit, PG_PROGRAMS)) throw new Error(`POC_POSTGRES_BIN_DIR=${explicit} lacks one of ${PG_PROGRAMS.join(', ')}; point it at PostgreSQL's bin folder or unset it`);
+    if (!executableIn(explicit, PG_PROGRAMS))
+      throw new Error(
+        `POC_POSTGRES_BIN_DIR=${explicit} lacks one of ${PG_PROGRAMS.join(', ')}; point it at PostgreSQL's bin folder or unset it`,
+      );
     return explicit;
   }
   const debianRoot = '/usr/lib/postgresql';
   const majors = fs.existsSync(debianRoot)
-    ? fs.readdirSync(debianRoot).filter((name) => /^\d+(\.\d+)?$/.test(name)).sort((a, b) => Number(b) - Number(a))
+    ? fs
+        .readdirSync(debianRoot)
+        .filter((name) => /^\d+(\.\d+)?$/.test(name))
+        .sort((a, b) => Number(b) - Number(a))
     : [];
   for (const major of majors) {
     const dir = path.join(debianRoot, major, 'bin');
@@ -57,7 +63,9 @@ export function findPostgresBinDir(env = process.env): string {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && executableIn(dir, PG_PROGRAMS)) return dir;
   }
-  throw new Error('PostgreSQL server programs (initdb, pg_ctl, postgres) not found; install them (Debian: apt-get install postgresql) or set POC_POSTGRES_BIN_DIR');
+  throw new Error(
+    'PostgreSQL server programs (initdb, pg_ctl, postgres) not found; install them (Debian: apt-get install postgresql) or set POC_POSTGRES_BIN_DIR',
+  );
 }
 
 async function idOf(name: string): Promise<{ uid: number; gid: number } | undefined> {
@@ -70,12 +78,26 @@ async function idOf(name: string): Promise<{ uid: number; gid: number } | undefi
 /** Who runs PostgreSQL: ourselves when not root; as root, `poc-postgres` (made a system user once). */
 export async function ensurePgUser(log: (line: string) => void): Promise<PgUser> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    return { name: os.userInfo().username, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, switchUser: false };
+    return {
+      name: os.userInfo().username,
+      uid: process.getuid?.() ?? -1,
+      gid: process.getgid?.() ?? -1,
+      switchUser: false,
+    };
   }
   let ids = await idOf(PG_SYSTEM_USER);
   if (!ids) {
     log(`creating the system user ${PG_SYSTEM_USER} to run PostgreSQL (it refuses to run as root)`);
-    await execa('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', PG_SYSTEM_USER]);
+    await execa('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      PG_SYSTEM_USER,
+    ]);
     ids = await idOf(PG_SYSTEM_USER);
     if (!ids) throw new Error(`useradd ${PG_SYSTEM_USER} succeeded but the user cannot be found`);
   }
@@ -88,7 +110,10 @@ export async function ensurePgUser(log: (line: string) => void): Promise<PgUser>
  */
 export function asUser(user: PgUser, program: string, args: string[]): { file: string; args: string[] } {
   if (!user.switchUser) return { file: program, args };
-  return { file: 'setpriv', args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', program, ...args] };
+  return {
+    file: 'setpriv',
+    args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', program, ...args],
+  };
 }
 
 export interface PgLayout {
@@ -112,9 +137,19 @@ export function newPassword(): string {
  * PostgreSQL user must be able to reach the folder: we open the cluster folder for traversal
  * (o+x, not read), and fail with the fix when a parent folder is closed.
  */
-export async function initDataDir(
-  { binDir, user, layout, password, log }: { binDir: string; user: PgUser; layout: PgLayout; password: string; log: (line: string) => void },
-): Promise<'created' | 'existing'> {
+export async function initDataDir({
+  binDir,
+  user,
+  layout,
+  password,
+  log,
+}: {
+  binDir: string;
+  user: PgUser;
+  layout: PgLayout;
+  password: string;
+  log: (line: string) => void;
+}): Promise<'created' | 'existing'> {
   if (fs.existsSync(path.join(layout.dataDir, 'PG_VERSION'))) return 'existing';
   const clusterDir = path.dirname(layout.home);
   fs.chmodSync(clusterDir, fs.statSync(clusterDir).mode | 0o001);
@@ -122,7 +157,9 @@ export async function initDataDir(
   if (user.switchUser) fs.chownSync(layout.home, user.uid, user.gid);
   const reach = asUser(user, 'test', ['-w', layout.home]);
   if ((await execa(reach.file, reach.args, { reject: false })).exitCode !== 0) {
-    throw new Error(`${user.name} cannot reach ${layout.home}: a parent folder is closed to other users; choose a cluster folder under an open path (e.g. /var/tmp) or run chmod o+x on its parents`);
+    throw new Error(
+      `${user.name} cannot reach ${layout.home}: a parent folder is closed to other users; choose a cluster folder under an open path (e.g. /var/tmp) or run chmod o+x on its parents`,
+    );
   }
   const pwfile = path.join(layout.home, 'initdb.pw');
   fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
@@ -130,10 +167,26 @@ export async function initDataDir(
   log(`initdb ${layout.dataDir} (PostgreSQL from ${binDir}, running as ${user.name})`);
   try {
     const cmd = asUser(user, path.join(binDir, 'initdb'), [
-      '-D', layout.dataDir, '-U', PG_ROLE, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-instructions',
+      '-D',
+      layout.dataDir,
+      '-U',
+      PG_ROLE,
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--no-locale',
+      '--no-instructions',
     ]);
     const result = await execa(cmd.file, cmd.args, { cwd: layout.home, reject: false, all: true });
-    if (result.exitCode !== 0) throw new Error(`initdb failed: ${String(result.all ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+    if (result.exitCode !== 0)
+      throw new Error(
+        `initdb failed: ${String(result.all ?? '')
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' | ')}`,
+      );
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
@@ -141,27 +194,64 @@ export async function initDataDir(
 }
 
 /** The postmaster's command line: TCP on 127.0.0.1 only, no Unix socket (its default folder is the system service's). */
-export function postgresCommand({ binDir, user, layout, port }: { binDir: string; user: PgUser; layout: PgLayout; port: number }): { file: string; args: string[] } {
+export function postgresCommand({
+  binDir,
+  user,
+  layout,
+  port,
+}: {
+  binDir: string;
+  user: PgUser;
+  layout: PgLayout;
+  port: number;
+}): { file: string; args: string[] } {
   return asUser(user, path.join(binDir, 'postgres'), [
-    '-D', layout.dataDir,
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', `port=${port}`,
-    '-c', 'unix_socket_directories=',
+    '-D',
+    layout.dataDir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `port=${port}`,
+    '-c',
+    'unix_socket_directories=',
     // Four services × (persistence + visibility) pools, plus the schema tool and psql.
-    '-c', 'max_connections=300',
-    '-c', 'logging_collector=off',
+    '-c',
+    'max_connections=300',
+    '-c',
+    'logging_collector=off',
   ]);
 }
 
 /** `pg_ctl stop -m fast`: disconnects clients, checkpoints, exits; waits up to `timeoutS`. */
-export async function pgCtlStop({ binDir, user, layout, timeoutS = 60 }: { binDir: string; user: PgUser; layout: PgLayout; timeoutS?: number }): Promise<void> {
-  const cmd = asUser(user, path.join(binDir, 'pg_ctl'), ['stop', '-D', layout.dataDir, '-m', 'fast', '-w', '-t', String(timeoutS)]);
+export async function pgCtlStop({
+  binDir,
+  user,
+  layout,
+  timeoutS = 60,
+}: {
+  binDir: string;
+  user: PgUser;
+  layout: PgLayout;
+  timeoutS?: number;
+}): Promise<void> {
+  const cmd = asUser(user, path.join(binDir, 'pg_ctl'), [
+    'stop',
+    '-D',
+    layout.dataDir,
+    '-m',
+    'fast',
+    '-w',
+    '-t',
+    String(timeoutS),
+  ]);
   await execa(cmd.file, cmd.args, { cwd: layout.home, reject: false });
 }
 
 /** True once the server accepts connections (pg_isready over TCP). */
 export async function pgReady(binDir: string, port: number): Promise<boolean> {
-  const result = await execa(path.join(binDir, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-t', '2'], { reject: false });
+  const result = await execa(path.join(binDir, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-t', '2'], {
+    reject: false,
+  });
   return result.exitCode === 0;
 }
 
@@ -172,7 +262,10 @@ async function existingDatabases(binDir: string, port: number, password: string)
     { env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, reject: false, all: true },
   );
   if (result.exitCode !== 0) throw new Error(`psql could not list databases: ${String(result.all ?? '').trim()}`);
-  return result.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  return result.stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
 }
 
 export interface SchemaSource {
@@ -186,9 +279,19 @@ export interface SchemaSource {
  * and setup-schema (versioning tables only) for a new database, then update-schema, which applies
  * only the versions the database lacks, on every start (a newer server brings new versions).
  */
-export async function ensureSchemas(
-  { binDir, port, password, source, log }: { binDir: string; port: number; password: string; source: SchemaSource; log: (line: string) => void },
-): Promise<void> {
+export async function ensureSchemas({
+  binDir,
+  port,
+  password,
+  source,
+  log,
+}: {
+  binDir: string;
+  port: number;
+  password: string;
+  source: SchemaSource;
+  log: (line: string) => void;
+}): Promise<void> {
   const existing = await existingDatabases(binDir, port, password);
   for (const [kind, database] of Object.entries(DATABASES) as Array<[keyof typeof DATABASES, string]>) {
     const tool = async (args: string[]) => {
@@ -197,7 +300,14 @@ export async function ensureSchemas(
         ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(port), '-u', PG_ROLE, '--db', database, ...args],
         { env: { ...process.env, SQL_PASSWORD: password }, reject: false, all: true },
       );
-      if (result.exitCode !== 0) throw new Error(`temporal-sql-tool ${args[0]} on ${database} failed: ${String(result.all ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+      if (result.exitCode !== 0)
+        throw new Error(
+          `temporal-sql-tool ${args[0]} on ${database} failed: ${String(result.all ?? '')
+            .trim()
+            .split('\n')
+            .slice(-3)
+            .join(' | ')}`,
+        );
     };
     if (!existing.includes(database)) {
       log(`creating database ${database} and its schema`);

@@ -12,7 +12,15 @@ import { pathToFileURL } from 'node:url';
 import { CONFIG_ENV, SERVICES } from './config.js';
 import { ensureSchemas, pgCtlStop, pgReady, postgresCommand } from './postgres.js';
 import { portAnswers } from './ports.js';
-import { readPlan, statePath, writeJsonAtomic, type ClusterPlan, type Phase, type ProcessState, type Role } from './plan.js';
+import {
+  readPlan,
+  statePath,
+  writeJsonAtomic,
+  type ClusterPlan,
+  type Phase,
+  type ProcessState,
+  type Role,
+} from './plan.js';
 
 const RESTART_DELAY_MS = { first: 250, max: 5_000 } as const;
 /** A process that ran this long is healthy again: its next crash restarts it at the first delay. */
@@ -88,7 +96,9 @@ export class Supervised {
     const ranMs = Date.now() - (this.startedAt?.getTime() ?? Date.now());
     this.consecutiveFailures = ranMs >= HEALTHY_AFTER_MS ? 1 : this.consecutiveFailures + 1;
     const delay = restartDelayMs(this.consecutiveFailures);
-    this.opts.log(`${this.role} (pid ${child.pid}) exited with ${how} after ${(ranMs / 1000).toFixed(1)} s; restarting in ${delay} ms (restart #${this.restarts + 1})`);
+    this.opts.log(
+      `${this.role} (pid ${child.pid}) exited with ${how} after ${(ranMs / 1000).toFixed(1)} s; restarting in ${delay} ms (restart #${this.restarts + 1})`,
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;
@@ -117,7 +127,13 @@ export class Supervised {
   }
 
   state(): ProcessState {
-    return { role: this.role, pid: this.pid, restarts: this.restarts, startedAt: this.startedAt?.toISOString(), ...(this.lastExit ? { lastExit: this.lastExit } : {}) };
+    return {
+      role: this.role,
+      pid: this.pid,
+      restarts: this.restarts,
+      startedAt: this.startedAt?.toISOString(),
+      ...(this.lastExit ? { lastExit: this.lastExit } : {}),
+    };
   }
 }
 
@@ -125,16 +141,33 @@ function serverCommand(plan: ClusterPlan, role: (typeof SERVICES)[number]): Comm
   // --config is joined to --root by the server, so it must be relative.
   return {
     file: plan.binaries.server,
-    args: ['--root', plan.dir, '--config', path.relative(plan.dir, plan.configDir), '--env', CONFIG_ENV, '--allow-no-auth', 'start', '--service', role],
+    args: [
+      '--root',
+      plan.dir,
+      '--config',
+      path.relative(plan.dir, plan.configDir),
+      '--env',
+      CONFIG_ENV,
+      '--allow-no-auth',
+      'start',
+      '--service',
+      role,
+    ],
   };
 }
 
 function uiCommand(plan: ClusterPlan, uiServer: string): Command {
-  return { file: uiServer, args: ['--root', plan.dir, '--config', path.relative(plan.dir, plan.uiConfigDir), '--env', CONFIG_ENV, 'start'] };
+  return {
+    file: uiServer,
+    args: ['--root', plan.dir, '--config', path.relative(plan.dir, plan.uiConfigDir), '--env', CONFIG_ENV, 'start'],
+  };
 }
 
 /** Polls `check` until it is true or the deadline passes. */
-async function until(check: () => Promise<boolean>, { timeoutMs, what }: { timeoutMs: number; what: string }): Promise<void> {
+async function until(
+  check: () => Promise<boolean>,
+  { timeoutMs, what }: { timeoutMs: number; what: string },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs / 1000} s`);
@@ -159,7 +192,12 @@ export async function supervise(dir: string): Promise<void> {
       updatedAt: new Date().toISOString(),
     });
   const make = (role: Role, command: Command) => {
-    const supervised = new Supervised(role, command, { cwd: plan.dir, logFile: path.join(plan.logsDir, `${role}.log`), log, changed: writeState });
+    const supervised = new Supervised(role, command, {
+      cwd: plan.dir,
+      logFile: path.join(plan.logsDir, `${role}.log`),
+      log,
+      changed: writeState,
+    });
     processes.push(supervised);
     return supervised;
   };
@@ -169,13 +207,27 @@ export async function supervise(dir: string): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stopRequested?.());
   process.on('SIGHUP', () => undefined);
 
-  const postgres = make('postgres', postgresCommand({ binDir: plan.binaries.pgBinDir, user: plan.pgUser, layout: { home: plan.pgHome, dataDir: plan.pgDataDir }, port: plan.ports.postgres }));
+  const postgres = make(
+    'postgres',
+    postgresCommand({
+      binDir: plan.binaries.pgBinDir,
+      user: plan.pgUser,
+      layout: { home: plan.pgHome, dataDir: plan.pgDataDir },
+      port: plan.ports.postgres,
+    }),
+  );
   const stopAll = async () => {
     phase = 'stopping';
     writeState();
     log('stopping: UI and Temporal services first, then PostgreSQL');
     await Promise.all(processes.filter((p) => p !== postgres).map((p) => p.stop()));
-    await postgres.stop(() => pgCtlStop({ binDir: plan.binaries.pgBinDir, user: plan.pgUser, layout: { home: plan.pgHome, dataDir: plan.pgDataDir } }));
+    await postgres.stop(() =>
+      pgCtlStop({
+        binDir: plan.binaries.pgBinDir,
+        user: plan.pgUser,
+        layout: { home: plan.pgHome, dataDir: plan.pgDataDir },
+      }),
+    );
   };
 
   log(`supervisor ${process.pid} for ${dir}`);
@@ -183,7 +235,10 @@ export async function supervise(dir: string): Promise<void> {
   try {
     postgres.start();
     await Promise.race([
-      until(() => pgReady(plan.binaries.pgBinDir, plan.ports.postgres), { timeoutMs: 60_000, what: `PostgreSQL answering on port ${plan.ports.postgres}` }),
+      until(() => pgReady(plan.binaries.pgBinDir, plan.ports.postgres), {
+        timeoutMs: 60_000,
+        what: `PostgreSQL answering on port ${plan.ports.postgres}`,
+      }),
       stopSignal.then(() => Promise.reject(new Error('stop requested during start-up'))),
     ]);
     await ensureSchemas({
@@ -197,9 +252,10 @@ export async function supervise(dir: string): Promise<void> {
     // start and the losers of that race exit ("failed to initialize current cluster metadata").
     // Its gRPC port opens only after the record exists; then the others start without a crash.
     make('frontend', serverCommand(plan, 'frontend')).start();
-    await until(() => portAnswers(plan.ports.frontend), { timeoutMs: 60_000, what: `the frontend listening on port ${plan.ports.frontend}` }).catch((err: Error) =>
-      log(`${err.message}; starting the other services anyway`),
-    );
+    await until(() => portAnswers(plan.ports.frontend), {
+      timeoutMs: 60_000,
+      what: `the frontend listening on port ${plan.ports.frontend}`,
+    }).catch((err: Error) => log(`${err.message}; starting the other services anyway`));
     for (const role of SERVICES.filter((r) => r !== 'frontend')) make(role, serverCommand(plan, role)).start();
     if (plan.binaries.uiServer) make('ui', uiCommand(plan, plan.binaries.uiServer)).start();
     phase = 'running';

@@ -4,6 +4,7 @@
  */
 import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsStreaming } from '@anthropic-ai/sdk/resources/messages';
+import type { LlmSettings } from '../core/config.js';
 import type { LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -12,7 +13,6 @@ import {
   fromHttpStatus,
   fromOtherError,
   missingKey,
-  nonEmpty,
   normalizeFinishReason,
   statusOfErrorType,
   type BackendSettings,
@@ -23,23 +23,23 @@ const OFFICIAL_BASE_URL = 'https://api.anthropic.com';
 /** The API requires `max_tokens`; this is what a prompt without `maxTokens` may use. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
-export function createAnthropicProvider(env: NodeJS.ProcessEnv): LlmProvider {
-  const configuredUrl = nonEmpty(env.ANTHROPIC_BASE_URL);
+export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): LlmProvider {
+  const configuredUrl = anthropic.baseUrl;
   const settings: BackendSettings = {
     backend: 'anthropic',
     keyVariable: 'ANTHROPIC_API_KEY',
     urlVariable: 'ANTHROPIC_BASE_URL',
     baseUrl: configuredUrl ?? OFFICIAL_BASE_URL,
   };
-  const apiKey = nonEmpty(env.ANTHROPIC_API_KEY);
+  const apiKey = anthropic.apiKey;
   if (!apiKey) throw missingKey(settings);
   // An explicit key keeps the SDK from its own credential chain (profiles, token files);
-  // a null base URL keeps it from reading process.env instead of `env`.
+  // a null base URL keeps it from reading process.env instead of our config.
   const client = new Anthropic({
     apiKey,
     baseURL: configuredUrl ?? null,
     maxRetries: 0,
-    logLevel: env.ANTHROPIC_LOG ? undefined : 'off',
+    logLevel: anthropic.sdkLog ? undefined : 'off',
   });
 
   const toLlmError = (err: unknown, model: string | undefined, signal?: AbortSignal) => {
@@ -78,7 +78,8 @@ export function createAnthropicProvider(env: NodeJS.ProcessEnv): LlmProvider {
             const usage = event.message.usage;
             answeredModel = event.message.model || model;
             // Cached prompt parts are still prompt: count them as input.
-            inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+            inputTokens =
+              usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
             outputTokens = usage.output_tokens;
             break;
           }
@@ -90,7 +91,8 @@ export function createAnthropicProvider(env: NodeJS.ProcessEnv): LlmProvider {
             stopReason = event.delta.stop_reason ?? stopReason;
             outputTokens = usage.output_tokens;
             if (usage.input_tokens != null) {
-              inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+              inputTokens =
+                usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
             }
             break;
           }

@@ -1,5 +1,6 @@
-/** Picks the provider for a backend, configured from the environment. */
-import { LLM_BACKENDS, type LlmBackend } from '../workflows/definitions.js';
+/** Picks the provider for a backend, configured from the LLM settings of the config. */
+import type { LlmSettings } from '../core/config.js';
+import { LLM_BACKENDS, type LlmBackend } from '../core/contract.js';
 import { createAnthropicProvider } from './anthropic.js';
 import { createOllamaProvider } from './ollama.js';
 import { createOpenAiProvider } from './openai.js';
@@ -9,19 +10,23 @@ export { LlmError, type Completion, type CompletionRequest, type LlmErrorKind, t
 export { parseRetryAfter } from './shared.js';
 
 /**
- * The provider for `backend`, its settings read from `env` only (OLLAMA_HOST, OPENAI_API_KEY,
- * OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). A missing key throws a fatal
- * LlmError naming the variable, before any request is made.
+ * The provider for `backend`, its settings from `llm` only (`loadConfig(env).llm`: OLLAMA_HOST,
+ * OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, …). A missing key
+ * throws a fatal LlmError naming the variable, before any request is made.
  */
-export function createProvider(backend: LlmBackend, env: NodeJS.ProcessEnv = process.env): LlmProvider {
+export function createProvider(backend: LlmBackend, llm: LlmSettings): LlmProvider {
   switch (backend) {
     case 'openai':
-      return createOpenAiProvider(env);
+      return createOpenAiProvider(llm.openai);
     case 'anthropic':
-      return createAnthropicProvider(env);
+      return createAnthropicProvider(llm.anthropic);
     case 'ollama':
-      return createOllamaProvider(env);
+      return createOllamaProvider(llm.ollama);
     default:
-      throw new LlmError('fatal', backend, `unknown backend ${JSON.stringify(backend)}; use one of ${LLM_BACKENDS.join(', ')}`);
+      throw new LlmError(
+        'fatal',
+        backend,
+        `unknown backend ${JSON.stringify(backend)}; use one of ${LLM_BACKENDS.join(', ')}`,
+      );
   }
 }

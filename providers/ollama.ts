@@ -5,6 +5,7 @@
  */
 import { Ollama } from 'ollama';
 import type { Message } from 'ollama';
+import type { LlmSettings } from '../core/config.js';
 import type { LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -12,13 +13,12 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
-  nonEmpty,
   normalizeFinishReason,
   type BackendSettings,
   type Exchange,
 } from './shared.js';
 
-export const OLLAMA_DEFAULT_HOST = 'http://127.0.0.1:11434';
+export { OLLAMA_DEFAULT_HOST } from '../core/config.js';
 
 /** What the SDK throws for an HTTP error (`ResponseError`); matched by shape, it is not exported. */
 interface OllamaResponseError extends Error {
@@ -27,11 +27,15 @@ interface OllamaResponseError extends Error {
 }
 
 function isResponseError(err: unknown): err is OllamaResponseError {
-  return err instanceof Error && err.name === 'ResponseError' && typeof (err as Partial<OllamaResponseError>).status_code === 'number';
+  return (
+    err instanceof Error &&
+    err.name === 'ResponseError' &&
+    typeof (err as Partial<OllamaResponseError>).status_code === 'number'
+  );
 }
 
-export function createOllamaProvider(env: NodeJS.ProcessEnv): LlmProvider {
-  const host = nonEmpty(env.OLLAMA_HOST) ?? OLLAMA_DEFAULT_HOST;
+export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider {
+  const host = ollama.host;
   const settings: BackendSettings = { backend: 'ollama', urlVariable: 'OLLAMA_HOST', baseUrl: host };
 
   /** A client per call: its `fetch` carries that call's signal and keeps the last response's headers. */
@@ -39,7 +43,10 @@ export function createOllamaProvider(env: NodeJS.ProcessEnv): LlmProvider {
     const seen: { headers?: Headers } = {};
     const fetchWithSignal: typeof fetch = async (input, init) => {
       const signals = [init?.signal, signal].filter((s): s is AbortSignal => !!s);
-      const response = await fetch(input, { ...init, signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0] });
+      const response = await fetch(input, {
+        ...init,
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      });
       seen.headers = response.headers;
       return response;
     };
@@ -48,7 +55,8 @@ export function createOllamaProvider(env: NodeJS.ProcessEnv): LlmProvider {
 
   const toLlmError = (err: unknown, model: string | undefined, headers: Headers | undefined, signal?: AbortSignal) => {
     if (signal?.aborted) return cancelled('ollama');
-    if (isResponseError(err)) return fromHttpStatus(settings, { status: err.status_code, serverMessage: err.error, headers, model });
+    if (isResponseError(err))
+      return fromHttpStatus(settings, { status: err.status_code, serverMessage: err.error, headers, model });
     // The SDK skips lines it cannot parse, then complains that `done` never came.
     if (err instanceof Error && /did not receive done/i.test(err.message)) {
       return brokenStream('ollama', 'the stream was malformed or cut off before its final `done` line');
@@ -87,7 +95,12 @@ export function createOllamaProvider(env: NodeJS.ProcessEnv): LlmProvider {
     }
     if (signal?.aborted) throw cancelled('ollama');
     if (!done) throw brokenStream('ollama', 'the stream ended before its final `done` line');
-    return { finishReason: normalizeFinishReason(finishReason || 'stop'), inputTokens, outputTokens, model: answeredModel };
+    return {
+      finishReason: normalizeFinishReason(finishReason || 'stop'),
+      inputTokens,
+      outputTokens,
+      model: answeredModel,
+    };
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {

@@ -4,7 +4,11 @@
  * (`stream_options.include_usage`).
  */
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+import type { LlmSettings } from '../core/config.js';
 import type { LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -13,7 +17,6 @@ import {
   fromHttpStatus,
   fromOtherError,
   missingKey,
-  nonEmpty,
   normalizeFinishReason,
   statusOfErrorType,
   type BackendSettings,
@@ -30,8 +33,8 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-export function createOpenAiProvider(env: NodeJS.ProcessEnv): LlmProvider {
-  const configuredUrl = nonEmpty(env.OPENAI_BASE_URL);
+export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider {
+  const configuredUrl = openai.baseUrl;
   const settings: BackendSettings = {
     backend: 'openai',
     keyVariable: 'OPENAI_API_KEY',
@@ -39,18 +42,18 @@ export function createOpenAiProvider(env: NodeJS.ProcessEnv): LlmProvider {
     baseUrl: configuredUrl ?? OFFICIAL_BASE_URL,
   };
   const isOfficialApi = hostOf(settings.baseUrl) === hostOf(OFFICIAL_BASE_URL);
-  const apiKey = nonEmpty(env.OPENAI_API_KEY);
+  const apiKey = openai.apiKey;
   if (!apiKey) throw missingKey(settings);
-  // Every setting comes from `env`, never from the SDK's own look into process.env (null = unset).
+  // Every setting comes from our config, never from the SDK's own look into process.env (null = unset).
   const client = new OpenAI({
     apiKey,
     baseURL: configuredUrl ?? null,
-    organization: nonEmpty(env.OPENAI_ORG_ID) ?? null,
-    project: nonEmpty(env.OPENAI_PROJECT_ID) ?? null,
+    organization: openai.orgId ?? null,
+    project: openai.projectId ?? null,
     adminAPIKey: null,
     maxRetries: 0,
     // Our errors say what went wrong; the SDK's console lines would only repeat it.
-    logLevel: env.OPENAI_LOG ? undefined : 'off',
+    logLevel: openai.sdkLog ? undefined : 'off',
   });
 
   const toLlmError = (err: unknown, model: string | undefined, signal?: AbortSignal) => {

@@ -3,7 +3,7 @@
  * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
  * header timeout can cut a long answer) whichever method the caller picked.
  */
-import type { LlmBackend } from '../workflows/definitions.js';
+import type { LlmBackend } from '../core/contract.js';
 import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
 
 /** What a finished stream tells besides its text. */
@@ -17,7 +17,11 @@ export interface StreamEnd {
 /** One streamed exchange: yields text as it arrives, returns usage and finish reason. */
 export type Exchange = (request: Omit<CompletionRequest, 'onText'>) => AsyncGenerator<string, StreamEnd, undefined>;
 
-export function buildProvider(backend: LlmBackend, exchange: Exchange, listModels: (signal?: AbortSignal) => Promise<string[]>): LlmProvider {
+export function buildProvider(
+  backend: LlmBackend,
+  exchange: Exchange,
+  listModels: (signal?: AbortSignal) => Promise<string[]>,
+): LlmProvider {
   return {
     backend,
     async complete(request: CompletionRequest): Promise<Completion> {
@@ -37,10 +41,6 @@ export function buildProvider(backend: LlmBackend, exchange: Exchange, listModel
     },
     listModels,
   };
-}
-
-export function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
 /** Where a backend's settings come from, so every message can say which variable to fix. */
@@ -76,8 +76,20 @@ export function parseRetryAfter(headers: Headers | undefined | null, now = Date.
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-const CONTEXT_TOO_LONG = /context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context|input is too long/i;
-const UNKNOWN_MODEL = /model\b.*\b(not found|does not exist|unknown|not available)|unknown model|model_not_found|no such model/i;
+const CONTEXT_TOO_LONG = new RegExp(
+  [
+    'context[_ ]length',
+    'context window',
+    'maximum context',
+    'prompt is too long',
+    'too many tokens',
+    "exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context",
+    'input is too long',
+  ].join('|'),
+  'i',
+);
+const UNKNOWN_MODEL =
+  /model\b.*\b(not found|does not exist|unknown|not available)|unknown model|model_not_found|no such model/i;
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -109,21 +121,30 @@ export interface HttpFailure {
 }
 
 /** The taxonomy by status: 408/409/429/5xx retry, other 4xx are fatal; each message says what to do. */
-export function fromHttpStatus(settings: BackendSettings, { status, serverMessage, headers, model }: HttpFailure): LlmError {
+export function fromHttpStatus(
+  settings: BackendSettings,
+  { status, serverMessage, headers, model }: HttpFailure,
+): LlmError {
   const { backend } = settings;
   const said = serverMessage ? ` (server said: ${shorten(serverMessage)})` : '';
   const fatal = (what: string) => new LlmError('fatal', backend, `${backend}: ${status} ${what}${said}`, status);
-  const retryable = (what: string) => new LlmError('retryable', backend, `${backend}: ${status} ${what}${said}`, status, parseRetryAfter(headers));
+  const retryable = (what: string) =>
+    new LlmError('retryable', backend, `${backend}: ${status} ${what}${said}`, status, parseRetryAfter(headers));
 
   if (status === 429) {
     const wait = parseRetryAfter(headers);
-    return retryable(`rate limited — will retry${wait !== undefined ? ` after ${Math.ceil(wait / 1000)} s` : ' with backoff'}`);
+    return retryable(
+      `rate limited — will retry${wait !== undefined ? ` after ${Math.ceil(wait / 1000)} s` : ' with backoff'}`,
+    );
   }
   if (status === 408) return retryable('request timeout — will retry');
   if (status === 409) return retryable('conflict — will retry');
-  if (status >= 500) return retryable(`server error — will retry; if it persists, check the server at ${settings.baseUrl}`);
+  if (status >= 500)
+    return retryable(`server error — will retry; if it persists, check the server at ${settings.baseUrl}`);
   if (CONTEXT_TOO_LONG.test(serverMessage)) {
-    return fatal(`the prompt is too long for model "${model ?? '?'}" — shorten the prompt (or system text) or lower maxTokens`);
+    return fatal(
+      `the prompt is too long for model "${model ?? '?'}" — shorten the prompt (or system text) or lower maxTokens`,
+    );
   }
   if (status === 401) {
     return fatal(
@@ -134,18 +155,25 @@ export function fromHttpStatus(settings: BackendSettings, { status, serverMessag
   }
   if (status === 403) {
     return fatal(
-      `access denied${model ? ` to model "${model}"` : ''} — check that ${settings.keyVariable ?? 'your account'} may use it`,
+      `access denied${model ? ` to model "${model}"` : ''} — ` +
+        `check that ${settings.keyVariable ?? 'your account'} may use it`,
     );
   }
   if (status === 404) {
-    if (model && (UNKNOWN_MODEL.test(serverMessage) || serverMessage.includes(model))) return fatal(unknownModel(settings, model));
-    if (model) return fatal(`not found — check the model name "${model}" and ${settings.urlVariable}=${settings.baseUrl}`);
-    return fatal(`not found — check ${settings.urlVariable}=${settings.baseUrl}${settings.backend === 'openai' ? ' (it must end in /v1)' : ''}`);
+    if (model && (UNKNOWN_MODEL.test(serverMessage) || serverMessage.includes(model)))
+      return fatal(unknownModel(settings, model));
+    if (model)
+      return fatal(`not found — check the model name "${model}" and ${settings.urlVariable}=${settings.baseUrl}`);
+    return fatal(
+      `not found — check ${settings.urlVariable}=${settings.baseUrl}` +
+        `${settings.backend === 'openai' ? ' (it must end in /v1)' : ''}`,
+    );
   }
   if (model && UNKNOWN_MODEL.test(serverMessage)) return fatal(unknownModel(settings, model));
   if (status === 402) return fatal('payment required — check the billing of the account behind the key');
   if (status === 413) return fatal('request too large — shorten the prompt (or system text)');
-  if (status === 400 || status === 422) return fatal('request rejected — fix the request (model, maxTokens, temperature)');
+  if (status === 400 || status === 422)
+    return fatal('request rejected — fix the request (model, maxTokens, temperature)');
   if (status >= 400) return fatal('request refused — not retried');
   return retryable('unexpected answer — will retry');
 }
@@ -182,28 +210,54 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
   if (err instanceof LlmError) return err;
   if (signal?.aborted) return cancelled(backend);
   const chain = causeChain(err);
-  const code = chain.map((e) => (e as { code?: unknown })?.code).find((c): c is string => typeof c === 'string' && CONNECTION_CODES.has(c));
+  const code = chain
+    .map((e) => (e as { code?: unknown })?.code)
+    .find((c): c is string => typeof c === 'string' && CONNECTION_CODES.has(c));
   const message = (err as Error)?.message ?? String(err);
   if (code === 'ECONNREFUSED') {
-    return new LlmError('retryable', backend, `${backend}: cannot connect to ${settings.baseUrl} (connection refused) — is the server running? check ${settings.urlVariable}; will retry`);
+    return new LlmError(
+      'retryable',
+      backend,
+      `${backend}: cannot connect to ${settings.baseUrl} (connection refused) — ` +
+        `is the server running? check ${settings.urlVariable}; will retry`,
+    );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new LlmError('retryable', backend, `${backend}: cannot resolve the host of ${settings.baseUrl} — check ${settings.urlVariable}; will retry`);
+    return new LlmError(
+      'retryable',
+      backend,
+      `${backend}: cannot resolve the host of ${settings.baseUrl} — check ${settings.urlVariable}; will retry`,
+    );
   }
-  if (code?.includes('TIMEOUT') || code === 'ETIMEDOUT' || chain.some((e) => (e as Error)?.name === 'APIConnectionTimeoutError')) {
+  if (
+    code?.includes('TIMEOUT') ||
+    code === 'ETIMEDOUT' ||
+    chain.some((e) => (e as Error)?.name === 'APIConnectionTimeoutError')
+  ) {
     return new LlmError('retryable', backend, `${backend}: timed out talking to ${settings.baseUrl} — will retry`);
   }
   if (code) return brokenStream(backend, `connection to ${settings.baseUrl} lost (${code})`);
   if (chain.some((e) => e instanceof SyntaxError)) {
     return brokenStream(backend, `the server sent malformed JSON (${shorten(message, 120)})`);
   }
-  if (chain.some((e) => /terminated|other side closed|socket hang up|fetch failed|network|connection error/i.test((e as Error)?.message ?? ''))) {
+  if (
+    chain.some((e) =>
+      /terminated|other side closed|socket hang up|fetch failed|network|connection error/i.test(
+        (e as Error)?.message ?? '',
+      ),
+    )
+  ) {
     // The innermost cause is the telling one ("bad port", "other side closed").
     const detail = [...new Set(chain.map((e) => (e as Error)?.message).filter(Boolean))].join(': ');
     return brokenStream(backend, `connection to ${settings.baseUrl} failed (${shorten(detail, 160)})`);
   }
   if (CONTEXT_TOO_LONG.test(message)) {
-    return new LlmError('fatal', backend, `${backend}: the prompt is too long for the model's context — shorten it or lower maxTokens (server said: ${shorten(message)})`);
+    return new LlmError(
+      'fatal',
+      backend,
+      `${backend}: the prompt is too long for the model's context — ` +
+        `shorten it or lower maxTokens (server said: ${shorten(message)})`,
+    );
   }
   return new LlmError('retryable', backend, `${backend}: ${shorten(message)} — will retry`);
 }

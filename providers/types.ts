@@ -1,5 +1,5 @@
 /** One interface over Ollama, OpenAI and Anthropic. */
-import type { LlmBackend } from '../workflows/definitions.js';
+import type { LlmBackend } from '../core/contract.js';
 
 export interface CompletionRequest {
   model: string;

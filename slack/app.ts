@@ -12,11 +12,10 @@ import type { Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger, type RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
-import { connect } from '../cli/client.js';
-import type { PocConfig } from '../cli/config.js';
-import { createRedactor } from '../activities/redact.js';
-import { slackApiUrl } from '../activities/slack.js';
-import { accessFromEnv } from './auth.js';
+import { connect } from '../client/index.js';
+import { secretValues, type PocConfig, type SlackSettings } from '../core/config.js';
+import { createRedactor } from '../core/redact.js';
+import { slackAccess } from './auth.js';
 import {
   answerApprovalReply,
   approvalAnswerOf,
@@ -27,12 +26,12 @@ import {
   type Invocation,
   type Outbox,
 } from './commands.js';
-import type { SlackMessage } from './render.js';
-import { unescapeSlack } from './text.js';
+import type { SlackMessage } from '../render/slack.js';
+import { unescapeSlack } from '../render/slack-text.js';
 
 export interface SlackBotOptions {
+  /** Every setting, the bot's in `config.slack` (`loadConfig` at the entry point). */
   config: PocConfig;
-  env?: NodeJS.ProcessEnv;
   /** A Temporal client to use; without one the bot connects (and closes the connection on stop). */
   client?: Client;
   log?: (line: string) => void;
@@ -64,37 +63,42 @@ export interface SlackBotSettings {
   apiUrl?: string;
 }
 
-/** Reads and checks the bot's settings; throws SlackBotConfigError naming everything that is wrong. */
-export function slackBotSettings(env: NodeJS.ProcessEnv): SlackBotSettings {
-  const value = (name: string) => env[name]?.trim() || undefined;
-  const botToken = value('SLACK_BOT_TOKEN');
-  const appToken = value('SLACK_APP_TOKEN');
-  const signingSecret = value('SLACK_SIGNING_SECRET');
+/** Checks the bot's settings; throws SlackBotConfigError naming everything that is wrong. */
+export function slackBotSettings(slack: SlackSettings): SlackBotSettings {
+  const { botToken, appToken, signingSecret, port } = slack;
   const problems: string[] = [];
-  if (!botToken) problems.push('SLACK_BOT_TOKEN is not set: the Bot User OAuth Token (xoxb-…) from "OAuth & Permissions"');
-  else if (botToken.startsWith('xapp-')) problems.push('SLACK_BOT_TOKEN holds an app-level token (xapp-…); it must be the Bot User OAuth Token (xoxb-…)');
+  if (!botToken)
+    problems.push('SLACK_BOT_TOKEN is not set: the Bot User OAuth Token (xoxb-…) from "OAuth & Permissions"');
+  else if (botToken.startsWith('xapp-'))
+    problems.push(
+      'SLACK_BOT_TOKEN holds an app-level token (xapp-…); ' + 'it must be the Bot User OAuth Token (xoxb-…)',
+    );
   if (!appToken && !signingSecret) {
     problems.push(
-      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) nor SLACK_SIGNING_SECRET ' +
-        '(HTTP mode, with POC_SLACK_PORT) is set',
+      'neither SLACK_APP_TOKEN (Socket Mode: an app-level token xapp-… with connections:write) ' +
+        'nor SLACK_SIGNING_SECRET (HTTP mode, with POC_SLACK_PORT) is set',
     );
   }
-  if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
-  const rawPort = value('POC_SLACK_PORT') ?? '3000';
-  const port = Number(rawPort);
-  if (!/^\d{1,5}$/.test(rawPort) || port > 65535) problems.push(`POC_SLACK_PORT=${rawPort} is not a port number (0-65535)`);
+  if (appToken && !appToken.startsWith('xapp-'))
+    problems.push('SLACK_APP_TOKEN must be an app-level token (xapp-…) from "Basic Information → App-Level Tokens"');
   if (problems.length > 0 || !botToken) throw new SlackBotConfigError(problems);
-  return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slackApiUrl(env) };
+  return { mode: appToken ? 'socket' : 'http', botToken, appToken, signingSecret, port, apiUrl: slack.apiUrl };
 }
 
 /** Bolt's and Socket Mode's log lines, redacted, into our log (warnings and errors only by default). */
 function boltLogger(log: (line: string) => void, redact: (text: string) => string): Logger {
-  const rank: Record<string, number> = { [LogLevel.DEBUG]: 0, [LogLevel.INFO]: 1, [LogLevel.WARN]: 2, [LogLevel.ERROR]: 3 };
+  const rank: Record<string, number> = {
+    [LogLevel.DEBUG]: 0,
+    [LogLevel.INFO]: 1,
+    [LogLevel.WARN]: 2,
+    [LogLevel.ERROR]: 3,
+  };
   let level: LogLevel = LogLevel.WARN;
   const at =
     (lvl: LogLevel) =>
     (...msgs: unknown[]) => {
-      if (rank[lvl] >= rank[level]) log(redact(`slack ${lvl}: ${msgs.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')}`));
+      if (rank[lvl] >= rank[level])
+        log(redact(`slack ${lvl}: ${msgs.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')}`));
     };
   return {
     debug: at(LogLevel.DEBUG),
@@ -122,7 +126,12 @@ interface MessageEventLike {
 }
 
 /** Who asked, where, and in which thread, for a message or a mention. */
-function invocationOf(source: 'message' | 'mention', m: MessageEventLike, user: string, teamId: string | undefined): Invocation {
+function invocationOf(
+  source: 'message' | 'mention',
+  m: MessageEventLike,
+  user: string,
+  teamId: string | undefined,
+): Invocation {
   return {
     source,
     team: teamId ?? 'T0',
@@ -137,9 +146,14 @@ function toSlack(message: SlackMessage) {
   return { text: message.text, blocks: message.blocks };
 }
 
-export async function startSlackBot({ config, env = process.env, client, log = (line) => console.error(line), temporalTimeoutMs }: SlackBotOptions): Promise<SlackBot> {
-  const settings = slackBotSettings(env);
-  const redact = createRedactor({ ...process.env, ...env });
+export async function startSlackBot({
+  config,
+  client,
+  log = (line) => console.error(line),
+  temporalTimeoutMs,
+}: SlackBotOptions): Promise<SlackBot> {
+  const settings = slackBotSettings(config.slack);
+  const redact = createRedactor({ ...process.env, ...secretValues(config) });
   const logger = boltLogger(log, redact);
   const ownClient = !client;
   const temporal = client ?? (await connect(config));
@@ -152,7 +166,12 @@ export async function startSlackBot({ config, env = process.env, client, log = (
           // Its own client options: Socket Mode keeps many retries for reconnecting, which our replies should not.
           installerOptions: { clientOptions: settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {} },
         })
-      : new HTTPReceiver({ signingSecret: settings.signingSecret as string, logger, port: settings.port, processBeforeResponse: false });
+      : new HTTPReceiver({
+          signingSecret: settings.signingSecret as string,
+          logger,
+          port: settings.port,
+          processBeforeResponse: false,
+        });
 
   const app = new App({
     token: settings.botToken,
@@ -166,7 +185,14 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     },
   });
   const web: WebClient = app.client;
-  const ctx: BotContext = { client: temporal, config, access: accessFromEnv(env), redact, log, temporalTimeoutMs };
+  const ctx: BotContext = {
+    client: temporal,
+    config,
+    access: slackAccess(config.slack),
+    redact,
+    log,
+    temporalTimeoutMs,
+  };
 
   const inflight = new Set<Promise<unknown>>();
   /** Runs a handler to its end whatever happens; stop() waits for the ones under way. */
@@ -182,7 +208,13 @@ export async function startSlackBot({ config, env = process.env, client, log = (
 
   const threadOutbox = (channel: string, threadTs: string): Outbox => ({
     async reply(message) {
-      await web.chat.postMessage({ channel, thread_ts: threadTs, ...toSlack(message), unfurl_links: false, unfurl_media: false });
+      await web.chat.postMessage({
+        channel,
+        thread_ts: threadTs,
+        ...toSlack(message),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
     },
     post: () => Promise.reject(new Error('messages answer in their thread')),
     update: () => Promise.reject(new Error('messages answer in their thread')),
@@ -199,7 +231,12 @@ export async function startSlackBot({ config, env = process.env, client, log = (
       }
     },
     async post(message) {
-      const posted = await web.chat.postMessage({ channel, ...toSlack(message), unfurl_links: false, unfurl_media: false });
+      const posted = await web.chat.postMessage({
+        channel,
+        ...toSlack(message),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
       if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
       return posted.ts;
     },
@@ -233,9 +270,7 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     if (/^\s*!poc(\s|$)/i.test(unescapeSlack(m.text))) return;
     const text = commandTextOf(m.text, { botUserId: context.botUserId, mention: true }) ?? '';
     const inv = invocationOf('mention', m, m.user, (body as { team_id?: string }).team_id ?? context.teamId);
-    await guarded('a mention', () =>
-      executeCommand(ctx, inv, text, threadOutbox(m.channel, m.thread_ts ?? m.ts)),
-    );
+    await guarded('a mention', () => executeCommand(ctx, inv, text, threadOutbox(m.channel, m.thread_ts ?? m.ts)));
   });
 
   app.command(/^\/poc\b/, async ({ ack, command, respond }) => {
@@ -243,7 +278,13 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     await guarded('a slash command', () =>
       executeCommand(
         ctx,
-        { source: 'slash', team: command.team_id, channel: command.channel_id, user: command.user_id, triggerId: command.trigger_id },
+        {
+          source: 'slash',
+          team: command.team_id,
+          channel: command.channel_id,
+          user: command.user_id,
+          triggerId: command.trigger_id,
+        },
         unescapeSlack(command.text ?? ''),
         slashOutbox(command.channel_id, command.user_id, respond),
       ),
@@ -254,7 +295,8 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     await ack();
     if (body.type !== 'block_actions') return;
     const button = action as { action_id: string; value?: string };
-    const container = (body as { container?: { channel_id?: string; thread_ts?: string; message_ts?: string } }).container;
+    const container = (body as { container?: { channel_id?: string; thread_ts?: string; message_ts?: string } })
+      .container;
     const message = (body as { message?: { ts?: string; thread_ts?: string } }).message;
     const channel = body.channel?.id ?? container?.channel_id;
     if (!channel) return;
@@ -266,7 +308,12 @@ export async function startSlackBot({ config, env = process.env, client, log = (
         { actionId: button.action_id, value: button.value, user, channel },
         {
           async ephemeral(reply) {
-            await web.chat.postEphemeral({ channel, user, ...(threadTs ? { thread_ts: threadTs } : {}), ...toSlack(reply) });
+            await web.chat.postEphemeral({
+              channel,
+              user,
+              ...(threadTs ? { thread_ts: threadTs } : {}),
+              ...toSlack(reply),
+            });
           },
           async threadReply(reply) {
             await web.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...toSlack(reply) });
@@ -284,7 +331,9 @@ export async function startSlackBot({ config, env = process.env, client, log = (
     await app.init();
   } catch (err) {
     if (ownClient) await temporal.connection.close().catch(() => undefined);
-    throw new SlackBotConfigError([`Slack did not accept SLACK_BOT_TOKEN (auth.test: ${redact((err as Error).message)})`]);
+    throw new SlackBotConfigError([
+      `Slack did not accept SLACK_BOT_TOKEN (auth.test: ${redact((err as Error).message)})`,
+    ]);
   }
 
   let port: number | undefined;
@@ -300,7 +349,8 @@ export async function startSlackBot({ config, env = process.env, client, log = (
         : `cannot listen on POC_SLACK_PORT=${settings.port} (${why})`,
     ]);
   }
-  log(`Slack bot up (${settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`}); ${ctx.access.describe()}`);
+  const listening = settings.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${port}, /slack/events`;
+  log(`Slack bot up (${listening}); ${ctx.access.describe()}`);
 
   let stopped: Promise<void> | undefined;
   return {
@@ -310,12 +360,18 @@ export async function startSlackBot({ config, env = process.env, client, log = (
       stopped ??= (async () => {
         if (receiver instanceof SocketModeReceiver) {
           // Bolt's stop() does not wait for the socket to close; the client's disconnect() does.
-          await Promise.race([receiver.client.disconnect(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+          await Promise.race([
+            receiver.client.disconnect(),
+            new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+          ]);
         } else {
           await app.stop().catch(() => undefined);
         }
         // Let commands under way finish (a start that reached Temporal is idempotent anyway).
-        await Promise.race([Promise.allSettled([...inflight]), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        await Promise.race([
+          Promise.allSettled([...inflight]),
+          new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
+        ]);
         if (ownClient) await temporal.connection.close().catch(() => undefined);
       })();
       return stopped;

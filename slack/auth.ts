@@ -3,7 +3,8 @@
  * can talk to the bot; starting, cancelling and deciding are limited by POC_ALLOWED_USERS and
  * POC_ALLOWED_CHANNELS (comma-separated Slack ids; unset means everyone / everywhere).
  */
-import { who } from './text.js';
+import type { SlackSettings } from '../core/config.js';
+import { who } from '../render/slack-text.js';
 
 export interface Access {
   /** True when `user` may start, cancel or decide runs from `channel`. */
@@ -12,17 +13,10 @@ export interface Access {
   describe(): string;
 }
 
-function idList(value: string | undefined): Set<string> | undefined {
-  const ids = (value ?? '')
-    .split(',')
-    .map((id) => id.trim())
-    .filter(Boolean);
-  return ids.length ? new Set(ids) : undefined;
-}
-
-export function accessFromEnv(env: NodeJS.ProcessEnv): Access {
-  const users = idList(env.POC_ALLOWED_USERS);
-  const channels = idList(env.POC_ALLOWED_CHANNELS);
+/** The limits of the config (`loadConfig(env).slack`: POC_ALLOWED_USERS, POC_ALLOWED_CHANNELS). */
+export function slackAccess(slack: Pick<SlackSettings, 'allowedUsers' | 'allowedChannels'>): Access {
+  const users = slack.allowedUsers && new Set(slack.allowedUsers);
+  const channels = slack.allowedChannels && new Set(slack.allowedChannels);
   return {
     allows(user, channel) {
       return (!users || users.has(user)) && (!channels || channels.has(channel));

@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   ID_PREFIX,
   InputError,
+  PocSlackThread,
   RunNotFoundError,
   cancelRun,
   decide,
@@ -22,12 +23,12 @@ import {
   type RunSummary,
   type SlackTarget,
   type Started,
-} from '../cli/client.js';
-import { runUrl, type PocConfig } from '../cli/config.js';
-import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../cli/grammar.js';
-import { readStepLog } from '../cli/logs.js';
-import { runScheduleCommand } from '../cli/schedules.js';
-import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+} from '../client/index.js';
+import { runUrl, type PocConfig } from '../core/config.js';
+import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../client/grammar.js';
+import { readStepLog } from '../client/logs.js';
+import { runScheduleCommand } from '../client/schedules.js';
+import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
 import {
   buttonActionOf,
@@ -39,8 +40,8 @@ import {
   renderRunList,
   renderRunStatus,
   type SlackMessage,
-} from './render.js';
-import { escapeMrkdwn, unescapeSlack, who } from './text.js';
+} from '../render/slack.js';
+import { escapeMrkdwn, unescapeSlack, who } from '../render/slack-text.js';
 
 export interface BotContext {
   client: Client;
@@ -88,7 +89,10 @@ const PREFIX = /^\s*!poc(?=\s|$)/i;
  * The command text of an incoming message, unescaped, or undefined when the message is not for
  * us. Mentions of the bot are dropped (`@poc run` is `run`); in a direct message no prefix is needed.
  */
-export function commandTextOf(rawText: string, opts: { botUserId?: string; mention?: boolean; direct?: boolean } = {}): string | undefined {
+export function commandTextOf(
+  rawText: string,
+  opts: { botUserId?: string; mention?: boolean; direct?: boolean } = {},
+): string | undefined {
   let raw = rawText;
   if (opts.botUserId) raw = raw.split(new RegExp(`<@${opts.botUserId}(?:\\|[^>]*)?>`, 'g')).join(' ');
   const text = unescapeSlack(raw);
@@ -121,18 +125,27 @@ const CHANNEL_ID = /^[A-Z0-9]{1,40}$/;
 const SLACK_TS = /^\d{1,12}\.\d{1,9}$/;
 
 /** Runs reporting to one Slack thread, newest first. */
-export async function runsOfThread(client: Client, channel: string, threadTs: string, limit = 10): Promise<RunSummary[]> {
+export async function runsOfThread(
+  client: Client,
+  channel: string,
+  threadTs: string,
+  limit = 10,
+): Promise<RunSummary[]> {
   // Both come from Slack, but they end up in a query: only well-formed ids get there.
   if (!CHANNEL_ID.test(channel) || !SLACK_TS.test(threadTs)) return [];
-  return listRuns(client, { limit, query: `PocSlackThread = "${channel}/${threadTs}"` });
+  return listRuns(client, { limit, query: `${PocSlackThread.name} = "${channel}/${threadTs}"` });
 }
 
 /** Runs started from one channel, newest first (by the `PocSlackThread` prefix, else the memo). */
-export async function runsOfChannel(client: Client, channel: string, { limit = 10, activeOnly = false } = {}): Promise<RunSummary[]> {
+export async function runsOfChannel(
+  client: Client,
+  channel: string,
+  { limit = 10, activeOnly = false } = {},
+): Promise<RunSummary[]> {
   if (!CHANNEL_ID.test(channel)) return [];
   const active = activeOnly ? ' AND ExecutionStatus = "Running"' : '';
   try {
-    return await listRuns(client, { limit, query: `PocSlackThread STARTS_WITH "${channel}/"${active}` });
+    return await listRuns(client, { limit, query: `${PocSlackThread.name} STARTS_WITH "${channel}/"${active}` });
   } catch {
     // Visibility stores without STARTS_WITH: the newest runs, filtered by the channel in their memo.
     const recent = await listRuns(client, { limit: 200 });
@@ -143,7 +156,9 @@ export async function runsOfChannel(client: Client, channel: string, { limit = 1
 /** The run a command without an id means: the one of this thread, else the newest of this channel. */
 async function defaultRun(ctx: BotContext, inv: Invocation, activeOnly: boolean): Promise<string | undefined> {
   if (inv.threadTs) {
-    const inThread = (await runsOfThread(ctx.client, inv.channel, inv.threadTs)).find((run) => !activeOnly || !isFinal(run.phase));
+    const inThread = (await runsOfThread(ctx.client, inv.channel, inv.threadTs)).find(
+      (run) => !activeOnly || !isFinal(run.phase),
+    );
     if (inThread) return inThread.workflowId;
   }
   return (await runsOfChannel(ctx.client, inv.channel, { limit: 1, activeOnly }))[0]?.workflowId;
@@ -174,7 +189,9 @@ export async function executeCommand(ctx: BotContext, inv: Invocation, text: str
     const command = parseSlackCommand(text);
     await withinDeadline(ctx, () => dispatch(ctx, inv, command, out));
   } catch (err) {
-    await out.reply(errorReply(err, inv, ctx.redact)).catch((replyErr: Error) => ctx.log(`could not answer a command: ${replyErr.message}`));
+    await out
+      .reply(errorReply(err, inv, ctx.redact))
+      .catch((replyErr: Error) => ctx.log(`could not answer a command: ${replyErr.message}`));
   }
 }
 
@@ -197,34 +214,60 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
         requestedBy: inv.user,
         ...(command.approve ? { approve: command.approve } : {}),
       };
-      const start = (slack: SlackTarget, id: string) => startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+      const start = (slack: SlackTarget, id: string) =>
+        startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
       if (inv.source === 'slash') {
         validatePipelineInput(input);
         const goal = command.goal ? `: ${escapeMrkdwn(command.goal.slice(0, 200))}` : '';
-        return startFromSlash(ctx, inv, out, 'pipeline', start, `:hourglass_flowing_sand: ${who(inv.user)} started a pipeline${goal}`);
+        return startFromSlash(
+          ctx,
+          inv,
+          out,
+          'pipeline',
+          start,
+          `:hourglass_flowing_sand: ${who(inv.user)} started a pipeline${goal}`,
+        );
       }
       await startFromMessage(inv, start);
       return;
     }
     case 'llm': {
       if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const input: LlmInput = { backend: command.backend, model: command.model, prompt: command.prompt, requestedBy: inv.user };
+      const input: LlmInput = {
+        backend: command.backend,
+        model: command.model,
+        prompt: command.prompt,
+        requestedBy: inv.user,
+      };
       if (command.system !== undefined) input.system = command.system;
       if (command.maxTokens !== undefined) input.maxTokens = command.maxTokens;
       if (command.temperature !== undefined) input.temperature = command.temperature;
-      const start = (slack: SlackTarget, id: string) => startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+      const start = (slack: SlackTarget, id: string) =>
+        startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
       if (inv.source === 'slash') {
         validateLlmInput(input);
-        return startFromSlash(ctx, inv, out, 'llm', start, `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`);
+        return startFromSlash(
+          ctx,
+          inv,
+          out,
+          'llm',
+          start,
+          `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`,
+        );
       }
       await startFromMessage(inv, start);
       return;
     }
     case 'status': {
       const id = command.id ?? (await defaultRun(ctx, inv, false));
-      if (!id) return out.reply(notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`));
+      if (!id)
+        return out.reply(
+          notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`),
+        );
       const status = await getRunStatus(ctx.client, id);
-      return out.reply(renderRunStatus(status, { runUrl: runUrl(ctx.config, status.id), interactive: false, redact: ctx.redact }));
+      return out.reply(
+        renderRunStatus(status, { runUrl: runUrl(ctx.config, status.id), interactive: false, redact: ctx.redact }),
+      );
     }
     case 'list': {
       const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
@@ -233,7 +276,12 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
     case 'logs': {
       const status = await getRunStatus(ctx.client, command.id);
       if (status.kind !== 'pipeline') {
-        return out.reply(notice(`\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`));
+        return out.reply(
+          notice(
+            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ` +
+              `${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
+          ),
+        );
       }
       const log = readStepLog(status, command.step, command.lines);
       return out.reply(renderLog({ workflowId: status.id, ...log }, { redact: ctx.redact }));
@@ -243,7 +291,12 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       const id = command.id ?? (await defaultRun(ctx, inv, true));
       if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
       const workflowId = await cancelUnlessEnded(ctx, id);
-      return out.reply(notice(`:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; its status message shows when it has stopped.`));
+      return out.reply(
+        notice(
+          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; ` +
+            'its status message shows when it has stopped.',
+        ),
+      );
     }
     case 'retry':
     case 'skip':
@@ -254,12 +307,19 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       if (!mayChange()) return out.reply(notice(refusal(inv.user)));
       const action = DECISION_ACTIONS[command.name];
       const result = await decide(ctx.client, command.id, { action, by: inv.user });
-      return out.reply(notice(`:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} *${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`));
+      return out.reply(
+        notice(
+          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
+            `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
+        ),
+      );
     }
     case 'schedule':
       return scheduleCommand(ctx, inv, command, out);
     default:
-      throw new UsageError(`"${command.name}" is not available in Slack; ${adaptPrefix('`!poc help`', inv)} lists the commands`);
+      throw new UsageError(
+        `"${command.name}" is not available in Slack; ${adaptPrefix('`!poc help`', inv)} lists the commands`,
+      );
   }
 }
 
@@ -271,7 +331,10 @@ async function cancelUnlessEnded(ctx: BotContext, id: string): Promise<string> {
 }
 
 /** A run started by a message reports in that message's thread; its id comes from the message. */
-async function startFromMessage(inv: Invocation, start: (slack: SlackTarget, id: string) => Promise<Started>): Promise<void> {
+async function startFromMessage(
+  inv: Invocation,
+  start: (slack: SlackTarget, id: string) => Promise<Started>,
+): Promise<void> {
   if (!inv.ts) throw new Error('a message without a ts cannot start a run');
   // Nothing to say on success: the workflow posts the status message in this thread itself.
   await start({ channel: inv.channel, threadTs: inv.threadTs ?? inv.ts }, slackRunId(inv.team, inv.channel, inv.ts));
@@ -300,7 +363,9 @@ async function startFromSlash(
   try {
     ts = await out.post(notice(`${intro} — starting…`));
   } catch (err) {
-    throw new Error(`I cannot post in this channel (${(err as Error).message}); invite me with \`/invite @poc\` and try again`);
+    throw new Error(
+      `I cannot post in this channel (${(err as Error).message}); invite me with \`/invite @poc\` and try again`,
+    );
   }
   let started: Started;
   try {
@@ -313,13 +378,24 @@ async function startFromSlash(
   if (!started.started) await out.remove(ts).catch(() => undefined);
 }
 
-async function scheduleCommand(ctx: BotContext, inv: Invocation, command: Extract<Command, { name: 'schedule' }>, out: Outbox): Promise<void> {
+async function scheduleCommand(
+  ctx: BotContext,
+  inv: Invocation,
+  command: Extract<Command, { name: 'schedule' }>,
+  out: Outbox,
+): Promise<void> {
   if (command.action !== 'list' && command.action !== 'describe' && !ctx.access.allows(inv.user, inv.channel)) {
     return out.reply(notice(refusal(inv.user)));
   }
   const lines: string[] = [];
   await runScheduleCommand(ctx.client, ctx.config, { ...command, json: false }, (text) => lines.push(text));
-  return out.reply(preformatted(`:calendar: schedule ${escapeMrkdwn(command.action)}`, adaptPrefix(lines.join('\n').replace(/`poc /g, '`!poc '), inv), { redact: ctx.redact }));
+  return out.reply(
+    preformatted(
+      `:calendar: schedule ${escapeMrkdwn(command.action)}`,
+      adaptPrefix(lines.join('\n').replace(/`poc /g, '`!poc '), inv),
+      { redact: ctx.redact },
+    ),
+  );
 }
 
 /** `!poc …` in usage texts, `/poc …` when the command came as a slash command. */
@@ -328,7 +404,11 @@ function adaptPrefix(text: string, inv: Invocation): string {
 }
 
 /** A failure as a reply that says what was wrong and, for usage mistakes, the right form. */
-export function errorReply(err: unknown, inv: Pick<Invocation, 'source'>, redact: (text: string) => string): SlackMessage {
+export function errorReply(
+  err: unknown,
+  inv: Pick<Invocation, 'source'>,
+  redact: (text: string) => string,
+): SlackMessage {
   const prefix = (text: string) => adaptPrefix(text, inv as Invocation);
   if (err instanceof UsageError) {
     const base = err.usage ? err.message.slice(0, err.message.length - `; usage: ${err.usage}`.length) : err.message;
@@ -341,9 +421,13 @@ export function errorReply(err: unknown, inv: Pick<Invocation, 'source'>, redact
   }
   const message = (err as Error)?.message ?? String(err);
   const causes: string[] = [];
-  for (let e: unknown = err; e && causes.length < 5; e = (e as { cause?: unknown }).cause) causes.push(String((e as Error).message ?? e));
+  for (let e: unknown = err; e && causes.length < 5; e = (e as { cause?: unknown }).cause)
+    causes.push(String((e as Error).message ?? e));
   if (causes.some((m) => /\b(UNAVAILABLE|DEADLINE_EXCEEDED)\b|[Dd]eadline exceeded|cannot reach Temporal/.test(m))) {
-    return notice(`:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); try again in a moment.`);
+    return notice(
+      `:boom: Temporal is not reachable right now (${escapeMrkdwn(redact(message).slice(0, 300))}); ` +
+        'try again in a moment.',
+    );
   }
   return notice(`:boom: ${escapeMrkdwn(redact(message).slice(0, 2_000))}`);
 }
@@ -352,24 +436,49 @@ export function errorReply(err: unknown, inv: Pick<Invocation, 'source'>, redact
  * A whole-message "yes"/"no" in the thread of a run that waits for an approval answers it.
  * Returns false when no run of the thread waits for one (then it was just conversation).
  */
-export async function answerApprovalReply(ctx: BotContext, inv: Invocation, answer: 'approve' | 'deny', out: Outbox): Promise<boolean> {
+export async function answerApprovalReply(
+  ctx: BotContext,
+  inv: Invocation,
+  answer: 'approve' | 'deny',
+  out: Outbox,
+): Promise<boolean> {
   if (!inv.threadTs) return false;
   const threadTs = inv.threadTs;
   return withinDeadline(ctx, () => answerApproval(ctx, inv, threadTs, answer, out));
 }
 
-async function answerApproval(ctx: BotContext, inv: Invocation, threadTs: string, answer: 'approve' | 'deny', out: Outbox): Promise<boolean> {
+async function answerApproval(
+  ctx: BotContext,
+  inv: Invocation,
+  threadTs: string,
+  answer: 'approve' | 'deny',
+  out: Outbox,
+): Promise<boolean> {
   const candidates = (await runsOfThread(ctx.client, inv.channel, threadTs)).filter((run) => !isFinal(run.phase));
   for (const run of candidates) {
     const status = await getRunStatus(ctx.client, run.workflowId).catch(() => undefined);
-    if (status?.kind !== 'pipeline' || status.phase !== 'AWAITING_DECISION' || status.pendingDecision?.kind !== 'approval') continue;
+    if (
+      status?.kind !== 'pipeline' ||
+      status.phase !== 'AWAITING_DECISION' ||
+      status.pendingDecision?.kind !== 'approval'
+    )
+      continue;
     if (!ctx.access.allows(inv.user, inv.channel)) {
       await out.reply(notice(refusal(inv.user)));
       return true;
     }
     try {
-      const result = await decide(ctx.client, status.id, { action: answer, by: inv.user, decisionId: status.pendingDecision.id });
-      await out.reply(notice(`:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} *${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`));
+      const result = await decide(ctx.client, status.id, {
+        action: answer,
+        by: inv.user,
+        decisionId: status.pendingDecision.id,
+      });
+      await out.reply(
+        notice(
+          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} ` +
+            `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
+        ),
+      );
     } catch (err) {
       await out.reply(errorReply(err, inv, ctx.redact));
     }
@@ -401,16 +510,23 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
   if (!action) return; // The link button: Slack opens the URL, nothing to do here.
   try {
     const target = parseButtonValue(click.value);
-    if (!target) return await out.ephemeral(notice(':warning: That button carries no run I know; use a newer status message.'));
+    if (!target)
+      return await out.ephemeral(notice(':warning: That button carries no run I know; use a newer status message.'));
     if (!ctx.access.allows(click.user, click.channel)) return await out.ephemeral(notice(refusal(click.user)));
     if (action === 'cancel') {
       const workflowId = await withinDeadline(ctx, () => cancelUnlessEnded(ctx, target.workflowId));
-      return await out.threadReply(notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`));
+      return await out.threadReply(
+        notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`),
+      );
     }
     // The workflow's next status update shows who decided and removes the buttons.
-    await withinDeadline(ctx, () => decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }));
+    await withinDeadline(ctx, () =>
+      decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }),
+    );
   } catch (err) {
     const reason = errorReply(err, { source: 'message' }, ctx.redact);
-    await out.ephemeral(notice(`That click did nothing: ${reason.text.replace(/^:[a-z_]+: /, '')}`)).catch((e: Error) => ctx.log(`could not answer a click: ${e.message}`));
+    await out
+      .ephemeral(notice(`That click did nothing: ${reason.text.replace(/^:[a-z_]+: /, '')}`))
+      .catch((e: Error) => ctx.log(`could not answer a click: ${e.message}`));
   }
 }

@@ -4,12 +4,12 @@
  * flight, the worker killed mid-LLM-request. Nothing is lost, no finished step runs twice, no
  * container is left.
  */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { renderTable, runChaos } from '../bench/chaos.js';
 import { prng } from './support/hostile.js';
 
-test('chaos: nothing is lost when a worker, the server or the bot dies', { timeout: 600_000 }, async () => {
+test('chaos: nothing is lost when a worker, the server or the bot dies', async () => {
   const rows = await runChaos({ pipelines: 2, llms: 3, serverRestart: true, slackRuns: 3, random: prng(7) });
   const table = renderTable(rows);
   assert.equal(rows.length, 4, table);
@@ -19,5 +19,8 @@ test('chaos: nothing is lost when a worker, the server or the bot dies', { timeo
     assert.equal(row.finishedStepsRunTwice, 0, `${row.scenario}: a finished step ran again\n${table}`);
     assert.equal(row.containersLeft, 0, `${row.scenario}: containers left behind\n${table}`);
   }
-  assert.match(rows.find((r) => r.scenario.startsWith('server'))?.note ?? '', /contiguous true, completed true, replays true/);
-});
+  assert.match(
+    rows.find((r) => r.scenario.startsWith('server'))?.note ?? '',
+    /contiguous true, completed true, replays true/,
+  );
+}, 600_000);

@@ -3,16 +3,23 @@
  * a real worker (steps scripted, so no Docker): exit codes 0/1/2, --follow, --json, and the
  * visible-from-outside promise (`temporal workflow list/query/cancel/start`).
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { getPipelineStatus, type PipelineStatus, type RunSummary } from '../cli/client.js';
+import { getPipelineStatus, type PipelineStatus, type RunSummary } from '../client/index.js';
 import { findTemporalCli } from '../worker/devserver.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  startTestWorker,
+  tempDir,
+  testServer,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = tempDir('cli');
@@ -23,22 +30,44 @@ let env: NodeJS.ProcessEnv;
 let temporal: string;
 
 function poc(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  return execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  return execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], {
+    env: { ...env, ...extraEnv },
+    reject: false,
+    timeout: 120_000,
+  });
 }
 
 function temporalCli(args: string[]) {
   return execa(temporal, [...args, '--address', server.address], { reject: false, timeout: 60_000 });
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
-  worker = await startTestWorker({ address: server.address, overrides: { runStep: steps.runStep }, config: { jobsDir: path.join(dir, 'jobs') } });
-  const ws = scriptedWorkspace(path.join(dir, 'ws'), { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'exit 3', slow: 'block', flaky: 'fail-once 5' });
-  env = { ...process.env, TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: worker.taskQueue, POC_WORKSPACE: ws, NO_COLOR: '1' };
+  worker = await startTestWorker({
+    address: server.address,
+    overrides: { runStep: steps.runStep },
+    config: { jobsDir: path.join(dir, 'jobs') },
+  });
+  const ws = scriptedWorkspace(path.join(dir, 'ws'), {
+    build: 'ok',
+    bootstrap: 'ok',
+    doctor: 'ok',
+    lint: 'ok',
+    test: 'exit 3',
+    slow: 'block',
+    flaky: 'fail-once 5',
+  });
+  env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    POC_TASK_QUEUE: worker.taskQueue,
+    POC_WORKSPACE: ws,
+    NO_COLOR: '1',
+  };
   temporal = (findTemporalCli() as { path: string }).path;
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -90,11 +119,17 @@ describe('poc CLI', () => {
     await steps.started(slow.workflowId, 'slow');
     const cancelled = await poc(['cancel', slow.workflowId]);
     assert.equal(cancelled.exitCode, 0, cancelled.stderr);
-    await eventually('cancelled', async () => ((await getPipelineStatus(worker.client, slow.workflowId)).phase === 'CANCELLED' ? true : undefined));
+    await eventually('cancelled', async () =>
+      (await getPipelineStatus(worker.client, slow.workflowId)).phase === 'CANCELLED' ? true : undefined,
+    );
     assert.match((await poc(['cancel', slow.workflowId])).stderr, /already ended/);
 
-    const asked = JSON.parse((await poc(['run', '--steps', 'flaky', '--ask', '--json'])).stdout) as { workflowId: string };
-    await eventually('awaiting', async () => ((await getPipelineStatus(worker.client, asked.workflowId)).phase === 'AWAITING_DECISION' ? true : undefined));
+    const asked = JSON.parse((await poc(['run', '--steps', 'flaky', '--ask', '--json'])).stdout) as {
+      workflowId: string;
+    };
+    await eventually('awaiting', async () =>
+      (await getPipelineStatus(worker.client, asked.workflowId)).phase === 'AWAITING_DECISION' ? true : undefined,
+    );
     const wrong = await poc(['approve', asked.workflowId]);
     assert.equal(wrong.exitCode, 1);
     assert.match(wrong.stderr, /"approve" does not answer this question; choose retry, skip, abort/);
@@ -132,34 +167,95 @@ describe('poc CLI', () => {
     assert.match(npx.stdout, /^\d+\.\d+\.\d+$/);
     const result = await poc(['help']);
     assert.equal(result.exitCode, 0);
-    for (const verb of ['up', 'server', 'worker', 'bot', 'run', 'llm', 'status', 'list', 'logs', 'cancel', 'retry', 'skip', 'abort', 'doctor', 'schedule']) {
+    for (const verb of [
+      'up',
+      'server',
+      'worker',
+      'bot',
+      'run',
+      'llm',
+      'status',
+      'list',
+      'logs',
+      'cancel',
+      'retry',
+      'skip',
+      'abort',
+      'doctor',
+      'schedule',
+    ]) {
       assert.match(result.stdout, new RegExp(`^poc ${verb}\\b`, 'm'), verb);
     }
   });
 
   test('runs are visible and controllable with the temporal CLI', async () => {
     const started = await temporalCli([
-      'workflow', 'start', '--type', 'pipeline', '--task-queue', worker.taskQueue, '--workflow-id', 'pipeline-fromcli1',
-      '--input', JSON.stringify({ goal: 'from the temporal CLI', steps: ['slow'], requestedBy: 'U-temporal', workspace: env.POC_WORKSPACE }),
+      'workflow',
+      'start',
+      '--type',
+      'pipeline',
+      '--task-queue',
+      worker.taskQueue,
+      '--workflow-id',
+      'pipeline-fromcli1',
+      '--input',
+      JSON.stringify({
+        goal: 'from the temporal CLI',
+        steps: ['slow'],
+        requestedBy: 'U-temporal',
+        workspace: env.POC_WORKSPACE,
+      }),
     ]);
     assert.equal(started.exitCode, 0, started.stderr);
     await steps.started('pipeline-fromcli1', 'slow');
     const listed = await eventually('the run in a visibility query', async () => {
-      const r = await temporalCli(['workflow', 'list', '--query', 'PocKind="pipeline" AND PocPhase="RUNNING" AND PocRequestedBy="U-temporal"', '--output', 'json']);
+      const r = await temporalCli([
+        'workflow',
+        'list',
+        '--query',
+        'PocKind="pipeline" AND PocPhase="RUNNING" AND PocRequestedBy="U-temporal"',
+        '--output',
+        'json',
+      ]);
       return r.stdout.includes('pipeline-fromcli1') ? r.stdout : undefined;
     });
     assert.match(listed, /pipeline-fromcli1/);
-    const queried = await temporalCli(['workflow', 'query', '--workflow-id', 'pipeline-fromcli1', '--type', 'status', '--output', 'json']);
+    const queried = await temporalCli([
+      'workflow',
+      'query',
+      '--workflow-id',
+      'pipeline-fromcli1',
+      '--type',
+      'status',
+      '--output',
+      'json',
+    ]);
     assert.equal(queried.exitCode, 0, queried.stderr);
     assert.match(queried.stdout, /"phase":\s*"RUNNING"/);
     assert.match(queried.stdout, /"goal":\s*"from the temporal CLI"/);
-    const described = await temporalCli(['workflow', 'describe', '--workflow-id', 'pipeline-fromcli1', '--output', 'json']);
+    const described = await temporalCli([
+      'workflow',
+      'describe',
+      '--workflow-id',
+      'pipeline-fromcli1',
+      '--output',
+      'json',
+    ]);
     assert.match(described.stdout, /from the temporal CLI/, 'the memo carries the goal');
     const cancelled = await temporalCli(['workflow', 'cancel', '--workflow-id', 'pipeline-fromcli1']);
     assert.equal(cancelled.exitCode, 0, cancelled.stderr);
-    await eventually('cancelled from the temporal CLI', async () => ((await getPipelineStatus(worker.client, 'pipeline-fromcli1')).phase === 'CANCELLED' ? true : undefined));
+    await eventually('cancelled from the temporal CLI', async () =>
+      (await getPipelineStatus(worker.client, 'pipeline-fromcli1')).phase === 'CANCELLED' ? true : undefined,
+    );
     const failed = await eventually('the failed-phase query', async () => {
-      const r = await temporalCli(['workflow', 'list', '--query', 'PocKind="pipeline" AND PocPhase="CANCELLED"', '--output', 'json']);
+      const r = await temporalCli([
+        'workflow',
+        'list',
+        '--query',
+        'PocKind="pipeline" AND PocPhase="CANCELLED"',
+        '--output',
+        'json',
+      ]);
       return r.stdout.includes('pipeline-fromcli1') ? true : undefined;
     });
     assert.ok(failed);
@@ -169,7 +265,17 @@ describe('poc CLI', () => {
     const r = await poc(['run', '--steps', 'slow', '--json']);
     const { workflowId } = JSON.parse(r.stdout) as { workflowId: string };
     await steps.started(workflowId, 'slow');
-    const update = await temporalCli(['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'decide', '--input', '{"action":"retry"}']);
+    const update = await temporalCli([
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      workflowId,
+      '--name',
+      'decide',
+      '--input',
+      '{"action":"retry"}',
+    ]);
     assert.notEqual(update.exitCode, 0);
     assert.match(update.stderr + update.stdout, /not awaiting a decision/);
     await poc(['cancel', workflowId]);

@@ -16,7 +16,15 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { serverConfigYaml } from '../cluster/config.js';
-import { clusterDown, clusterStatus, clusterTlsConfig, clusterUp, CLUSTER_SEARCH_ATTRIBUTES, processesUsing, type ClusterStatus } from '../cluster/index.js';
+import {
+  clusterDown,
+  clusterStatus,
+  clusterTlsConfig,
+  clusterUp,
+  CLUSTER_SEARCH_ATTRIBUTES,
+  processesUsing,
+  type ClusterStatus,
+} from '../cluster/index.js';
 import { readPlan, type Role } from '../cluster/plan.js';
 import { pickFreePorts, portIsFree } from '../cluster/ports.js';
 import { restartDelayMs } from '../cluster/supervisor.js';
@@ -36,7 +44,8 @@ async function eventually<T>(what: string, timeoutMs: number, attempt: () => Pro
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (${(last as Error).message})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -61,7 +70,14 @@ describe('cluster pieces without a cluster', () => {
 describe('deploy/compose.yaml', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   /** Temporal's own connection variables (issue #9): read through the SDK's envconfig, not by name in our code. */
-  const TEMPORAL_CONNECTION = ['TEMPORAL_TLS', 'TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'];
+  const TEMPORAL_CONNECTION = [
+    'TEMPORAL_TLS',
+    'TEMPORAL_TLS_CLIENT_CERT_PATH',
+    'TEMPORAL_TLS_CLIENT_KEY_PATH',
+    'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+    'TEMPORAL_TLS_SERVER_NAME',
+    'TEMPORAL_API_KEY',
+  ];
 
   /** The environment keys of one service in `docker-compose config` output (keys two levels under it). */
   function environmentOf(rendered: string, service: string): string[] {
@@ -69,25 +85,45 @@ describe('deploy/compose.yaml', () => {
     const start = lines.indexOf(`  ${service}:`);
     const env = lines.indexOf('    environment:', start);
     const keys: string[] = [];
-    for (let i = env + 1; i < lines.length && lines[i].startsWith('      '); i += 1) keys.push(lines[i].trim().split(':')[0]);
+    for (let i = env + 1; i < lines.length && lines[i].startsWith('      '); i += 1)
+      keys.push(lines[i].trim().split(':')[0]);
     return keys;
   }
 
   function sourcesMention(name: string): boolean {
-    const rooms = fs.readdirSync(root).filter((entry) => !['node_modules', 'test', 'deploy', '.git'].includes(entry) && fs.statSync(path.join(root, entry)).isDirectory());
-    const files = rooms.flatMap((room) => fs.readdirSync(path.join(root, room), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, room, f)));
+    const rooms = fs
+      .readdirSync(root)
+      .filter(
+        (entry) =>
+          !['node_modules', 'test', 'deploy', '.git'].includes(entry) &&
+          fs.statSync(path.join(root, entry)).isDirectory(),
+      );
+    const files = rooms.flatMap((room) =>
+      fs
+        .readdirSync(path.join(root, room), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(root, room, f)),
+    );
     return files.some((file) => fs.readFileSync(file, 'utf8').includes(name));
   }
 
   test('Compose accepts it, and the poc services get only variables the code reads', async () => {
-    const compose = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
-    const result = await execa(compose[0], [...compose.slice(1), '-f', path.join(root, 'deploy', 'compose.yaml'), '--profile', 'slack', 'config'], { reject: false, all: true });
+    const compose =
+      (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0
+        ? ['docker', 'compose']
+        : ['docker-compose'];
+    const result = await execa(
+      compose[0],
+      [...compose.slice(1), '-f', path.join(root, 'deploy', 'compose.yaml'), '--profile', 'slack', 'config'],
+      { reject: false, all: true },
+    );
     expect(result.stderr).not.toMatch(/error|invalid/i);
     expect(result.exitCode).toBe(0);
     for (const service of ['poc-worker', 'poc-bot']) {
       const keys = environmentOf(result.stdout, service);
       expect(keys).toContain('TEMPORAL_ADDRESS');
-      for (const key of keys) if (!TEMPORAL_CONNECTION.includes(key)) expect([key, sourcesMention(key)]).toEqual([key, true]);
+      for (const key of keys)
+        if (!TEMPORAL_CONNECTION.includes(key)) expect([key, sourcesMention(key)]).toEqual([key, true]);
     }
   }, 60_000);
 });
@@ -134,7 +170,12 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     connection = await Connection.connect({ address: status.address, tls });
     client = new Client({ connection, namespace: status.namespace });
     nativeConnection = await NativeConnection.connect({ address: status.address, tls });
-    worker = await Worker.create({ connection: nativeConnection, namespace: status.namespace, taskQueue, workflowsPath });
+    worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: status.namespace,
+      taskQueue,
+      workflowsPath,
+    });
     running = worker.run();
   }, 900_000);
 
@@ -154,7 +195,8 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     expect(Number(status.address.split(':')[1])).toBeLessThan(32_768);
     expect(status.namespace).toBe('default');
     expect(Object.keys(status.tls).sort()).toEqual(['caCertPath', 'clientCertPath', 'clientKeyPath', 'serverName']);
-    for (const file of [status.tls.caCertPath, status.tls.clientCertPath, status.tls.clientKeyPath]) expect(fs.existsSync(file)).toBe(true);
+    for (const file of [status.tls.caCertPath, status.tls.clientCertPath, status.tls.clientKeyPath])
+      expect(fs.existsSync(file)).toBe(true);
     const roles = status.processes.map((p) => p.role);
     expect(roles.slice(0, 5)).toEqual(['postgres', 'frontend', 'history', 'matching', 'worker']);
     // The UI server is a fifth process when it could be built; then uiUrl answers.
@@ -179,12 +221,17 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
   test('the frontend refuses a client without a certificate', async () => {
     const bare = await Connection.connect({
       address: status.address,
-      tls: { serverNameOverride: status.tls.serverName, serverRootCACertificate: fs.readFileSync(status.tls.caCertPath) },
+      tls: {
+        serverNameOverride: status.tls.serverName,
+        serverRootCACertificate: fs.readFileSync(status.tls.caCertPath),
+      },
       connectTimeout: 2_000,
     }).catch((err: Error) => err);
     if (bare instanceof Error) return; // refused at connect: what we want
     try {
-      await expect(bare.withDeadline(Date.now() + 3_000, () => bare.workflowService.getSystemInfo({}))).rejects.toThrow();
+      await expect(
+        bare.withDeadline(Date.now() + 3_000, () => bare.workflowService.getSystemInfo({})),
+      ).rejects.toThrow();
     } finally {
       await bare.close();
     }
@@ -198,7 +245,10 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
   test('a workflow runs over mTLS and a visibility query on PocKind finds it', async () => {
     const workflowId = await runOne('first');
     const found = await eventually('the workflow in visibility', 30_000, async () => {
-      for await (const execution of client.workflow.list({ query: `PocKind = "cluster-test" AND WorkflowId = "${workflowId}"` })) return execution;
+      for await (const execution of client.workflow.list({
+        query: `PocKind = "cluster-test" AND WorkflowId = "${workflowId}"`,
+      }))
+        return execution;
       return undefined;
     });
     expect(found.status.name).toBe('COMPLETED');

@@ -6,7 +6,7 @@
  * would create never appears). Steps are scripted (no Docker); the e2e tests cover the real
  * step path with hostile ids and goals.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,14 +14,14 @@ import { Writable } from 'node:stream';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { main } from '../cli/main.js';
-import { parseCommand, UsageError } from '../cli/grammar.js';
-import { startPipeline, statusQuery } from '../cli/client.js';
-import type { LlmInput, LlmResult } from '../workflows/definitions.js';
+import { parseCommand, UsageError } from '../client/grammar.js';
+import { startPipeline, statusQuery } from '../client/index.js';
+import type { LlmInput, LlmResult } from '../core/contract.js';
 import { hostileCommands, hostileInputs } from './support/hostile.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import { startTestWorker, tempDir, testServer, withEnv, type TestServer, type TestWorker } from './support/temporal.js';
 
 const SEED = Number(process.env.POC_FUZZ_SEED ?? 20261126);
 const dir = tempDir('fuzz');
@@ -33,10 +33,16 @@ let fake: FakeSlack;
 let bot: SlackBot;
 const savedEnv = { ...process.env };
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   fake = await startFakeSlack();
-  const ws = scriptedWorkspace(path.join(dir, 'ws'), { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' });
+  const ws = scriptedWorkspace(path.join(dir, 'ws'), {
+    build: 'ok',
+    bootstrap: 'ok',
+    doctor: 'ok',
+    lint: 'ok',
+    test: 'ok',
+  });
   worker = await startTestWorker({
     address: server.address,
     config: { jobsDir: path.join(dir, 'jobs'), workspace: ws },
@@ -44,21 +50,37 @@ before(async () => {
     overrides: {
       runStep: steps.runStep,
       async completePrompt(input: LlmInput): Promise<LlmResult> {
-        return { text: 'ok', backend: input.backend, model: input.model, usage: { inputTokens: 1, outputTokens: 1 }, finishReason: 'stop', latencyMs: 1, attempts: Context.current().info.attempt };
+        return {
+          text: 'ok',
+          backend: input.backend,
+          model: input.model,
+          usage: { inputTokens: 1, outputTokens: 1 },
+          finishReason: 'stop',
+          latencyMs: 1,
+          attempts: Context.current().info.attempt,
+        };
       },
     },
   });
-  Object.assign(process.env, { TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: worker.taskQueue, POC_WORKSPACE: ws, NO_COLOR: '1' });
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: server.address,
+    POC_TASK_QUEUE: worker.taskQueue,
+    POC_WORKSPACE: ws,
+    NO_COLOR: '1',
+  });
   bot = await startSlackBot({
-    config: worker.config,
-    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    config: withEnv(worker.config, {
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_APP_TOKEN: fake.appToken,
+      SLACK_API_URL: fake.apiUrl,
+    }),
     client: worker.client,
     log: () => undefined,
   });
   await fake.connected();
 });
 
-after(async () => {
+afterAll(async () => {
   process.env = savedEnv;
   await bot?.stop();
   await fake?.stop();
@@ -75,15 +97,22 @@ function assertClear(message: string, context: string) {
 }
 
 describe('500 hostile inputs', () => {
-  test('200 workflow inputs started with the Temporal client fail with InvalidInput naming the field, or run sanely', { timeout: 240_000 }, async () => {
-    const inputs = [...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const), ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const)];
+  test('200 workflow inputs fail with InvalidInput naming the field, or run sanely', async () => {
+    const inputs = [
+      ...hostileInputs(SEED, 150, canary, 'pipeline').map((i) => ['pipeline', i] as const),
+      ...hostileInputs(SEED + 1, 50, canary, 'llm').map((i) => ['llmPrompt', i] as const),
+    ];
     let invalid = 0;
     let ran = 0;
     // Status checks still under way when a run ends are awaited, so none outlives the test.
     const checks = new Set<Promise<unknown>>();
     await Promise.all(
       inputs.map(async ([type, input], index) => {
-        const handle = await worker.client.workflow.start(type, { workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`, taskQueue: worker.taskQueue, args: [input] });
+        const handle = await worker.client.workflow.start(type, {
+          workflowId: `${type === 'pipeline' ? 'pipeline' : 'llm'}-fuzz${index}`,
+          taskQueue: worker.taskQueue,
+          args: [input],
+        });
         // A valid input may ask for an approval gate: that is a sane run; end it rather than wait.
         const watcher = setInterval(() => {
           const check = handle
@@ -97,7 +126,10 @@ describe('500 hostile inputs', () => {
           await handle.result();
           ran += 1;
         } catch (err) {
-          assert.ok(err instanceof WorkflowFailedError, `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`);
+          assert.ok(
+            err instanceof WorkflowFailedError,
+            `#${index} ${JSON.stringify(input).slice(0, 200)}: ${String(err)}`,
+          );
           const cause = err.cause as { type?: string; message: string };
           if (cause instanceof CancelledFailure) {
             ran += 1;
@@ -106,7 +138,17 @@ describe('500 hostile inputs', () => {
           assertClear(cause.message, `#${index}`);
           if (cause.type === 'InvalidInput') {
             invalid += 1;
-            assert.match(cause.message, /invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): |is not defined in workspace|workspace .* (does not exist|is not a folder|has no compose file)/, `#${index}: ${cause.message}`);
+            assert.match(
+              cause.message,
+              new RegExp(
+                [
+                  String.raw`invalid (pipeline|llmPrompt) input: (".*?"|[\w.]+): `,
+                  'is not defined in workspace',
+                  'workspace .* (does not exist|is not a folder|has no compose file)',
+                ].join('|'),
+              ),
+              `#${index}: ${cause.message}`,
+            );
           } else {
             ran += 1; // A valid run that failed or was ended on its own terms, not on the input.
           }
@@ -119,9 +161,9 @@ describe('500 hostile inputs', () => {
     assert.equal(invalid + ran, inputs.length);
     assert.ok(invalid > 100, `most generated inputs are invalid (${invalid})`);
     assert.ok(!fs.existsSync(canary), 'no input text reached a shell');
-  });
+  }, 240_000);
 
-  test('200 CLI argument lists get a one-line usage error (exit 2) or do what they say', { timeout: 240_000 }, async () => {
+  test('200 CLI argument lists get a one-line usage error (exit 2) or do what they say', async () => {
     const commands = hostileCommands(SEED + 2, 200, canary);
     const codes = new Map<number, number>();
     for (const [index, argv] of commands.entries()) {
@@ -144,12 +186,18 @@ describe('500 hostile inputs', () => {
     }
     assert.ok((codes.get(2) ?? 0) > 50, `usage errors: ${JSON.stringify([...codes])}`);
     assert.ok(!fs.existsSync(canary), 'no argument reached a shell');
-  });
+  }, 240_000);
 
-  test('100 Slack commands each get a reply in their thread; the bot stays up', { timeout: 240_000 }, async () => {
-    const commands = hostileCommands(SEED + 3, 100, canary).map((words) => fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }));
+  test('100 Slack commands each get a reply in their thread; the bot stays up', async () => {
+    const commands = hostileCommands(SEED + 3, 100, canary).map((words) =>
+      fake.sendMessage({ user: 'U0FUZZ', text: `!poc ${words.join(' ')}` }),
+    );
     for (const [index, command] of commands.entries()) {
-      const reply = await fake.waitFor(`a reply to #${index} (${command.ts})`, () => fake.botMessages('C0GENERAL', command.ts)[0], 60_000);
+      const reply = await fake.waitFor(
+        `a reply to #${index} (${command.ts})`,
+        () => fake.botMessages('C0GENERAL', command.ts)[0],
+        60_000,
+      );
       assertClear(textOf(reply), `slack #${index}`);
     }
     await fake.waitFor('every envelope to be acknowledged', () => fake.unacked().length === 0);
@@ -157,7 +205,7 @@ describe('500 hostile inputs', () => {
     const answer = await fake.waitFor('help after the fuzz', () => fake.botMessages('C0GENERAL', help.ts)[0]);
     assert.match(textOf(answer), /!poc run/);
     assert.ok(!fs.existsSync(canary), 'no message text reached a shell');
-  });
+  }, 240_000);
 
   test('afterwards the worker still runs pipelines', async () => {
     const { workflowId } = await startPipeline(worker.client, { steps: ['lint'] }, { taskQueue: worker.taskQueue });

@@ -3,14 +3,22 @@
  * runs started, runs finished by phase, step durations) and JSON log lines that carry the
  * workflow id. A real worker process runs real steps in Docker.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPipeline } from '../cli/client.js';
+import { startPipeline } from '../client/index.js';
 import { ensureBashImage, fixtureWorkspace } from './support/images.js';
 import { startTsx, type Child } from './support/processes.js';
-import { eventually, freePort, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  freePort,
+  startTestWorker,
+  tempDir,
+  testServer,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 const root = tempDir('metrics');
 let server: TestServer;
@@ -19,17 +27,22 @@ let worker: Child;
 let port: number;
 const taskQueue = `metrics-${Date.now()}`;
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   server = await testServer();
   // Only for its client; the runs go to the worker process on its own task queue.
   client = await startTestWorker({ address: server.address });
   port = await freePort();
-  worker = startTsx('test/support/worker-process.ts', { TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue, POC_JOBS_DIR: path.join(root, 'jobs'), POC_METRICS_PORT: String(port) });
+  worker = startTsx('test/support/worker-process.ts', {
+    TEMPORAL_ADDRESS: server.address,
+    POC_TASK_QUEUE: taskQueue,
+    POC_JOBS_DIR: path.join(root, 'jobs'),
+    POC_METRICS_PORT: String(port),
+  });
   await worker.waitFor(/^ready$/m);
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.kill();
   await client?.stop();
   await server?.stop();
@@ -41,7 +54,10 @@ test('the worker serves Prometheus metrics, its own and the SDK runtime’s', as
   const ok = await startPipeline(client.client, { steps: ['lint'], workspace: ws }, { taskQueue });
   await client.client.workflow.getHandle(ok.workflowId).result();
   const bad = await startPipeline(client.client, { steps: ['test'], workspace: ws }, { taskQueue });
-  await client.client.workflow.getHandle(bad.workflowId).result().catch(() => undefined);
+  await client.client.workflow
+    .getHandle(bad.workflowId)
+    .result()
+    .catch(() => undefined);
   const metrics = await eventually('our metrics to be exported', async () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return /poc_runs_finished_total\{[^}]*phase="FAILED"/.test(text) ? text : undefined;
@@ -59,8 +75,13 @@ test('worker log lines are JSON and name the workflow they are about', async () 
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const aboutRuns = lines.filter((l) => typeof l.workflowId === 'string' && String(l.workflowId).startsWith('pipeline-'));
-  assert.ok(aboutRuns.length > 0, `expected run-related JSON log lines, got:\n${worker.output().slice(-1500).replace(/^\{/gm, "  {")}`);
+  const aboutRuns = lines.filter(
+    (l) => typeof l.workflowId === 'string' && String(l.workflowId).startsWith('pipeline-'),
+  );
+  assert.ok(
+    aboutRuns.length > 0,
+    `expected run-related JSON log lines, got:\n${worker.output().slice(-1500).replace(/^\{/gm, '  {')}`,
+  );
   for (const line of aboutRuns) {
     assert.equal(typeof line.time, 'string');
     assert.equal(typeof line.level, 'string');

@@ -3,7 +3,7 @@
  * (test/support/scripted-steps.ts) so ordering, failure, cancel, queueing, decisions and
  * validation are tested without Docker. Docker itself is covered by the e2e tests.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -18,9 +18,16 @@ import {
   startPipeline,
   statusQuery,
   type PipelineStatus,
-} from '../cli/client.js';
+} from '../client/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
-import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  startTestWorker,
+  tempDir,
+  testServer,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 let server: TestServer;
 let worker: TestWorker;
@@ -61,14 +68,18 @@ async function phaseOf(workflowId: string, phase: string) {
   });
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
   jobsDir = path.join(root, 'jobs');
-  worker = await startTestWorker({ address: server.address, overrides: { runStep: steps.runStep }, config: { jobsDir } });
+  worker = await startTestWorker({
+    address: server.address,
+    overrides: { runStep: steps.runStep },
+    config: { jobsDir },
+  });
   client = worker.client;
 });
 
-after(async () => {
+afterAll(async () => {
   await worker?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
@@ -109,21 +120,24 @@ describe('pipeline workflow', () => {
     assert.equal((await description.memo)?.goal, 'find me');
   });
 
-  test('a run started with only a type and a JSON input (as from the temporal CLI) sets its own attributes', async () => {
-    const ws = workspace({ lint: 'ok' });
-    const handle = await client.workflow.start('pipeline', {
-      workflowId: `pipeline-raw${Date.now()}`,
-      taskQueue: worker.taskQueue,
-      args: [{ goal: 'raw start', steps: ['lint'], workspace: ws, requestedBy: 'U-raw' }],
-    });
-    await handle.result();
-    const description = await eventually('attributes', async () => {
-      const d = await handle.describe();
-      return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
-    });
-    assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
-    assert.equal((await description.memo)?.goal, 'raw start');
-  });
+  test(
+    'a run started with only a type and a JSON input (as from the temporal CLI) ' + 'sets its own attributes',
+    async () => {
+      const ws = workspace({ lint: 'ok' });
+      const handle = await client.workflow.start('pipeline', {
+        workflowId: `pipeline-raw${Date.now()}`,
+        taskQueue: worker.taskQueue,
+        args: [{ goal: 'raw start', steps: ['lint'], workspace: ws, requestedBy: 'U-raw' }],
+      });
+      await handle.result();
+      const description = await eventually('attributes', async () => {
+        const d = await handle.describe();
+        return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
+      });
+      assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
+      assert.equal((await description.memo)?.goal, 'raw start');
+    },
+  );
 
   test('the first failed step ends the run FAILED, later steps skipped, with exit code and log path', async () => {
     const ws = workspace({ build: 'ok', bootstrap: 'ok', doctor: 'exit 3', lint: 'ok', test: 'ok' });
@@ -150,7 +164,11 @@ describe('pipeline workflow', () => {
       [{ stpes: ['lint'] }, /stpes: unknown field/],
       [{ stepTimeoutSeconds: -1 }, /stepTimeoutSeconds: must be a whole number/],
     ] as const) {
-      const handle = await client.workflow.start('pipeline', { workflowId: `pipeline-bad${Math.random().toString(36).slice(2)}`, taskQueue: worker.taskQueue, args: [input] });
+      const handle = await client.workflow.start('pipeline', {
+        workflowId: `pipeline-bad${Math.random().toString(36).slice(2)}`,
+        taskQueue: worker.taskQueue,
+        args: [input],
+      });
       const err = await failureOf(handle.workflowId);
       assert.equal((err.cause as { type?: string }).type, 'InvalidInput');
       assert.match(err.cause?.message ?? '', field);
@@ -167,14 +185,19 @@ describe('pipeline workflow', () => {
 
   test('the client rejects bad input before starting anything', async () => {
     await assert.rejects(() => run({ steps: [] }), /steps: must name at least one step/);
-    await assert.rejects(() => run({ goal: 'x'.repeat(100_000) }), /goal: is 100000 characters long; the limit is 2000/);
+    await assert.rejects(
+      () => run({ goal: 'x'.repeat(100_000) }),
+      /goal: is 100000 characters long; the limit is 2000/,
+    );
   });
 
   test('cancel mid-step stops the step and ends the run CANCELLED, the rest skipped', async () => {
     const ws = workspace({ build: 'ok', bootstrap: 'block', doctor: 'ok', lint: 'ok', test: 'ok' });
     const { workflowId } = await run({ workspace: ws });
     await steps.started(workflowId, 'bootstrap');
-    const cancelled = new Promise((resolve) => steps.events.on('cancelled', (e) => e.workflowId === workflowId && resolve(e)));
+    const cancelled = new Promise((resolve) =>
+      steps.events.on('cancelled', (e) => e.workflowId === workflowId && resolve(e)),
+    );
     await cancelRun(client, workflowId);
     await cancelled;
     const err = await failureOf(workflowId);
@@ -190,36 +213,39 @@ describe('pipeline workflow', () => {
     await assert.rejects(() => cancelRun(client, workflowId), /already ended/);
   });
 
-  test('one pipeline per workspace: the next waits QUEUED with its position, another workspace runs in parallel', async () => {
-    const ws = workspace({ lint: 'block', test: 'ok' });
-    const other = workspace({ lint: 'ok' });
-    const first = await run({ steps: ['lint'], workspace: ws });
-    await steps.started(first.workflowId, 'lint');
-    const second = await run({ steps: ['test'], workspace: ws });
-    const third = await run({ steps: ['test'], workspace: ws });
-    const queued = await eventually('second queued behind the first', async () => {
-      const s = await getPipelineStatus(client, second.workflowId);
-      return s.phase === 'QUEUED' && s.queuePosition === 1 ? s : undefined;
-    });
-    assert.equal(queued.steps[0].status, 'pending');
-    await eventually('third queued in position 2', async () => {
-      const s = await getPipelineStatus(client, third.workflowId);
-      return s.phase === 'QUEUED' && s.queuePosition === 2 ? s : undefined;
-    });
-    // A different workspace is not held up.
-    const parallel = await run({ steps: ['lint'], workspace: other });
-    assert.equal((await resultOf(parallel.workflowId)).phase, 'DONE');
-    // Cancelling a queued run takes it out of the queue; the one behind moves up.
-    await cancelRun(client, second.workflowId);
-    await phaseOf(second.workflowId, 'CANCELLED');
-    await eventually('third moves to position 1', async () => {
-      const s = await getPipelineStatus(client, third.workflowId);
-      return s.queuePosition === 1 ? s : undefined;
-    });
-    assert.ok(!steps.executions.some((e) => e.workflowId === second.workflowId));
-    await cancelRun(client, first.workflowId);
-    assert.equal((await resultOf(third.workflowId)).phase, 'DONE');
-  });
+  test(
+    'one pipeline per workspace: the next waits QUEUED with its position, ' + 'another workspace runs in parallel',
+    async () => {
+      const ws = workspace({ lint: 'block', test: 'ok' });
+      const other = workspace({ lint: 'ok' });
+      const first = await run({ steps: ['lint'], workspace: ws });
+      await steps.started(first.workflowId, 'lint');
+      const second = await run({ steps: ['test'], workspace: ws });
+      const third = await run({ steps: ['test'], workspace: ws });
+      const queued = await eventually('second queued behind the first', async () => {
+        const s = await getPipelineStatus(client, second.workflowId);
+        return s.phase === 'QUEUED' && s.queuePosition === 1 ? s : undefined;
+      });
+      assert.equal(queued.steps[0].status, 'pending');
+      await eventually('third queued in position 2', async () => {
+        const s = await getPipelineStatus(client, third.workflowId);
+        return s.phase === 'QUEUED' && s.queuePosition === 2 ? s : undefined;
+      });
+      // A different workspace is not held up.
+      const parallel = await run({ steps: ['lint'], workspace: other });
+      assert.equal((await resultOf(parallel.workflowId)).phase, 'DONE');
+      // Cancelling a queued run takes it out of the queue; the one behind moves up.
+      await cancelRun(client, second.workflowId);
+      await phaseOf(second.workflowId, 'CANCELLED');
+      await eventually('third moves to position 1', async () => {
+        const s = await getPipelineStatus(client, third.workflowId);
+        return s.queuePosition === 1 ? s : undefined;
+      });
+      assert.ok(!steps.executions.some((e) => e.workflowId === second.workflowId));
+      await cancelRun(client, first.workflowId);
+      assert.equal((await resultOf(third.workflowId)).phase, 'DONE');
+    },
+  );
 
   test('onFailure "ask" waits for decide: bad and early decisions are rejected, retry re-runs the step', async () => {
     const ws = workspace({ lint: 'fail-once 2', test: 'ok' });
@@ -229,18 +255,34 @@ describe('pipeline workflow', () => {
     const ws2 = workspace({ lint: 'block' });
     const busy = await run({ steps: ['lint'], workspace: ws2 });
     await steps.started(busy.workflowId, 'lint');
-    await assert.rejects(() => decide(client, busy.workflowId, { action: 'retry' }), /is RUNNING, not awaiting a decision/);
+    await assert.rejects(
+      () => decide(client, busy.workflowId, { action: 'retry' }),
+      /is RUNNING, not awaiting a decision/,
+    );
     await cancelRun(client, busy.workflowId);
     assert.equal(waiting.steps[0].status, 'failed');
     await assert.rejects(() => decide(client, workflowId, { action: 'approve' }), /does not answer this question/);
-    await assert.rejects(() => decide(client, workflowId, { action: 'retry', decisionId: 'stale' }), /earlier question/);
-    const answer = await decide(client, workflowId, { action: 'retry', by: 'U9', decisionId: waiting.pendingDecision?.id });
+    await assert.rejects(
+      () => decide(client, workflowId, { action: 'retry', decisionId: 'stale' }),
+      /earlier question/,
+    );
+    const answer = await decide(client, workflowId, {
+      action: 'retry',
+      by: 'U9',
+      decisionId: waiting.pendingDecision?.id,
+    });
     assert.deepEqual(answer, { action: 'retry', step: 'lint' });
     const status = await resultOf(workflowId);
     assert.equal(status.phase, 'DONE');
     assert.equal(status.steps[0].attempt, 2);
-    assert.deepEqual(status.decisions.map((d) => [d.step, d.action, d.by]), [['lint', 'retry', 'U9']]);
-    await assert.rejects(() => decide(client, workflowId, { action: 'retry' }), /has already ended \(completed\); nothing to decide/);
+    assert.deepEqual(
+      status.decisions.map((d) => [d.step, d.action, d.by]),
+      [['lint', 'retry', 'U9']],
+    );
+    await assert.rejects(
+      () => decide(client, workflowId, { action: 'retry' }),
+      /has already ended \(completed\); nothing to decide/,
+    );
   });
 
   test('skip goes on past the failed step; abort ends FAILED', async () => {
@@ -250,7 +292,10 @@ describe('pipeline workflow', () => {
     await decide(client, skipped.workflowId, { action: 'skip' });
     const done = await resultOf(skipped.workflowId);
     assert.equal(done.phase, 'DONE');
-    assert.deepEqual(done.steps.map((s) => s.status), ['skipped', 'done']);
+    assert.deepEqual(
+      done.steps.map((s) => s.status),
+      ['skipped', 'done'],
+    );
 
     const ws2 = workspace({ lint: 'exit 1', test: 'ok' });
     const aborted = await run({ steps: ['lint', 'test'], workspace: ws2, onFailure: 'ask' });
@@ -289,7 +334,10 @@ describe('pipeline workflow', () => {
     const status = await resultOf(denied.workflowId);
     assert.equal(status.phase, 'CANCELLED');
     assert.match(status.error ?? '', /denied by U4/);
-    assert.deepEqual(status.steps.map((s) => s.status), ['done', 'skipped']);
+    assert.deepEqual(
+      status.steps.map((s) => s.status),
+      ['done', 'skipped'],
+    );
   });
 
   test('an unreachable Docker engine is retried with backoff and shown in status.error meanwhile', async () => {

@@ -5,7 +5,7 @@
  * change are exactly what proves the change safe. Record new ones with
  * `npx tsx test/support/record-histories.ts <label>`.
  */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,13 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories')
 function historyFiles(folder: string): string[] {
   return fs
     .readdirSync(folder, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? historyFiles(path.join(folder, entry.name)) : entry.name.endsWith('.json') ? [path.join(folder, entry.name)] : []));
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? historyFiles(path.join(folder, entry.name))
+        : entry.name.endsWith('.json')
+          ? [path.join(folder, entry.name)]
+          : [],
+    );
 }
 
 test('every recorded history replays on the current workflow code', async () => {
@@ -26,7 +32,10 @@ test('every recorded history replays on the current workflow code', async () => 
   const files = historyFiles(dir);
   assert.ok(files.length >= 8, `expected the replay corpus in ${dir}, found ${files.length} histories`);
   const bundle = await workflowBundle();
-  const histories = files.map((file) => ({ workflowId: path.relative(dir, file), history: JSON.parse(fs.readFileSync(file, 'utf8')) }));
+  const histories = files.map((file) => ({
+    workflowId: path.relative(dir, file),
+    history: JSON.parse(fs.readFileSync(file, 'utf8')),
+  }));
   const failures: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -43,14 +52,20 @@ function pipelineHistories() {
 }
 
 test('the replay check catches a change that is not guarded, and passes it behind patched()', async () => {
-  const unguarded = await bundleWorkflowCode({ workflowsPath: fixture('pipeline-unguarded-change.ts'), logger: new DefaultLogger('WARN') });
+  const unguarded = await bundleWorkflowCode({
+    workflowsPath: fixture('pipeline-unguarded-change.ts'),
+    logger: new DefaultLogger('WARN'),
+  });
   const broken: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: unguarded }, pipelineHistories())) {
     if (result.error) broken.push(result.workflowId);
   }
   assert.ok(broken.length > 0, 'an unguarded change must break the replay of recorded runs');
 
-  const guarded = await bundleWorkflowCode({ workflowsPath: fixture('pipeline-patched-change.ts'), logger: new DefaultLogger('WARN') });
+  const guarded = await bundleWorkflowCode({
+    workflowsPath: fixture('pipeline-patched-change.ts'),
+    logger: new DefaultLogger('WARN'),
+  });
   const failures: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: guarded }, pipelineHistories())) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);

@@ -2,11 +2,11 @@
  * Retention: `pruneJobs` deletes run folders of closed runs older than the cut-off and keeps the
  * rest; the worker keeps an hourly `poc-retention` schedule in step with POC_RETENTION_DAYS.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cancelRun, startPipeline } from '../cli/client.js';
+import { cancelRun, startPipeline } from '../client/index.js';
 import { ensureRetentionSchedule, RETENTION_SCHEDULE, retentionScheduleId } from '../worker/index.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
@@ -17,13 +17,20 @@ const steps = scriptedSteps();
 let server: TestServer;
 let worker: TestWorker;
 
-before(async () => {
+beforeAll(async () => {
   server = await testServer();
-  worker = await startTestWorker({ address: server.address, overrides: { runStep: steps.runStep }, config: { jobsDir } });
+  worker = await startTestWorker({
+    address: server.address,
+    overrides: { runStep: steps.runStep },
+    config: { jobsDir },
+  });
 });
 
-after(async () => {
-  await worker.client.schedule.getHandle(retentionScheduleId(worker.taskQueue)).delete().catch(() => undefined);
+afterAll(async () => {
+  await worker.client.schedule
+    .getHandle(retentionScheduleId(worker.taskQueue))
+    .delete()
+    .catch(() => undefined);
   await worker?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
@@ -36,21 +43,40 @@ function age(dir: string, days: number) {
 
 test('pruneJobs removes old folders of closed runs and keeps open, recent and unrelated ones', async () => {
   const ws = scriptedWorkspace(path.join(root, 'ws'), { lint: 'ok', slow: 'block' });
-  const closed = await startPipeline(worker.client, { steps: ['lint'], workspace: ws }, { taskQueue: worker.taskQueue });
+  const closed = await startPipeline(
+    worker.client,
+    { steps: ['lint'], workspace: ws },
+    { taskQueue: worker.taskQueue },
+  );
   await worker.client.workflow.getHandle(closed.workflowId).result();
   // Its own workspace: a blocked run holds its workspace, and `recent` must not queue behind it.
   const other = scriptedWorkspace(path.join(root, 'ws-open'), { slow: 'block' });
-  const open = await startPipeline(worker.client, { steps: ['slow'], workspace: other }, { taskQueue: worker.taskQueue });
+  const open = await startPipeline(
+    worker.client,
+    { steps: ['slow'], workspace: other },
+    { taskQueue: worker.taskQueue },
+  );
   await steps.started(open.workflowId, 'slow');
-  const recent = await startPipeline(worker.client, { steps: ['lint'], workspace: ws }, { taskQueue: worker.taskQueue });
+  const recent = await startPipeline(
+    worker.client,
+    { steps: ['lint'], workspace: ws },
+    { taskQueue: worker.taskQueue },
+  );
   await worker.client.workflow.getHandle(recent.workflowId).result();
   fs.mkdirSync(path.join(jobsDir, 'pipeline-unknown00'), { recursive: true });
   fs.writeFileSync(path.join(jobsDir, 'notes.txt'), 'not a run folder');
   for (const id of [closed.workflowId, open.workflowId, 'pipeline-unknown00']) age(path.join(jobsDir, id), 30);
   age(path.join(jobsDir, 'notes.txt'), 30);
 
-  const result = await worker.client.workflow.execute('pruneJobs', { workflowId: `prune-${Date.now()}`, taskQueue: worker.taskQueue, args: [{ olderThanDays: 14 }] });
-  assert.deepEqual(new Set((result as { removed: string[] }).removed), new Set([closed.workflowId, 'pipeline-unknown00']));
+  const result = await worker.client.workflow.execute('pruneJobs', {
+    workflowId: `prune-${Date.now()}`,
+    taskQueue: worker.taskQueue,
+    args: [{ olderThanDays: 14 }],
+  });
+  assert.deepEqual(
+    new Set((result as { removed: string[] }).removed),
+    new Set([closed.workflowId, 'pipeline-unknown00']),
+  );
   assert.ok(!fs.existsSync(path.join(jobsDir, closed.workflowId)));
   assert.ok(fs.existsSync(path.join(jobsDir, open.workflowId)), 'a running run keeps its folder, however old');
   assert.ok(fs.existsSync(path.join(jobsDir, recent.workflowId)), 'a recent folder is kept');

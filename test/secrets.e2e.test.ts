@@ -4,7 +4,7 @@
  * process (with the key in its environment, as a real deployment has) runs a real container
  * that prints it; progress goes to a fake Slack through the real bot and workflow.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,12 +12,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { WorkflowFailedError } from '@temporalio/client';
-import { getPipelineStatus, slackRunId } from '../cli/client.js';
+import { getPipelineStatus, slackRunId } from '../client/index.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { BASH_IMAGE, ensureBashImage } from './support/images.js';
 import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { startTsx, type Child } from './support/processes.js';
-import { eventually, startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
+import {
+  eventually,
+  startTestWorker,
+  tempDir,
+  testServer,
+  withEnv,
+  type TestServer,
+  type TestWorker,
+} from './support/temporal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = tempDir('secrets');
@@ -31,7 +39,7 @@ let fake: FakeSlack;
 let bot: SlackBot;
 let ws: string;
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   server = await testServer();
   fake = await startFakeSlack();
@@ -40,11 +48,15 @@ before(async () => {
   // The container gets the key the way the repository's own compose file passes it: by name.
   fs.writeFileSync(
     path.join(ws, 'docker-compose.yml'),
-    `services:\n  runner:\n    image: ${BASH_IMAGE}\n    pull_policy: never\n    network_mode: none\n    working_dir: /workspace\n    volumes:\n      - .:/workspace\n    environment:\n      - OPENAI_API_KEY\n      - DEPLOY_TOKEN\n`,
+    `services:\n  runner:\n    image: ${BASH_IMAGE}\n    pull_policy: never\n    network_mode: none\n` +
+      '    working_dir: /workspace\n    volumes:\n      - .:/workspace\n' +
+      '    environment:\n      - OPENAI_API_KEY\n      - DEPLOY_TOKEN\n',
   );
   fs.writeFileSync(
     path.join(ws, 'poc.config.json'),
-    JSON.stringify({ steps: { leak: 'echo "calling the API with $OPENAI_API_KEY"; echo "deploy token=$DEPLOY_TOKEN" >&2; exit 3' } }),
+    JSON.stringify({
+      steps: { leak: 'echo "calling the API with $OPENAI_API_KEY"; echo "deploy token=$DEPLOY_TOKEN" >&2; exit 3' },
+    }),
   );
   const secrets = { OPENAI_API_KEY: secret, DEPLOY_TOKEN: deployToken };
   worker = startTsx('test/support/worker-process.ts', {
@@ -60,15 +72,17 @@ before(async () => {
   // This process only needs a client; the runs go to the worker process's task queue.
   clientSide = await startTestWorker({ address: server.address });
   bot = await startSlackBot({
-    config: { ...clientSide.config, taskQueue },
-    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    config: withEnv(
+      { ...clientSide.config, taskQueue },
+      { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+    ),
     client: clientSide.client,
     log: () => undefined,
   });
   await fake.connected();
 });
 
-after(async () => {
+afterAll(async () => {
   await bot?.stop();
   await worker?.kill();
   await clientSide?.stop();
@@ -77,7 +91,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a key printed by a step reaches neither Slack nor the failure text, the status, the log or the CLI', { timeout: 180_000 }, async () => {
+test('a key printed by a step reaches neither Slack nor the failure text, the status, the log or the CLI', async () => {
   const command = fake.sendMessage({ text: '!poc run leak test --steps leak' });
   const workflowId = `pipeline-${slackRunId(fake.teamId, 'C0GENERAL', command.ts)}`;
   await eventually('the bot to start the run', () => clientSide.client.workflow.getHandle(workflowId).describe());
@@ -89,7 +103,14 @@ test('a key printed by a step reaches neither Slack nor the failure text, the st
       (e: WorkflowFailedError) => e,
     );
   assert.ok(failure instanceof WorkflowFailedError, 'the run failed (the step exits 3)');
-  const reply = await fake.waitFor('the failure reply with the log tail', () => fake.botMessages('C0GENERAL', command.ts).find((m) => /exit code 3/.test(textOf(m)) && /redacted/.test(textOf(m))), 60_000);
+  const reply = await fake.waitFor(
+    'the failure reply with the log tail',
+    () =>
+      fake
+        .botMessages('C0GENERAL', command.ts)
+        .find((m) => /exit code 3/.test(textOf(m)) && /redacted/.test(textOf(m))),
+    60_000,
+  );
   assert.match(textOf(reply), /\[redacted:OPENAI_API_KEY\]/, 'the reply shows where the key was');
 
   const everything = [
@@ -104,12 +125,18 @@ test('a key printed by a step reaches neither Slack nor the failure text, the st
   assert.match(log, /deploy token=\[redacted:DEPLOY_TOKEN\]/);
   everything.push(log);
   const cliEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue };
-  for (const args of [['logs', workflowId], ['status', workflowId, '--json']]) {
-    const result = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], { env: cliEnv, reject: false });
+  for (const args of [
+    ['logs', workflowId],
+    ['status', workflowId, '--json'],
+  ]) {
+    const result = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), ...args], {
+      env: cliEnv,
+      reject: false,
+    });
     everything.push(result.stdout, result.stderr);
   }
   for (const text of everything) {
     assert.ok(!text.includes(secret), `the key leaked: ${text.slice(0, 300)}`);
     assert.ok(!text.includes(deployToken), `the token leaked: ${text.slice(0, 300)}`);
   }
-});
+}, 180_000);

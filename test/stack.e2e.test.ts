@@ -3,7 +3,7 @@
  * attributes, a worker, a pipeline run through it from another terminal, and a clean stop on
  * Ctrl-C that leaves no server behind.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,7 @@ let env: NodeJS.ProcessEnv;
 let port: number;
 let uiPort: number;
 
-before(async () => {
+beforeAll(async () => {
   await ensureBashImage();
   port = await freePort();
   uiPort = await freePort();
@@ -41,7 +41,7 @@ before(async () => {
   await up.waitFor(/Ctrl-C stops everything/, 180_000);
 });
 
-after(async () => {
+afterAll(async () => {
   await up?.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -58,30 +58,51 @@ test('poc up prints where the gRPC endpoint and the Web UI are, and both answer'
   assert.ok(fs.existsSync(path.join(dir, 'temporal', 'temporal.db')), 'the SQLite file lives in the data folder');
   const cli = findTemporalCli() as { path: string };
   const attrs = await execa(cli.path, ['operator', 'search-attribute', 'list', '--address', `127.0.0.1:${port}`]);
-  for (const name of ['PocKind', 'PocPhase', 'PocRequestedBy']) assert.match(attrs.stdout, new RegExp(`${name}\\s+Keyword`));
+  for (const name of ['PocKind', 'PocPhase', 'PocRequestedBy'])
+    assert.match(attrs.stdout, new RegExp(`${name}\\s+Keyword`));
 });
 
 test('a pipeline started from another terminal runs on the stack', async () => {
-  const run = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), 'run', 'through poc up', '--steps', 'lint,test', '--follow'], {
-    env: { ...process.env, ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
-    reject: false,
-  });
+  const run = await execa(
+    process.execPath,
+    [path.join(root, 'cli', 'poc.js'), 'run', 'through poc up', '--steps', 'lint,test', '--follow'],
+    {
+      env: { ...process.env, ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+      reject: false,
+    },
+  );
   assert.equal(run.exitCode, 0, run.stderr);
   assert.match(run.stderr, /DONE: every step passed/);
-  const doctor = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), 'doctor', '--json'], { env: { ...process.env, ...env }, reject: false });
+  const doctor = await execa(process.execPath, [path.join(root, 'cli', 'poc.js'), 'doctor', '--json'], {
+    env: { ...process.env, ...env },
+    reject: false,
+  });
   const checks = JSON.parse(doctor.stdout) as { name: string; state: string }[];
   assert.equal(checks.find((c) => c.name === 'Temporal server')?.state, 'PASS');
   assert.equal(checks.find((c) => c.name === 'Docker engine')?.state, 'PASS');
 });
 
 test('with TEMPORAL_ADDRESS set, poc up uses that server and starts none of its own', async () => {
-  const second = startTsx('cli/poc.js', { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, POC_TASK_QUEUE: 'second-stack', POC_EMBEDDED_PORT: String(await freePort()) }, ['up']);
+  const second = startTsx(
+    'cli/poc.js',
+    {
+      ...env,
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      POC_TASK_QUEUE: 'second-stack',
+      POC_EMBEDDED_PORT: String(await freePort()),
+    },
+    ['up'],
+  );
   try {
     await second.waitFor(/Ctrl-C stops everything/, 120_000);
     assert.match(second.output(), new RegExp(`Temporal gRPC\\s+127\\.0\\.0\\.1:${port}\\n`));
     assert.doesNotMatch(second.output(), /embedded dev server/);
     await second.kill('SIGINT');
-    assert.equal(second.process.exitCode, 0, `ended by ${second.process.signalCode ?? 'exit'}:\n${second.output().slice(-1500)}`);
+    assert.equal(
+      second.process.exitCode,
+      0,
+      `ended by ${second.process.signalCode ?? 'exit'}:\n${second.output().slice(-1500)}`,
+    );
     assert.ok(await frontendAnswers(`127.0.0.1:${port}`), 'the server it used is left running');
   } finally {
     await second.kill('SIGKILL');

@@ -10,13 +10,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
-import { cacheDir, nonEmpty } from '../cli/config.js';
+import { loadConfig, type PocConfig } from '../core/config.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 
 /** `go install` works for these tags only: later ones carry a `replace` directive. Tried in order. */
 export const CLI_VERSIONS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
 const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
-export const SEARCH_ATTRIBUTES = ['PocKind', 'PocPhase', 'PocRequestedBy', 'PocSlackThread'] as const;
+/** Names of our custom search attributes (all Keyword), as `start-dev --search-attribute` wants them. */
+export const SEARCH_ATTRIBUTES: readonly string[] = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
 
 export type CliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install' | 'download';
 
@@ -25,8 +27,13 @@ export interface TemporalCli {
   source: CliSource;
 }
 
-export function cachedCliPath(version: string = CLI_VERSIONS[0], env = process.env): string {
-  return path.join(cacheDir(env), 'temporal', version, process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+/** Where the CLI is looked for: TEMPORAL_CLI_PATH, PATH and the cache folder of the config. */
+export type CliLookup = Pick<PocConfig, 'searchPath' | 'cacheDir'> & {
+  temporal: Pick<PocConfig['temporal'], 'cliPath'>;
+};
+
+export function cachedCliPath(version: string = CLI_VERSIONS[0], lookup: CliLookup = loadConfig()): string {
+  return path.join(lookup.cacheDir, 'temporal', version, process.platform === 'win32' ? 'temporal.exe' : 'temporal');
 }
 
 function isExecutable(file: string): boolean {
@@ -38,8 +45,8 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function onPath(name: string, env = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+function onPath(name: string, lookup: CliLookup): string | undefined {
+  for (const dir of lookup.searchPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
     if (isExecutable(candidate)) return candidate;
@@ -48,50 +55,59 @@ function onPath(name: string, env = process.env): string | undefined {
 }
 
 /** Where a `temporal` CLI already is, without building or downloading anything. */
-export function findTemporalCli(env = process.env): TemporalCli | undefined {
-  const explicit = nonEmpty(env.TEMPORAL_CLI_PATH);
+export function findTemporalCli(lookup: CliLookup = loadConfig()): TemporalCli | undefined {
+  const explicit = lookup.temporal.cliPath;
   if (explicit) {
     if (!isExecutable(explicit)) {
       throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file; fix the path or unset it`);
     }
     return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
   }
-  const fromPath = onPath('temporal', env);
+  const fromPath = onPath('temporal', lookup);
   if (fromPath) return { path: fromPath, source: 'PATH' };
   for (const version of CLI_VERSIONS) {
-    const cached = cachedCliPath(version, env);
+    const cached = cachedCliPath(version, lookup);
     if (isExecutable(cached)) return { path: cached, source: 'cache' };
   }
-  const downloaded = path.dirname(cachedCliPath('download', env));
+  const downloaded = path.dirname(cachedCliPath('download', lookup));
   if (fs.existsSync(downloaded)) {
-    const file = fs.readdirSync(downloaded).map((name) => path.join(downloaded, name)).find(isExecutable);
+    const file = fs
+      .readdirSync(downloaded)
+      .map((name) => path.join(downloaded, name))
+      .find(isExecutable);
     if (file) return { path: file, source: 'cache' };
   }
   return undefined;
 }
 
-export function goAvailable(env = process.env): string | undefined {
-  return onPath('go', env);
+export function goAvailable(lookup: CliLookup = loadConfig()): string | undefined {
+  return onPath('go', lookup);
 }
 
 /**
  * `go install` the CLI into the cache. Minutes on a small machine, once: progress lines go to
  * `log` so nobody stares at a silent terminal.
  */
-export async function buildTemporalCli(log: (line: string) => void, env = process.env): Promise<TemporalCli> {
-  const go = goAvailable(env);
+export async function buildTemporalCli(
+  log: (line: string) => void,
+  lookup: CliLookup = loadConfig(),
+): Promise<TemporalCli> {
+  const go = goAvailable(lookup);
   if (!go) throw new Error('Go is not installed, so the Temporal CLI cannot be built');
   const failures: string[] = [];
   for (const version of CLI_VERSIONS) {
-    const target = cachedCliPath(version, env);
+    const target = cachedCliPath(version, lookup);
     const gobin = path.dirname(target);
     fs.mkdirSync(gobin, { recursive: true });
     log(`building the Temporal CLI ${version} with go install (takes a few minutes, once; cached in ${gobin})`);
     const started = Date.now();
-    const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
+    const ticker = setInterval(
+      () => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`),
+      15_000,
+    );
     try {
       const child = execa(go, ['install', `${CLI_MODULE}@${version}`], {
-        env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
+        env: { GOBIN: gobin, CGO_ENABLED: '0' },
         all: true,
         reject: false,
         buffer: { all: true },
@@ -110,7 +126,11 @@ export async function buildTemporalCli(log: (line: string) => void, env = proces
         log(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
         return { path: target, source: 'go install' };
       }
-      const tail = String(result.all ?? '').trim().split('\n').slice(-3).join(' | ');
+      const tail = String(result.all ?? '')
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ');
       failures.push(`${version}: ${tail}`);
       log(`  go install ${version} failed: ${tail}`);
     } finally {
@@ -131,15 +151,15 @@ export const NO_CLI_HELP =
  */
 export async function ensureTemporalCli(
   log: (line: string) => void,
-  { allowDownload = true, env = process.env }: { allowDownload?: boolean; env?: NodeJS.ProcessEnv } = {},
+  { allowDownload = true, lookup = loadConfig() }: { allowDownload?: boolean; lookup?: CliLookup } = {},
 ): Promise<TemporalCli> {
-  const found = findTemporalCli(env);
+  const found = findTemporalCli(lookup);
   if (found) return found;
-  if (goAvailable(env)) return buildTemporalCli(log, env);
+  if (goAvailable(lookup)) return buildTemporalCli(log, lookup);
   if (allowDownload) {
     log('no Temporal CLI and no Go: asking @temporalio/testing for the official release (needs internet)');
     try {
-      return { path: await downloadOfficialCli(env), source: 'download' };
+      return { path: await downloadOfficialCli(lookup), source: 'download' };
     } catch (err) {
       throw new Error(`${NO_CLI_HELP} (download failed: ${(err as Error).message})`);
     }
@@ -148,9 +168,9 @@ export async function ensureTemporalCli(
 }
 
 /** The official release, fetched by @temporalio/testing into our cache (one short-lived server start). */
-async function downloadOfficialCli(env = process.env): Promise<string> {
+async function downloadOfficialCli(lookup: CliLookup): Promise<string> {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-  const downloadDir = path.dirname(cachedCliPath('download', env));
+  const downloadDir = path.dirname(cachedCliPath('download', lookup));
   fs.mkdirSync(downloadDir, { recursive: true });
   const testEnv = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'cached-download', downloadDir, ttl: '3650 days' } },
@@ -204,7 +224,16 @@ export interface DevServer {
 /** `temporal server start-dev` with our search attributes; resolves once the frontend answers. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--namespace', opts.namespace ?? 'default'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(opts.port),
+    '--namespace',
+    opts.namespace ?? 'default',
+  ];
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
   if (opts.dbFile) {
@@ -232,7 +261,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const child =
     process.platform === 'win32'
       ? spawn(opts.cliPath, args, { stdio: ['ignore', out, out], detached: true })
-      : spawn('sh', ['-c', SERVER_GUARD, 'temporal-guard', opts.cliPath, ...args], { stdio: ['pipe', out, out], detached: true });
+      : spawn('sh', ['-c', SERVER_GUARD, 'temporal-guard', opts.cliPath, ...args], {
+          stdio: ['pipe', out, out],
+          detached: true,
+        });
   if (typeof out === 'number') fs.closeSync(out);
   const address = `${ip}:${opts.port}`;
   let exited: string | undefined;
@@ -268,24 +300,38 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   for (;;) {
     if (exited !== undefined) {
       const hint = opts.logFile ? ` (see ${opts.logFile})` : '';
-      throw new Error(`temporal server start-dev stopped at start-up with ${exited}${hint}; is port ${opts.port} free?`);
+      throw new Error(
+        `temporal server start-dev stopped at start-up with ${exited}${hint}; is port ${opts.port} free?`,
+      );
     }
     if (await frontendAnswers(address)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`temporal server start-dev did not answer on ${address} within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`);
+      throw new Error(
+        `temporal server start-dev did not answer on ${address} within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 150));
   }
   const serverPid = () => {
     try {
-      const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      const children = fs
+        .readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       return children.find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev')) ?? child.pid;
     } catch {
       return child.pid;
     }
   };
-  return { address, uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined, process: child, serverPid, stop };
+  return {
+    address,
+    uiUrl: opts.uiPort !== undefined ? `http://${ip}:${opts.uiPort}` : undefined,
+    process: child,
+    serverPid,
+    stop,
+  };
 }
 
 /** True when a Temporal frontend answers on `address` (used to reuse a server already running). */

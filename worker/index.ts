@@ -4,8 +4,10 @@
  * At start it registers the search attributes (idempotent, so a fresh external server works
  * too) and sweeps containers left by runs that are no longer executing.
  */
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -18,12 +20,24 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
-import { createActivities } from '../activities/index.js';
-import { listContainers, removeContainers } from '../activities/docker.js';
-import type { PocConfig } from '../cli/config.js';
+import { createActivities, type Activities } from '../activities/index.js';
+import { listContainers, removeContainers } from '../docker/index.js';
+import type { PocConfig, WorkerTuning } from '../core/config.js';
+import {
+  TemporalConnectionError,
+  connectTemporal,
+  connectionOptions,
+  describeConnectionError,
+} from '../core/temporal.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** `workflows/index.ts` in a clone (run through tsx), `dist/workflows/index.js` when built; webpack bundles either. */
+const workflowsSource = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const workflowsPath = fs.existsSync(workflowsSource)
+  ? workflowsSource
+  : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
 let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, built once per process (webpack takes a few seconds). */
@@ -64,7 +78,9 @@ export function installRuntime({
               prometheus: {
                 bindAddress: `0.0.0.0:${metricsPort}`,
                 countersTotalSuffix: true,
-                histogramBucketOverrides: { poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000] },
+                histogramBucketOverrides: {
+                  poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000],
+                },
               },
             },
           }
@@ -78,49 +94,52 @@ export interface PocWorkerOptions {
   client: Client;
   config: PocConfig;
   taskQueue?: string;
-  env?: NodeJS.ProcessEnv;
   /** Replaces some activities (tests of workflow logic that should not need Docker). */
   activityOverrides?: Partial<PocActivities>;
 }
 
-export type PocActivities = ReturnType<typeof createActivities>;
+export type PocActivities = Activities;
 
 /**
- * Concurrency and polling, each overridable from the environment. Numbers measured by
- * bench/llm-throughput on a 2-core machine (see README).
+ * Concurrency and polling, from the config (POC_MAX_ACTIVITIES, … — see README). Numbers
+ * measured by bench/llm-throughput on a 2-core machine (see README).
  */
-export function tuning(env: NodeJS.ProcessEnv) {
-  // Poll counts are the SDK's own defaults: the bench measured the same 31–33 workflows/s with
+export function tuning(worker: WorkerTuning) {
+  // Poll defaults are the SDK's own: the bench measured the same 31–33 workflows/s with
   // 4, 10, 20 or 40 pollers and sticky ratios 0.2–1. The run is CPU-bound (about 50 ms of CPU
   // per prompt, half of it the Temporal server), not poll-bound.
-  const POLL_DEFAULTS = { workflow: 10, activity: 10, nonStickyRatio: 0.2 };
-  const int = (name: string, fallback: number) => (Number(env[name]) > 0 ? Math.floor(Number(env[name])) : fallback);
-  const fraction = (name: string, fallback: number) => (Number(env[name]) > 0 && Number(env[name]) <= 1 ? Number(env[name]) : fallback);
-  const maxActivities = int('POC_MAX_ACTIVITIES', 500);
-  const maxWorkflowTasks = Math.max(2, int('POC_MAX_WORKFLOW_TASKS', 100));
   return {
-    maxConcurrentActivityTaskExecutions: maxActivities,
-    maxConcurrentWorkflowTaskExecutions: maxWorkflowTasks,
-    maxCachedWorkflows: int('POC_MAX_CACHED_WORKFLOWS', 2_000),
+    maxConcurrentActivityTaskExecutions: worker.maxActivities,
+    maxConcurrentWorkflowTaskExecutions: worker.maxWorkflowTasks,
+    maxCachedWorkflows: worker.maxCachedWorkflows,
     // The SDK wants 2 ≤ polls ≤ slots.
-    maxConcurrentWorkflowTaskPolls: Math.min(Math.max(2, int('POC_WORKFLOW_TASK_POLLS', POLL_DEFAULTS.workflow)), maxWorkflowTasks),
-    maxConcurrentActivityTaskPolls: Math.min(int('POC_ACTIVITY_TASK_POLLS', POLL_DEFAULTS.activity), maxActivities),
-    nonStickyToStickyPollRatio: fraction('POC_NON_STICKY_POLL_RATIO', POLL_DEFAULTS.nonStickyRatio),
+    maxConcurrentWorkflowTaskPolls: Math.min(Math.max(2, worker.workflowTaskPolls), worker.maxWorkflowTasks),
+    maxConcurrentActivityTaskPolls: Math.min(worker.activityTaskPolls, worker.maxActivities),
+    nonStickyToStickyPollRatio: worker.nonStickyPollRatio,
   };
 }
 
-export async function createPocWorker({ connection, client, config, taskQueue, env = process.env, activityOverrides }: PocWorkerOptions): Promise<Worker> {
+export async function createPocWorker({
+  connection,
+  client,
+  config,
+  taskQueue,
+  activityOverrides,
+}: PocWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: taskQueue ?? config.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: { ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue }, env }), ...activityOverrides },
+    activities: {
+      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue } }),
+      ...activityOverrides,
+    },
     // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     shutdownGraceTime: '10 seconds',
-    ...tuning(env),
+    ...tuning(config.worker),
   });
 }
 
@@ -131,7 +150,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length === 0) return;
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
   });
 }
 
@@ -139,7 +160,10 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
  * Removes containers of ours whose run no longer executes (a worker that died mid-step leaves
  * its container running). Containers of running runs are left to their step's next attempt.
  */
-export async function sweepOrphanContainers(client: Client, log: (msg: string) => void = () => undefined): Promise<string[]> {
+export async function sweepOrphanContainers(
+  client: Client,
+  log: (msg: string) => void = () => undefined,
+): Promise<string[]> {
   let containers;
   try {
     containers = await listContainers();
@@ -162,34 +186,47 @@ export async function sweepOrphanContainers(client: Client, log: (msg: string) =
     if (!open.get(container.workflowId)) orphans.push(container.name);
   }
   await removeContainers(orphans);
-  if (orphans.length > 0) log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
+  if (orphans.length > 0)
+    log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
   return orphans;
 }
 
-export const RETENTION_SCHEDULE = 'poc-retention';
+export const RETENTION_SCHEDULE = INTERNAL_ID.retentionSchedule;
 
-/** One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps the plain name. */
+/**
+ * One retention schedule per task queue, so each fleet's own workers prune its run folders; the default queue's keeps
+ * the plain name.
+ */
 export function retentionScheduleId(taskQueue: string): string {
-  return taskQueue === 'poc' ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
+  return taskQueue === DEFAULT_TASK_QUEUE ? RETENTION_SCHEDULE : `${RETENTION_SCHEDULE}-${taskQueue}`;
 }
 
 /**
  * The hourly `pruneJobs` schedule (idempotent; every worker may call it). It prunes the jobs folder
  * of the worker that picks it up, so several worker machines want a shared POC_JOBS_DIR.
  */
-export async function ensureRetentionSchedule(client: Client, config: PocConfig): Promise<'created' | 'updated' | 'exists' | 'off'> {
+export async function ensureRetentionSchedule(
+  client: Client,
+  config: PocConfig,
+): Promise<'created' | 'updated' | 'exists' | 'off'> {
   const scheduleId = retentionScheduleId(config.taskQueue);
   const handle = client.schedule.getHandle(scheduleId);
-  const args = [{ olderThanDays: config.retentionDays }];
+  const args: [PruneJobsInput] = [{ olderThanDays: config.retentionDays }];
   if (config.retentionDays === 0) {
     await handle.delete().catch(() => undefined);
     return 'off';
   }
   try {
-    await client.schedule.create({
+    await client.schedule.create<typeof pruneJobsWorkflow>({
       scheduleId,
       spec: { intervals: [{ every: '1 hour' }] },
-      action: { type: 'startWorkflow', workflowType: 'pruneJobs', workflowId: scheduleId, taskQueue: config.taskQueue, args },
+      action: {
+        type: 'startWorkflow',
+        workflowType: WORKFLOW_TYPES.retention,
+        workflowId: scheduleId,
+        taskQueue: config.taskQueue,
+        args,
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       memo: { cron: 'every hour' },
     });
@@ -213,26 +250,42 @@ export interface StartedWorker {
   shutdown(): Promise<void>;
 }
 
+/**
+ * The worker's native connection, with the config's connection settings; a failure is a
+ * TemporalConnectionError with one line (the same mapping as the client's).
+ */
+export async function connectNative(config: PocConfig): Promise<NativeConnection> {
+  const options = connectionOptions(config);
+  try {
+    return await NativeConnection.connect(options);
+  } catch (err) {
+    throw new TemporalConnectionError(config.temporal.addressSetting, await describeConnectionError(err, config));
+  }
+}
+
 /** Connects, prepares the namespace, sweeps, and runs a worker until shut down. */
 export async function startWorker({
   address,
-  config,
+  config: givenConfig,
   taskQueue,
-  env = process.env,
   log = () => undefined,
 }: {
-  address: string;
+  /** Dial this instead of the config's address (the embedded server `poc up` just started). */
+  address?: string;
   config: PocConfig;
   taskQueue?: string;
-  env?: NodeJS.ProcessEnv;
   log?: (msg: string) => void;
 }): Promise<StartedWorker> {
-  const clientConnection = await Connection.connect({ address });
+  const config = address ? { ...givenConfig, temporalAddress: address } : givenConfig;
+  const clientConnection = await connectTemporal(config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   try {
     await ensureSearchAttributes(clientConnection, config.namespace);
   } catch (err) {
-    log(`could not register search attributes (${(err as Error).message}); register PocKind, PocPhase, PocRequestedBy, PocSlackThread as Keyword yourself`);
+    log(
+      `could not register search attributes (${(err as Error).message}); ` +
+        `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
+    );
   }
   await sweepOrphanContainers(client, log);
   try {
@@ -240,8 +293,21 @@ export async function startWorker({
   } catch (err) {
     log(`retention schedule not set up (${(err as Error).message}); run folders are kept`);
   }
-  const connection = await NativeConnection.connect({ address });
-  const worker = await createPocWorker({ connection, client, config, taskQueue, env });
+  let connection: NativeConnection;
+  try {
+    connection = await connectNative(config);
+  } catch (err) {
+    await clientConnection.close().catch(() => undefined);
+    throw err;
+  }
+  let worker: Worker;
+  try {
+    worker = await createPocWorker({ connection, client, config, taskQueue });
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    await clientConnection.close().catch(() => undefined);
+    throw err;
+  }
   const running = worker.run().finally(async () => {
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);

@@ -3,14 +3,19 @@
  * 5xx, lost connections and stalls are retried with backoff (each attempt visible in history);
  * 4xx and a missing key fail at once.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import { llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from './definitions.js';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { FAILURE_TYPES, llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
-import { InputError, validateLlmInput } from './validate.js';
-
-type Activities = ReturnType<typeof createActivities>;
+import { InputError, validateLlmInput } from '../core/validate.js';
 
 const { completePrompt } = proxyActivities<Activities>({
   // Streaming keeps long answers alive; this bounds one attempt, the heartbeat notices a dead worker.
@@ -24,7 +29,7 @@ const { completePrompt } = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 6,
-    nonRetryableErrorTypes: ['LlmFatal', 'InvalidInput'],
+    nonRetryableErrorTypes: [FAILURE_TYPES.llmFatal, FAILURE_TYPES.invalidInput],
   },
 });
 
@@ -36,7 +41,8 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
   try {
     input = validateLlmInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, 'InvalidInput');
+    if (err instanceof InputError)
+      throw ApplicationFailure.nonRetryable(`invalid llmPrompt input: ${err.message}`, FAILURE_TYPES.invalidInput);
     throw err;
   }
   const status: LlmStatus = {
@@ -62,7 +68,8 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
       status.attempt = attempt;
       status.partialText = '';
     }
-    if (status.partialText.length < PARTIAL_TEXT_LIMIT) status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
+    if (status.partialText.length < PARTIAL_TEXT_LIMIT)
+      status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
   });
   publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
   const reporter = startReporter(status, input.slack);
@@ -92,6 +99,10 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     const failure = applicationFailureOf(err);
     status.error = failure?.message ?? String(err);
     await end('FAILED');
-    throw ApplicationFailure.create({ message: status.error, type: failure?.type ?? 'LlmFailed', nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: status.error,
+      type: failure?.type ?? FAILURE_TYPES.llmFailed,
+      nonRetryable: true,
+    });
   }
 }

@@ -17,7 +17,7 @@ import {
   workflowInfo,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { Activities } from '../activities/index.js';
 import {
   acquireLockSignal,
   lockGrantedSignal,
@@ -25,9 +25,7 @@ import {
   queuePositionSignal,
   releaseLockSignal,
   type LockState,
-} from './definitions.js';
-
-type Activities = ReturnType<typeof createActivities>;
+} from '../core/contract.js';
 
 const { isRunOpen } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -39,7 +37,11 @@ const HOLDER_CHECK_INTERVAL = '1 minute';
 const IDLE_TIMEOUT = '10 minutes';
 
 export async function workspaceLockWorkflow(initial: LockState): Promise<void> {
-  const state: LockState = { workspace: initial.workspace, holder: initial.holder ?? null, queue: [...(initial.queue ?? [])] };
+  const state: LockState = {
+    workspace: initial.workspace,
+    holder: initial.holder ?? null,
+    queue: [...(initial.queue ?? [])],
+  };
   let queueMoved = true;
   let regrant = false;
 

@@ -20,11 +20,13 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
+  FAILURE_TYPES,
+  INTERNAL_ID,
   STEP_FAILURE_TYPES,
   decideUpdate,
   lockGrantedSignal,
@@ -35,16 +37,18 @@ import {
   type DecisionAction,
   type PipelineStatus,
   type StepState,
-} from './definitions.js';
+} from '../core/contract.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
-import { InputError, validatePipelineInput, type ValidPipelineInput } from './validate.js';
-
-type Activities = ReturnType<typeof createActivities>;
+import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
 
 const setupOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [FAILURE_TYPES.invalidInput],
+  },
 };
 /** Runs recorded before `local-setup-activities` scheduled these on the task queue. */
 const remoteSetup = proxyActivities<Activities>(setupOptions);
@@ -89,7 +93,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   try {
     input = validatePipelineInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, 'InvalidInput');
+    if (err instanceof InputError)
+      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${err.message}`, FAILURE_TYPES.invalidInput);
     throw err;
   }
   const info = workflowInfo();
@@ -100,20 +105,18 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     goal: input.goal,
     requestedBy: input.requestedBy ?? null,
     queuePosition: null,
-    steps: input.steps.map(
-      (name): StepState => ({
-        name,
-        status: 'pending',
-        exitCode: null,
-        attempt: 0,
-        startedAt: null,
-        finishedAt: null,
-        logPath: null,
-        durationMs: null,
-        logTail: null,
-        command: null,
-      }),
-    ),
+    steps: input.steps.map((name): StepState => ({
+      name,
+      status: 'pending',
+      exitCode: null,
+      attempt: 0,
+      startedAt: null,
+      finishedAt: null,
+      logPath: null,
+      durationMs: null,
+      logTail: null,
+      command: null,
+    })),
     error: null,
     workspace: input.workspace ?? null,
     onFailure: input.onFailure,
@@ -138,7 +141,11 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   setHandler(
     decideUpdate,
     (d) => {
-      if (decision !== undefined) throw ApplicationFailure.nonRetryable('a decision was already made for this question', 'DecisionTaken');
+      if (decision !== undefined)
+        throw ApplicationFailure.nonRetryable(
+          'a decision was already made for this question',
+          FAILURE_TYPES.decisionTaken,
+        );
       decision = d;
       return { action: d.action, step: status.pendingDecision?.step ?? '' };
     },
@@ -152,7 +159,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           throw new Error(`decide needs { "action": ${pending.options.map((o) => `"${o}"`).join(' | ')} }`);
         }
         if (!pending.options.includes(d.action)) {
-          throw new Error(`"${String(d.action).slice(0, 40)}" does not answer this question; choose ${pending.options.join(', ')}`);
+          throw new Error(
+            `"${String(d.action).slice(0, 40)}" does not answer this question; choose ${pending.options.join(', ')}`,
+          );
         }
         if (d.decisionId !== undefined && d.decisionId !== pending.id) {
           throw new Error('that button belongs to an earlier question, which is already settled');
@@ -176,8 +185,15 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     };
     enterPhase('AWAITING_DECISION');
     const answered = await condition(() => decision !== undefined, input.decisionTimeoutSeconds * 1000);
-    const d: Decision = answered && decision ? decision : { action: kind === 'failure' ? 'abort' : 'deny', by: 'timeout' };
-    status.decisions.push({ id: status.pendingDecision.id, step: step.name, action: d.action, by: d.by ?? null, at: now() });
+    const d: Decision =
+      answered && decision ? decision : { action: kind === 'failure' ? 'abort' : 'deny', by: 'timeout' };
+    status.decisions.push({
+      id: status.pendingDecision.id,
+      step: step.name,
+      action: d.action,
+      by: d.by ?? null,
+      at: now(),
+    });
     status.pendingDecision = null;
     decision = undefined;
     enterPhase('RUNNING');
@@ -205,10 +221,10 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     plan = await prepareRun({ workflowId: status.id, workspace: input.workspace, steps: input.steps });
   } catch (err) {
     const failure = applicationFailureOf(err);
-    if (failure?.type === 'InvalidInput') {
+    if (failure?.type === FAILURE_TYPES.invalidInput) {
       status.error = failure.message;
       await finish('FAILED');
-      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${failure.message}`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(`invalid pipeline input: ${failure.message}`, FAILURE_TYPES.invalidInput);
     }
     throw err;
   }
@@ -234,9 +250,14 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   }
 
   try {
-    lockId = `poc-lock-${plan.lockKey}`;
+    lockId = `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`;
     status.queuePosition = 0;
-    await requestWorkspaceLock({ lockId, workspace: plan.workspace, workflowId: status.id, startedAt: info.startTime.toISOString() });
+    await requestWorkspaceLock({
+      lockId,
+      workspace: plan.workspace,
+      workflowId: status.id,
+      startedAt: info.startTime.toISOString(),
+    });
     await condition(() => granted);
     enterPhase('RUNNING');
 
@@ -245,7 +266,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
       if (gated(step.name)) {
         const d = await awaitDecision('approval', step, APPROVAL_ACTIONS);
         if (d.action === 'deny') {
-          status.error = `step ${step.name} was not approved (${d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`})`;
+          const why = d.by === 'timeout' ? 'no answer in time' : `denied by ${d.by ?? 'someone'}`;
+          status.error = `step ${step.name} was not approved (${why})`;
           await finish('CANCELLED');
           return status;
         }
@@ -268,10 +290,16 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           changed();
           continue;
         }
-        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : ''})`;
+        const detail = d.by === 'timeout' ? ': no decision in time' : d.by ? ` by ${d.by}` : '';
+        status.error = `${status.error ?? `step ${step.name} failed`} (aborted${detail})`;
       }
       await finish('FAILED');
-      throw ApplicationFailure.create({ message: status.error ?? `step ${step.name} failed`, type: 'PipelineFailed', nonRetryable: true, details: [status] });
+      throw ApplicationFailure.create({
+        message: status.error ?? `step ${step.name} failed`,
+        type: FAILURE_TYPES.pipelineFailed,
+        nonRetryable: true,
+        details: [status],
+      });
     }
     await finish('DONE');
     return status;
@@ -288,7 +316,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   async function runStepToEnd(runPlan: RunPlan, stepPlan: StepPlan, step: StepState): Promise<'done' | 'failed'> {
     const timeoutSeconds = input.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
     const runStep = stepActivities(timeoutSeconds);
-    for (let infraRetries = 0; ; ) {
+    for (let infraRetries = 0; ;) {
       step.attempt += 1;
       step.status = 'running';
       step.startedAt = now();
@@ -309,7 +337,13 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           jobDir: runPlan.jobDir,
           timeoutSeconds,
         });
-        Object.assign(step, { status: 'done', exitCode: result.exitCode, durationMs: result.durationMs, logTail: result.logTail, finishedAt: now() });
+        Object.assign(step, {
+          status: 'done',
+          exitCode: result.exitCode,
+          durationMs: result.durationMs,
+          logTail: result.logTail,
+          finishedAt: now(),
+        });
         status.error = null;
         changed();
         return 'done';
@@ -323,7 +357,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
         if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
           infraRetries += 1;
           const delaySeconds = Math.min(60, 2 ** infraRetries);
-          status.error = `${failure.message} — retrying step ${step.name} in ${delaySeconds} s (${infraRetries}/${MAX_INFRA_RETRIES})`;
+          status.error =
+            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+            `(${infraRetries}/${MAX_INFRA_RETRIES})`;
           step.status = 'pending';
           changed();
           await sleep(delaySeconds * 1000);
@@ -343,7 +379,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
           reporter.reply({
             step: step.name,
             attempt: step.attempt,
-            why: details.timedOut ? `timed out after ${timeoutSeconds} s` : `failed with exit code ${details.exitCode ?? '?'}`,
+            why: details.timedOut
+              ? `timed out after ${timeoutSeconds} s`
+              : `failed with exit code ${details.exitCode ?? '?'}`,
             logTail: details.logTail,
             logPath: details.logPath,
           });

@@ -7,10 +7,8 @@
  * however fast steps change, and costs one activity per burst of changes.
  */
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import type { RunStatus, SlackTarget, StepFailureNotice } from './definitions.js';
-
-type Activities = ReturnType<typeof createActivities>;
+import type { Activities } from '../activities/index.js';
+import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
 
 const { reportToSlack } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -19,7 +17,7 @@ const { reportToSlack } = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 8,
-    nonRetryableErrorTypes: ['SlackNotConfigured', 'SlackRejected'],
+    nonRetryableErrorTypes: [SLACK_FAILURE_TYPES.notConfigured, SLACK_FAILURE_TYPES.rejected],
   },
 });
 
@@ -83,5 +81,5 @@ export function startReporter(status: RunStatus, target: SlackTarget | undefined
 
 function isPermanent(err: unknown): boolean {
   const cause = (err as { cause?: { type?: string } }).cause;
-  return cause?.type === 'SlackNotConfigured' || cause?.type === 'SlackRejected';
+  return cause?.type === SLACK_FAILURE_TYPES.notConfigured || cause?.type === SLACK_FAILURE_TYPES.rejected;
 }

@@ -3,9 +3,7 @@
  * Started every hour by the `poc-retention` schedule the worker creates (POC_RETENTION_DAYS).
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-
-type Activities = ReturnType<typeof createActivities>;
+import type { Activities } from '../activities/index.js';
 
 const { pruneJobDirs } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',

@@ -1,12 +1,33 @@
 /** What both run kinds do alike: announce themselves to visibility and keep their phase current. */
-import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { FINAL_PHASES, PocKind, PocPhase, PocRequestedBy, PocSlackThread, type Phase, type RunStatus, type SlackTarget } from './definitions.js';
+import {
+  ApplicationFailure,
+  log,
+  metricMeter,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  FINAL_PHASES,
+  PocKind,
+  PocPhase,
+  PocRequestedBy,
+  PocSlackThread,
+  type Phase,
+  type RunStatus,
+  type SlackTarget,
+} from '../core/contract.js';
 
 /**
  * Search attributes and memo, set by the workflow itself so runs started from the `temporal` CLI
  * or the Web UI are as findable as those started by our client.
  */
-export function publishRun(kind: 'pipeline' | 'llm', status: RunStatus, memo: Record<string, string>, slack?: SlackTarget): void {
+export function publishRun(
+  kind: 'pipeline' | 'llm',
+  status: RunStatus,
+  memo: Record<string, string>,
+  slack?: SlackTarget,
+): void {
   const info = workflowInfo();
   const thread = slack && (slack.threadTs ?? slack.messageTs);
   const wanted = [
@@ -32,7 +53,9 @@ export function setPhase(status: RunStatus, phase: Phase): void {
   upsertSearchAttributes([{ key: PocPhase, value: phase }]);
   log.info('phase', { phase, ...(status.error ? { error: status.error } : {}) });
   if (FINAL_PHASES.includes(phase)) {
-    metricMeter.createCounter('poc_runs_finished', 'runs', 'runs finished, by kind and phase').add(1, { kind: status.kind, phase });
+    metricMeter
+      .createCounter('poc_runs_finished', 'runs', 'runs finished, by kind and phase')
+      .add(1, { kind: status.kind, phase });
   }
 }
 

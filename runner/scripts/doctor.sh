@@ -119,7 +119,8 @@ else
     result FAIL "dependencies installed" "missing from node_modules: $missing; run runner/scripts/bootstrap.sh"
   elif [[ -f $stamp && $(<"$stamp") != "$(bash "$root/runner/scripts/bootstrap.sh" --print-hash)" ]]; then
     deps_ok=1
-    result WARN "dependencies installed" "all $declared present, but package-lock.json changed since the last bootstrap; run runner/scripts/bootstrap.sh"
+    detail="all $declared present, but package-lock.json changed since the last bootstrap"
+    result WARN "dependencies installed" "$detail; run runner/scripts/bootstrap.sh"
   else
     deps_ok=1
     result PASS "dependencies installed" "all $declared declared packages present"
@@ -153,14 +154,16 @@ if status=$(http_probe "$ollama_url/api/version" 2>"$scratch/why"); then
     result WARN "Ollama reachable" "$ollama_url answered HTTP $status to /api/version; is it Ollama?"
   fi
 else
-  result WARN "Ollama reachable" "no answer from $ollama_url ($(head -n 1 "$scratch/why")); set OLLAMA_HOST or start Ollama (needed only for --backend ollama)"
+  hint="set OLLAMA_HOST or start Ollama (needed only for --backend ollama)"
+  result WARN "Ollama reachable" "no answer from $ollama_url ($(head -n 1 "$scratch/why")); $hint"
 fi
 
 # 5. Outbound HTTPS (optional: hosted providers need it, offline runs do not).
 if status=$(http_probe "$https_url" 2>"$scratch/why"); then
   result PASS "outbound HTTPS" "$https_url answered (HTTP $status)"
 else
-  result WARN "outbound HTTPS" "no answer from $https_url ($(head -n 1 "$scratch/why")); hosted providers will be unreachable"
+  hint="hosted providers will be unreachable"
+  result WARN "outbound HTTPS" "no answer from $https_url ($(head -n 1 "$scratch/why")); $hint"
 fi
 
 # 6. Provider keys: whether they are set — never their values, not even their length.
@@ -174,7 +177,8 @@ if ((${#set_keys[@]} > 0)); then
   ((${#unset_keys[@]} == 0)) || detail+="; ${unset_keys[*]} not set"
   result PASS "provider keys present" "$detail"
 else
-  result WARN "provider keys present" "neither OPENAI_API_KEY nor ANTHROPIC_API_KEY is set; only --backend ollama will work"
+  hint="only --backend ollama will work"
+  result WARN "provider keys present" "neither OPENAI_API_KEY nor ANTHROPIC_API_KEY is set; $hint"
 fi
 
 # 7. Temporal frontend, a plain TCP connect (optional: steps run without it).
@@ -194,7 +198,8 @@ if ((node_major == 0)); then
 elif node -e "$tcp_probe" "$temporal_address" "$probe_timeout" 2>"$scratch/why"; then
   result PASS "Temporal reachable" "TCP connect to $temporal_address"
 else
-  result WARN "Temporal reachable" "cannot connect to $temporal_address ($(head -n 1 "$scratch/why")); start one with \`poc up\` or set TEMPORAL_ADDRESS (steps themselves do not need it)"
+  hint="start one with \`poc up\` or set TEMPORAL_ADDRESS (steps themselves do not need it)"
+  result WARN "Temporal reachable" "cannot connect to $temporal_address ($(head -n 1 "$scratch/why")); $hint"
 fi
 
 pass=0 warn=0 fail=0
@@ -221,7 +226,8 @@ mkdir -p "$artifacts"
     sep=,
     ((i + 1 < ${#names[@]})) || sep=
     printf '    { "id": %d, "name": %s, "status": %s, "detail": %s }%s\n' \
-      "$((i + 1))" "$(json_string "${names[$i]}")" "$(json_string "${statuses[$i]}")" "$(json_string "${details[$i]}")" "$sep"
+      "$((i + 1))" "$(json_string "${names[$i]}")" "$(json_string "${statuses[$i]}")" \
+      "$(json_string "${details[$i]}")" "$sep"
   done
   printf '  ]\n}\n'
 } >"$summary.tmp"

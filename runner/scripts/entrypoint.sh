@@ -87,7 +87,8 @@ chown "$uid:$gid" "$home"
 # it is a Docker volume: a bind-mounted node_modules belongs to the host and is left alone.
 modules=$workdir/node_modules
 if [[ -d $modules && $(stat -c %u "$modules") != "$uid" ]] &&
-  awk -v m="$modules" '$5 == m && $4 ~ /\/volumes\/[^/]+\/_data$/ { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+  awk -v m="$modules" '$5 == m && $4 ~ /\/volumes\/[^/]+\/_data$/ { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo; then
   note "giving the dependency volume to uid $uid (once)"
   chown -R "$uid:$gid" "$modules"
 fi

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# test: the unit tests — test/unit/**/*.test.ts, which need neither Docker nor Temporal — with
-# Node's built-in test runner (through tsx). Writes two artifacts:
+# test: the unit tests — test/unit/**/*.test.ts, which need neither Docker nor Temporal — with jest
+# (the project's `unit` layer: `npm run test:unit`). Writes two artifacts:
 #   runner/artifacts/test-report.md  counts and the failing tests, for people (and Slack)
-#   runner/artifacts/junit.xml       Node's own JUnit reporter, for CI tools
-# Exit code: the test runner's (non-zero when a test failed or a file did not load).
+#   runner/artifacts/junit.xml       jest-junit's report, for CI tools
+# Exit code: jest's (non-zero when a test failed or a file did not load).
 #
 # Usage: bash runner/scripts/test.sh
-# Knobs: POC_UNIT_TESTS_DIR (default test/unit), POC_ARTIFACTS_DIR (default runner/artifacts),
-#        POC_TEST_TIMEOUT_MS (per test, default 120000).
+# Knobs: POC_UNIT_TESTS_DIR (default test/unit), POC_ARTIFACTS_DIR (default runner/artifacts).
 # shellcheck disable=SC2016 # backticks in printf formats are Markdown, not command substitution
 set -euo pipefail
 
@@ -18,17 +17,12 @@ artifacts=${POC_ARTIFACTS_DIR:-$root/runner/artifacts}
 report=$artifacts/test-report.md
 junit=$artifacts/junit.xml
 mkdir -p "$artifacts"
-# Started from inside another node:test run (a test of this script), the runner would otherwise
-# think it is nested and skip every file.
-unset NODE_TEST_CONTEXT
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 files=()
 if [[ -d $tests_dir ]]; then
-  while IFS= read -r file; do files+=("$file"); done < <(
-    find "$tests_dir" -type f \( -name '*.test.ts' -o -name '*.test.mts' -o -name '*.test.js' -o -name '*.test.mjs' \) | LC_ALL=C sort
-  )
+  while IFS= read -r file; do files+=("$file"); done < <(find "$tests_dir" -type f -name '*.test.ts' | LC_ALL=C sort)
 fi
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -40,27 +34,38 @@ if ((${#files[@]} == 0)); then
 fi
 
 echo "test: ${#files[@]} file(s) under $tests_dir"
-# Three reporters, one run: spec for the log, junit for the artifact, tap for the counts below.
-cmd=(node --disable-warning=MaxListenersExceededWarning --import tsx --test "--test-timeout=${POC_TEST_TIMEOUT_MS:-120000}"
-  --test-reporter=spec --test-reporter-destination=stdout
-  --test-reporter=junit "--test-reporter-destination=$junit"
-  --test-reporter=tap "--test-reporter-destination=$scratch/results.tap"
-  "${files[@]}")
+# jest.config.js reads POC_UNIT_TESTS_DIR for the unit layer's root; the JSON result feeds the
+# report below, jest-junit writes the XML.
+results=$scratch/results.json
+cmd=(node --experimental-vm-modules --disable-warning=ExperimentalWarning node_modules/jest/bin/jest.js
+  --selectProjects unit --ci --json --outputFile "$results" --reporters default --reporters jest-junit)
 echo "test: running ${cmd[*]}"
 rc=0
-"${cmd[@]}" || rc=$?
+POC_UNIT_TESTS_DIR=$(cd "$tests_dir" && pwd) JEST_JUNIT_OUTPUT_DIR=$artifacts JEST_JUNIT_OUTPUT_NAME=junit.xml \
+  "${cmd[@]}" || rc=$?
 
-count() { sed -nE "s/^# $1 ([0-9.]+)$/\1/p" "$scratch/results.tap" 2>/dev/null | tail -n 1; }
-tests=$(count tests)
-pass=$(count pass)
-fail=$(count fail)
-cancelled=$(count cancelled)
-skipped=$(count skipped)
-todo=$(count todo)
-duration_ms=$(count duration_ms)
+# One line of counts, then the failed tests (full names) or files that did not load, one per line.
+summarize='
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const ends = r.testResults.map((f) => f.endTime || r.startTime);
+  const seconds = ((Math.max(r.startTime, ...ends) - r.startTime) / 1000).toFixed(1);
+  const broken = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0);
+  const failed = r.numFailedTests + broken.length;
+  const counts = [r.numTotalTests + broken.length, r.numPassedTests, failed, r.numPendingTests, r.numTodoTests];
+  console.log([...counts, seconds].join(" "));
+  for (const f of broken) {
+    console.log(`${f.name.split("/").pop()}: ${(f.message || "did not load").trim().split("\n")[0]}`);
+  }
+  for (const f of r.testResults) for (const t of f.assertionResults) {
+    if (t.status === "failed") console.log([...t.ancestorTitles, t.title].join(" › "));
+  }'
+tests="" pass="" fail="" skipped="" todo="" seconds=""
+if [[ -s $results ]] && node -e "$summarize" "$results" >"$scratch/summary" 2>/dev/null; then
+  read -r tests pass fail skipped todo seconds <"$scratch/summary"
+fi
 
 if [[ -z $tests ]]; then
-  # The runner died before reporting (tsx missing, a crash): say so rather than print zeros.
+  # jest died before reporting (not installed, a crash): say so rather than print zeros.
   verdict="ERROR"
   ((rc != 0)) || rc=1
 elif ((rc == 0)); then
@@ -73,39 +78,32 @@ fi
   printf '# Unit tests: %s\n\n' "$verdict"
   printf -- '- Started: %s\n' "$started"
   printf -- '- Files: %d under `%s`\n' "${#files[@]}" "$tests_dir"
-  printf -- '- Command: `node --import tsx --test …` (exit code %d)\n' "$rc"
+  printf -- '- Command: `jest --selectProjects unit` (exit code %d)\n' "$rc"
   printf -- '- JUnit XML: `%s`\n\n' "$(basename "$junit")"
   if [[ -n $tests ]]; then
-    printf '| tests | passed | failed | cancelled | skipped | todo | duration |\n'
-    printf '|------:|-------:|-------:|----------:|--------:|-----:|---------:|\n'
-    printf '| %s | %s | %s | %s | %s | %s | %.1f s |\n' "$tests" "$pass" "$fail" "$cancelled" "$skipped" "$todo" \
-      "$(awk -v ms="${duration_ms:-0}" 'BEGIN { print ms / 1000 }')"
-    if ((${fail:-0} > 0 || ${cancelled:-0} > 0)); then
+    printf '| tests | passed | failed | skipped | todo | duration |\n'
+    printf '|------:|-------:|-------:|--------:|-----:|---------:|\n'
+    printf '| %s | %s | %s | %s | %s | %s s |\n' "$tests" "$pass" "$fail" "$skipped" "$todo" "$seconds"
+    if ((fail > 0)); then
       printf '\n## Failed\n\n'
-      # TAP announces each test ("# Subtest: name", nested by four spaces) before its children
-      # and reports it ("not ok") after them: list the failed tests that have no failed child,
-      # with their full path.
-      awk '
-        function depth() { match($0, /^ */); return RLENGTH / 4 }
-        /^ *# Subtest: / { d = depth(); name = $0; sub(/^ *# Subtest: /, "", name); path[d] = name; failedChild[d] = 0; next }
-        /^ *not ok [0-9]+ - / && !/# TODO/ {
-          d = depth()
-          if (d > 0) failedChild[d - 1] = 1
-          if (failedChild[d]) next
-          line = path[0]
-          for (i = 1; i <= d; i++) line = line " › " path[i]
-          print "- " line
-        }' "$scratch/results.tap"
+      tail -n +2 "$scratch/summary" | sed 's/^/- /'
     fi
   else
-    printf 'The test runner ended (exit code %d) without reporting results; see the step log.\n' "$rc"
+    printf 'jest ended (exit code %d) without reporting results; see the step log.\n' "$rc"
   fi
 } >"$report"
 
 if [[ ! -s $junit ]]; then
-  printf '<?xml version="1.0" encoding="utf-8"?>\n<testsuites tests="0" failures="1">\n  <testsuite name="test.sh" tests="1" failures="1">\n    <testcase name="test runner" classname="test.sh"><failure message="the test runner ended (exit code %d) without reporting results"/></testcase>\n  </testsuite>\n</testsuites>\n' "$rc" >"$junit"
+  {
+    printf '<?xml version="1.0" encoding="utf-8"?>\n<testsuites tests="0" failures="1">\n'
+    printf '  <testsuite name="test.sh" tests="1" failures="1">\n'
+    printf '    <testcase name="test runner" classname="test.sh">'
+    printf '<failure message="jest ended (exit code %d) without reporting results"/></testcase>\n' "$rc"
+    printf '  </testsuite>\n</testsuites>\n'
+  } >"$junit"
 fi
 
-echo "test: $verdict — ${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed, ${skipped:-?} skipped, ${todo:-?} todo"
+counts="${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed, ${skipped:-?} skipped, ${todo:-?} todo"
+echo "test: $verdict — $counts"
 echo "test: report in ${report#"$root"/}, JUnit XML in ${junit#"$root"/}"
 exit "$rc"

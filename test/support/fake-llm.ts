@@ -110,7 +110,11 @@ const DEFAULT_ERROR: Record<number, { message: string; openai: string; anthropic
   404: { message: 'Not found', openai: 'invalid_request_error', anthropic: 'not_found_error' },
   408: { message: 'Request timeout', openai: 'timeout', anthropic: 'timeout_error' },
   429: { message: 'Rate limit reached for requests', openai: 'requests', anthropic: 'rate_limit_error' },
-  500: { message: 'The server had an error while processing your request', openai: 'server_error', anthropic: 'api_error' },
+  500: {
+    message: 'The server had an error while processing your request',
+    openai: 'server_error',
+    anthropic: 'api_error',
+  },
   503: { message: 'Service unavailable', openai: 'server_error', anthropic: 'api_error' },
   529: { message: 'Overloaded', openai: 'server_error', anthropic: 'overloaded_error' },
 };
@@ -181,7 +185,10 @@ export class FakeLlmServer extends EventEmitter {
   }
 
   /** Resolves with the next `event` whose payload matches (register before causing it). */
-  next<T = RecordedRequest>(event: 'request' | 'chunk' | 'finished' | 'aborted', match: (payload: T) => boolean = () => true): Promise<T> {
+  next<T = RecordedRequest>(
+    event: 'request' | 'chunk' | 'finished' | 'aborted',
+    match: (payload: T) => boolean = () => true,
+  ): Promise<T> {
     return new Promise((resolve) => {
       const listener = (payload: T) => {
         if (!match(payload)) return;
@@ -223,7 +230,8 @@ export class FakeLlmServer extends EventEmitter {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     const protocol = protocolOf(method, path, req.headers);
-    const behaviour = protocol === 'unknown' ? {} : { ...this.defaultBehaviour, ...(this.queues[protocol].shift() ?? {}) };
+    const behaviour =
+      protocol === 'unknown' ? {} : { ...this.defaultBehaviour, ...(this.queues[protocol].shift() ?? {}) };
     const stream = protocol === 'ollama' ? body?.stream !== false : body?.stream === true;
     const record: RecordedRequest = {
       id: this.nextId++,
@@ -263,7 +271,11 @@ export class FakeLlmServer extends EventEmitter {
 
     if (protocol === 'unknown') {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `fake server: no route for ${method} ${path}`, type: 'invalid_request_error' } }));
+      res.end(
+        JSON.stringify({
+          error: { message: `fake server: no route for ${method} ${path}`, type: 'invalid_request_error' },
+        }),
+      );
       return;
     }
     if (behaviour.headersDelayMs) await sleep(behaviour.headersDelayMs, gone.signal);
@@ -331,7 +343,10 @@ export class FakeLlmServer extends EventEmitter {
         return;
       }
       if (behaviour.pauseAfterChunks === sent) {
-        await Promise.race([new Promise<void>((resolve) => this.releaseWaiters.push(resolve)), untilAborted(gone.signal)]);
+        await Promise.race([
+          new Promise<void>((resolve) => this.releaseWaiters.push(resolve)),
+          untilAborted(gone.signal),
+        ]);
       }
     }
     if (gone.signal.aborted) return;
@@ -363,7 +378,11 @@ interface Answer {
 }
 
 function errorBody(protocol: Protocol, status: number, b: Behaviour): unknown {
-  const fallback = DEFAULT_ERROR[status] ?? { message: `HTTP ${status}`, openai: 'invalid_request_error', anthropic: 'api_error' };
+  const fallback = DEFAULT_ERROR[status] ?? {
+    message: `HTTP ${status}`,
+    openai: 'invalid_request_error',
+    anthropic: 'api_error',
+  };
   const message = b.message ?? fallback.message;
   switch (protocol) {
     case 'openai':
@@ -378,7 +397,10 @@ function errorBody(protocol: Protocol, status: number, b: Behaviour): unknown {
 function modelList(protocol: Protocol, models: string[]): unknown {
   switch (protocol) {
     case 'openai':
-      return { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) };
+      return {
+        object: 'list',
+        data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })),
+      };
     case 'anthropic':
       return {
         data: models.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-01-01T00:00:00Z' })),
@@ -411,8 +433,19 @@ function wholeAnswer(protocol: Protocol, a: Answer): unknown {
         object: 'chat.completion',
         created: created(),
         model: a.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: a.finishReason, logprobs: null }],
-        usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: text, refusal: null },
+            finish_reason: a.finishReason,
+            logprobs: null,
+          },
+        ],
+        usage: {
+          prompt_tokens: a.inputTokens,
+          completion_tokens: a.outputTokens,
+          total_tokens: a.inputTokens + a.outputTokens,
+        },
       };
     case 'anthropic':
       return {
@@ -430,7 +463,8 @@ function wholeAnswer(protocol: Protocol, a: Answer): unknown {
   }
 }
 
-const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+const sse = (data: unknown, event?: string) =>
+  `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 
 function ollamaLine(model: string, content: string, done: boolean) {
   return { model, created_at: new Date().toISOString(), message: { role: 'assistant', content }, done };
@@ -449,18 +483,34 @@ function ollamaDone(a: Answer) {
   };
 }
 
-function streamFrames(protocol: Protocol, a: Answer): { head: string[]; chunk: (text: string, index: number) => string; tail: string[] } {
+function streamFrames(
+  protocol: Protocol,
+  a: Answer,
+): { head: string[]; chunk: (text: string, index: number) => string; tail: string[] } {
   switch (protocol) {
     case 'openai': {
       const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: created(), model: a.model };
-      const choice = (delta: object, finish: string | null) => ({ ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
+      const choice = (delta: object, finish: string | null) => ({
+        ...base,
+        choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      });
       return {
         head: [sse(choice({ role: 'assistant', content: '' }, null))],
         chunk: (text) => sse(choice({ content: text }, null)),
         tail: [
           sse(choice({}, a.finishReason)),
           ...(a.includeUsage
-            ? [sse({ ...base, choices: [], usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens } })]
+            ? [
+                sse({
+                  ...base,
+                  choices: [],
+                  usage: {
+                    prompt_tokens: a.inputTokens,
+                    completion_tokens: a.outputTokens,
+                    total_tokens: a.inputTokens + a.outputTokens,
+                  },
+                }),
+              ]
             : []),
           sse('[DONE]'),
         ],
@@ -485,13 +535,24 @@ function streamFrames(protocol: Protocol, a: Answer): { head: string[]; chunk: (
             },
             'message_start',
           ),
-          sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+          sse(
+            { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+            'content_block_start',
+          ),
           sse({ type: 'ping' }, 'ping'),
         ],
-        chunk: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+        chunk: (text) =>
+          sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
         tail: [
           sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
-          sse({ type: 'message_delta', delta: { stop_reason: a.finishReason, stop_sequence: null }, usage: { output_tokens: a.outputTokens } }, 'message_delta'),
+          sse(
+            {
+              type: 'message_delta',
+              delta: { stop_reason: a.finishReason, stop_sequence: null },
+              usage: { output_tokens: a.outputTokens },
+            },
+            'message_delta',
+          ),
           sse({ type: 'message_stop' }, 'message_stop'),
         ],
       };

@@ -227,7 +227,12 @@ export class FakeSlack extends EventEmitter {
   }
 
   /** The next `times` calls of `method` fail this way. */
-  failNext(method: string, failure: ScriptedFailure, times = 1, when?: (params: Record<string, unknown>) => boolean): void {
+  failNext(
+    method: string,
+    failure: ScriptedFailure,
+    times = 1,
+    when?: (params: Record<string, unknown>) => boolean,
+  ): void {
     const list = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) list.push({ failure, when });
     this.failures.set(method, list);
@@ -279,14 +284,18 @@ export class FakeSlack extends EventEmitter {
 
   /** The bot's messages in a thread (or at top level of a channel when threadTs is null). */
   botMessages(channel: string, threadTs?: string | null): PostedMessage[] {
-    return this.messages.filter((m) => m.fromBot && !m.deleted && m.channel === channel && (threadTs === undefined || m.threadTs === threadTs));
+    return this.messages.filter(
+      (m) => m.fromBot && !m.deleted && m.channel === channel && (threadTs === undefined || m.threadTs === threadTs),
+    );
   }
 
   /** A readable dump for failure messages. */
   describe(): string {
     const lines = this.messages.slice(-20).map((m) => {
       const where = `${m.channel}${m.threadTs ? `/${m.threadTs}` : ''}`;
-      return `  ${m.fromBot ? 'bot ' : 'user'} ${m.ts} in ${where} (v${m.versions.length}${m.deleted ? ', deleted' : ''}): ${textOf(m).replace(/\n/g, ' ⏎ ').slice(0, 400)}`;
+      const text = textOf(m).replace(/\n/g, ' ⏎ ').slice(0, 400);
+      const version = `v${m.versions.length}${m.deleted ? ', deleted' : ''}`;
+      return `  ${m.fromBot ? 'bot ' : 'user'} ${m.ts} in ${where} (${version}): ${text}`;
     });
     const eph = this.ephemerals.slice(-5).map((e) => `  ephemeral to ${e.user}: ${e.text.slice(0, 200)}`);
     const resp = this.responses.slice(-5).map((r) => `  response_url ${r.for}: ${String(r.body.text).slice(0, 200)}`);
@@ -325,13 +334,28 @@ export class FakeSlack extends EventEmitter {
   }
 
   /** A person mentions the bot: Slack sends an app_mention (and, separately, the message event). */
-  sendMention(opts: { text: string; user?: string; channel?: string; threadTs?: string; ts?: string }): MessageDelivery {
+  sendMention(opts: {
+    text: string;
+    user?: string;
+    channel?: string;
+    threadTs?: string;
+    ts?: string;
+  }): MessageDelivery {
     const channel = opts.channel ?? 'C0GENERAL';
     const user = opts.user ?? 'U0ALICE';
     const ts = opts.ts ?? this.nextTs();
     const text = `<@${this.botUserId}> ${escapeLikeSlack(opts.text)}`;
     return {
-      ...this.sendEvent({ type: 'app_mention', channel, user, text, ts, event_ts: ts, team: this.teamId, ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}) }),
+      ...this.sendEvent({
+        type: 'app_mention',
+        channel,
+        user,
+        text,
+        ts,
+        event_ts: ts,
+        team: this.teamId,
+        ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+      }),
       ts,
     };
   }
@@ -345,7 +369,15 @@ export class FakeSlack extends EventEmitter {
       type: 'event_callback',
       event_id: `Ev${crypto.randomBytes(6).toString('hex').toUpperCase()}`,
       event_time: Math.floor(Date.now() / 1000),
-      authorizations: [{ enterprise_id: null, team_id: this.teamId, user_id: this.botUserId, is_bot: true, is_enterprise_install: false }],
+      authorizations: [
+        {
+          enterprise_id: null,
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          is_bot: true,
+          is_enterprise_install: false,
+        },
+      ],
       is_ext_shared_channel: false,
     };
     return this.sendEnvelope('events_api', payload, retryAttempt);
@@ -357,8 +389,16 @@ export class FakeSlack extends EventEmitter {
     return this.sendEnvelope(delivery.record.type, delivery.record.payload, attempt);
   }
 
-  sendSlashCommand(opts: { text: string; user?: string; channel?: string; command?: string; triggerId?: string }): Delivery & { triggerId: string } {
-    const triggerId = opts.triggerId ?? `${Date.now()}.${crypto.randomBytes(4).readUInt32BE()}.${crypto.randomBytes(8).toString('hex')}`;
+  sendSlashCommand(opts: {
+    text: string;
+    user?: string;
+    channel?: string;
+    command?: string;
+    triggerId?: string;
+  }): Delivery & { triggerId: string } {
+    const triggerId =
+      opts.triggerId ??
+      `${Date.now()}.${crypto.randomBytes(4).readUInt32BE()}.${crypto.randomBytes(8).toString('hex')}`;
     const channel = opts.channel ?? 'C0GENERAL';
     const payload = {
       token: 'fake-verification-token',
@@ -380,9 +420,20 @@ export class FakeSlack extends EventEmitter {
 
   /** A person clicks a button that is on screen in `message` now (fails if it is not there). */
   clickButton(message: PostedMessage, actionId: string, opts: { user?: string } = {}): Delivery {
-    const block = message.blocks.find((b) => b.type === 'actions' && (b.elements ?? []).some((e) => 'action_id' in e && e.action_id === actionId));
-    const button = block && ((block.elements ?? []).find((e) => 'action_id' in e && e.action_id === actionId) as ButtonElement | undefined);
-    if (!block || !button) throw new Error(`no button ${actionId} on message ${message.ts}; buttons: ${buttonsOf(message).map((b) => b.action_id).join(', ') || 'none'}`);
+    const block = message.blocks.find(
+      (b) => b.type === 'actions' && (b.elements ?? []).some((e) => 'action_id' in e && e.action_id === actionId),
+    );
+    const button =
+      block &&
+      ((block.elements ?? []).find((e) => 'action_id' in e && e.action_id === actionId) as ButtonElement | undefined);
+    if (!block || !button)
+      throw new Error(
+        `no button ${actionId} on message ${message.ts}; buttons: ${
+          buttonsOf(message)
+            .map((b) => b.action_id)
+            .join(', ') || 'none'
+        }`,
+      );
     return this.sendBlockAction(message, block.block_id ?? 'b', button, opts.user ?? 'U0ALICE');
   }
 
@@ -400,7 +451,13 @@ export class FakeSlack extends EventEmitter {
       user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: this.teamId },
       api_app_id: 'A0POC',
       token: 'fake-verification-token',
-      container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false, ...(message.threadTs ? { thread_ts: message.threadTs } : {}) },
+      container: {
+        type: 'message',
+        message_ts: message.ts,
+        channel_id: message.channel,
+        is_ephemeral: false,
+        ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+      },
       trigger_id: triggerId,
       team: { id: this.teamId, domain: 'fake' },
       enterprise: null,
@@ -456,7 +513,9 @@ export class FakeSlack extends EventEmitter {
       payload: record.payload,
       type: record.type,
       accepts_response_payload: record.type !== 'events_api',
-      ...(record.type === 'events_api' ? { retry_attempt: record.retryAttempt, retry_reason: record.retryAttempt ? 'timeout' : '' } : {}),
+      ...(record.type === 'events_api'
+        ? { retry_attempt: record.retryAttempt, retry_reason: record.retryAttempt ? 'timeout' : '' }
+        : {}),
     };
     record.sentAt = performance.now();
     this.inFlight.get(socket)?.add(record);
@@ -558,7 +617,8 @@ export class FakeSlack extends EventEmitter {
       this.emit('change');
       return json(res, 200, { ok: true });
     }
-    if (!url.pathname.startsWith('/api/') || req.method !== 'POST') return json(res, 404, { ok: false, error: 'unknown_method' });
+    if (!url.pathname.startsWith('/api/') || req.method !== 'POST')
+      return json(res, 404, { ok: false, error: 'unknown_method' });
     const method = url.pathname.slice('/api/'.length);
     const params = parseBody(raw, contentType);
     const call: ApiCall = { method, params, contentType, at: Date.now() };
@@ -591,7 +651,13 @@ export class FakeSlack extends EventEmitter {
     const answer = !token
       ? { ok: false, error: 'not_authed' }
       : token !== wanted
-        ? { ok: false, error: method === 'apps.connections.open' && token.startsWith('xoxb-') ? 'not_allowed_token_type' : 'invalid_auth' }
+        ? {
+            ok: false,
+            error:
+              method === 'apps.connections.open' && token.startsWith('xoxb-')
+                ? 'not_allowed_token_type'
+                : 'invalid_auth',
+          }
         : this.api(method, params);
     call.outcome = answer.ok ? 'ok' : String(answer.error);
     this.emit('change');
@@ -606,7 +672,16 @@ export class FakeSlack extends EventEmitter {
     };
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.invalid/', team: 'Fake', user: 'poc', team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId, is_enterprise_install: false };
+        return {
+          ok: true,
+          url: 'https://fake.slack.invalid/',
+          team: 'Fake',
+          user: 'poc',
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+          is_enterprise_install: false,
+        };
       case 'apps.connections.open': {
         const ticket = crypto.randomUUID();
         this.tickets.add(ticket);
@@ -617,11 +692,35 @@ export class FakeSlack extends EventEmitter {
         if (error) return { ok: false, error };
         const ts = this.nextTs();
         const threadTs = typeof p.thread_ts === 'string' && p.thread_ts ? p.thread_ts : null;
-        const message = this.record({ channel, ts, threadTs, user: this.botUserId, fromBot: true, text: String(p.text ?? ''), blocks: blocksOf(p) });
+        const message = this.record({
+          channel,
+          ts,
+          threadTs,
+          user: this.botUserId,
+          fromBot: true,
+          text: String(p.text ?? ''),
+          blocks: blocksOf(p),
+        });
         if (this.echo) {
-          this.sendEvent({ type: 'message', channel, user: this.botUserId, bot_id: this.botId, app_id: 'A0POC', text: message.text, ts, event_ts: ts, channel_type: 'channel', ...(threadTs ? { thread_ts: threadTs } : {}) });
+          this.sendEvent({
+            type: 'message',
+            channel,
+            user: this.botUserId,
+            bot_id: this.botId,
+            app_id: 'A0POC',
+            text: message.text,
+            ts,
+            event_ts: ts,
+            channel_type: 'channel',
+            ...(threadTs ? { thread_ts: threadTs } : {}),
+          });
         }
-        return { ok: true, channel, ts, message: { type: 'message', text: message.text, user: this.botUserId, bot_id: this.botId, ts } };
+        return {
+          ok: true,
+          channel,
+          ts,
+          message: { type: 'message', text: message.text, user: this.botUserId, bot_id: this.botId, ts },
+        };
       }
       case 'chat.update': {
         const message = this.messages.find((m) => m.channel === channel && m.ts === p.ts && !m.deleted);
@@ -663,7 +762,12 @@ export class FakeSlack extends EventEmitter {
   }
 
   private record(m: Omit<PostedMessage, 'versions' | 'deleted' | 'postedAt'>): PostedMessage {
-    const message: PostedMessage = { ...m, versions: [{ text: m.text, blocks: m.blocks }], deleted: false, postedAt: performance.now() };
+    const message: PostedMessage = {
+      ...m,
+      versions: [{ text: m.text, blocks: m.blocks }],
+      deleted: false,
+      postedAt: performance.now(),
+    };
     this.messages.push(message);
     this.emit('posted', message);
     return message;
@@ -708,7 +812,13 @@ function checkContent(p: Record<string, unknown>): string | undefined {
   if (!Array.isArray(blocks) || blocks.length > LIMITS.blocks) return 'invalid_blocks';
   for (const block of blocks) {
     if (!block || typeof block.type !== 'string' || block.type === 'invalid') return 'invalid_blocks_format';
-    if (block.text && (typeof block.text.text !== 'string' || block.text.text.length > LIMITS.sectionText || block.text.text.length === 0)) return 'invalid_blocks';
+    if (
+      block.text &&
+      (typeof block.text.text !== 'string' ||
+        block.text.text.length > LIMITS.sectionText ||
+        block.text.text.length === 0)
+    )
+      return 'invalid_blocks';
     for (const element of block.elements ?? []) {
       if ('action_id' in element) {
         if (element.text.text.length > LIMITS.buttonText) return 'invalid_blocks';

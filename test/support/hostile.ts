@@ -58,8 +58,45 @@ export function hostileStrings(canary: string): string[] {
   ];
 }
 
-const WORDS = ['run', 'llm', 'status', 'list', 'logs', 'cancel', 'retry', 'skip', 'abort', 'approve', 'deny', 'schedule', 'help', 'bogus', 'RUN', 'create', 'trigger'];
-const FLAGS = ['--steps', '--ask', '--approve', '--backend', '--model', '--prompt', '--limit', '--lines', '--cron', '--overlap', '--follow', '--json', '--bogus', '-s', '-b', '-z', '--max-tokens', '--temperature'];
+const WORDS = [
+  'run',
+  'llm',
+  'status',
+  'list',
+  'logs',
+  'cancel',
+  'retry',
+  'skip',
+  'abort',
+  'approve',
+  'deny',
+  'schedule',
+  'help',
+  'bogus',
+  'RUN',
+  'create',
+  'trigger',
+];
+const FLAGS = [
+  '--steps',
+  '--ask',
+  '--approve',
+  '--backend',
+  '--model',
+  '--prompt',
+  '--limit',
+  '--lines',
+  '--cron',
+  '--overlap',
+  '--follow',
+  '--json',
+  '--bogus',
+  '-s',
+  '-b',
+  '-z',
+  '--max-tokens',
+  '--temperature',
+];
 
 function pick<T>(rand: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rand() * xs.length)];
@@ -93,8 +130,33 @@ function hostileValue(rand: () => number, strings: string[]): unknown {
   return pick(rand, strings).slice(0, 50);
 }
 
-const PIPELINE_FIELDS = ['goal', 'steps', 'workspace', 'requestedBy', 'onFailure', 'approve', 'stepTimeoutSeconds', 'decisionTimeoutSeconds', 'slack', 'stpes', 'command', '__proto__', 'constructor'];
-const LLM_FIELDS = ['backend', 'model', 'prompt', 'system', 'maxTokens', 'temperature', 'requestedBy', 'slack', 'api_key', 'url'];
+const PIPELINE_FIELDS = [
+  'goal',
+  'steps',
+  'workspace',
+  'requestedBy',
+  'onFailure',
+  'approve',
+  'stepTimeoutSeconds',
+  'decisionTimeoutSeconds',
+  'slack',
+  'stpes',
+  'command',
+  '__proto__',
+  'constructor',
+];
+const LLM_FIELDS = [
+  'backend',
+  'model',
+  'prompt',
+  'system',
+  'maxTokens',
+  'temperature',
+  'requestedBy',
+  'slack',
+  'api_key',
+  'url',
+];
 
 /** Workflow inputs as the Temporal client (or `temporal workflow start --input`) could send them. */
 export function hostileInputs(seed: number, count: number, canary: string, kind: 'pipeline' | 'llm'): unknown[] {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { repoRoot } from '../../cli/config.js';
+import { repoRoot } from '../../core/config.js';
 
 export const BASH_IMAGE = 'poc-test-bash:latest';
 /** Label on every image built here, so a real image with the same tag is told apart. */
@@ -32,13 +32,62 @@ export function defaultNodeBaseImage(dockerfile = path.join(repoRoot, 'Dockerfil
 const BASH_TOOLS = {
   required: ['bash', 'sh', 'cat', 'tee', 'sleep', 'env', 'ls', 'mkdir', 'rm', 'echo', 'printf', 'true', 'false'],
   optional: [
-    'dash', 'cp', 'mv', 'ln', 'id', 'head', 'tail', 'wc', 'date', 'touch', 'chmod', 'chown', 'dirname', 'basename',
-    'sort', 'uniq', 'uname', 'pwd', 'test', 'seq', 'yes', 'grep', 'sed', 'tr', 'cut', 'stat', 'readlink', 'realpath',
-    'mktemp', 'timeout', 'kill', 'sha256sum', 'find', 'xargs', 'awk', 'tar', 'gzip',
+    'dash',
+    'cp',
+    'mv',
+    'ln',
+    'id',
+    'head',
+    'tail',
+    'wc',
+    'date',
+    'touch',
+    'chmod',
+    'chown',
+    'dirname',
+    'basename',
+    'sort',
+    'uniq',
+    'uname',
+    'pwd',
+    'test',
+    'seq',
+    'yes',
+    'grep',
+    'sed',
+    'tr',
+    'cut',
+    'stat',
+    'readlink',
+    'realpath',
+    'mktemp',
+    'timeout',
+    'kill',
+    'sha256sum',
+    'find',
+    'xargs',
+    'awk',
+    'tar',
+    'gzip',
   ],
 };
 const NODE_TOOLS = {
-  required: [...BASH_TOOLS.required, 'node', 'npm', 'npx', 'git', 'curl', 'setpriv', 'stat', 'grep', 'sed', 'cut', 'awk', 'chown', 'id'],
+  required: [
+    ...BASH_TOOLS.required,
+    'node',
+    'npm',
+    'npx',
+    'git',
+    'curl',
+    'setpriv',
+    'stat',
+    'grep',
+    'sed',
+    'cut',
+    'awk',
+    'chown',
+    'id',
+  ],
   optional: [...BASH_TOOLS.optional, 'diff', 'which', 'hostname', 'nproc', 'du', 'df', 'less'],
 };
 
@@ -168,7 +217,8 @@ export async function ensureImage(spec: ImageSpec): Promise<boolean> {
     if (found) await plan.add(found);
     else if (spec.tools.required.includes(tool)) missing.push(tool);
   }
-  if (missing.length > 0) throw new Error(`cannot build ${spec.tag}: this host has no ${missing.join(', ')} to copy into it`);
+  if (missing.length > 0)
+    throw new Error(`cannot build ${spec.tag}: this host has no ${missing.join(', ')} to copy into it`);
   for (const tree of spec.trees ?? []) if (fs.existsSync(tree)) await plan.addTree(tree);
   for (const file of spec.files ?? []) if (fs.existsSync(file)) await plan.add(file);
 
@@ -177,12 +227,18 @@ export async function ensureImage(spec: ImageSpec): Promise<boolean> {
     // mkdtemp makes 0700; this folder becomes the image's "/".
     fs.chmodSync(overlay, 0o755);
     const generated: Record<string, string> = {
-      'etc/passwd': ['root:x:0:0:root:/root:/bin/bash', ...spec.users.map((u) => `${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/bash`), 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', ''].join('\n'),
+      'etc/passwd': [
+        'root:x:0:0:root:/root:/bin/bash',
+        ...spec.users.map((u) => `${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/bash`),
+        'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+        '',
+      ].join('\n'),
       'etc/group': ['root:x:0:', ...spec.users.map((u) => `${u.name}:x:${u.gid}:`), 'nogroup:x:65534:', ''].join('\n'),
       'etc/nsswitch.conf': 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n',
       // As Debian's: login shells (`bash -lc`, how steps run) reset PATH from here.
       'etc/profile': [
-        'if [ "$(id -u)" -eq 0 ]; then PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; else PATH="/usr/local/bin:/usr/bin:/bin"; fi',
+        'if [ "$(id -u)" -eq 0 ]; then PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; ' +
+          'else PATH="/usr/local/bin:/usr/bin:/bin"; fi',
         'export PATH',
         'if [ -d /etc/profile.d ]; then for i in /etc/profile.d/*.sh; do [ -r "$i" ] && . "$i"; done; unset i; fi',
         '',
@@ -203,28 +259,44 @@ export async function ensureImage(spec: ImageSpec): Promise<boolean> {
 
     const list = path.join(overlay, '..', `${path.basename(overlay)}.list`);
     // Docker refuses an archive naming a path twice: what the overlay holds comes from there.
-    const generatedPaths = new Set((fs.readdirSync(overlay, { recursive: true }) as string[]).map((rel) => rel.replace(/\/+$/, '')));
+    const generatedPaths = new Set(
+      (fs.readdirSync(overlay, { recursive: true }) as string[]).map((rel) => rel.replace(/\/+$/, '')),
+    );
     const hostPaths = [...plan.paths].map((p) => p.slice(1)).filter((rel) => !generatedPaths.has(rel));
     fs.writeFileSync(list, hostPaths.sort().join('\n') + '\n');
     try {
-      const changes = [`ENV ${PATH_ENV}`, `LABEL ${LOCAL_IMAGE_LABEL}=1`, ...spec.changes].flatMap((c) => ['--change', c]);
+      const changes = [`ENV ${PATH_ENV}`, `LABEL ${LOCAL_IMAGE_LABEL}=1`, ...spec.changes].flatMap((c) => [
+        '--change',
+        c,
+      ]);
       // The archive streams into the engine; buffering it would keep hundreds of MB in memory.
-      await execa('tar', [
-        '--create',
-        '--file=-',
-        '--numeric-owner',
-        '--owner=0',
-        '--group=0',
-        '--no-recursion',
-        '-C',
-        '/',
-        '--files-from',
-        list,
-        '--recursion',
-        '-C',
-        overlay,
-        '.',
-      ], { buffer: { stdout: false } }).pipe('docker', ['import', '--message', 'poc-orchestrator test image from host binaries', ...changes, '-', spec.tag]);
+      await execa(
+        'tar',
+        [
+          '--create',
+          '--file=-',
+          '--numeric-owner',
+          '--owner=0',
+          '--group=0',
+          '--no-recursion',
+          '-C',
+          '/',
+          '--files-from',
+          list,
+          '--recursion',
+          '-C',
+          overlay,
+          '.',
+        ],
+        { buffer: { stdout: false } },
+      ).pipe('docker', [
+        'import',
+        '--message',
+        'poc-orchestrator test image from host binaries',
+        ...changes,
+        '-',
+        spec.tag,
+      ]);
     } finally {
       fs.rmSync(list, { force: true });
     }
@@ -232,7 +304,8 @@ export async function ensureImage(spec: ImageSpec): Promise<boolean> {
     fs.rmSync(overlay, { recursive: true, force: true });
   }
   // A forced rebuild would otherwise leave the old image behind, untagged (kept while in use).
-  if (previous && previous !== (await imageId(spec.tag))) await execa('docker', ['image', 'rm', previous], { reject: false });
+  if (previous && previous !== (await imageId(spec.tag)))
+    await execa('docker', ['image', 'rm', previous], { reject: false });
   return true;
 }
 
@@ -258,7 +331,13 @@ export async function ensureNodeBaseImage(tag = defaultNodeBaseImage()): Promise
     tag,
     tools: NODE_TOOLS,
     trees: [npmDir, gitCore, '/usr/share/git-core/templates'].filter(Boolean),
-    files: ['/etc/ssl/certs/ca-certificates.crt', '/etc/ssl/openssl.cnf', '/usr/lib/ssl/cert.pem', '/usr/lib/ssl/certs', '/usr/lib/ssl/openssl.cnf'],
+    files: [
+      '/etc/ssl/certs/ca-certificates.crt',
+      '/etc/ssl/openssl.cnf',
+      '/usr/lib/ssl/cert.pem',
+      '/usr/lib/ssl/certs',
+      '/usr/lib/ssl/openssl.cnf',
+    ],
     generated: {},
     changes: [`ENV NODE_VERSION=${process.versions.node}`, 'CMD ["node"]'],
     // As in the official Node images, so Dockerfile.poc's "user exists already" path is the one taken.

@@ -18,7 +18,11 @@ export interface Child {
 }
 
 export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   let text = '';
   const listeners = new Set<() => void>();
@@ -45,10 +49,19 @@ export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] 
     output: () => text,
     waitFor(pattern, timeoutMs = 120_000) {
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`timed out waiting for ${pattern} from ${script}; output:\n${text.slice(-2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`timed out waiting for ${pattern} from ${script}; output:\n${text.slice(-2000)}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (pattern.test(text)) done();
-          else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`${script} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; output:\n${text.slice(-2000)}`));
+          else if (child.exitCode !== null || child.signalCode !== null)
+            done(
+              new Error(
+                `${script} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; ` +
+                  `output:\n${text.slice(-2000)}`,
+              ),
+            );
         };
         const done = (err?: Error) => {
           clearTimeout(timer);

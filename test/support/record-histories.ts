@@ -11,10 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../cli/client.js';
+import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../client/index.js';
 import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
-import type { LlmInput, LlmResult } from '../../workflows/definitions.js';
+import type { LlmInput, LlmResult } from '../../core/contract.js';
 import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
 
@@ -42,8 +42,21 @@ const worker = await startTestWorker({
     async completePrompt(input: LlmInput): Promise<LlmResult> {
       const attempt = Context.current().info.attempt;
       llmCalls += 1;
-      if (input.prompt.includes('flaky') && attempt === 1) throw ApplicationFailure.create({ message: 'openai: 429 rate limited', type: 'LlmRetryable', nextRetryDelay: 100 });
-      return { text: 'hello', backend: input.backend, model: input.model, usage: { inputTokens: 3, outputTokens: 1 }, finishReason: 'stop', latencyMs: 5, attempts: attempt };
+      if (input.prompt.includes('flaky') && attempt === 1)
+        throw ApplicationFailure.create({
+          message: 'openai: 429 rate limited',
+          type: 'LlmRetryable',
+          nextRetryDelay: 100,
+        });
+      return {
+        text: 'hello',
+        backend: input.backend,
+        model: input.model,
+        usage: { inputTokens: 3, outputTokens: 1 },
+        finishReason: 'stop',
+        latencyMs: 5,
+        attempts: attempt,
+      };
     },
     async reportToSlack(args) {
       return { channel: args.target.channel, ts: args.messageTs ?? '1700000000.000200' };
@@ -56,7 +69,11 @@ let n = 0;
 const ws = (commands: Record<string, string>) => scriptedWorkspace(path.join(root, `ws${++n}`), commands);
 const all5 = { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' };
 const recorded: [string, string][] = [];
-const settle = (id: string) => client.workflow.getHandle(id).result().catch(() => undefined);
+const settle = (id: string) =>
+  client.workflow
+    .getHandle(id)
+    .result()
+    .catch(() => undefined);
 
 async function scenario(name: string, body: () => Promise<string>) {
   const workflowId = await body();
@@ -65,8 +82,16 @@ async function scenario(name: string, body: () => Promise<string>) {
 }
 
 try {
-  await scenario('pipeline-done', async () => (await startPipeline(client, { goal: 'all green', workspace: ws(all5), requestedBy: 'U1' }, { taskQueue })).workflowId);
-  await scenario('pipeline-failed', async () => (await startPipeline(client, { workspace: ws({ ...all5, lint: 'exit 2' }) }, { taskQueue })).workflowId);
+  await scenario(
+    'pipeline-done',
+    async () =>
+      (await startPipeline(client, { goal: 'all green', workspace: ws(all5), requestedBy: 'U1' }, { taskQueue }))
+        .workflowId,
+  );
+  await scenario(
+    'pipeline-failed',
+    async () => (await startPipeline(client, { workspace: ws({ ...all5, lint: 'exit 2' }) }, { taskQueue })).workflowId,
+  );
   await scenario('pipeline-cancelled', async () => {
     const { workflowId } = await startPipeline(client, { workspace: ws({ ...all5, doctor: 'block' }) }, { taskQueue });
     await steps.started(workflowId, 'doctor');
@@ -74,36 +99,97 @@ try {
     return workflowId;
   });
   await scenario('pipeline-ask-retry', async () => {
-    const { workflowId } = await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'fail-once 1', test: 'ok' }), onFailure: 'ask' }, { taskQueue });
-    await eventually('a decision', async () => ((await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined));
+    const { workflowId } = await startPipeline(
+      client,
+      { steps: ['lint', 'test'], workspace: ws({ lint: 'fail-once 1', test: 'ok' }), onFailure: 'ask' },
+      { taskQueue },
+    );
+    await eventually('a decision', async () =>
+      (await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined,
+    );
     await decide(client, workflowId, { action: 'retry', by: 'U2' });
     return workflowId;
   });
   await scenario('pipeline-approval', async () => {
-    const { workflowId } = await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'ok', test: 'ok' }), approve: 'all' }, { taskQueue });
-    await eventually('an approval', async () => ((await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined));
+    const { workflowId } = await startPipeline(
+      client,
+      { steps: ['lint', 'test'], workspace: ws({ lint: 'ok', test: 'ok' }), approve: 'all' },
+      { taskQueue },
+    );
+    await eventually('an approval', async () =>
+      (await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined,
+    );
     await decide(client, workflowId, { action: 'approveAll', by: 'U3' });
     return workflowId;
   });
-  await scenario('pipeline-infra-retry', async () => (await startPipeline(client, { steps: ['lint'], workspace: ws({ lint: 'docker-down-once' }) }, { taskQueue })).workflowId);
-  await scenario('pipeline-slack', async () =>
-    (await startPipeline(client, { steps: ['lint', 'test'], workspace: ws({ lint: 'exit 1', test: 'ok' }), slack: { channel: 'C1', threadTs: '1700000000.000100' } }, { taskQueue })).workflowId,
+  await scenario(
+    'pipeline-infra-retry',
+    async () =>
+      (await startPipeline(client, { steps: ['lint'], workspace: ws({ lint: 'docker-down-once' }) }, { taskQueue }))
+        .workflowId,
   );
-  await scenario('pipeline-invalid', async () => (await startPipeline(client, { steps: ['nope'], workspace: ws({ lint: 'ok' }) }, { taskQueue })).workflowId);
+  await scenario(
+    'pipeline-slack',
+    async () =>
+      (
+        await startPipeline(
+          client,
+          {
+            steps: ['lint', 'test'],
+            workspace: ws({ lint: 'exit 1', test: 'ok' }),
+            slack: { channel: 'C1', threadTs: '1700000000.000100' },
+          },
+          { taskQueue },
+        )
+      ).workflowId,
+  );
+  await scenario(
+    'pipeline-invalid',
+    async () =>
+      (await startPipeline(client, { steps: ['nope'], workspace: ws({ lint: 'ok' }) }, { taskQueue })).workflowId,
+  );
   const shared = ws({ lint: 'block', test: 'ok' });
   const first = await startPipeline(client, { steps: ['lint'], workspace: shared }, { taskQueue });
   await steps.started(first.workflowId, 'lint');
   const second = await startPipeline(client, { steps: ['test'], workspace: shared }, { taskQueue });
-  await eventually('second queued', async () => ((await getRunStatus(client, second.workflowId)).phase === 'QUEUED' && (await getRunStatus(client, second.workflowId)).id ? true : undefined));
+  await eventually('second queued', async () =>
+    (await getRunStatus(client, second.workflowId)).phase === 'QUEUED' &&
+    (await getRunStatus(client, second.workflowId)).id
+      ? true
+      : undefined,
+  );
   await cancelRun(client, first.workflowId);
   await scenario('pipeline-queued', async () => second.workflowId);
   recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared, taskQueue)}`]);
-  await scenario('llm-done', async () => (await startLlm(client, { backend: 'openai', model: 'gpt-test', prompt: 'hi' }, { taskQueue })).workflowId);
-  await scenario('llm-retried', async () => (await startLlm(client, { backend: 'anthropic', model: 'claude-test', prompt: 'flaky hi', slack: { channel: 'C1' } }, { taskQueue })).workflowId);
+  await scenario(
+    'llm-done',
+    async () =>
+      (await startLlm(client, { backend: 'openai', model: 'gpt-test', prompt: 'hi' }, { taskQueue })).workflowId,
+  );
+  await scenario(
+    'llm-retried',
+    async () =>
+      (
+        await startLlm(
+          client,
+          { backend: 'anthropic', model: 'claude-test', prompt: 'flaky hi', slack: { channel: 'C1' } },
+          { taskQueue },
+        )
+      ).workflowId,
+  );
 
   fs.mkdirSync(outDir, { recursive: true });
   for (const [name, workflowId] of recorded) {
-    const { stdout } = await execa(cli.path, ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json']);
+    const { stdout } = await execa(cli.path, [
+      'workflow',
+      'show',
+      '--address',
+      server.address,
+      '--workflow-id',
+      workflowId,
+      '--output',
+      'json',
+    ]);
     fs.writeFileSync(path.join(outDir, `${name}.json`), stdout.trim() + '\n');
     process.stdout.write(`recorded ${name} (${workflowId})\n`);
   }

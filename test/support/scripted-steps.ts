@@ -53,7 +53,12 @@ export function scriptedSteps() {
         if (count === 1) throw fail(Number(arg));
         break;
       case 'docker-down-once':
-        if (count === 1) throw ApplicationFailure.create({ message: 'Docker engine unreachable (test)', type: 'DockerUnavailable', nonRetryable: true });
+        if (count === 1)
+          throw ApplicationFailure.create({
+            message: 'Docker engine unreachable (test)',
+            type: 'DockerUnavailable',
+            nonRetryable: true,
+          });
         break;
       case 'block': {
         const beat = setInterval(() => ctx.heartbeat(), 200);

@@ -5,9 +5,10 @@
  * exactly one run and one status message, each in its final state.
  */
 import type { Client } from '@temporalio/client';
-import { loadConfig } from '../../cli/config.js';
-import { slackRunId } from '../../cli/client.js';
+import { loadConfig } from '../../core/config.js';
+import { slackRunId } from '../../client/index.js';
 import { startSlackBot } from '../../slack/app.js';
+import { withEnv } from './temporal.js';
 import type { ChaosRow } from '../../bench/chaos.js';
 import { textOf, type FakeSlack, type MessageDelivery, type PostedMessage } from './fake-slack.js';
 
@@ -34,21 +35,44 @@ export async function runSlackChaos({
   fake: FakeSlack;
   address: string;
 }): Promise<ChaosRow> {
-  const row: ChaosRow = { scenario: 'Slack bot stop + restart mid-run', runs, done: 0, lost: 0, finishedStepsRunTwice: 0, inFlightStepsRerun: 0, containersLeft: 0, note: '' };
+  const row: ChaosRow = {
+    scenario: 'Slack bot stop + restart mid-run',
+    runs,
+    done: 0,
+    lost: 0,
+    finishedStepsRunTwice: 0,
+    inFlightStepsRerun: 0,
+    containersLeft: 0,
+    note: '',
+  };
   const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl };
-  const config = { ...loadConfig(), temporalAddress: address, taskQueue };
-  const start = () => startSlackBot({ config, env, client, log: () => undefined });
+  const config = withEnv({ ...loadConfig(), temporalAddress: address, taskQueue }, env);
+  const start = () => startSlackBot({ config, client, log: () => undefined });
   let bot = await start();
   await fake.connected();
 
   const commands: MessageDelivery[] = [];
   const half = Math.ceil(runs / 2);
-  for (let i = 0; i < half; i++) commands.push(fake.sendMessage({ channel: CHANNEL, user: 'U0CHAOS', text: `!poc run chaos from slack ${i} --steps bootstrap,lint` }));
+  for (let i = 0; i < half; i++)
+    commands.push(
+      fake.sendMessage({
+        channel: CHANNEL,
+        user: 'U0CHAOS',
+        text: `!poc run chaos from slack ${i} --steps bootstrap,lint`,
+      }),
+    );
   // The first run is under way (its status message is up), then the bot goes away.
   await fake.waitFor('the first status message', () => statusMessages(fake, commands[0].ts)[0], 120_000);
   await bot.stop();
   log('Slack bot stopped with runs in flight');
-  for (let i = half; i < runs; i++) commands.push(fake.sendMessage({ channel: CHANNEL, user: 'U0CHAOS', text: `!poc run chaos from slack ${i} --steps bootstrap,lint` }));
+  for (let i = half; i < runs; i++)
+    commands.push(
+      fake.sendMessage({
+        channel: CHANNEL,
+        user: 'U0CHAOS',
+        text: `!poc run chaos from slack ${i} --steps bootstrap,lint`,
+      }),
+    );
   bot = await start();
   await fake.connected();
   // Slack retries a delivery it is unsure about: the same event again must not start a second run.
@@ -61,7 +85,11 @@ export async function runSlackChaos({
       runIds.push(id);
       try {
         const status = await client.workflow.getHandle(id).result();
-        const message = await fake.waitFor(`the final status message of ${id}`, () => statusMessages(fake, command.ts).find((m) => /— \*DONE\*/.test(textOf(m))), 60_000);
+        const message = await fake.waitFor(
+          `the final status message of ${id}`,
+          () => statusMessages(fake, command.ts).find((m) => /— \*DONE\*/.test(textOf(m))),
+          60_000,
+        );
         if (status.phase === 'DONE' && message) row.done += 1;
         else row.lost += 1;
       } catch {

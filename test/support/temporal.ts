@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { loadConfig, type PocConfig } from '../../cli/config.js';
+import { loadConfig, type PocConfig } from '../../core/config.js';
 import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
 import { createPocWorker, ensureSearchAttributes, installRuntime, type PocActivities } from '../../worker/index.js';
 
@@ -42,7 +42,11 @@ export async function testServer(): Promise<TestServer> {
   const cli = findTemporalCli();
   if (!cli) throw new Error('no Temporal CLI: run `npm test` (it builds one) or set TEMPORAL_CLI_PATH');
   const dir = tempDir('temporal');
-  const server = await startDevServer({ cliPath: cli.path, port: await freePort(), dbFile: path.join(dir, 'temporal.db') });
+  const server = await startDevServer({
+    cliPath: cli.path,
+    port: await freePort(),
+    dbFile: path.join(dir, 'temporal.db'),
+  });
   return {
     address: server.address,
     async stop() {
@@ -50,6 +54,12 @@ export async function testServer(): Promise<TestServer> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `config` with the Slack and LLM settings read from `env`: a bot or activities set up apart from their worker. */
+export function withEnv(config: PocConfig, env: NodeJS.ProcessEnv): PocConfig {
+  const fresh = loadConfig(env);
+  return { ...config, slack: fresh.slack, llm: fresh.llm };
 }
 
 export interface TestWorker {
@@ -80,7 +90,13 @@ export async function startTestWorker({
   const client = new Client({ connection, namespace: config.namespace });
   await ensureSearchAttributes(connection, config.namespace);
   const native = await NativeConnection.connect({ address });
-  const worker = await createPocWorker({ connection: native, client, config, taskQueue, env: workerEnv, activityOverrides: overrides });
+  const worker = await createPocWorker({
+    connection: native,
+    client,
+    config,
+    taskQueue,
+    activityOverrides: overrides,
+  });
   const running = worker.run();
   let stopped = false;
   return {
@@ -100,7 +116,11 @@ export async function startTestWorker({
 }
 
 /** Polls `check` until it returns a value (not undefined), or fails with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -110,7 +130,8 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

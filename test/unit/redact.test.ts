@@ -1,16 +1,24 @@
 /** Secret redaction (activities/redact.ts): what must never reach a log, Slack or the CLI. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
-import { createRedactor } from '../../activities/redact.js';
+import { createRedactor } from '../../core/redact.js';
 
 describe('createRedactor', () => {
   test('replaces the values of secret-named variables by their name', () => {
-    const redact = createRedactor({ OPENAI_API_KEY: 'abc123secret', SLACK_BOT_TOKEN: 'tok-987654', DB_PASSWORD: 'hunter2hunter2', HOME: '/home/someone' });
+    const redact = createRedactor({
+      OPENAI_API_KEY: 'abc123secret',
+      SLACK_BOT_TOKEN: 'tok-987654',
+      DB_PASSWORD: 'hunter2hunter2',
+      HOME: '/home/someone',
+    });
     assert.equal(
       redact('key=abc123secret token=tok-987654 pw=hunter2hunter2 home=/home/someone'),
       'key=[redacted:OPENAI_API_KEY] token=[redacted:SLACK_BOT_TOKEN] pw=[redacted:DB_PASSWORD] home=/home/someone',
     );
-    assert.equal(redact('twice abc123secret abc123secret'), 'twice [redacted:OPENAI_API_KEY] [redacted:OPENAI_API_KEY]');
+    assert.equal(
+      redact('twice abc123secret abc123secret'),
+      'twice [redacted:OPENAI_API_KEY] [redacted:OPENAI_API_KEY]',
+    );
   });
 
   test('leaves short values alone: they are too likely to be ordinary words', () => {

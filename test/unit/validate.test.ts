@@ -1,8 +1,8 @@
 /** Input checks of workflows/validate.ts: pure, so exercised here without a server. */
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
-import { DEFAULT_STEPS } from '../../workflows/definitions.js';
-import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../workflows/validate.js';
+import { DEFAULT_STEPS } from '../../core/contract.js';
+import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../core/validate.js';
 
 function fieldOf(fn: () => unknown): string {
   try {
@@ -48,17 +48,50 @@ describe('validatePipelineInput', () => {
   });
 
   test('every rejection names the field', () => {
-    assert.equal(fieldOf(() => validatePipelineInput('run')), 'input');
-    assert.equal(fieldOf(() => validatePipelineInput({ stpes: ['lint'] })), 'stpes');
-    assert.equal(fieldOf(() => validatePipelineInput({ goal: 42 })), 'goal');
-    assert.equal(fieldOf(() => validatePipelineInput({ goal: 'x'.repeat(LIMITS.goal + 1) })), 'goal');
-    assert.equal(fieldOf(() => validatePipelineInput({ workspace: 'relative/path' })), 'workspace');
-    assert.equal(fieldOf(() => validatePipelineInput({ onFailure: 'maybe' })), 'onFailure');
-    assert.equal(fieldOf(() => validatePipelineInput({ approve: ['deploy'], steps: ['lint'] })), 'approve');
-    assert.equal(fieldOf(() => validatePipelineInput({ stepTimeoutSeconds: 0 })), 'stepTimeoutSeconds');
-    assert.equal(fieldOf(() => validatePipelineInput({ stepTimeoutSeconds: 1.5 })), 'stepTimeoutSeconds');
-    assert.equal(fieldOf(() => validatePipelineInput({ slack: { channel: 'general' } })), 'slack.channel');
-    assert.equal(fieldOf(() => validatePipelineInput({ slack: { channel: 'C1', threadTs: 'yesterday' } })), 'slack.threadTs');
+    assert.equal(
+      fieldOf(() => validatePipelineInput('run')),
+      'input',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ stpes: ['lint'] })),
+      'stpes',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ goal: 42 })),
+      'goal',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ goal: 'x'.repeat(LIMITS.goal + 1) })),
+      'goal',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ workspace: 'relative/path' })),
+      'workspace',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ onFailure: 'maybe' })),
+      'onFailure',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ approve: ['deploy'], steps: ['lint'] })),
+      'approve',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ stepTimeoutSeconds: 0 })),
+      'stepTimeoutSeconds',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ stepTimeoutSeconds: 1.5 })),
+      'stepTimeoutSeconds',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ slack: { channel: 'general' } })),
+      'slack.channel',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ slack: { channel: 'C1', threadTs: 'yesterday' } })),
+      'slack.threadTs',
+    );
   });
 });
 
@@ -81,7 +114,14 @@ describe('validateLlmInput', () => {
       model: 'llama3.1',
       prompt: 'hello',
     });
-    const full = validateLlmInput({ backend: 'anthropic', model: 'claude-x', prompt: 'p', system: 's', maxTokens: 10, temperature: 0 });
+    const full = validateLlmInput({
+      backend: 'anthropic',
+      model: 'claude-x',
+      prompt: 'p',
+      system: 's',
+      maxTokens: 10,
+      temperature: 0,
+    });
     assert.equal(full.system, 's');
     assert.equal(full.maxTokens, 10);
     assert.equal(full.temperature, 0);
@@ -89,12 +129,33 @@ describe('validateLlmInput', () => {
 
   test('rejects bad backends, models, prompts and numbers by field', () => {
     const ok = { backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' };
-    assert.equal(fieldOf(() => validateLlmInput(undefined)), 'input');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, backend: 'gemini' })), 'backend');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, model: 'gpt 4; rm' })), 'model');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, prompt: '   ' })), 'prompt');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, maxTokens: -1 })), 'maxTokens');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, temperature: 3 })), 'temperature');
-    assert.equal(fieldOf(() => validateLlmInput({ ...ok, temprature: 1 })), 'temprature');
+    assert.equal(
+      fieldOf(() => validateLlmInput(undefined)),
+      'input',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, backend: 'gemini' })),
+      'backend',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, model: 'gpt 4; rm' })),
+      'model',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, prompt: '   ' })),
+      'prompt',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, maxTokens: -1 })),
+      'maxTokens',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, temperature: 3 })),
+      'temperature',
+    );
+    assert.equal(
+      fieldOf(() => validateLlmInput({ ...ok, temprature: 1 })),
+      'temprature',
+    );
   });
 });

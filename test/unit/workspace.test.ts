@@ -1,15 +1,15 @@
 /** Workspace step definitions (activities/workspace.ts): defaults, poc.config.json, and its errors. */
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../../cli/config.js';
+import { repoRoot } from '../../core/config.js';
 import { CONFIG_FILE, WorkspaceError, jobFolderName, loadWorkspaceConfig } from '../../activities/workspace.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-unit-ws-'));
 let count = 0;
-after(() => fs.rmSync(root, { recursive: true, force: true }));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 function workspace(files: Record<string, string>): string {
   const dir = path.join(root, `ws${++count}`);
@@ -27,13 +27,19 @@ describe('loadWorkspaceConfig', () => {
     assert.deepEqual(config.composeFiles, []);
     assert.deepEqual([...config.steps.keys()], ['build', 'bootstrap', 'doctor', 'lint', 'test']);
     assert.equal(config.steps.get('build')?.kind, 'build');
-    assert.deepEqual(config.steps.get('lint'), { name: 'lint', kind: 'run', command: 'runner/scripts/lint.sh', timeoutSeconds: null });
+    assert.deepEqual(config.steps.get('lint'), {
+      name: 'lint',
+      kind: 'run',
+      command: 'runner/scripts/lint.sh',
+      timeoutSeconds: null,
+    });
   });
 
   test('this repository is a workspace whose default steps all have their script', () => {
     const config = loadWorkspaceConfig(repoRoot);
     for (const step of config.steps.values()) {
-      if (step.kind === 'run') assert.ok(fs.existsSync(path.join(repoRoot, step.command)), `${step.command} is missing`);
+      if (step.kind === 'run')
+        assert.ok(fs.existsSync(path.join(repoRoot, step.command)), `${step.command} is missing`);
     }
   });
 
@@ -49,7 +55,12 @@ describe('loadWorkspaceConfig', () => {
     const config = loadWorkspaceConfig(dir);
     assert.equal(config.service, 'app');
     assert.deepEqual(config.composeFiles, ['ci.yml']);
-    assert.deepEqual(config.steps.get('lint'), { name: 'lint', kind: 'run', command: 'npm run lint', timeoutSeconds: null });
+    assert.deepEqual(config.steps.get('lint'), {
+      name: 'lint',
+      kind: 'run',
+      command: 'npm run lint',
+      timeoutSeconds: null,
+    });
     assert.deepEqual(config.steps.get('e2e'), { name: 'e2e', kind: 'run', command: 'npm run e2e', timeoutSeconds: 90 });
     assert.equal(config.steps.get('image')?.kind, 'build');
     assert.equal(config.steps.get('test')?.command, 'runner/scripts/test.sh');
@@ -63,16 +74,28 @@ describe('loadWorkspaceConfig', () => {
       [{ 'compose.yml': compose, [CONFIG_FILE]: '[]' }, /must hold a JSON object/],
       [{ 'compose.yml': compose, [CONFIG_FILE]: '{"stpes":{}}' }, /unknown field "stpes"/],
       [{ 'compose.yml': compose, [CONFIG_FILE]: '{"service":"bad name"}' }, /service must be a compose service name/],
-      [{ 'compose.yml': compose, [CONFIG_FILE]: '{"composeFiles":["../other.yml"]}' }, /composeFiles must be a list of file names inside the workspace/],
-      [{ 'compose.yml': compose, [CONFIG_FILE]: '{"composeFiles":["missing.yml"]}' }, /compose file missing\.yml is missing/],
+      [
+        { 'compose.yml': compose, [CONFIG_FILE]: '{"composeFiles":["../other.yml"]}' },
+        /composeFiles must be a list of file names inside the workspace/,
+      ],
+      [
+        { 'compose.yml': compose, [CONFIG_FILE]: '{"composeFiles":["missing.yml"]}' },
+        /compose file missing\.yml is missing/,
+      ],
       [{ 'compose.yml': compose, [CONFIG_FILE]: '{"steps":{"Bad Step":"x"}}' }, /is not a step name/],
       [{ 'compose.yml': compose, [CONFIG_FILE]: '{"steps":{"lint":"  "}}' }, /has an empty command/],
-      [{ 'compose.yml': compose, [CONFIG_FILE]: '{"steps":{"lint":{"run":"x","timeoutSeconds":0}}}' }, /timeoutSeconds must be a whole number/],
+      [
+        { 'compose.yml': compose, [CONFIG_FILE]: '{"steps":{"lint":{"run":"x","timeoutSeconds":0}}}' },
+        /timeoutSeconds must be a whole number/,
+      ],
       [{ 'compose.yml': compose, [CONFIG_FILE]: '{"steps":{"lint":{}}}' }, /lint\.run must be the command/],
     ];
     for (const [files, message] of cases) {
       const dir = files ? workspace(files) : path.join(root, 'absent');
-      assert.throws(() => loadWorkspaceConfig(dir), (err: unknown) => err instanceof WorkspaceError && message.test(err.message));
+      assert.throws(
+        () => loadWorkspaceConfig(dir),
+        (err: unknown) => err instanceof WorkspaceError && message.test(err.message),
+      );
     }
   });
 });

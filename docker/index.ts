@@ -6,6 +6,7 @@
  * by the major version, never by the string "2.".
  */
 import { execa } from 'execa';
+import type { ComposeChoice } from '../core/config.js';
 
 export const LABEL_WORKFLOW = 'poc.workflow-id';
 export const LABEL_STEP = 'poc.step';
@@ -21,19 +22,23 @@ export interface Compose {
 
 export class ComposeMissingError extends Error {}
 
-let composePromise: Promise<Compose> | undefined;
+const composePromises = new Map<ComposeChoice | 'any', Promise<Compose>>();
 
-/** The Compose this machine has (cached once found). `POC_COMPOSE` forces one. */
-export function detectCompose(env: NodeJS.ProcessEnv = process.env): Promise<Compose> {
-  composePromise ??= probeCompose(env).catch((err) => {
-    composePromise = undefined; // Installed later? Look again next time.
-    throw err;
-  });
-  return composePromise;
+/** The Compose this machine has (cached once found); `forced` (the config's POC_COMPOSE) picks one. */
+export function detectCompose(forced?: ComposeChoice): Promise<Compose> {
+  const key = forced ?? 'any';
+  let found = composePromises.get(key);
+  if (!found) {
+    found = probeCompose(forced).catch((err) => {
+      composePromises.delete(key); // Installed later? Look again next time.
+      throw err;
+    });
+    composePromises.set(key, found);
+  }
+  return found;
 }
 
-async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
-  const forced = env.POC_COMPOSE?.trim();
+async function probeCompose(forced: ComposeChoice | undefined): Promise<Compose> {
   const candidates: [string, string[]][] =
     forced === 'docker-compose'
       ? [['docker-compose', []]]
@@ -43,18 +48,20 @@ async function probeCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
             ['docker', ['compose']],
             ['docker-compose', []],
           ];
-  if (forced && forced !== 'docker-compose' && forced !== 'docker compose') {
-    throw new ComposeMissingError(`POC_COMPOSE=${forced} is not understood; set it to "docker compose" or "docker-compose"`);
-  }
   for (const [command, prefix] of candidates) {
-    const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000, env });
+    const result = await execa(command, [...prefix, 'version', '--short'], { reject: false, timeout: 20_000 });
     if (result.exitCode !== 0) continue;
     const version = String(result.stdout).trim().replace(/^v/, '');
     // Only the Python v1 prints 1.x; a plugin or a source build ("dev") is v2 or later.
     return { flavour: /^1\./.test(version) ? 'v1' : 'v2', command, prefix, version: version || 'unknown' };
   }
+  if (forced)
+    throw new ComposeMissingError(
+      `POC_COMPOSE=${forced}, but \`${forced} version\` does not work here; install it or unset POC_COMPOSE`,
+    );
   throw new ComposeMissingError(
-    'neither `docker compose` nor `docker-compose` works here; install Docker Compose (the v2+ plugin or docker-compose 1.29)',
+    'neither `docker compose` nor `docker-compose` works here; ' +
+      'install Docker Compose (the v2+ plugin or docker-compose 1.29)',
   );
 }
 
@@ -71,7 +78,10 @@ export async function engineProblem(): Promise<string | null> {
 }
 
 export async function engineVersion(): Promise<string | null> {
-  const result = await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false, timeout: 20_000 });
+  const result = await execa('docker', ['version', '--format', '{{.Server.Version}}'], {
+    reject: false,
+    timeout: 20_000,
+  });
   return result.exitCode === 0 ? String(result.stdout).trim() : null;
 }
 
@@ -87,13 +97,31 @@ export interface ContainerExit {
 export async function containerExit(name: string, sinceSeconds: number): Promise<ContainerExit | null> {
   const events = await execa(
     'docker',
-    ['events', '--since', sinceSeconds.toFixed(3), '--until', (Date.now() / 1000 + 1).toFixed(3), '--filter', `container=${name}`, '--filter', 'event=die', '--filter', 'event=oom', '--format', '{{.Action}} {{index .Actor.Attributes "exitCode"}}'],
+    [
+      'events',
+      '--since',
+      sinceSeconds.toFixed(3),
+      '--until',
+      (Date.now() / 1000 + 1).toFixed(3),
+      '--filter',
+      `container=${name}`,
+      '--filter',
+      'event=die',
+      '--filter',
+      'event=oom',
+      '--format',
+      '{{.Action}} {{index .Actor.Attributes "exitCode"}}',
+    ],
     { reject: false, timeout: 30_000 },
   );
   const lines = events.exitCode === 0 ? String(events.stdout).trim().split('\n').filter(Boolean) : [];
   const died = lines.filter((l) => l.startsWith('die ')).pop();
   if (died) return { exitCode: Number(died.split(' ')[1]), oomKilled: lines.some((l) => l.startsWith('oom')) };
-  const inspected = await execa('docker', ['inspect', '--format', '{{.State.ExitCode}}|{{.State.Status}}|{{.State.OOMKilled}}', name], { reject: false, timeout: 30_000 });
+  const inspected = await execa(
+    'docker',
+    ['inspect', '--format', '{{.State.ExitCode}}|{{.State.Status}}|{{.State.OOMKilled}}', name],
+    { reject: false, timeout: 30_000 },
+  );
   if (inspected.exitCode !== 0) return null;
   const [code, status, oom] = String(inspected.stdout).trim().split('|');
   return status === 'created' ? null : { exitCode: Number(code), oomKilled: oom === 'true' };
@@ -101,7 +129,10 @@ export async function containerExit(name: string, sinceSeconds: number): Promise
 
 /** `docker stop -t N` then `docker rm -f`: the container is gone when this resolves. */
 export async function stopAndRemove(name: string, graceSeconds = 5): Promise<void> {
-  await execa('docker', ['stop', '-t', String(graceSeconds), name], { reject: false, timeout: (graceSeconds + 30) * 1000 });
+  await execa('docker', ['stop', '-t', String(graceSeconds), name], {
+    reject: false,
+    timeout: (graceSeconds + 30) * 1000,
+  });
   await removeContainers([name]);
 }
 
@@ -119,8 +150,16 @@ export interface LabelledContainer {
 }
 
 /** Our containers (all, or one run's, or one step of one run). */
-export async function listContainers(filter: { workflowId?: string; step?: string } = {}): Promise<LabelledContainer[]> {
-  const args = ['ps', '-a', '--no-trunc', '--filter', filter.workflowId ? `label=${LABEL_WORKFLOW}=${filter.workflowId}` : `label=${LABEL_WORKFLOW}`];
+export async function listContainers(
+  filter: { workflowId?: string; step?: string } = {},
+): Promise<LabelledContainer[]> {
+  const args = [
+    'ps',
+    '-a',
+    '--no-trunc',
+    '--filter',
+    filter.workflowId ? `label=${LABEL_WORKFLOW}=${filter.workflowId}` : `label=${LABEL_WORKFLOW}`,
+  ];
   if (filter.step) args.push('--filter', `label=${LABEL_STEP}=${filter.step}`);
   args.push('--format', `{{.ID}}\t{{.Names}}\t{{.Label "${LABEL_WORKFLOW}"}}\t{{.Label "${LABEL_STEP}"}}\t{{.State}}`);
   const result = await execa('docker', args, { reject: false, timeout: 30_000 });

@@ -5,13 +5,26 @@
  * (`--overlap skip`, the default), or one run is BUFFERED and starts when the previous ends
  * (`--overlap buffer`). Runs of one workspace still queue behind each other either way.
  */
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import type { PocConfig } from './config.js';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+} from '@temporalio/client';
+import type { PocConfig } from '../core/config.js';
 import type { Command } from './grammar.js';
-import { ID_PREFIX, PocKind, PocPhase, PocRequestedBy, WORKFLOW_TYPES, type PipelineInput } from '../workflows/definitions.js';
-import { validatePipelineInput } from '../workflows/validate.js';
+import {
+  INTERNAL_ID,
+  PocKind,
+  PocPhase,
+  PocRequestedBy,
+  WORKFLOW_TYPES,
+  type PipelineInput,
+} from '../core/contract.js';
+import type { pipelineWorkflow } from '../workflows/pipeline.js';
+import { validatePipelineInput } from '../core/validate.js';
 
-const SCHEDULE_PREFIX = 'poc-';
+const SCHEDULE_PREFIX = INTERNAL_ID.schedulePrefix;
 
 export interface ScheduleSummary {
   name: string;
@@ -44,14 +57,14 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
   validatePipelineInput(input);
   const scheduleId = `${SCHEDULE_PREFIX}${opts.name}`;
   try {
-    await client.schedule.create({
+    await client.schedule.create<typeof pipelineWorkflow>({
       scheduleId,
       spec: { cronExpressions: [opts.cron] },
       action: {
         type: 'startWorkflow',
         workflowType: WORKFLOW_TYPES.pipeline,
         // Temporal appends the scheduled time: pipeline-sched-<name>-<time>.
-        workflowId: `${ID_PREFIX.pipeline}sched-${opts.name}`,
+        workflowId: `${INTERNAL_ID.scheduledRunPrefix}${opts.name}`,
         taskQueue: config.taskQueue,
         args: [input],
         memo: { goal: input.goal as string },
@@ -69,8 +82,10 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
       memo: { goal: input.goal as string, cron: opts.cron },
     });
   } catch (err) {
-    if ((err as Error).name === 'ScheduleAlreadyRunning') throw new Error(`schedule "${opts.name}" already exists; delete it first or pick another name`);
-    if (/invalid/i.test((err as Error).message)) throw new Error(`schedule "${opts.name}" rejected: ${(err as Error).message}`);
+    if ((err as Error).name === 'ScheduleAlreadyRunning')
+      throw new Error(`schedule "${opts.name}" already exists; delete it first or pick another name`);
+    if (/invalid/i.test((err as Error).message))
+      throw new Error(`schedule "${opts.name}" rejected: ${(err as Error).message}`);
     throw err;
   }
   return scheduleId;
@@ -99,7 +114,8 @@ export async function describeSchedule(client: Client, name: string): Promise<Sc
   try {
     return summarize(name, await client.schedule.getHandle(`${SCHEDULE_PREFIX}${name}`).describe());
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule "${name}"; \`poc schedule list\` shows them`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new Error(`no schedule "${name}"; \`poc schedule list\` shows them`);
     throw err;
   }
 }
@@ -113,7 +129,12 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
   return Promise.all(names.map((name) => describeSchedule(client, name)));
 }
 
-export async function changeSchedule(client: Client, name: string, action: 'pause' | 'unpause' | 'delete' | 'trigger', by = 'poc'): Promise<void> {
+export async function changeSchedule(
+  client: Client,
+  name: string,
+  action: 'pause' | 'unpause' | 'delete' | 'trigger',
+  by = 'poc',
+): Promise<void> {
   const handle = client.schedule.getHandle(`${SCHEDULE_PREFIX}${name}`);
   try {
     if (action === 'pause') await handle.pause(`paused by ${by}`);
@@ -121,7 +142,8 @@ export async function changeSchedule(client: Client, name: string, action: 'paus
     else if (action === 'delete') await handle.delete();
     else await handle.trigger();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule "${name}"; \`poc schedule list\` shows them`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new Error(`no schedule "${name}"; \`poc schedule list\` shows them`);
     throw err;
   }
 }
@@ -129,17 +151,36 @@ export async function changeSchedule(client: Client, name: string, action: 'paus
 export function renderSchedules(schedules: ScheduleSummary[]): string {
   if (schedules.length === 0) return 'no schedules; create one with `poc schedule create <name> --cron "0 3 * * *"`';
   return schedules
-    .map((s) => `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`)
+    .map(
+      (s) =>
+        `${s.name.padEnd(16)} ${s.paused ? 'paused ' : 'active '} ${s.cron.join(' | ').padEnd(16)} ` +
+        `next ${s.nextRuns[0] ?? '-'}  steps ${s.steps?.join(',') ?? 'default'}  overlap ${s.overlap}`,
+    )
     .join('\n');
 }
 
 /** The `schedule …` command, shared by the CLI (and the bot's replies use the same functions). */
-export async function runScheduleCommand(client: Client, config: PocConfig, command: Extract<Command, { name: 'schedule' }>, out: (text: string) => void): Promise<number> {
+export async function runScheduleCommand(
+  client: Client,
+  config: PocConfig,
+  command: Extract<Command, { name: 'schedule' }>,
+  out: (text: string) => void,
+): Promise<number> {
   switch (command.action) {
     case 'create': {
-      await createSchedule(client, config, { name: command.schedule, cron: command.cron, steps: command.steps, goal: command.goal, overlap: command.overlap });
+      await createSchedule(client, config, {
+        name: command.schedule,
+        cron: command.cron,
+        steps: command.steps,
+        goal: command.goal,
+        overlap: command.overlap,
+      });
       const created = await describeSchedule(client, command.schedule);
-      out(command.json ? JSON.stringify(created, null, 2) : `schedule "${command.schedule}" created; next run ${created.nextRuns[0] ?? 'not planned'}`);
+      out(
+        command.json
+          ? JSON.stringify(created, null, 2)
+          : `schedule "${command.schedule}" created; next run ${created.nextRuns[0] ?? 'not planned'}`,
+      );
       return 0;
     }
     case 'list': {
@@ -149,12 +190,21 @@ export async function runScheduleCommand(client: Client, config: PocConfig, comm
     }
     case 'describe': {
       const one = await describeSchedule(client, command.schedule);
-      out(command.json ? JSON.stringify(one, null, 2) : renderSchedules([one]) + (one.recentRuns.length ? `\nrecent: ${one.recentRuns.map((r) => r.workflowId).join(', ')}` : ''));
+      out(
+        command.json
+          ? JSON.stringify(one, null, 2)
+          : renderSchedules([one]) +
+              (one.recentRuns.length ? `\nrecent: ${one.recentRuns.map((r) => r.workflowId).join(', ')}` : ''),
+      );
       return 0;
     }
     default:
       await changeSchedule(client, command.schedule, command.action);
-      out(command.json ? JSON.stringify({ schedule: command.schedule, action: command.action }) : `schedule "${command.schedule}": ${command.action} done`);
+      out(
+        command.json
+          ? JSON.stringify({ schedule: command.schedule, action: command.action })
+          : `schedule "${command.schedule}": ${command.action} done`,
+      );
       return 0;
   }
 }

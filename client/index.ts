@@ -9,13 +9,14 @@
 import crypto from 'node:crypto';
 import {
   Client,
-  Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { clientAddress, loadConfig, type PocConfig } from './config.js';
+import { loadConfig, type PocConfig } from '../core/config.js';
+import { connectTemporal } from '../core/temporal.js';
 import {
+  DEFAULT_TASK_QUEUE,
   FINAL_PHASES,
   ID_PREFIX,
   PocKind,
@@ -35,34 +36,41 @@ import {
   type PipelineStatus,
   type RunStatus,
   type SlackTarget,
-} from '../workflows/definitions.js';
-import { validateLlmInput, validatePipelineInput } from '../workflows/validate.js';
+} from '../core/contract.js';
+import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
+import type { llmPromptWorkflow } from '../workflows/llm.js';
+import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
-export * from '../workflows/definitions.js';
-export { InputError } from '../workflows/validate.js';
-export { loadConfig, type PocConfig } from './config.js';
+export * from '../core/contract.js';
+export { InputError } from '../core/validate.js';
+export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
+export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
   constructor(readonly id: string) {
-    super(`no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; \`poc list\` shows the recent ones`);
+    super(
+      `no run ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)}; ` + '`poc list` shows the recent ones',
+    );
     this.name = 'RunNotFoundError';
   }
 }
 
+/**
+ * A client for the configured Temporal (`loadConfig()`: TEMPORAL_ADDRESS, TLS, API key, profile;
+ * the embedded dev server when no address is set). Fails with a TemporalConnectionError whose
+ * message is one line naming the setting at fault and the fix (a wrong CA, a missing client
+ * certificate, a rejected API key, a namespace that does not exist, nothing listening).
+ */
 export async function connect(config: PocConfig = loadConfig()): Promise<Client> {
-  const address = clientAddress(config);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
-  } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${address} (${(err as Error).message}); start the stack with \`npm start\` ` +
-        `(or \`poc up\`), or set TEMPORAL_ADDRESS to your server`,
-    );
-  }
-  return new Client({ connection, namespace: config.namespace });
+  const connection = await connectTemporal(config);
+  const client = new Client({ connection, namespace: config.namespace });
+  clientConfigs.set(client, config);
+  return client;
 }
+
+/** The settings a client was connected with: runs it starts go to that config's task queue by default. */
+const clientConfigs = new WeakMap<Client, PocConfig>();
 
 const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 /** Short, readable, unique enough for humans to type: 8 characters of Crockford base32. */
@@ -94,11 +102,14 @@ export interface Started {
   started: boolean;
 }
 
-async function start(
+/** The workflows a client starts, by their contract name (typed by their function). */
+type StartableWorkflow = typeof pipelineWorkflow | typeof llmPromptWorkflow;
+
+async function start<W extends StartableWorkflow>(
   client: Client,
-  type: string,
+  type: (typeof WORKFLOW_TYPES)['pipeline' | 'llm'],
   workflowId: string,
-  input: unknown,
+  input: Parameters<W>[0],
   opts: StartOptions,
   extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string>; slack?: SlackTarget },
 ): Promise<Started> {
@@ -121,9 +132,9 @@ async function start(
     if (existing) return { workflowId, runId: existing.runId, started: false };
   }
   try {
-    const handle = await client.workflow.start(type, {
+    const handle = await client.workflow.start<StartableWorkflow>(type, {
       workflowId,
-      taskQueue: opts.taskQueue ?? loadConfig().taskQueue,
+      taskQueue: opts.taskQueue ?? clientConfigs.get(client)?.taskQueue ?? DEFAULT_TASK_QUEUE,
       args: [input],
       memo: { ...extras.memo, ...opts.memo },
       typedSearchAttributes: searchAttributes,
@@ -137,7 +148,8 @@ async function start(
       const description = await client.workflow.getHandle(workflowId).describe();
       return { workflowId, runId: description.runId, started: false };
     }
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`a run with id ${workflowId} already exists; pick another id`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new Error(`a run with id ${workflowId} already exists; pick another id`);
     throw err;
   }
 }
@@ -148,10 +160,14 @@ export function slackThreadKey(target: SlackTarget): string | undefined {
   return ts ? `${target.channel}/${ts}` : undefined;
 }
 
-export async function startPipeline(client: Client, input: PipelineInput = {}, opts: StartOptions = {}): Promise<Started> {
+export async function startPipeline(
+  client: Client,
+  input: PipelineInput = {},
+  opts: StartOptions = {},
+): Promise<Started> {
   const valid = validatePipelineInput(input);
   const workflowId = `${ID_PREFIX.pipeline}${opts.id ?? newRunId()}`;
-  return start(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
+  return start<typeof pipelineWorkflow>(client, WORKFLOW_TYPES.pipeline, workflowId, input, opts, {
     kind: 'pipeline',
     requestedBy: valid.requestedBy,
     memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
@@ -162,7 +178,7 @@ export async function startPipeline(client: Client, input: PipelineInput = {}, o
 export async function startLlm(client: Client, input: LlmInput, opts: StartOptions = {}): Promise<Started> {
   const valid = validateLlmInput(input);
   const workflowId = `${ID_PREFIX.llm}${opts.id ?? newRunId()}`;
-  return start(client, WORKFLOW_TYPES.llm, workflowId, input, opts, {
+  return start<typeof llmPromptWorkflow>(client, WORKFLOW_TYPES.llm, workflowId, input, opts, {
     kind: 'llm',
     requestedBy: valid.requestedBy,
     memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
@@ -210,7 +226,8 @@ export async function cancelRun(client: Client, id: string): Promise<string> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
-  if (description.status.name !== 'RUNNING') throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
+  if (description.status.name !== 'RUNNING')
+    throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
   await handle.cancel();
   return workflowId;
 }
@@ -252,19 +269,24 @@ export interface ListOptions {
 
 /** Newest first, from Temporal's visibility (search attributes and memo). */
 export async function listRuns(client: Client, opts: ListOptions = {}): Promise<RunSummary[]> {
-  const clauses = [opts.kind ? `PocKind = "${opts.kind}"` : `PocKind IN ("pipeline", "llm")`];
-  if (opts.phase) clauses.push(`PocPhase = "${opts.phase}"`);
+  const clauses = [opts.kind ? `${PocKind.name} = "${opts.kind}"` : `${PocKind.name} IN ("pipeline", "llm")`];
+  if (opts.phase) clauses.push(`${PocPhase.name} = "${opts.phase}"`);
   if (opts.query) clauses.push(`(${opts.query})`);
   const limit = Math.max(1, Math.min(opts.limit ?? 10, 1_000));
   const runs: RunSummary[] = [];
-  for await (const execution of client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(limit, 100) })) {
+  for await (const execution of client.workflow.list({
+    query: clauses.join(' AND '),
+    pageSize: Math.min(limit, 100),
+  })) {
     const attrs = execution.typedSearchAttributes;
-    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as 'pipeline' | 'llm';
+    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as
+      'pipeline' | 'llm';
     const memo = (execution.memo ?? {}) as Record<string, unknown>;
     const closed = execution.status.name !== 'RUNNING';
     let phase: string = attrs.get(PocPhase) ?? execution.status.name;
     // A run terminated from outside never got to set its phase.
-    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase)) phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
+    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase))
+      phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
     runs.push({
       workflowId: execution.workflowId,
       kind,

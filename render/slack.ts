@@ -14,9 +14,9 @@ import {
   type StepFailureNotice,
   type StepState,
   type StepStatus,
-} from '../workflows/definitions.js';
-import { redact as processRedact } from '../activities/redact.js';
-import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './text.js';
+} from '../core/contract.js';
+import { redact as processRedact } from '../core/redact.js';
+import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './slack-text.js';
 
 /** Slack's documented limits (a message over them is rejected with `invalid_blocks` or `msg_too_long`). */
 export const SLACK_LIMITS = {
@@ -41,7 +41,13 @@ export interface ButtonElement {
   value?: string;
   url?: string;
   style?: 'primary' | 'danger';
-  confirm?: { title: TextObject; text: TextObject; confirm: TextObject; deny: TextObject; style?: 'primary' | 'danger' };
+  confirm?: {
+    title: TextObject;
+    text: TextObject;
+    confirm: TextObject;
+    deny: TextObject;
+    style?: 'primary' | 'danger';
+  };
 }
 
 export type Block =
@@ -160,11 +166,18 @@ function section(text: string): Block {
 
 function context(parts: (string | null | undefined | false)[]): Block | undefined {
   const text = parts.filter(Boolean).join(' · ');
-  return text ? { type: 'context', elements: [{ type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) }] } : undefined;
+  return text
+    ? { type: 'context', elements: [{ type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) }] }
+    : undefined;
 }
 
 function button(actionId: string, label: string, extra: Partial<ButtonElement> = {}): ButtonElement {
-  return { type: 'button', action_id: actionId, text: { type: 'plain_text', text: cut(label, SLACK_LIMITS.buttonText), emoji: true }, ...extra };
+  return {
+    type: 'button',
+    action_id: actionId,
+    text: { type: 'plain_text', text: cut(label, SLACK_LIMITS.buttonText), emoji: true },
+    ...extra,
+  };
 }
 
 /** Inline code of text we do not control: backticks would end the span early. */
@@ -290,7 +303,12 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
       ),
     );
   }
-  blocks.push(...linesToSections(s.steps.map((step) => stepLine(step, r)), 4));
+  blocks.push(
+    ...linesToSections(
+      s.steps.map((step) => stepLine(step, r)),
+      4,
+    ),
+  );
   if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
 
   const pending = s.phase === 'AWAITING_DECISION' ? s.pendingDecision : null;
@@ -300,7 +318,8 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
     blocks.push(
       section(
         pending.kind === 'failure'
-          ? `:raised_hand: ${step} failed. Retry it, skip it, or abort the run? No answer by ${deadline} counts as abort.`
+          ? `:raised_hand: ${step} failed. Retry it, skip it, or abort the run? ` +
+              `No answer by ${deadline} counts as abort.`
           : `:raised_hand: ${step} waits for approval. Approve it, approve every remaining gated step, or deny. ` +
               `A *yes* or *no* reply in this thread works too. No answer by ${deadline} counts as deny.`,
       ),
@@ -309,7 +328,9 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
   if (s.decisions.length > 0) {
     const shown = s.decisions.slice(-10);
     const more = s.decisions.length - shown.length;
-    blocks.push(context([[...(more > 0 ? [`…${more} earlier decision(s)`] : []), ...shown.map(decisionLine)].join('\n')]));
+    blocks.push(
+      context([[...(more > 0 ? [`…${more} earlier decision(s)`] : []), ...shown.map(decisionLine)].join('\n')]),
+    );
   }
 
   const buttons: (ButtonElement | undefined)[] = [];
@@ -333,7 +354,8 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
   buttons.push(linkButton(opts));
   blocks.push(actions(buttons));
 
-  const text = `${phaseEmoji(s.phase)} Pipeline ${escapeMrkdwn(s.id)}: ${phaseLabel(s.phase)} — ${mrkdwn(r(s.goal), 200)}`;
+  const text =
+    `${phaseEmoji(s.phase)} Pipeline ${escapeMrkdwn(s.id)}: ` + `${phaseLabel(s.phase)} — ${mrkdwn(r(s.goal), 200)}`;
   return message(text, blocks);
 }
 
@@ -358,7 +380,9 @@ function answerSections(answer: string, maxSections: number): Block[] {
     chunks.push(rest.slice(0, end));
     rest = rest.slice(end).replace(/^\n/, '');
   }
-  if (rest.length > 0) chunks[chunks.length - 1] += `\n_…answer cut here (${rest.length} more characters); the whole text is the run's result._`;
+  if (rest.length > 0)
+    chunks[chunks.length - 1] +=
+      `\n_…answer cut here (${rest.length} more characters); the whole text is the run's result._`;
   return chunks.map((chunk, i) => section(i === 0 ? `*Answer:*\n${chunk}` : chunk));
 }
 
@@ -371,7 +395,9 @@ function renderLlm(s: LlmStatus, opts: RenderOptions): SlackMessage {
     .map((line) => `>${line}`)
     .join('\n');
   const blocks: (Block | undefined)[] = [
-    section(`${title}\n*Backend:* ${escapeMrkdwn(s.backend)} · *model:* ${inlineCode(s.model, 200)}\n*Prompt:*\n${quoted}`),
+    section(
+      `${title}\n*Backend:* ${escapeMrkdwn(s.backend)} · *model:* ${inlineCode(s.model, 200)}\n*Prompt:*\n${quoted}`,
+    ),
   ];
   const answer = s.result?.text ?? (s.phase === 'RUNNING' ? s.partialText : '');
   if (answer) blocks.push(...answerSections(r(answer), 10));
@@ -389,7 +415,9 @@ function renderLlm(s: LlmStatus, opts: RenderOptions): SlackMessage {
   );
   if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
   blocks.push(actions([interactive && !isFinal(s.phase) ? cancelButton(s.id) : undefined, linkButton(opts)]));
-  const text = `${phaseEmoji(s.phase)} LLM ${escapeMrkdwn(s.id)} (${escapeMrkdwn(s.backend)}/${escapeMrkdwn(s.model)}): ${phaseLabel(s.phase)}`;
+  const text =
+    `${phaseEmoji(s.phase)} LLM ${escapeMrkdwn(s.id)} ` +
+    `(${escapeMrkdwn(s.backend)}/${escapeMrkdwn(s.model)}): ${phaseLabel(s.phase)}`;
   return message(text, blocks);
 }
 
@@ -400,10 +428,14 @@ export function renderStepFailure(notice: StepFailureNotice, opts: Pick<RenderOp
   const head = `:x: *${escapeMrkdwn(notice.step)}* ${mrkdwn(r(notice.why), 300)}${attempt}`;
   const path = notice.logPath ? `\nLog: ${inlineCode(r(notice.logPath), 500)}` : '';
   const tail = r(notice.logTail ?? '');
-  return message(`:x: ${escapeMrkdwn(notice.step)} ${mrkdwn(r(notice.why), 300)}${attempt}${notice.logPath ? ` — log: ${mrkdwn(r(notice.logPath), 500)}` : ''}`, [
-    section(head + path),
-    section(tail.trim() ? codeBlock(tail, SLACK_LIMITS.sectionText - 10) : '_(the step wrote no output)_'),
-  ]);
+  return message(
+    `:x: ${escapeMrkdwn(notice.step)} ${mrkdwn(r(notice.why), 300)}${attempt}` +
+      `${notice.logPath ? ` — log: ${mrkdwn(r(notice.logPath), 500)}` : ''}`,
+    [
+      section(head + path),
+      section(tail.trim() ? codeBlock(tail, SLACK_LIMITS.sectionText - 10) : '_(the step wrote no output)_'),
+    ],
+  );
 }
 
 export interface RunListItem {
@@ -419,10 +451,14 @@ export function renderRunList(runs: RunListItem[], opts: Pick<RenderOptions, 're
   if (runs.length === 0) return { text: 'No runs yet. Start one with `!poc run [goal]`.' };
   const lines = runs.map(
     (run) =>
-      `${phaseEmoji(run.phase)} \`${escapeMrkdwn(run.workflowId)}\` ${phaseLabel(run.phase)} — ${mrkdwn(r(run.title), 60) || '_(no goal)_'}` +
+      `${phaseEmoji(run.phase)} \`${escapeMrkdwn(run.workflowId)}\` ${phaseLabel(run.phase)} — ` +
+      `${mrkdwn(r(run.title), 60) || '_(no goal)_'}` +
       `${run.requestedBy ? ` · ${who(run.requestedBy)}` : ''} · ${slackDate(run.startTime.toISOString())}`,
   );
-  return message(`The newest ${runs.length} run(s)`, [section(`*The newest ${runs.length} run${runs.length === 1 ? '' : 's'}*, newest first`), ...linesToSections(lines, 10)]);
+  return message(`The newest ${runs.length} run(s)`, [
+    section(`*The newest ${runs.length} run${runs.length === 1 ? '' : 's'}*, newest first`),
+    ...linesToSections(lines, 10),
+  ]);
 }
 
 export interface LogReply {
@@ -435,8 +471,11 @@ export interface LogReply {
 
 export function renderLog(log: LogReply, opts: Pick<RenderOptions, 'redact'> = {}): SlackMessage {
   const r = opts.redact ?? processRedact;
-  const from = log.source === 'file' ? 'end of the log' : log.source === 'status' ? 'last lines kept by the run' : 'no output yet';
-  const head = `:page_facing_up: *${escapeMrkdwn(log.step)}* of \`${escapeMrkdwn(log.workflowId)}\` — ${from}${log.path ? `\nLog: ${inlineCode(r(log.path), 500)}` : ''}`;
+  const from =
+    log.source === 'file' ? 'end of the log' : log.source === 'status' ? 'last lines kept by the run' : 'no output yet';
+  const head =
+    `:page_facing_up: *${escapeMrkdwn(log.step)}* of \`${escapeMrkdwn(log.workflowId)}\` — ${from}` +
+    `${log.path ? `\nLog: ${inlineCode(r(log.path), 500)}` : ''}`;
   const blocks = [section(head)];
   if (log.text.trim()) blocks.push(section(codeBlock(r(log.text), SLACK_LIMITS.sectionText - 10)));
   return message(`Log of ${escapeMrkdwn(log.step)} (${escapeMrkdwn(log.workflowId)})`, blocks);

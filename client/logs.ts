@@ -1,12 +1,13 @@
 /** Step logs: read from the file the worker writes, or from the run's status when the file is elsewhere. */
 import fs from 'node:fs';
-import type { PipelineStatus, StepState } from '../workflows/definitions.js';
+import type { PipelineStatus, StepState } from '../core/contract.js';
 
 /** The step a `logs` request without a step name means: the failed one, else the running, else the last that ran. */
 export function pickStep(status: PipelineStatus, name?: string): StepState {
   if (name) {
     const step = status.steps.find((s) => s.name === name);
-    if (!step) throw new Error(`${status.id} has no step "${name}" (steps: ${status.steps.map((s) => s.name).join(', ')})`);
+    if (!step)
+      throw new Error(`${status.id} has no step "${name}" (steps: ${status.steps.map((s) => s.name).join(', ')})`);
     return step;
   }
   return (
@@ -53,7 +54,13 @@ export function readStepLog(status: PipelineStatus, stepName: string | undefined
   if (step.logPath && fs.existsSync(step.logPath)) {
     return { step: step.name, path: step.logPath, text: tailFile(step.logPath, lines), source: 'file' };
   }
-  if (step.logTail) return { step: step.name, path: step.logPath, text: step.logTail.split('\n').slice(-lines).join('\n'), source: 'status' };
+  if (step.logTail)
+    return {
+      step: step.name,
+      path: step.logPath,
+      text: step.logTail.split('\n').slice(-lines).join('\n'),
+      source: 'status',
+    };
   return { step: step.name, path: step.logPath, text: '', source: 'none' };
 }
 

@@ -6,14 +6,38 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-export const WORKFLOW_TYPES = { pipeline: 'pipeline', llm: 'llmPrompt', workspaceLock: 'workspaceLock', retention: 'pruneJobs' } as const;
+export const WORKFLOW_TYPES = {
+  pipeline: 'pipeline',
+  llm: 'llmPrompt',
+  workspaceLock: 'workspaceLock',
+  retention: 'pruneJobs',
+} as const;
+/** Run ids: `pipeline-<id>` / `llm-<id>` (public: people type them, scripts parse them). */
 export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
+/**
+ * Ids of what the stack keeps on the server for itself: one `workspaceLock` workflow per workspace
+ * (`poc-lock-<key>`), the retention schedule (`poc-retention`, `poc-retention-<queue>` on other task
+ * queues) and the schedules `poc schedule create <name>` makes (`poc-<name>`, starting
+ * `pipeline-sched-<name>-<time>`).
+ */
+export const INTERNAL_ID = {
+  workspaceLockPrefix: 'poc-lock-',
+  retentionSchedule: 'poc-retention',
+  schedulePrefix: 'poc-',
+  scheduledRunPrefix: `${ID_PREFIX.pipeline}sched-`,
+} as const;
+/** The task queue when POC_TASK_QUEUE is unset; its retention schedule keeps the plain id. */
+export const DEFAULT_TASK_QUEUE = 'poc';
 
 export const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);
 export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType.KEYWORD);
 export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
 /** `<channel>/<threadTs>` of the Slack thread a run reports to: the bot finds a thread's run with it. */
 export const PocSlackThread = defineSearchAttributeKey('PocSlackThread', SearchAttributeType.KEYWORD);
+/** The build host a pipeline runs on (`temporal workflow list --query 'PocHost="b1"'`). */
+export const PocHost = defineSearchAttributeKey('PocHost', SearchAttributeType.KEYWORD);
+/** Every custom search attribute, as the worker registers them and `poc doctor` checks them. */
+export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread, PocHost] as const;
 
 export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -22,16 +46,63 @@ export const FINAL_PHASES: readonly Phase[] = ['DONE', 'FAILED', 'CANCELLED'];
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-/** Failure types of the `runStep` activity, as the workflow tells them apart. */
-export const STEP_FAILURE_TYPES = {
+/**
+ * Every `ApplicationFailure` type that crosses the workflow/activity boundary or reaches a caller
+ * (`temporal workflow show`, the client's errors). Workflows and activities import these; never
+ * type one by hand.
+ */
+export const FAILURE_TYPES = {
+  /** Bad input to a workflow or an activity: fails at once, never retried. */
+  invalidInput: 'InvalidInput',
   /** The step's command exited non-zero: the user's code, never retried by itself. */
-  failed: 'StepFailed',
-  timedOut: 'StepTimeout',
+  stepFailed: 'StepFailed',
+  stepTimeout: 'StepTimeout',
   /** Docker engine unreachable: retried by the workflow with backoff, shown in `status.error`. */
   dockerUnavailable: 'DockerUnavailable',
   /** Compose failed before the step's command ran (bad file, image missing, …): retried likewise. */
-  compose: 'ComposeError',
-  invalidInput: 'InvalidInput',
+  composeError: 'ComposeError',
+  /** A pipeline that ended FAILED (its details carry the final status). */
+  pipelineFailed: 'PipelineFailed',
+  /** A second answer to a question that was already answered. */
+  decisionTaken: 'DecisionTaken',
+  /** A provider error no retry can change (4xx, missing key). */
+  llmFatal: 'LlmFatal',
+  /** Rate limit, 5xx, lost connection: retried with backoff. */
+  llmRetryable: 'LlmRetryable',
+  /** The provider sent nothing for POC_LLM_IDLE_TIMEOUT_MS: the attempt is abandoned and retried. */
+  llmTimeout: 'LlmTimeout',
+  /** An `llmPrompt` that failed for another reason. */
+  llmFailed: 'LlmFailed',
+  /** SLACK_BOT_TOKEN missing on the worker. */
+  slackNotConfigured: 'SlackNotConfigured',
+  /** Slack refused the call for good (token, channel, message). */
+  slackRejected: 'SlackRejected',
+  /** Slack unreachable or rate limiting: retried. */
+  slackUnavailable: 'SlackUnavailable',
+} as const;
+export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
+
+/** Failure types of the `runStep` activity, as the workflow tells them apart. */
+export const STEP_FAILURE_TYPES = {
+  failed: FAILURE_TYPES.stepFailed,
+  timedOut: FAILURE_TYPES.stepTimeout,
+  dockerUnavailable: FAILURE_TYPES.dockerUnavailable,
+  compose: FAILURE_TYPES.composeError,
+  invalidInput: FAILURE_TYPES.invalidInput,
+} as const;
+
+/** Failure types of the `completePrompt` activity. */
+export const LLM_FAILURE_TYPES = {
+  retryable: FAILURE_TYPES.llmRetryable,
+  fatal: FAILURE_TYPES.llmFatal,
+  timeout: FAILURE_TYPES.llmTimeout,
+} as const;
+
+/** Failure types of the `reportToSlack` activity. */
+export const SLACK_FAILURE_TYPES = {
+  notConfigured: FAILURE_TYPES.slackNotConfigured,
+  rejected: FAILURE_TYPES.slackRejected,
+  unavailable: FAILURE_TYPES.slackUnavailable,
 } as const;
 
 export const DEFAULT_STEPS = ['build', 'bootstrap', 'doctor', 'lint', 'test'] as const;

@@ -4,7 +4,8 @@
  * `[redacted:NAME]`; well-known token shapes are caught even when no variable holds them.
  */
 
-const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE)$/i;
+// KEY_DATA: a private key given as text (TEMPORAL_TLS_CLIENT_KEY_DATA).
+const SECRET_NAME = /(KEY|KEY_DATA|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE)$/i;
 /** Shorter values are too likely to be ordinary words ("test", "true") to replace blindly. */
 const MIN_SECRET_LENGTH = 6;
 

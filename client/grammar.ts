@@ -3,8 +3,15 @@
  * mentions in Slack. Text is split into words (quotes group, nothing is ever evaluated) and
  * checked against the command table; every mistake gets a one-line error with the right form.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, PHASES, type DecisionAction, type LlmBackend, type Phase } from '../workflows/definitions.js';
-import { STEP_NAME } from '../workflows/validate.js';
+import {
+  DEFAULT_STEPS,
+  LLM_BACKENDS,
+  PHASES,
+  type DecisionAction,
+  type LlmBackend,
+  type Phase,
+} from '../core/contract.js';
+import { STEP_NAME } from '../core/validate.js';
 
 export type Surface = 'cli' | 'slack';
 
@@ -41,17 +48,51 @@ export const DECISION_ACTIONS: Record<DecisionVerb, DecisionAction> = {
 };
 
 export type Command =
-  | { name: 'run'; goal?: string; steps?: string[]; ask: boolean; approve?: string[] | 'all'; follow: boolean; workspace?: string; id?: string; json: boolean }
-  | { name: 'llm'; backend: LlmBackend; model: string; prompt: string; system?: string; maxTokens?: number; temperature?: number; direct: boolean; json: boolean }
+  | {
+      name: 'run';
+      goal?: string;
+      steps?: string[];
+      ask: boolean;
+      approve?: string[] | 'all';
+      follow: boolean;
+      workspace?: string;
+      id?: string;
+      json: boolean;
+    }
+  | {
+      name: 'llm';
+      backend: LlmBackend;
+      model: string;
+      prompt: string;
+      system?: string;
+      maxTokens?: number;
+      temperature?: number;
+      direct: boolean;
+      json: boolean;
+    }
   | { name: 'models'; backend: LlmBackend; json: boolean }
   | { name: 'status'; id?: string; json: boolean }
   | { name: 'list'; limit: number; kind?: 'pipeline' | 'llm'; phase?: Phase; json: boolean }
   | { name: 'logs'; id: string; step?: string; follow: boolean; lines: number; json: boolean }
   | { name: 'cancel'; id?: string; json: boolean }
   | { name: DecisionVerb; id: string; json: boolean }
-  | { name: 'schedule'; action: 'create'; schedule: string; cron: string; steps?: string[]; goal?: string; overlap: 'skip' | 'buffer'; json: boolean }
+  | {
+      name: 'schedule';
+      action: 'create';
+      schedule: string;
+      cron: string;
+      steps?: string[];
+      goal?: string;
+      overlap: 'skip' | 'buffer';
+      json: boolean;
+    }
   | { name: 'schedule'; action: 'list'; json: boolean }
-  | { name: 'schedule'; action: 'pause' | 'unpause' | 'delete' | 'trigger' | 'describe'; schedule: string; json: boolean }
+  | {
+      name: 'schedule';
+      action: 'pause' | 'unpause' | 'delete' | 'trigger' | 'describe';
+      schedule: string;
+      json: boolean;
+    }
   | { name: 'help'; topic?: string }
   | { name: 'up' | 'server' | 'worker' | 'bot' | 'doctor'; json: boolean }
   | { name: 'version' };
@@ -104,8 +145,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     positional: 'rest',
   },
-  models: { usage: 'models --backend ollama|openai|anthropic', summary: 'list the models a backend offers', flags: { backend: { type: 'string', short: 'b' }, json }, positional: 'none', surfaces: ['cli'] },
-  status: { usage: 'status [id]', summary: 'show a run (default: the newest)', flags: { json }, positional: 'optional' },
+  models: {
+    usage: 'models --backend ollama|openai|anthropic',
+    summary: 'list the models a backend offers',
+    flags: { backend: { type: 'string', short: 'b' }, json },
+    positional: 'none',
+    surfaces: ['cli'],
+  },
+  status: {
+    usage: 'status [id]',
+    summary: 'show a run (default: the newest)',
+    flags: { json },
+    positional: 'optional',
+  },
   list: {
     usage: 'list [--limit N] [--kind pipeline|llm] [--phase PHASE]',
     summary: 'the newest runs with phase and goal',
@@ -118,25 +170,72 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: { follow: { type: 'boolean', short: 'f', surfaces: ['cli'] }, lines: { type: 'int', short: 'n' }, json },
     positional: 'one-optional-second',
   },
-  cancel: { usage: 'cancel [id]', summary: 'cancel a queued or running run (default: the newest)', flags: { json }, positional: 'optional' },
-  retry: { usage: 'retry <id>', summary: 'run the failed step again (run started with --ask)', flags: { json }, positional: 'one' },
+  cancel: {
+    usage: 'cancel [id]',
+    summary: 'cancel a queued or running run (default: the newest)',
+    flags: { json },
+    positional: 'optional',
+  },
+  retry: {
+    usage: 'retry <id>',
+    summary: 'run the failed step again (run started with --ask)',
+    flags: { json },
+    positional: 'one',
+  },
   skip: { usage: 'skip <id>', summary: 'skip the failed step and go on', flags: { json }, positional: 'one' },
   abort: { usage: 'abort <id>', summary: 'give up on a run awaiting a decision', flags: { json }, positional: 'one' },
   approve: { usage: 'approve <id>', summary: 'let a gated step run', flags: { json }, positional: 'one' },
-  'approve-all': { usage: 'approve-all <id>', summary: 'let every remaining gated step run', flags: { json }, positional: 'one' },
+  'approve-all': {
+    usage: 'approve-all <id>',
+    summary: 'let every remaining gated step run',
+    flags: { json },
+    positional: 'one',
+  },
   deny: { usage: 'deny <id>', summary: 'refuse a gated step (the run ends)', flags: { json }, positional: 'one' },
   schedule: {
-    usage: 'schedule create <name> --cron "0 3 * * *" [--steps a,b] [--goal G] [--overlap skip|buffer] | list | pause|unpause|delete|trigger|describe <name>',
+    usage:
+      'schedule create <name> --cron "0 3 * * *" [--steps a,b] [--goal G] [--overlap skip|buffer] | ' +
+      'list | pause|unpause|delete|trigger|describe <name>',
     summary: 'pipelines on a timetable (Temporal Schedules)',
-    flags: { cron: { type: 'string' }, steps: { type: 'list', short: 's' }, goal: { type: 'string' }, overlap: { type: 'string' }, json },
+    flags: {
+      cron: { type: 'string' },
+      steps: { type: 'list', short: 's' },
+      goal: { type: 'string' },
+      overlap: { type: 'string' },
+      json,
+    },
     positional: 'rest',
   },
   help: { usage: 'help [command]', summary: 'this list', flags: {}, positional: 'optional' },
-  up: { usage: 'up', summary: 'dev server + worker + Slack bot (when its tokens are set), in one command', flags: { json }, positional: 'none', surfaces: ['cli'] },
-  server: { usage: 'server', summary: 'only the embedded Temporal dev server', flags: { json }, positional: 'none', surfaces: ['cli'] },
-  worker: { usage: 'worker', summary: 'only a worker (TEMPORAL_ADDRESS says where the server is)', flags: { json }, positional: 'none', surfaces: ['cli'] },
+  up: {
+    usage: 'up',
+    summary: 'dev server + worker + Slack bot (when its tokens are set), in one command',
+    flags: { json },
+    positional: 'none',
+    surfaces: ['cli'],
+  },
+  server: {
+    usage: 'server',
+    summary: 'only the embedded Temporal dev server',
+    flags: { json },
+    positional: 'none',
+    surfaces: ['cli'],
+  },
+  worker: {
+    usage: 'worker',
+    summary: 'only a worker (TEMPORAL_ADDRESS says where the server is)',
+    flags: { json },
+    positional: 'none',
+    surfaces: ['cli'],
+  },
   bot: { usage: 'bot', summary: 'only the Slack bot', flags: { json }, positional: 'none', surfaces: ['cli'] },
-  doctor: { usage: 'doctor', summary: 'check Temporal CLI, server, Docker engine and Compose', flags: { json }, positional: 'none', surfaces: ['cli'] },
+  doctor: {
+    usage: 'doctor',
+    summary: 'check Temporal CLI, server, Docker engine and Compose',
+    flags: { json },
+    positional: 'none',
+    surfaces: ['cli'],
+  },
   version: { usage: 'version', summary: 'print the version', flags: {}, positional: 'none', surfaces: ['cli'] },
 };
 
@@ -162,7 +261,7 @@ export function tokenize(text: string): string[] {
       if (inWord) words.push(word);
       word = '';
       inWord = false;
-    } else if (c === '\\' && i + 1 < src.length && !/\s/.test(src[i + 1]) ) {
+    } else if (c === '\\' && i + 1 < src.length && !/\s/.test(src[i + 1])) {
       word += src[i + 1];
       inWord = true;
       i++;
@@ -187,14 +286,17 @@ const MAX_WORDS = 200;
 
 /** Parses the words after `poc` (CLI argv, or the tokenized text of a Slack message). */
 export function parseCommand(argv: string[], surface: Surface): Command {
-  if (argv.length > MAX_WORDS) throw new UsageError(`too many words (${argv.length}); keep a command under ${MAX_WORDS}`);
+  if (argv.length > MAX_WORDS)
+    throw new UsageError(`too many words (${argv.length}); keep a command under ${MAX_WORDS}`);
   const [rawName, ...rest] = argv;
   if (rawName === undefined || rawName === '' || rawName === '--help' || rawName === '-h') return { name: 'help' };
   if (rawName === '--version' || rawName === '-v') return { name: 'version' };
   const name = rawName.toLowerCase();
   const spec = COMMANDS[name];
   if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) {
-    throw new UsageError(`unknown command ${shown(rawName, 40)}; ${surface === 'slack' ? '`!poc help`' : '`poc help`'} lists the commands`);
+    throw new UsageError(
+      `unknown command ${shown(rawName, 40)}; ${surface === 'slack' ? '`!poc help`' : '`poc help`'} lists the commands`,
+    );
   }
   const usage = surface === 'slack' ? `!poc ${spec.usage}` : `poc ${spec.usage}`;
   if (rest.includes('--help') || rest.includes('-h')) return { name: 'help', topic: name };
@@ -239,7 +341,8 @@ function parseFlags(words: string[], spec: CommandSpec, surface: Surface, usage:
       continue;
     }
     const value = inline ?? words[++i];
-    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new UsageError(`--${key} needs a value`, usage);
+    if (value === undefined || (inline === undefined && value.startsWith('--')))
+      throw new UsageError(`--${key} needs a value`, usage);
     if (flags[key] !== undefined) throw new UsageError(`--${key} is given twice`, usage);
     flags[key] = convert(key, flag.type, value, usage);
   }
@@ -253,10 +356,15 @@ function convert(key: string, type: FlagType, value: string, usage: string): str
   }
   if (type === 'number') {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${key} needs a number, got ${shown(value, 20)}`, usage);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new UsageError(`--${key} needs a number, got ${shown(value, 20)}`, usage);
     return n;
   }
-  if (type === 'list') return value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (type === 'list')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return value;
 }
 
@@ -306,7 +414,8 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
     case 'llm': {
       const backend = backendOf(f.backend, usage);
       if (!f.model) throw new UsageError('--model is required', usage);
-      if (f.prompt !== undefined && pos.length > 0) throw new UsageError('give the prompt either with --prompt or as text, not both', usage);
+      if (f.prompt !== undefined && pos.length > 0)
+        throw new UsageError('give the prompt either with --prompt or as text, not both', usage);
       const prompt = (f.prompt as string | undefined) ?? pos.join(' ');
       if (!prompt.trim()) throw new UsageError('a prompt is needed', usage);
       return {
@@ -331,16 +440,25 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       const limit = (f.limit as number | undefined) ?? 10;
       if (limit < 1 || limit > 1000) throw new UsageError('--limit must be from 1 to 1000', usage);
       const kind = f.kind as string | undefined;
-      if (kind !== undefined && kind !== 'pipeline' && kind !== 'llm') throw new UsageError('--kind must be pipeline or llm', usage);
+      if (kind !== undefined && kind !== 'pipeline' && kind !== 'llm')
+        throw new UsageError('--kind must be pipeline or llm', usage);
       const phase = (f.phase as string | undefined)?.toUpperCase();
-      if (phase !== undefined && !(PHASES as readonly string[]).includes(phase)) throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`, usage);
-      return { name, limit, kind: kind as 'pipeline' | 'llm' | undefined, phase: phase as Phase | undefined, json: isJson };
+      if (phase !== undefined && !(PHASES as readonly string[]).includes(phase))
+        throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`, usage);
+      return {
+        name,
+        limit,
+        kind: kind as 'pipeline' | 'llm' | undefined,
+        phase: phase as Phase | undefined,
+        json: isJson,
+      };
     }
     case 'logs': {
       expect(2);
       const id = needId();
       const step = pos[1];
-      if (step !== undefined && !STEP_NAME.test(step)) throw new UsageError(`${shown(step, 40)} is not a step name`, usage);
+      if (step !== undefined && !STEP_NAME.test(step))
+        throw new UsageError(`${shown(step, 40)} is not a step name`, usage);
       const lines = (f.lines as number | undefined) ?? (surface === 'slack' ? 30 : 50);
       if (lines < 1 || lines > 10_000) throw new UsageError('--lines must be from 1 to 10000', usage);
       return { name, id, step, follow: f.follow === true, lines, json: isJson };
@@ -380,7 +498,8 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
     throw new UsageError(`unknown schedule action ${shown(action, 40)}`, usage);
   }
   if (!name) throw new UsageError(`schedule ${action} needs a schedule name`, usage);
-  if (!SCHEDULE_NAME.test(name)) throw new UsageError(`${shown(name, 40)} is not a schedule name (lower-case letters, digits, - and _)`, usage);
+  if (!SCHEDULE_NAME.test(name))
+    throw new UsageError(`${shown(name, 40)} is not a schedule name (lower-case letters, digits, - and _)`, usage);
   if (extra.length) throw new UsageError(`unexpected ${shown(extra[0], 40)}`, usage);
   if (action !== 'create') return { name: 'schedule', action: action as 'pause', schedule: name, json: isJson };
   const cron = f.cron as string | undefined;
@@ -390,7 +509,16 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
   }
   const overlap = (f.overlap as string | undefined) ?? 'skip';
   if (overlap !== 'skip' && overlap !== 'buffer') throw new UsageError('--overlap must be skip or buffer', usage);
-  return { name: 'schedule', action, schedule: name, cron: cron.trim(), steps: stepList('steps', f.steps as string[] | undefined, usage), goal: f.goal as string | undefined, overlap, json: isJson };
+  return {
+    name: 'schedule',
+    action,
+    schedule: name,
+    cron: cron.trim(),
+    steps: stepList('steps', f.steps as string[] | undefined, usage),
+    goal: f.goal as string | undefined,
+    overlap,
+    json: isJson,
+  };
 }
 
 /** The command list, or one command's usage. */
@@ -399,7 +527,8 @@ export function helpText(surface: Surface, topic?: string): string {
   const visible = Object.entries(COMMANDS).filter(([, spec]) => !spec.surfaces || spec.surfaces.includes(surface));
   if (topic) {
     const spec = COMMANDS[topic];
-    if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) throw new UsageError(`no command ${shown(topic, 40)}; \`${prefix} help\` lists them`);
+    if (!spec || (spec.surfaces && !spec.surfaces.includes(surface)))
+      throw new UsageError(`no command ${shown(topic, 40)}; \`${prefix} help\` lists them`);
     return `${prefix} ${spec.usage}\n  ${spec.summary}`;
   }
   const width = Math.max(...visible.map(([name]) => name.length));

@@ -3,7 +3,7 @@
  * client API (early, friendlier errors). Pure functions; every message names the field and
  * says what is expected.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './definitions.js';
+import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './contract.js';
 
 export class InputError extends Error {
   constructor(
@@ -69,7 +69,11 @@ function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<strin
 function rejectUnknown(obj: Record<string, unknown>, known: string[]): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
-      throw new InputError(key, `unknown field; the known fields are ${known.join(', ')}`, /^[\w.]{1,40}$/.test(key) ? key : quoted(key, 40));
+      throw new InputError(
+        key,
+        `unknown field; the known fields are ${known.join(', ')}`,
+        /^[\w.]{1,40}$/.test(key) ? key : quoted(key, 40),
+      );
     }
   }
 }
@@ -101,12 +105,16 @@ function optionalInteger(obj: Record<string, unknown>, field: string, min: numbe
 export function validateStepNames(value: unknown, field = 'steps'): string[] {
   if (!Array.isArray(value)) throw new InputError(field, `must be an array of step names, got ${describe(value)}`);
   if (value.length === 0) throw new InputError(field, 'must name at least one step');
-  if (value.length > LIMITS.steps) throw new InputError(field, `names ${value.length} steps; the limit is ${LIMITS.steps}`);
+  if (value.length > LIMITS.steps)
+    throw new InputError(field, `names ${value.length} steps; the limit is ${LIMITS.steps}`);
   const seen = new Set<string>();
   for (const name of value) {
     if (typeof name !== 'string' || !STEP_NAME.test(name)) {
       const shown = typeof name === 'string' ? quoted(name) : describe(name);
-      throw new InputError(field, `${shown} is not a step name (lower-case letters, digits, - and _, starting with a letter)`);
+      throw new InputError(
+        field,
+        `${shown} is not a step name (lower-case letters, digits, - and _, starting with a letter)`,
+      );
     }
     if (seen.has(name)) throw new InputError(field, `"${name}" is listed twice`);
     seen.add(name);
@@ -122,19 +130,23 @@ function validateSlack(raw: unknown): SlackTarget | undefined {
   const obj = asObject(raw, 'slack', false);
   rejectUnknown(obj, ['channel', 'threadTs', 'messageTs']);
   const channel = requiredString(obj, 'channel', 40);
-  if (!CHANNEL_ID.test(channel)) throw new InputError('slack.channel', `${quoted(channel)} is not a Slack channel id like C0123ABCD`);
+  if (!CHANNEL_ID.test(channel))
+    throw new InputError('slack.channel', `${quoted(channel)} is not a Slack channel id like C0123ABCD`);
   const target: SlackTarget = { channel };
   for (const key of ['threadTs', 'messageTs'] as const) {
     const ts = optionalString(obj, key, 30);
     if (ts === undefined) continue;
-    if (!SLACK_TS.test(ts)) throw new InputError(`slack.${key}`, `${quoted(ts)} is not a Slack timestamp like 1700000000.000100`);
+    if (!SLACK_TS.test(ts))
+      throw new InputError(`slack.${key}`, `${quoted(ts)} is not a Slack timestamp like 1700000000.000100`);
     target[key] = ts;
   }
   return target;
 }
 
 /** The pipeline input with defaults applied; throws InputError naming the bad field. */
-export type ValidPipelineInput = Required<Omit<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>> &
+export type ValidPipelineInput = Required<
+  Omit<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>
+> &
   Pick<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>;
 
 export function validatePipelineInput(raw: unknown): ValidPipelineInput {
@@ -156,10 +168,12 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
   else if (obj.approve !== undefined && obj.approve !== null) {
     approve = validateStepNames(obj.approve, 'approve');
     const unknown = approve.find((name) => !steps.includes(name));
-    if (unknown) throw new InputError('approve', `"${unknown}" is not one of the steps of this run (${steps.join(', ')})`);
+    if (unknown)
+      throw new InputError('approve', `"${unknown}" is not one of the steps of this run (${steps.join(', ')})`);
   }
   const stepTimeoutSeconds = optionalInteger(obj, 'stepTimeoutSeconds', 1, LIMITS.stepTimeoutSeconds);
-  const decisionTimeoutSeconds = optionalInteger(obj, 'decisionTimeoutSeconds', 1, LIMITS.decisionTimeoutSeconds) ?? 600;
+  const decisionTimeoutSeconds =
+    optionalInteger(obj, 'decisionTimeoutSeconds', 1, LIMITS.decisionTimeoutSeconds) ?? 600;
   return {
     goal,
     steps,
@@ -180,16 +194,27 @@ export function validateLlmInput(raw: unknown): LlmInput {
   rejectUnknown(obj, LLM_FIELDS);
   const backend = obj.backend;
   if (typeof backend !== 'string' || !(LLM_BACKENDS as readonly string[]).includes(backend)) {
-    throw new InputError('backend', `must be one of ${LLM_BACKENDS.join(', ')}, got ${JSON.stringify(backend ?? null)?.slice(0, 60)}`);
+    throw new InputError(
+      'backend',
+      `must be one of ${LLM_BACKENDS.join(', ')}, got ${JSON.stringify(backend ?? null)?.slice(0, 60)}`,
+    );
   }
   const model = requiredString(obj, 'model', LIMITS.model);
-  if (!MODEL_NAME.test(model)) throw new InputError('model', `${quoted(model)} is not a model name like llama3.1 or gpt-4o-mini`);
+  if (!MODEL_NAME.test(model))
+    throw new InputError('model', `${quoted(model)} is not a model name like llama3.1 or gpt-4o-mini`);
   const prompt = requiredString(obj, 'prompt', LIMITS.prompt);
   const system = optionalString(obj, 'system', LIMITS.system);
   const maxTokens = optionalInteger(obj, 'maxTokens', 1, LIMITS.maxTokens);
   const temperature = obj.temperature;
-  if (temperature !== undefined && temperature !== null && (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2))) {
-    throw new InputError('temperature', `must be a number from 0 to 2, got ${JSON.stringify(temperature)?.slice(0, 60)}`);
+  if (
+    temperature !== undefined &&
+    temperature !== null &&
+    (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2))
+  ) {
+    throw new InputError(
+      'temperature',
+      `must be a number from 0 to 2, got ${JSON.stringify(temperature)?.slice(0, 60)}`,
+    );
   }
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
   const input: LlmInput = { backend: backend as LlmInput['backend'], model, prompt };

@@ -1,0 +1,87 @@
+/**
+ * Three layers, each a jest project that runs alone (`--selectProjects unit`):
+ *   unit         pure code, no server, no Docker — seconds;
+ *   integration  a real Temporal dev server and real workers (test/*.test.ts);
+ *   e2e          plus a real Docker engine (test/*.e2e.test.ts).
+ * The dev server and the engine are provisioned once per run by the layers' globalSetup.
+ *
+ * TypeScript is transformed by @swc/jest to native ES modules (jest runs with
+ * --experimental-vm-modules), so `import.meta.url` and ESM-only packages such as execa work as
+ * they do under tsx. Each test file runs in a fresh worker process (workerIdleMemoryLimit): the
+ * Temporal SDK's native runtime is a process singleton, and one per file keeps files independent.
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022', keepClassNames: true },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const common = {
+  rootDir: '.',
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  // Sources import each other as `./x.js` (NodeNext); the files are `./x.ts`.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Each layer's backstop timeout (10 s unit, 3 min integration, 15 min e2e).
+  setupFilesAfterEnv: ['<rootDir>/test/jest/layer-timeout.ts'],
+};
+
+/** The unit layer's folder; runner/scripts/test.sh points it elsewhere for its own tests. */
+const unitTestsDir = process.env.POC_UNIT_TESTS_DIR || '<rootDir>/test/unit';
+
+/** Folders whose code the coverage figures describe (not tests, benches or examples). */
+const SOURCE_ROOMS = [
+  'core',
+  'client',
+  'docker',
+  'render',
+  'providers',
+  'activities',
+  'workflows',
+  'worker',
+  'cli',
+  'slack',
+];
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: [unitTestsDir],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/*.test.ts'],
+      testPathIgnorePatterns: ['\\.e2e\\.test\\.ts$'],
+      globalSetup: '<rootDir>/test/jest/integration-setup.mjs',
+      globalTeardown: '<rootDir>/test/jest/teardown.mjs',
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/*.e2e.test.ts'],
+      globalSetup: '<rootDir>/test/jest/e2e-setup.mjs',
+      globalTeardown: '<rootDir>/test/jest/teardown.mjs',
+    },
+  ],
+  // One file at a time: the files share one dev server and one Docker engine on a small machine.
+  maxWorkers: 1,
+  workerIdleMemoryLimit: '1MB',
+  reporters: [
+    'default',
+    ['jest-junit', { outputDirectory: '<rootDir>/test-results', outputName: 'junit.xml', addFileAttribute: 'true' }],
+    '<rootDir>/test/jest/summary-reporter.js',
+  ],
+  collectCoverage: process.env.CI === 'true',
+  coverageProvider: 'v8',
+  collectCoverageFrom: SOURCE_ROOMS.map((room) => `<rootDir>/${room}/**/*.ts`),
+  coverageReporters: ['text', 'text-summary', 'json-summary'],
+  coverageDirectory: '<rootDir>/coverage',
+};

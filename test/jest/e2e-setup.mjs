@@ -1,0 +1,3 @@
+import { e2eSetup } from './hooks.mjs';
+
+export default e2eSetup;

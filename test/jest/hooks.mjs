@@ -1,0 +1,17 @@
+/**
+ * jest's globalSetup/globalTeardown run in jest's own process, outside the test transform, so they
+ * load the TypeScript provisioning code through tsx — the same way `npm start` runs the product.
+ */
+import { register } from 'tsx/esm/api';
+
+register();
+const provision = await import('./provision.ts');
+
+/** Integration layer: one real Temporal dev server for the whole run. */
+export const integrationSetup = () => provision.provisionTemporal();
+/** e2e layer: a Docker engine too. */
+export const e2eSetup = async () => {
+  await provision.provisionDocker();
+  await provision.provisionTemporal();
+};
+export const teardown = () => provision.teardown();

@@ -1,0 +1,3 @@
+import { integrationSetup } from './hooks.mjs';
+
+export default integrationSetup;

@@ -1,0 +1,3 @@
+import { teardown } from './hooks.mjs';
+
+export default teardown;

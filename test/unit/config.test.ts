@@ -1,0 +1,275 @@
+/**
+ * The one config reader: every variable, one set of rules (trimmed, empty = unset, checked, one
+ * line per error), README's table generated from the same list, and no other reader of the
+ * environment in the source rooms.
+ */
+import { describe, test, expect } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CONFIG_TABLE_BEGIN,
+  CONFIG_TABLE_END,
+  CONFIG_VARIABLES,
+  ConfigError,
+  configVariablesMarkdown,
+  loadConfig,
+  repoRoot,
+  secretValues,
+} from '../../core/config.js';
+
+const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+function tempFile(name: string, text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-config-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('CONFIG_VARIABLES and README', () => {
+  test("README's table lists exactly the variables of CONFIG_VARIABLES", () => {
+    const block = readme.slice(readme.indexOf(CONFIG_TABLE_BEGIN), readme.indexOf(CONFIG_TABLE_END));
+    const listed = [...block.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]);
+    expect(listed).toEqual(CONFIG_VARIABLES.map((v) => v.name));
+  });
+
+  test('README carries the generated table as it is (run `npm run docs:env` after changing a variable)', () => {
+    expect(readme).toContain(`${CONFIG_TABLE_BEGIN}\n${configVariablesMarkdown()}\n${CONFIG_TABLE_END}`);
+  });
+
+  test('each variable is listed once, with a group, a description and a default', () => {
+    const names = CONFIG_VARIABLES.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const v of CONFIG_VARIABLES) {
+      expect(v.group.length).toBeGreaterThan(0);
+      expect(v.description.length).toBeGreaterThan(0);
+      expect(v.default.length).toBeGreaterThan(0);
+    }
+  });
+
+  test('loadConfig reads every listed variable', () => {
+    const read = new Set<string>();
+    const env = new Proxy({} as NodeJS.ProcessEnv, {
+      get(_target, name) {
+        if (typeof name === 'string') read.add(name);
+        return undefined;
+      },
+    });
+    loadConfig(env);
+    expect(CONFIG_VARIABLES.map((v) => v.name).filter((name) => !read.has(name))).toEqual([]);
+  });
+
+  test('no other source file reads the environment (the redactor excepted)', () => {
+    const rooms = [
+      'core',
+      'client',
+      'docker',
+      'render',
+      'providers',
+      'activities',
+      'workflows',
+      'worker',
+      'cli',
+      'slack',
+    ];
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.ts') && full !== path.join(repoRoot, 'core', 'config.ts')) {
+          const code = fs
+            .readFileSync(full, 'utf8')
+            .replace(/\/\*[\s\S]*?\*\//g, '')
+            .replace(/\/\/.*$/gm, '');
+          for (const line of code.split('\n')) {
+            if (/process\.env\b|\benv\.[A-Z]|\benv\[/.test(line) && !/createRedactor\(/.test(line)) {
+              offenders.push(`${path.relative(repoRoot, full)}: ${line.trim()}`);
+            }
+          }
+        }
+      }
+    };
+    for (const room of rooms) walk(path.join(repoRoot, room));
+    expect(offenders).toEqual([]);
+  });
+});
+
+describe('loadConfig', () => {
+  test('nothing set: the embedded stack and documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.temporalAddress).toBeUndefined();
+    expect(config.namespace).toBe('default');
+    expect(config.taskQueue).toBe('poc');
+    expect(config.uiUrl).toBe('http://127.0.0.1:8233');
+    expect(config.embedded.port).toBe(7233);
+    expect(config.retentionDays).toBe(14);
+    expect(config.temporal.tls).toBe(false);
+    expect(config.slack.port).toBe(3000);
+    expect(config.llm.ollama.host).toBe('http://127.0.0.1:11434');
+    expect(config.llm.idleTimeoutMs).toBe(120_000);
+    expect(config.worker).toEqual({
+      maxActivities: 500,
+      maxWorkflowTasks: 100,
+      maxCachedWorkflows: 2000,
+      workflowTaskPolls: 10,
+      activityTaskPolls: 10,
+      nonStickyPollRatio: 0.2,
+    });
+    expect(config.compose).toBeUndefined();
+    expect(config.color).toBe(true);
+  });
+
+  test('values are trimmed and an empty value counts as unset, for every kind of setting', () => {
+    const config = loadConfig({
+      POC_TASK_QUEUE: '  q1  ',
+      TEMPORAL_NAMESPACE: '   ',
+      SLACK_BOT_TOKEN: ' xoxb-1 ',
+      SLACK_APP_TOKEN: '',
+      POC_SLACK_PORT: ' 3100 ',
+      POC_ALLOWED_USERS: ' U1, U2 ,',
+      OPENAI_API_KEY: '  ',
+      POC_MAX_ACTIVITIES: ' 7 ',
+      POC_COMPOSE: ' docker-compose ',
+      NO_COLOR: ' ',
+    });
+    expect(config.taskQueue).toBe('q1');
+    expect(config.namespace).toBe('default');
+    expect(config.slack.botToken).toBe('xoxb-1');
+    expect(config.slack.appToken).toBeUndefined();
+    expect(config.slack.port).toBe(3100);
+    expect(config.slack.allowedUsers).toEqual(['U1', 'U2']);
+    expect(config.llm.openai.apiKey).toBeUndefined();
+    expect(config.worker.maxActivities).toBe(7);
+    expect(config.compose).toBe('docker-compose');
+    expect(config.color).toBe(true);
+  });
+
+  test('a bad value is one line naming the variable and the fix', () => {
+    const cases: [NodeJS.ProcessEnv, string][] = [
+      [{ POC_METRICS_PORT: '99999' }, 'POC_METRICS_PORT'],
+      [{ POC_SLACK_PORT: 'eighty' }, 'POC_SLACK_PORT'],
+      [{ POC_EMBEDDED_PORT: '-1' }, 'POC_EMBEDDED_PORT'],
+      [{ POC_RETENTION_DAYS: 'forever' }, 'POC_RETENTION_DAYS'],
+      [{ POC_MAX_ACTIVITIES: '0' }, 'POC_MAX_ACTIVITIES'],
+      [{ POC_MAX_WORKFLOW_TASKS: '1' }, 'POC_MAX_WORKFLOW_TASKS'],
+      [{ POC_NON_STICKY_POLL_RATIO: '2' }, 'POC_NON_STICKY_POLL_RATIO'],
+      [{ POC_LLM_IDLE_TIMEOUT_MS: '1.5s' }, 'POC_LLM_IDLE_TIMEOUT_MS'],
+      [{ POC_COMPOSE: 'podman compose' }, 'POC_COMPOSE'],
+      [{ SLACK_API_URL: 'slack.com/api' }, 'SLACK_API_URL'],
+      [{ OPENAI_BASE_URL: 'ftp://x' }, 'OPENAI_BASE_URL'],
+      [{ POC_TEMPORAL_UI_URL: 'localhost:8233' }, 'POC_TEMPORAL_UI_URL'],
+      [{ OLLAMA_HOST: 'ftp://x' }, 'OLLAMA_HOST'],
+      [{ TEMPORAL_ADDRESS: 'temporal.example.com' }, 'TEMPORAL_ADDRESS'],
+      [{ TEMPORAL_TLS: 'maybe', TEMPORAL_ADDRESS: 'h:7233' }, 'TEMPORAL_TLS'],
+    ];
+    for (const [env, variable] of cases) {
+      const err = configError(env);
+      expect(err.variable).toBe(variable);
+      expect(err.message.startsWith(`${variable}=`)).toBe(true);
+      expect(err.message).not.toContain('\n');
+      expect(err.message).toMatch(/; (set|fix|add|create|keep|unset)/);
+    }
+  });
+
+  test('Temporal connection variables: TLS files, API key, and what they need', () => {
+    const mtls = loadConfig({
+      TEMPORAL_ADDRESS: 'temporal.example.com:7233',
+      TEMPORAL_NAMESPACE: 'ci',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/client.pem',
+      TEMPORAL_TLS_CLIENT_KEY_PATH: '/certs/client.key',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/certs/ca.pem',
+      TEMPORAL_TLS_SERVER_NAME: 'frontend.internal',
+    });
+    expect(mtls.temporalAddress).toBe('temporal.example.com:7233');
+    expect(mtls.namespace).toBe('ci');
+    expect(mtls.temporal.tls).toEqual({
+      clientCert: { path: '/certs/client.pem', setting: 'TEMPORAL_TLS_CLIENT_CERT_PATH' },
+      clientKey: { path: '/certs/client.key', setting: 'TEMPORAL_TLS_CLIENT_KEY_PATH' },
+      serverCaCert: { path: '/certs/ca.pem', setting: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH' },
+      serverName: 'frontend.internal',
+    });
+
+    const keyed = loadConfig({ TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key-123456' });
+    expect(keyed.temporal.apiKey).toBe('key-123456');
+    expect(keyed.temporal.tls).toEqual({});
+    expect(secretValues(keyed).TEMPORAL_API_KEY).toBe('key-123456');
+    const plainKeyed = loadConfig({
+      TEMPORAL_ADDRESS: 'h:7233',
+      TEMPORAL_API_KEY: 'key-123456',
+      TEMPORAL_TLS: 'false',
+    });
+    expect(plainKeyed.temporal.tls).toBe(false);
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'h:7233', TEMPORAL_TLS: 'TRUE' }).temporal.tls).toEqual({});
+
+    expect(configError({ TEMPORAL_ADDRESS: 'h:7233', TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem' }).variable).toBe(
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+    );
+    expect(configError({ TEMPORAL_ADDRESS: 'h:7233', TEMPORAL_TLS_CLIENT_KEY_PATH: '/c.key' }).variable).toBe(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+    );
+    expect(configError({ TEMPORAL_API_KEY: 'key-123456' }).message).toMatch(
+      /^TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not: set TEMPORAL_ADDRESS/,
+    );
+  });
+
+  test("the Temporal CLI's profiles: the file's values, overridden by variables, each error one line", () => {
+    const file = tempFile(
+      'temporal.toml',
+      [
+        '[profile.default]',
+        'address = "default.example.com:7233"',
+        '',
+        '[profile.prod]',
+        'address = "prod.example.com:7233"',
+        'namespace = "prod-ns"',
+        'api_key = "prod-key-123456"',
+        '[profile.prod.tls]',
+        'server_name = "prod.internal"',
+        '[profile.prod.grpc_meta]',
+        'x-team = "ci"',
+      ].join('\n'),
+    );
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: file }).temporalAddress).toBe('default.example.com:7233');
+    const prod = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' });
+    expect(prod.temporalAddress).toBe('prod.example.com:7233');
+    expect(prod.namespace).toBe('prod-ns');
+    expect(prod.temporal.apiKey).toBe('prod-key-123456');
+    expect(prod.temporal.tls).toEqual({ serverName: 'prod.internal' });
+    expect(prod.temporal.metadata).toEqual({ 'x-team': 'ci' });
+    expect(prod.temporal.profile).toBe('prod');
+    expect(prod.temporal.addressSetting).toBe(`address of profile "prod" in ${file}`);
+    const overridden = loadConfig({
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: 'prod',
+      TEMPORAL_NAMESPACE: 'other',
+      TEMPORAL_TLS: 'false',
+    });
+    expect(overridden.namespace).toBe('other');
+    expect(overridden.temporal.namespaceSetting).toBe('TEMPORAL_NAMESPACE');
+    expect(overridden.temporal.tls).toBe(false);
+
+    const missingProfile = configError({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' });
+    expect(missingProfile.variable).toBe('TEMPORAL_PROFILE');
+    expect(missingProfile.message).toContain('has no such profile');
+    expect(configError({ TEMPORAL_CONFIG_FILE: `${file}.missing` }).variable).toBe('TEMPORAL_CONFIG_FILE');
+    const broken = configError({ TEMPORAL_CONFIG_FILE: tempFile('temporal.toml', '[profile.default\naddress=') });
+    expect(broken.variable).toBe('TEMPORAL_CONFIG_FILE');
+    expect(broken.message).not.toContain('\n');
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: tempFile('temporal.toml', '') }).temporalAddress).toBeUndefined();
+    expect(configError({ TEMPORAL_PROFILE: 'prod', HOME: path.join(os.tmpdir(), 'nowhere') }).variable).toBe(
+      'TEMPORAL_PROFILE',
+    );
+  });
+});
