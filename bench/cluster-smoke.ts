@@ -15,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ensureClusterBinaries } from '../cluster/binaries.js';
+import { loadConfig } from '../core/config.js';
 import {
   clusterDown,
   clusterStatus,
@@ -101,20 +102,20 @@ async function killAndWatch(dir: string, client: Client, role: Role): Promise<vo
   });
   timings.push([`${role} restarted by the supervisor`, Date.now() - t0]);
   const entry = after.processes.find((p) => p.role === role);
-  say(
-    `${role} is back: pid ${oldPid} → ${entry?.pid}, restarts=${entry?.restarts} (${((Date.now() - t0) / 1000).toFixed(2)} s)`,
-  );
+  const took = ((Date.now() - t0) / 1000).toFixed(2);
+  say(`${role} is back: pid ${oldPid} → ${entry?.pid}, restarts=${entry?.restarts} (${took} s)`);
   await recoverTime(client, role);
 }
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const config = loadConfig();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-smoke-'));
   say(`cluster folder ${dir}`);
-  await timed('ensureClusterBinaries (cached after the first run)', () => ensureClusterBinaries(say));
+  await timed('ensureClusterBinaries (cached after the first run)', () => ensureClusterBinaries(say, config));
   const status = await timed(
     'clusterUp (fresh folder: initdb, schemas, 4 services, namespace, search attributes)',
-    () => clusterUp({ dir, log: say }),
+    () => clusterUp({ config, dir, log: say }),
   );
   process.stdout.write(JSON.stringify(status, null, 2) + '\n');
 
@@ -143,9 +144,8 @@ async function main(): Promise<void> {
         for await (const execution of client.workflow.list({
           query: `PocKind = "cluster-smoke" AND WorkflowId = "${workflowId}"`,
         })) {
-          say(
-            `  found ${execution.workflowId} (${execution.status.name}, PocHost=${execution.typedSearchAttributes.get(PocHost)})`,
-          );
+          const host = execution.typedSearchAttributes.get(PocHost);
+          say(`  found ${execution.workflowId} (${execution.status.name}, PocHost=${host})`);
           return true;
         }
         return undefined;

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cacheDir } from '../core/config.js';
+import type { PocConfig } from '../core/config.js';
 import { withFileLock } from './lock.js';
 
 export const SERVER_MODULE = 'go.temporal.io/server';
@@ -20,10 +20,13 @@ export const UI_VERSION = 'v2.42.1';
 
 export type Log = (line: string) => void;
 
+/** Where the programs are cached and where `go` is looked for (loadConfig's `cacheDir`, `searchPath`). */
+export type BuildPaths = Pick<PocConfig, 'cacheDir' | 'searchPath'>;
+
 export interface ClusterBinaries {
   serverPath: string;
   sqlToolPath: string;
-  /** Versioned schema folders for PostgreSQL 12+ from the module; undefined = use the SQL tool's embedded copy. */
+  /** PostgreSQL 12+ versioned schema folders from the module; undefined = the SQL tool's embedded copy. */
   schemaDirs: { temporal: string; visibility: string } | undefined;
   /** Where the module's files were found (for messages). */
   moduleDir: string | undefined;
@@ -32,12 +35,12 @@ export interface ClusterBinaries {
 
 export type UiServerBinary = { path: string; reason?: undefined } | { path: undefined; reason: string };
 
-export function serverBinDir(env = process.env): string {
-  return path.join(cacheDir(env), 'temporal-server', SERVER_VERSION);
+export function serverBinDir(paths: BuildPaths): string {
+  return path.join(paths.cacheDir, 'temporal-server', SERVER_VERSION);
 }
 
-export function uiBinDir(env = process.env): string {
-  return path.join(cacheDir(env), 'temporal-ui-server', UI_VERSION);
+export function uiBinDir(paths: BuildPaths): string {
+  return path.join(paths.cacheDir, 'temporal-ui-server', UI_VERSION);
 }
 
 function isExecutable(file: string): boolean {
@@ -56,8 +59,10 @@ function isExecutable(file: string): boolean {
  */
 async function goInstall(
   log: Log,
-  { label, packages, gobin, env }: { label: string; packages: string[]; gobin: string; env: NodeJS.ProcessEnv },
+  { label, packages, gobin, paths }: { label: string; packages: string[]; gobin: string; paths: BuildPaths },
 ): Promise<{ ok: true } | { ok: false; tail: string }> {
+  const go = onPath('go', paths);
+  if (!go) return { ok: false, tail: 'Go is not installed (no `go` on PATH)' };
   fs.rmSync(gobin, { recursive: true, force: true });
   fs.mkdirSync(gobin, { recursive: true });
   log(`building ${label} with go install (takes a few minutes, once; cached in ${path.dirname(gobin)})`);
@@ -67,8 +72,8 @@ async function goInstall(
     15_000,
   );
   try {
-    const child = execa('go', ['install', ...packages], {
-      env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
+    const child = execa(go, ['install', ...packages], {
+      env: { GOBIN: gobin, CGO_ENABLED: '0' },
       all: true,
       reject: false,
       buffer: { all: true },
@@ -100,9 +105,9 @@ async function goInstall(
 /** `temporal-server` and `temporal-sql-tool`, building them when the cache does not have them. */
 export async function ensureServerBinaries(
   log: Log,
-  env = process.env,
+  paths: BuildPaths,
 ): Promise<{ serverPath: string; sqlToolPath: string }> {
-  const dir = serverBinDir(env);
+  const dir = serverBinDir(paths);
   const serverPath = path.join(dir, 'temporal-server');
   const sqlToolPath = path.join(dir, 'temporal-sql-tool');
   if (isExecutable(serverPath) && isExecutable(sqlToolPath)) return { serverPath, sqlToolPath };
@@ -110,7 +115,7 @@ export async function ensureServerBinaries(
   // Two clusters starting at once build once: the second waits, then finds the programs.
   return withFileLock(path.join(dir, 'build.lock'), BUILD_WAIT_MS, 'building temporal-server', async () => {
     if (isExecutable(serverPath) && isExecutable(sqlToolPath)) return { serverPath, sqlToolPath };
-    return buildServerBinaries(log, env, { dir, serverPath, sqlToolPath });
+    return buildServerBinaries(log, paths, { dir, serverPath, sqlToolPath });
   });
 }
 
@@ -118,7 +123,7 @@ const BUILD_WAIT_MS = 30 * 60_000;
 
 async function buildServerBinaries(
   log: Log,
-  env: NodeJS.ProcessEnv,
+  paths: BuildPaths,
   { dir, serverPath, sqlToolPath }: { dir: string; serverPath: string; sqlToolPath: string },
 ): Promise<{ serverPath: string; sqlToolPath: string }> {
   const gobin = path.join(dir, '.gobin');
@@ -126,7 +131,7 @@ async function buildServerBinaries(
     label: `temporal-server and temporal-sql-tool ${SERVER_VERSION}`,
     packages: [`${SERVER_MODULE}/cmd/server@${SERVER_VERSION}`, `${SERVER_MODULE}/cmd/tools/sql@${SERVER_VERSION}`],
     gobin,
-    env,
+    paths,
   });
   if (!built.ok) throw new Error(`go install of ${SERVER_MODULE}@${SERVER_VERSION} failed: ${built.tail}`);
   fs.renameSync(path.join(gobin, 'server'), serverPath);
@@ -140,13 +145,15 @@ async function buildServerBinaries(
  * remembered in the cache (delete `build-failed.txt` there to try again) so every `up` does not
  * spend minutes failing again.
  */
-export async function ensureUiServer(log: Log, env = process.env): Promise<UiServerBinary> {
-  const dir = uiBinDir(env);
+export async function ensureUiServer(log: Log, paths: BuildPaths): Promise<UiServerBinary> {
+  const dir = uiBinDir(paths);
   const binary = path.join(dir, 'temporal-ui-server');
   const failedMarker = path.join(dir, 'build-failed.txt');
   const known = (): UiServerBinary | undefined => {
     if (isExecutable(binary)) return { path: binary };
-    if (fs.existsSync(failedMarker)) return { path: undefined, reason: fs.readFileSync(failedMarker, 'utf8').trim() };
+    if (fs.existsSync(failedMarker)) {
+      return { path: undefined, reason: fs.readFileSync(failedMarker, 'utf8').trim() };
+    }
     return undefined;
   };
   const before = known();
@@ -156,13 +163,13 @@ export async function ensureUiServer(log: Log, env = process.env): Promise<UiSer
     path.join(dir, 'build.lock'),
     BUILD_WAIT_MS,
     'building the UI server',
-    async () => known() ?? buildUiServer(log, env, { dir, binary, failedMarker }),
+    async () => known() ?? buildUiServer(log, paths, { dir, binary, failedMarker }),
   );
 }
 
 async function buildUiServer(
   log: Log,
-  env: NodeJS.ProcessEnv,
+  paths: BuildPaths,
   { dir, binary, failedMarker }: { dir: string; binary: string; failedMarker: string },
 ): Promise<UiServerBinary> {
   const gobin = path.join(dir, '.gobin');
@@ -170,7 +177,7 @@ async function buildUiServer(
     label: `the Temporal UI server ${UI_VERSION}`,
     packages: [`${UI_MODULE}/cmd/server@${UI_VERSION}`],
     gobin,
-    env,
+    paths,
   });
   if (!built.ok) {
     const reason = `go install ${UI_MODULE}/cmd/server@${UI_VERSION} failed: ${built.tail}`;
@@ -187,10 +194,11 @@ async function buildUiServer(
  * The server module's own folder in the Go module cache: `go mod download -json` names it (and
  * fetches it if a cache clean removed it after the build).
  */
-export async function serverModuleDir(env = process.env): Promise<string | undefined> {
-  const result = await execa('go', ['mod', 'download', '-json', `${SERVER_MODULE}@${SERVER_VERSION}`], {
-    env,
-    cwd: cacheDir(env),
+export async function serverModuleDir(paths: BuildPaths): Promise<string | undefined> {
+  const go = onPath('go', paths);
+  if (!go) return undefined;
+  const result = await execa(go, ['mod', 'download', '-json', `${SERVER_MODULE}@${SERVER_VERSION}`], {
+    cwd: paths.cacheDir,
     reject: false,
     timeout: 300_000,
   });
@@ -216,23 +224,25 @@ export function postgresSchemaDirs(moduleDir: string): { temporal: string; visib
 /** Everything the cluster runs, built once and cached; the UI server only when asked and buildable. */
 export async function ensureClusterBinaries(
   log: Log,
-  { ui = true, env = process.env }: { ui?: boolean; env?: NodeJS.ProcessEnv } = {},
+  paths: BuildPaths,
+  { ui = true }: { ui?: boolean } = {},
 ): Promise<ClusterBinaries> {
-  if (!onPath('go', env) && !isExecutable(path.join(serverBinDir(env), 'temporal-server'))) {
+  if (!onPath('go', paths) && !isExecutable(path.join(serverBinDir(paths), 'temporal-server'))) {
     throw new Error(
-      `Go is not installed, so temporal-server cannot be built; install Go 1.25 or later (it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`,
+      'Go is not installed, so temporal-server cannot be built; install Go 1.25 or later ' +
+        `(it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`,
     );
   }
-  fs.mkdirSync(cacheDir(env), { recursive: true });
-  const { serverPath, sqlToolPath } = await ensureServerBinaries(log, env);
-  const moduleDir = onPath('go', env) ? await serverModuleDir(env) : undefined;
+  fs.mkdirSync(paths.cacheDir, { recursive: true });
+  const { serverPath, sqlToolPath } = await ensureServerBinaries(log, paths);
+  const moduleDir = await serverModuleDir(paths);
   const schemaDirs = moduleDir ? postgresSchemaDirs(moduleDir) : undefined;
-  const uiBinary: UiServerBinary = ui ? await ensureUiServer(log, env) : { path: undefined, reason: 'not asked for' };
+  const uiBinary: UiServerBinary = ui ? await ensureUiServer(log, paths) : { path: undefined, reason: 'not asked for' };
   return { serverPath, sqlToolPath, schemaDirs, moduleDir, ui: uiBinary };
 }
 
-function onPath(name: string, env = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+function onPath(name: string, paths: BuildPaths): string | undefined {
+  for (const dir of paths.searchPath.split(path.delimiter)) {
     if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
   }
   return undefined;

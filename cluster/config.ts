@@ -135,11 +135,13 @@ export function serverConfigYaml(plan: ClusterPlan): string {
  */
 export function dynamicConfigYaml(): string {
   const entries: Array<[string, string | number | boolean]> = [
-    // The next activity comes back with the workflow task that scheduled it (the dev server does the same in worker/devserver.ts).
+    // The next activity comes back with the workflow task that scheduled it (as on the dev server,
+    // worker/devserver.ts).
     ['system.enableActivityEagerExecution', true],
     ['system.namespaceCacheRefreshInterval', '2s'],
     ['limit.maxIDLength', 255],
-    // Workflow updates (`poc` decisions use them); on by default in 1.29, pinned so a newer default cannot surprise.
+    // Workflow updates (`poc` decisions use them): on by default in 1.29, pinned so a newer default
+    // cannot surprise.
     ['frontend.enableUpdateWorkflowExecution', true],
   ];
   return (

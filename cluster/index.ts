@@ -18,7 +18,7 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
-import { repoRoot } from '../core/config.js';
+import { repoRoot, type PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 import { ensureClusterBinaries, type Log } from './binaries.js';
 import { ensureCerts } from './certs.js';
@@ -51,8 +51,12 @@ export function defaultClusterDir(): string {
   return path.join(repoRoot, 'runner', 'cluster');
 }
 
+/** What `clusterUp` takes from loadConfig: the cache of built programs, PATH, the cluster settings. */
+export type ClusterConfig = Pick<PocConfig, 'cacheDir' | 'searchPath' | 'cluster'>;
+
 export interface ClusterUpOptions {
-  /** Folder for data, configs, certificates and logs; default `<repo>/runner/cluster`. */
+  config: ClusterConfig;
+  /** Folder for data, configs, certificates and logs; default `config.cluster.dir` (POC_CLUSTER_DIR). */
   dir?: string;
   namespace?: string;
   retentionDays?: number;
@@ -62,7 +66,6 @@ export interface ClusterUpOptions {
   logLevel?: ClusterPlan['logLevel'];
   startTimeoutMs?: number;
   log?: Log;
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface ClusterDownOptions {
@@ -150,10 +153,10 @@ async function makePlan(
   dir: string,
   opts: Required<Pick<ClusterUpOptions, 'namespace' | 'retentionDays' | 'ui' | 'logLevel'>>,
   log: Log,
-  env: NodeJS.ProcessEnv,
+  config: ClusterConfig,
 ): Promise<ClusterPlan> {
-  const binaries = await ensureClusterBinaries(log, { ui: opts.ui, env });
-  const pgBinDir = findPostgresBinDir(env);
+  const binaries = await ensureClusterBinaries(log, config, { ui: opts.ui });
+  const pgBinDir = findPostgresBinDir({ postgresBinDir: config.cluster.postgresBinDir, searchPath: config.searchPath });
   const pgUser = await ensurePgUser(log);
   const certs = await ensureCerts(path.join(dir, 'tls'));
   const previous = readPlan(dir);
@@ -195,7 +198,7 @@ async function makePlan(
   };
 }
 
-function startSupervisor(dir: string, env: NodeJS.ProcessEnv): number {
+function startSupervisor(dir: string): number {
   const entry = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const out = fs.openSync(supervisorLogPath(dir), 'a');
@@ -204,7 +207,6 @@ function startSupervisor(dir: string, env: NodeJS.ProcessEnv): number {
     cwd: dir,
     detached: true,
     stdio: ['ignore', out, out],
-    env,
   });
   fs.closeSync(out);
   child.unref();
@@ -315,8 +317,8 @@ async function waitUi(url: string, deadline: number): Promise<void> {
  * over mTLS with the namespace and search attributes usable; the processes keep running after we
  * exit. On failure everything started is stopped again.
  */
-export async function clusterUp(options: ClusterUpOptions = {}): Promise<ClusterStatus> {
-  const dir = path.resolve(options.dir ?? defaultClusterDir());
+export async function clusterUp(options: ClusterUpOptions): Promise<ClusterStatus> {
+  const dir = path.resolve(options.dir ?? options.config.cluster.dir);
   fs.mkdirSync(dir, { recursive: true });
   // One `up` per folder: a second caller waits for the first (which may be building the server
   // for minutes) and then finds its cluster running.
@@ -328,7 +330,6 @@ const LOCK_WAIT_MS = 30 * 60_000;
 
 async function upLocked(dir: string, options: ClusterUpOptions): Promise<ClusterStatus> {
   const log = options.log ?? (() => undefined);
-  const env = options.env ?? process.env;
   const startTimeoutMs = options.startTimeoutMs ?? 180_000;
   let supervisorPid = supervisorAlive(dir);
   if (supervisorPid === undefined) {
@@ -342,7 +343,7 @@ async function upLocked(dir: string, options: ClusterUpOptions): Promise<Cluster
         logLevel: options.logLevel ?? 'warn',
       },
       log,
-      env,
+      options.config,
     );
     writeJsonAtomic(planPath(dir), plan, 0o600);
     await initDataDir({
@@ -354,7 +355,7 @@ async function upLocked(dir: string, options: ClusterUpOptions): Promise<Cluster
     });
     writeConfigs(plan);
     fs.rmSync(statePath(dir), { force: true });
-    supervisorPid = startSupervisor(dir, env);
+    supervisorPid = startSupervisor(dir);
     log(`cluster supervisor started (pid ${supervisorPid}); logs in ${path.join(dir, 'logs')}`);
   } else {
     log(`a cluster already runs in ${dir} (supervisor pid ${supervisorPid})`);
@@ -428,9 +429,8 @@ async function stopLeftovers(dir: string, log: Log, timeoutMs: number): Promise<
   if (!state) return;
   const alive = state.processes.filter((p) => isOurProcess(p.pid, dir));
   if (alive.length === 0) return;
-  log(
-    `stopping ${alive.length} process(es) the cluster supervisor left running: ${alive.map((p) => `${p.role} ${p.pid}`).join(', ')}`,
-  );
+  const named = alive.map((p) => `${p.role} ${p.pid}`).join(', ');
+  log(`stopping ${alive.length} process(es) the cluster supervisor left running: ${named}`);
   const services = alive.filter((p) => p.role !== 'postgres');
   for (const p of services) signal(p.pid, 'SIGTERM');
   if (

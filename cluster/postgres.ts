@@ -40,12 +40,18 @@ const PG_PROGRAMS = ['initdb', 'pg_ctl', 'postgres', 'pg_isready', 'psql'];
  * /usr/lib/postgresql/<major>/bin (Debian keeps them off PATH, and `pg_config --bindir` names the
  * client-only /usr/bin), else PATH.
  */
-export function findPostgresBinDir(env = process.env): string {
-  const explicit = env.POC_POSTGRES_BIN_DIR?.trim();
+export function findPostgresBinDir({
+  postgresBinDir: explicit,
+  searchPath,
+}: {
+  postgresBinDir: string | undefined;
+  searchPath: string;
+}): string {
   if (explicit) {
     if (!executableIn(explicit, PG_PROGRAMS))
       throw new Error(
-        `POC_POSTGRES_BIN_DIR=${explicit} lacks one of ${PG_PROGRAMS.join(', ')}; point it at PostgreSQL's bin folder or unset it`,
+        `POC_POSTGRES_BIN_DIR=${explicit} lacks one of ${PG_PROGRAMS.join(', ')}; ` +
+          "point it at PostgreSQL's bin folder or unset it",
       );
     return explicit;
   }
@@ -60,11 +66,12 @@ export function findPostgresBinDir(env = process.env): string {
     const dir = path.join(debianRoot, major, 'bin');
     if (executableIn(dir, PG_PROGRAMS)) return dir;
   }
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+  for (const dir of searchPath.split(path.delimiter)) {
     if (dir && executableIn(dir, PG_PROGRAMS)) return dir;
   }
   throw new Error(
-    'PostgreSQL server programs (initdb, pg_ctl, postgres) not found; install them (Debian: apt-get install postgresql) or set POC_POSTGRES_BIN_DIR',
+    'PostgreSQL server programs (initdb, pg_ctl, postgres) not found; ' +
+      'install them (Debian: apt-get install postgresql) or set POC_POSTGRES_BIN_DIR',
   );
 }
 
@@ -158,7 +165,8 @@ export async function initDataDir({
   const reach = asUser(user, 'test', ['-w', layout.home]);
   if ((await execa(reach.file, reach.args, { reject: false })).exitCode !== 0) {
     throw new Error(
-      `${user.name} cannot reach ${layout.home}: a parent folder is closed to other users; choose a cluster folder under an open path (e.g. /var/tmp) or run chmod o+x on its parents`,
+      `${user.name} cannot reach ${layout.home}: a parent folder is closed to other users; ` +
+        'choose a cluster folder under an open path (e.g. /var/tmp) or run chmod o+x on its parents',
     );
   }
   const pwfile = path.join(layout.home, 'initdb.pw');
@@ -193,7 +201,7 @@ export async function initDataDir({
   return 'created';
 }
 
-/** The postmaster's command line: TCP on 127.0.0.1 only, no Unix socket (its default folder is the system service's). */
+/** The postmaster's command line: TCP on 127.0.0.1 only, no Unix socket (its default is the system service's). */
 export function postgresCommand({
   binDir,
   user,
@@ -298,7 +306,7 @@ export async function ensureSchemas({
       const result = await execa(
         source.sqlToolPath,
         ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(port), '-u', PG_ROLE, '--db', database, ...args],
-        { env: { ...process.env, SQL_PASSWORD: password }, reject: false, all: true },
+        { env: { SQL_PASSWORD: password }, reject: false, all: true },
       );
       if (result.exitCode !== 0)
         throw new Error(

@@ -97,7 +97,8 @@ export class Supervised {
     this.consecutiveFailures = ranMs >= HEALTHY_AFTER_MS ? 1 : this.consecutiveFailures + 1;
     const delay = restartDelayMs(this.consecutiveFailures);
     this.opts.log(
-      `${this.role} (pid ${child.pid}) exited with ${how} after ${(ranMs / 1000).toFixed(1)} s; restarting in ${delay} ms (restart #${this.restarts + 1})`,
+      `${this.role} (pid ${child.pid}) exited with ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
+        `restarting in ${delay} ms (restart #${this.restarts + 1})`,
     );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

@@ -16,6 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { serverConfigYaml } from '../cluster/config.js';
+import { loadConfig } from '../core/config.js';
 import {
   clusterDown,
   clusterStatus,
@@ -165,7 +166,11 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
-    status = await clusterUp({ dir, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
+    status = await clusterUp({
+      config: loadConfig(),
+      dir,
+      log: (line) => process.stderr.write(`[cluster] ${line}\n`),
+    });
     const tls = clusterTlsConfig(status);
     connection = await Connection.connect({ address: status.address, tls });
     client = new Client({ connection, namespace: status.namespace });
@@ -209,7 +214,7 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     expect(await clusterStatus({ dir })).toEqual(status);
   });
 
-  test('one config for the four services: the frontend requires client certificates, the system worker presents one', () => {
+  test('one config for the four services: the frontend requires client certificates, the system worker has one', () => {
     const plan = readPlan(dir);
     expect(plan).toBeDefined();
     const yaml = serverConfigYaml(plan!);
