@@ -98,6 +98,22 @@ export function clusterTlsConfig(status: ClusterStatus): TLSConfig {
   };
 }
 
+/**
+ * The variables that point `poc` (worker, bot, every command), the `temporal` CLI and the SDKs'
+ * envconfig at the cluster: Temporal's own names, plus the Web UI for links.
+ */
+export function clusterEnvironment(status: ClusterStatus): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: status.address,
+    TEMPORAL_NAMESPACE: status.namespace,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: status.tls.caCertPath,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: status.tls.clientCertPath,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: status.tls.clientKeyPath,
+    TEMPORAL_TLS_SERVER_NAME: status.tls.serverName,
+    ...(status.uiUrl ? { POC_TEMPORAL_UI_URL: status.uiUrl } : {}),
+  };
+}
+
 function supervisorAlive(dir: string): number | undefined {
   const pid = readState(dir)?.supervisorPid;
   return isOurProcess(pid, dir) ? pid : undefined;
@@ -198,12 +214,18 @@ async function makePlan(
   };
 }
 
-function startSupervisor(dir: string): number {
-  const entry = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
+/** The supervisor's command: the TypeScript source through tsx in a clone, the built file in the package. */
+function supervisorArgs(dir: string): string[] {
+  const source = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
+  if (!fs.existsSync(source)) return [fileURLToPath(new URL('./supervisor.js', import.meta.url)), dir];
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return ['--import', tsx, source, dir];
+}
+
+function startSupervisor(dir: string): number {
   const out = fs.openSync(supervisorLogPath(dir), 'a');
   // Own session (detached): it outlives us and a Ctrl-C in our terminal does not reach it.
-  const child = spawn(process.execPath, ['--import', tsx, entry, dir], {
+  const child = spawn(process.execPath, supervisorArgs(dir), {
     cwd: dir,
     detached: true,
     stdio: ['ignore', out, out],

@@ -17,11 +17,11 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { serverConfigYaml } from '../cluster/config.js';
 import { loadConfig } from '../core/config.js';
+import { connectionOptions } from '../core/temporal.js';
 import {
   clusterDown,
   clusterStatus,
-  clusterTlsConfig,
-  clusterUp,
+  clusterEnvironment,
   CLUSTER_SEARCH_ATTRIBUTES,
   processesUsing,
   type ClusterStatus,
@@ -29,10 +29,12 @@ import {
 import { readPlan, type Role } from '../cluster/plan.js';
 import { pickFreePorts, portIsFree } from '../cluster/ports.js';
 import { restartDelayMs } from '../cluster/supervisor.js';
+import { installRuntime } from '../worker/index.js';
 
 const PocKind = defineSearchAttributeKey('PocKind', SearchAttributeType.KEYWORD);
 const workflowsPath = fileURLToPath(new URL('../cluster/smoke-workflow.ts', import.meta.url));
 const taskQueue = `cluster-test-${process.pid}`;
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Polls until `attempt` returns a value (a throw or undefined = not yet) or the time is up. */
 async function eventually<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
@@ -69,7 +71,6 @@ describe('cluster pieces without a cluster', () => {
 });
 
 describe('deploy/compose.yaml', () => {
-  const root = fileURLToPath(new URL('..', import.meta.url));
   /** Temporal's own connection variables (issue #9): read through the SDK's envconfig, not by name in our code. */
   const TEMPORAL_CONNECTION = [
     'TEMPORAL_TLS',
@@ -164,17 +165,27 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     await eventually(`a workflow after killing ${role}`, 180_000, () => runOne(`after-${role}`));
   };
 
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
-    status = await clusterUp({
-      config: loadConfig(),
-      dir,
-      log: (line) => process.stderr.write(`[cluster] ${line}\n`),
+  /** `poc cluster …` as users run it (the bin), on this file's folder. */
+  const pocCluster = (args: string[]) =>
+    execa(process.execPath, [path.join(root, 'cli', 'poc.js'), 'cluster', ...args], {
+      env: { ...process.env, POC_CLUSTER_DIR: dir, NO_COLOR: '1' },
+      reject: false,
+      timeout: 900_000,
     });
-    const tls = clusterTlsConfig(status);
-    connection = await Connection.connect({ address: status.address, tls });
+
+  beforeAll(async () => {
+    installRuntime({ logLevel: 'ERROR' });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-test-'));
+    // Brought up through the bin; its --json output is the status object.
+    const up = await pocCluster(['up', '--json']);
+    process.stderr.write(`${up.stderr.replace(/^/gm, '[poc cluster up] ')}\n`);
+    expect(up.exitCode).toBe(0);
+    status = JSON.parse(up.stdout) as ClusterStatus;
+    // Connected the way every piece of the product connects: the variables `up` prints.
+    const options = connectionOptions(loadConfig({ ...process.env, ...clusterEnvironment(status) }));
+    connection = await Connection.connect(options);
     client = new Client({ connection, namespace: status.namespace });
-    nativeConnection = await NativeConnection.connect({ address: status.address, tls });
+    nativeConnection = await NativeConnection.connect(options);
     worker = await Worker.create({
       connection: nativeConnection,
       namespace: status.namespace,
@@ -212,7 +223,39 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     }
     if (status.uiUrl) expect((await fetch(status.uiUrl)).ok).toBe(true);
     expect(await clusterStatus({ dir })).toEqual(status);
+    const json = await pocCluster(['status', '--json']);
+    expect(json.exitCode).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(status);
   });
+
+  test('poc cluster status tells people where it is and what to export; --env prints only that', async () => {
+    const human = await pocCluster(['status']);
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain(`Temporal cluster in ${dir}`);
+    expect(human.stdout).toMatch(new RegExp(`frontend +${status.address} \\(mTLS, server name localhost\\)`));
+    for (const p of status.processes) expect(human.stdout).toContain(`${p.role} ${p.pid}`);
+    const exports = await pocCluster(['status', '--env']);
+    expect(exports.exitCode).toBe(0);
+    const expected = Object.entries(clusterEnvironment(status)).map(([name, value]) => `export ${name}=${value}`);
+    expect(exports.stdout.split('\n')).toEqual(expected);
+    for (const line of expected) expect(human.stdout).toContain(`  ${line}`);
+    expect(expected.map((line) => line.split('=')[0])).toEqual(
+      expect.arrayContaining([
+        'export TEMPORAL_ADDRESS',
+        'export TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+        'export TEMPORAL_TLS_CLIENT_CERT_PATH',
+        'export TEMPORAL_TLS_CLIENT_KEY_PATH',
+        'export TEMPORAL_TLS_SERVER_NAME',
+      ]),
+    );
+  });
+
+  test('poc cluster up on a running cluster returns it as it is', async () => {
+    const again = await pocCluster(['up', '--json']);
+    expect(again.exitCode).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(status);
+    expect(again.stderr).toMatch(/a cluster already runs/);
+  }, 120_000);
 
   test('one config for the four services: the frontend requires client certificates, the system worker has one', () => {
     const plan = readPlan(dir);
@@ -267,12 +310,20 @@ describe('a four-process cluster on PostgreSQL with mTLS', () => {
     await killAndExpectRestart('postgres');
   }, 300_000);
 
-  test('clusterDown stops every process it started and nothing else is left', async () => {
+  test('poc cluster down stops every process it started and nothing else is left', async () => {
     worker.shutdown();
     await running;
-    await clusterDown({ dir });
+    const down = await pocCluster(['down']);
+    expect(down.exitCode).toBe(0);
+    expect(down.stdout).toBe(`cluster stopped (${dir}); \`npx poc cluster up\` starts it again with its data`);
     expect(await clusterStatus({ dir })).toBeUndefined();
     expect(processesUsing(dir)).toEqual([]);
+    const none = await pocCluster(['status', '--json']);
+    expect([none.exitCode, none.stdout, none.stderr.trim()]).toEqual([
+      1,
+      'null',
+      `no cluster runs in ${dir}; start one with \`npx poc cluster up\``,
+    ]);
     // The data stays (no wipe): the next `up` finds the namespace where it left it.
     expect(fs.existsSync(path.join(dir, 'postgres', 'data', 'PG_VERSION'))).toBe(true);
   }, 180_000);
