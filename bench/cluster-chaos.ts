@@ -35,9 +35,12 @@ import { startTsx, type Child } from '../test/support/processes.js';
 import { countOf, counted, markdownTable } from './chaos.js';
 
 export const CHAOS_ROLES: readonly Role[] = ['history', 'matching', 'frontend', 'postgres'];
+/** A round that kills nothing: the same work's timing undisturbed, for comparison. */
+export const NO_KILL = 'nothing' as const;
+type Target = Role | typeof NO_KILL;
 
 export interface ClusterChaosRow {
-  killed: Role;
+  killed: Target;
   pipelines: number;
   prompts: number;
   done: number;
@@ -49,9 +52,9 @@ export interface ClusterChaosRow {
   /** Prompts the provider was asked more than once (must be 0). */
   answersRequestedTwice: number;
   containersLeft: number;
-  /** SIGKILL → the supervisor's new process. */
+  /** SIGKILL → the supervisor's new process (0 when nothing is killed). */
   restartMs: number;
-  /** SIGKILL → every run of the round finished. */
+  /** SIGKILL (or the same moment, when nothing is killed) → every run of the round finished. */
   allFinishedMs: number;
   note: string;
 }
@@ -60,6 +63,8 @@ export interface ClusterChaosOptions {
   pipelinesPerKill: number;
   promptsPerKill: number;
   roles?: readonly Role[];
+  /** First a round that kills nothing, so the others' timings have a reference. */
+  baseline?: boolean;
   /** A running cluster's folder; else one is started in a temporary folder and stopped at the end. */
   dir?: string;
   log?: (line: string) => void;
@@ -122,12 +127,17 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
   installRuntime({ logLevel: 'ERROR' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-chaos-'));
   const ownCluster = opts.dir === undefined;
-  const dir = opts.dir ?? path.join(work, 'cluster');
+  // Its own folder under /tmp: PostgreSQL runs as another user and must reach it.
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-chaos-cluster-'));
   const stops: Array<() => Promise<unknown>> = [];
   const children: Child[] = [];
   const rows: ClusterChaosRow[] = [];
   try {
-    if (ownCluster) stops.push(() => clusterDown({ dir, wipe: true }));
+    if (ownCluster)
+      stops.push(async () => {
+        await clusterDown({ dir, wipe: true });
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
     const status = ownCluster ? await clusterUp({ config: loadConfig(), dir, log }) : await clusterStatus({ dir });
     if (!status) throw new Error(`no cluster runs in ${dir}`);
     await ensureBashImage();
@@ -154,7 +164,8 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     await worker.waitFor(/^ready$/m);
     const bundle = await workflowBundle();
 
-    for (const role of opts.roles ?? CHAOS_ROLES) {
+    const targets: Target[] = [...(opts.baseline ? [NO_KILL] : []), ...(opts.roles ?? CHAOS_ROLES)];
+    for (const role of targets) {
       rows.push(await round({ role, client, taskQueue, fakeLlm, dir, work, bundle, opts, log }));
     }
   } finally {
@@ -176,7 +187,7 @@ async function round({
   opts,
   log,
 }: {
-  role: Role;
+  role: Target;
   client: Client;
   taskQueue: string;
   fakeLlm: FakeLlmServer;
@@ -239,23 +250,25 @@ async function round({
   const before = new Map<string, PipelineStatus>();
   for (const p of pipelines) before.set(p.workflowId, await getPipelineStatus(client, p.workflowId));
 
-  const oldPid = pidOf(await clusterStatus({ dir }), role);
-  if (!oldPid) throw new Error(`no ${role} process to kill in ${dir}`);
   const killedAt = Date.now();
-  process.kill(oldPid, 'SIGKILL');
-  log(
-    `${role} (pid ${oldPid}) SIGKILLed with ${pipelines.length} pipeline(s) mid-step ` +
-      `and ${prompts.length} answer(s) streaming`,
-  );
-  await until(
-    `the supervisor restarting ${role}`,
-    async () => {
-      const pid = pidOf(await clusterStatus({ dir }), role);
-      return pid && pid !== oldPid ? pid : undefined;
-    },
-    60_000,
-  );
-  row.restartMs = Date.now() - killedAt;
+  if (role !== NO_KILL) {
+    const oldPid = pidOf(await clusterStatus({ dir }), role);
+    if (!oldPid) throw new Error(`no ${role} process to kill in ${dir}`);
+    process.kill(oldPid, 'SIGKILL');
+    log(
+      `${role} (pid ${oldPid}) SIGKILLed with ${pipelines.length} pipeline(s) mid-step ` +
+        `and ${prompts.length} answer(s) streaming`,
+    );
+    await until(
+      `the supervisor restarting ${role}`,
+      async () => {
+        const pid = pidOf(await clusterStatus({ dir }), role);
+        return pid && pid !== oldPid ? pid : undefined;
+      },
+      60_000,
+    );
+    row.restartMs = Date.now() - killedAt;
+  }
 
   const pipelineResults = await Promise.all(pipelines.map((p) => outcome<PipelineStatus>(client, p.workflowId)));
   const llmResults = await Promise.all(llmRuns.map((r) => outcome<LlmResult>(client, r.workflowId)));
@@ -295,9 +308,10 @@ async function round({
     row.note = `history of ${first}: ${events.length} events, contiguous ${contiguous}, replays ${replays}`;
     if (!contiguous || !replays) row.lost += 1;
   }
+  const back = role === NO_KILL ? 'nothing killed' : `${role}: back in ${(row.restartMs / 1000).toFixed(1)} s`;
   log(
-    `${role}: back in ${(row.restartMs / 1000).toFixed(1)} s, every run finished ` +
-      `${(row.allFinishedMs / 1000).toFixed(1)} s after the kill (${row.done} DONE, ${row.lost} lost)`,
+    `${back}, every run finished ${(row.allFinishedMs / 1000).toFixed(1)} s after the kill point ` +
+      `(${row.done} DONE, ${row.lost} lost)`,
   );
   return row;
 }
@@ -327,7 +341,7 @@ export function renderClusterChaos(rows: ClusterChaosRow[]): string {
       r.answersRequestedTwice,
       r.inFlightStepsRerun,
       r.containersLeft,
-      `${(r.restartMs / 1000).toFixed(1)} s`,
+      r.killed === NO_KILL ? '-' : `${(r.restartMs / 1000).toFixed(1)} s`,
       `${(r.allFinishedMs / 1000).toFixed(1)} s`,
     ]),
   );
@@ -355,6 +369,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     pipelinesPerKill,
     promptsPerKill,
     dir,
+    baseline: true,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`\n${renderClusterChaos(rows)}\n\n`);
