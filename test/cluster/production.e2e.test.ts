@@ -182,6 +182,19 @@ describe('runs on the four-process cluster on PostgreSQL with mTLS', () => {
     expect(found).toEqual(expect.arrayContaining([started.cli, started.slack]));
   });
 
+  test("poc doctor reports the cluster: mTLS, the server's version, the namespace, the search attributes", async () => {
+    const doctor = await poc(['doctor', '--json'], {});
+    const checks = JSON.parse(doctor.stdout) as Array<{ name: string; state: string; detail: string }>;
+    const check = (name: string) => checks.find((c) => c.name === name);
+    expect(check('Temporal access')).toMatchObject({
+      state: 'PASS',
+      detail: expect.stringMatching(/TLS \(client certificate, CA .*ca\.pem, server name localhost\), no API key/),
+    });
+    expect(check('Temporal server')).toMatchObject({ state: 'PASS', detail: expect.stringMatching(/1\.29\.1/) });
+    expect(check('Namespace')?.state).toBe('PASS');
+    expect(check('Search attributes')?.state).toBe('PASS');
+  });
+
   test('a history the cluster wrote replays on the current workflow code', async () => {
     const show = await temporalCli(['workflow', 'show', '--workflow-id', started.slack as string, '--output', 'json']);
     expect(show.exitCode).toBe(0);

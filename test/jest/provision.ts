@@ -70,8 +70,15 @@ export async function provisionCluster(): Promise<void> {
   process.env.TEMPORAL_CLI_PATH ??= cli.path;
   // Under /tmp: PostgreSQL runs as its own user and must reach the folder.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-test-cluster-'));
+  let status;
+  try {
+    status = await clusterUp({ config: loadConfig(), dir, log });
+  } catch (err) {
+    // clusterUp stopped what it had started; the folder is ours to remove.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   state.clusterDir = dir;
-  const status = await clusterUp({ config: loadConfig(), dir, log });
   const variables = {
     ...clusterEnvironment(status),
     POC_TEST_TEMPORAL_ADDRESS: status.address,
