@@ -25,8 +25,8 @@ import {
   measure,
   measureCeiling,
   percentile,
+  onEachServer,
   serverKinds,
-  startBenchServers,
   type BenchServer,
   type Measured,
 } from './servers.js';
@@ -131,15 +131,7 @@ async function main(): Promise<void> {
     const [directWallMs, ...directLatencies] = await limited(TOTAL, slots, () => provider.complete(input));
     const direct = { wallMs: directWallMs, perSecond: (TOTAL * 1000) / directWallMs, latenciesMs: directLatencies };
 
-    const servers = await startBenchServers(serverKinds(process.argv), dir, env, log);
-    stops.push(async () => {
-      for (const server of servers) await server.stop();
-    });
-    const results: ServerResult[] = [];
-    for (const server of servers) {
-      log(`measuring on the ${server.kind} (${server.config.temporalAddress})…`);
-      results.push(await onServer(server));
-    }
+    const results = await onEachServer(serverKinds(process.argv), dir, env, log, onServer);
 
     const idealMs = (TOTAL * ANSWER_AFTER_MS) / Math.min(slots, TOTAL);
     const share = (r: ServerResult) => r.prompts.perSecond / r.ceiling.perSecond;
@@ -163,8 +155,8 @@ async function main(): Promise<void> {
       `ideal: ${TOTAL} × ${ANSWER_AFTER_MS} ms over ${Math.min(slots, TOTAL)} slots = ${(idealMs / 1000).toFixed(2)} s`,
       ...results.map(
         (r) =>
-          `${r.server.kind}: llmPrompt ${r.prompts.perSecond.toFixed(0)}/s = ${(share(r) * 100).toFixed(0)} % of ` +
-          `its ceiling ${r.ceiling.perSecond.toFixed(0)}/s (goal ≥ 80 %: ${share(r) >= 0.8 ? 'met' : 'NOT met'}); ` +
+          `${r.server.kind}: llmPrompt ${r.prompts.perSecond.toFixed(1)}/s = ${(share(r) * 100).toFixed(1)} % of ` +
+          `its ceiling ${r.ceiling.perSecond.toFixed(1)}/s (goal ≥ 80 %: ${share(r) >= 0.8 ? 'met' : 'NOT met'}); ` +
           `${(r.prompts.wallMs / direct.wallMs).toFixed(1)}× the direct wall time; ` +
           `${r.nodeCpuMsPerPrompt.toFixed(1)} ms CPU per prompt in this process`,
       ),
@@ -178,7 +170,7 @@ async function main(): Promise<void> {
       );
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
-    // Last started, first stopped: the servers before the fake they do not use.
+    // Last started, first stopped.
     for (const stop of stops.reverse())
       await stop().catch((err) => process.stderr.write(`stopping: ${(err as Error).message}\n`));
     fs.rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ import { detectCompose } from '../docker/index.js';
 import { createPocWorker, installRuntime } from '../worker/index.js';
 import { ensureBashImage, fixtureWorkspace } from '../test/support/images.js';
 import { markdownTable } from './chaos.js';
-import { connectTo, measureCeiling, percentile, serverKinds, startBenchServers, type Connected } from './servers.js';
+import { connectTo, measureCeiling, onEachServer, percentile, serverKinds, type BenchServer } from './servers.js';
 
 const rounds = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 7);
 const STEPS = ['bootstrap', 'doctor', 'lint', 'test', 'e2e'];
@@ -35,92 +35,70 @@ installRuntime({ logLevel: 'ERROR' });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-bench-pipeline-'));
 await ensureBashImage();
 const compose = await detectCompose();
-const servers = await startBenchServers(serverKinds(process.argv), dir, process.env, log);
+log(`compose: ${compose.command} ${compose.prefix.join(' ')} ${compose.version}; ${rounds} rounds (+1 warm-up)`);
 
-interface OnServer {
+interface Side {
   kind: string;
-  connected: Connected;
-  taskQueue: string;
-  ws: string;
-  stopWorker: () => Promise<void>;
   viaWorker: number[];
   loop: number[];
-  floorMs?: number;
-  floorPerSecond?: number;
+  floorMs: number;
+  floorPerSecond: number;
 }
 
-const sides: OnServer[] = [];
-try {
-  for (const server of servers) {
-    const connected = await connectTo(server);
-    const taskQueue = 'bench-pipeline';
-    const config = { ...server.config, taskQueue, jobsDir: path.join(dir, 'jobs') };
-    const worker = await createPocWorker({ connection: connected.native, client: connected.client, config });
-    const running = worker.run();
-    const ws = fixtureWorkspace(
-      path.join(dir, `ws-${server.kind.replace(' ', '-')}`),
-      Object.fromEntries(STEPS.map((s) => [s, 'true'])),
-    );
-    sides.push({
-      kind: server.kind,
-      connected,
-      taskQueue,
-      ws,
-      stopWorker: async () => {
-        worker.shutdown();
-        await running;
-      },
-      viaWorker: [],
-      loop: [],
+async function plainLoop(ws: string): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < STEPS.length; i++) {
+    await execa(compose.command, [...compose.prefix, 'run', '--rm', '-T', 'runner', 'bash', '-lc', 'true'], {
+      cwd: ws,
+      stdin: 'ignore',
     });
   }
+  return performance.now() - started;
+}
 
-  const viaWorker = async (side: OnServer): Promise<number> => {
+/** Alternating rounds of the pipeline and the plain loop on one server, then the server's floor. */
+async function onServer(server: BenchServer): Promise<Side> {
+  const connected = await connectTo(server);
+  const taskQueue = 'bench-pipeline';
+  const config = { ...server.config, taskQueue, jobsDir: path.join(dir, 'jobs') };
+  const worker = await createPocWorker({ connection: connected.native, client: connected.client, config });
+  const running = worker.run();
+  const ws = fixtureWorkspace(
+    path.join(dir, `ws-${server.kind.replace(' ', '-')}`),
+    Object.fromEntries(STEPS.map((s) => [s, 'true'])),
+  );
+  const viaWorker = async (): Promise<number> => {
     const started = performance.now();
-    const { workflowId } = await startPipeline(
-      side.connected.client,
-      { steps: STEPS, workspace: side.ws },
-      { taskQueue: side.taskQueue },
-    );
-    const status = await side.connected.client.workflow.getHandle(workflowId).result();
+    const { workflowId } = await startPipeline(connected.client, { steps: STEPS, workspace: ws }, { taskQueue });
+    const status = await connected.client.workflow.getHandle(workflowId).result();
     if (status.phase !== 'DONE') throw new Error(`bench pipeline ended ${status.phase}`);
     return performance.now() - started;
   };
-  const plainLoop = async (ws: string): Promise<number> => {
-    const started = performance.now();
-    for (let i = 0; i < STEPS.length; i++) {
-      await execa(compose.command, [...compose.prefix, 'run', '--rm', '-T', 'runner', 'bash', '-lc', 'true'], {
-        cwd: ws,
-        stdin: 'ignore',
-      });
+  const side: Side = { kind: server.kind, viaWorker: [], loop: [], floorMs: NaN, floorPerSecond: NaN };
+  try {
+    await viaWorker();
+    await plainLoop(ws);
+    for (let i = 0; i < rounds; i++) {
+      // Alternate, so drift in the machine's load hits both sides alike.
+      side.viaWorker.push(await viaWorker());
+      side.loop.push(await plainLoop(ws));
+      log(`  round ${i + 1}, ${server.kind}: worker ${seconds(side.viaWorker[i])}, loop ${seconds(side.loop[i])}`);
     }
-    return performance.now() - started;
-  };
-
-  log(`compose: ${compose.command} ${compose.prefix.join(' ')} ${compose.version}; ${rounds} rounds (+1 warm-up)`);
-  for (const side of sides) {
-    await viaWorker(side);
-    await plainLoop(side.ws);
-  }
-  for (let i = 0; i < rounds; i++) {
-    // Alternate, so drift in the machine's load hits both sides alike.
-    for (const side of sides) {
-      side.viaWorker.push(await viaWorker(side));
-      side.loop.push(await plainLoop(side.ws));
-      log(`  round ${i + 1}, ${side.kind}: worker ${seconds(side.viaWorker[i])}, loop ${seconds(side.loop[i])}`);
-    }
-  }
-  for (const [i, side] of sides.entries()) {
-    const floor = await measureCeiling(servers[i], side.connected, { count: 20, concurrency: 1, warmUp: 5 });
+    const floor = await measureCeiling(server, connected, { count: 20, concurrency: 1, warmUp: 5 });
     side.floorMs = percentile(floor.latenciesMs, 50);
     side.floorPerSecond = floor.perSecond;
+    return side;
+  } finally {
+    worker.shutdown();
+    await running;
+    await connected.close();
   }
+}
+
+let sides: Side[];
+try {
+  sides = await onEachServer(serverKinds(process.argv), dir, process.env, log, onServer);
 } finally {
-  for (const side of sides) {
-    await side.stopWorker();
-    await side.connected.close();
-  }
-  for (const server of servers) await server.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
@@ -143,11 +121,9 @@ process.stdout.write(
       ['orchestration overhead per step', ...figures.map((f) => `${f.perStep.toFixed(0)} ms`)],
       [
         'server floor: no-op workflow + activity, one at a time',
-        ...figures.map(
-          (f) => `${(f.side.floorMs ?? NaN).toFixed(0)} ms (${(f.side.floorPerSecond ?? NaN).toFixed(0)}/s)`,
-        ),
+        ...figures.map((f) => `${f.side.floorMs.toFixed(0)} ms (${f.side.floorPerSecond.toFixed(1)}/s)`),
       ],
-      ['overhead per step ÷ server floor', ...figures.map((f) => (f.perStep / (f.side.floorMs ?? NaN)).toFixed(2))],
+      ['overhead per step ÷ server floor', ...figures.map((f) => (f.perStep / f.side.floorMs).toFixed(2))],
     ],
   )}\n`,
 );

@@ -49,26 +49,31 @@ export function serverKinds(argv: string[]): ServerKind[] {
 }
 
 /**
- * Starts the servers in `dir` (each in its own folder), with `env` as the bench's other settings.
+ * Runs `measure` on each server in turn: started in `dir` (with `env` as the bench's other settings),
+ * measured, stopped, then the next — so one server's idle load never weighs on the other's figures.
  * The cluster's first start on a machine builds temporal-server (minutes, cached).
  */
-export async function startBenchServers(
+export async function onEachServer<T>(
   kinds: ServerKind[],
   dir: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
-): Promise<BenchServer[]> {
-  const servers: BenchServer[] = [];
-  try {
-    for (const kind of kinds) servers.push(await startBenchServer(kind, dir, env, log));
-  } catch (err) {
-    for (const server of servers) await server.stop().catch(() => undefined);
-    throw err;
+  measure: (server: BenchServer) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = [];
+  for (const kind of kinds) {
+    const server = await startBenchServer(kind, dir, env, log);
+    try {
+      log(`measuring on the ${kind} (${server.config.temporalAddress})…`);
+      results.push(await measure(server));
+    } finally {
+      await server.stop();
+    }
   }
-  return servers;
+  return results;
 }
 
-async function startBenchServer(
+export async function startBenchServer(
   kind: ServerKind,
   dir: string,
   env: NodeJS.ProcessEnv,
