@@ -81,10 +81,14 @@ export async function runClusterCommand(command: ClusterCommand, config: PocConf
     case 'down': {
       const running = await clusterStatus({ dir });
       await clusterDown({ dir, wipe: command.wipe, log: io.err });
-      const what = running ? 'cluster stopped' : 'no cluster was running';
-      const wiped = command.wipe ? '; its data is deleted' : '; `npx poc cluster up` starts it again with its data';
+      const what = running ? `cluster stopped (${dir})` : `no cluster was running in ${dir}`;
+      const after = command.wipe
+        ? '; its data is deleted'
+        : running
+          ? '; `npx poc cluster up` starts it again with its data'
+          : '';
       if (command.json) io.out(JSON.stringify({ dir, stopped: Boolean(running), wiped: command.wipe }));
-      else io.out(`${what} (${dir})${wiped}`);
+      else io.out(`${what}${after}`);
       return 0;
     }
   }

@@ -3,9 +3,11 @@
  * (POC_CLUSTER_DIR, POC_POSTGRES_BIN_DIR), and what it prints for people and for shells.
  */
 import { describe, expect, test } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { helpText, parseCommand, UsageError } from '../../client/grammar.js';
-import { exportLines, renderClusterStatus, shellWord } from '../../cli/cluster.js';
+import { exportLines, renderClusterStatus, runClusterCommand, shellWord } from '../../cli/cluster.js';
 import { clusterEnvironment, type ClusterStatus } from '../../cluster/index.js';
 import { loadConfig, repoRoot } from '../../core/config.js';
 
@@ -101,5 +103,42 @@ describe('poc cluster: output', () => {
     expect(text).toContain('history 2310 (restarted 1×)');
     expect(text).toContain("  export TEMPORAL_TLS_CLIENT_KEY_PATH='/srv/poc cluster/tls/client.key'");
     expect(renderClusterStatus({ ...status, uiUrl: null }, '/d', {})).toMatch(/Web UI +none \(the UI server/);
+  });
+});
+
+describe('poc cluster: where nothing runs', () => {
+  const run = async (argv: string[]) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-cluster-none-'));
+    const out: string[] = [];
+    const err: string[] = [];
+    const command = parseCommand(['cluster', ...argv], 'cli') as Parameters<typeof runClusterCommand>[0];
+    const code = await runClusterCommand(
+      command,
+      { ...loadConfig({}), cluster: { dir, postgresBinDir: undefined } },
+      {
+        out: (text) => out.push(text),
+        err: (text) => err.push(text),
+      },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { code, out: out.join('\n'), err: err.join('\n'), dir };
+  };
+
+  test('status exits 1 with one line saying how to start one; --json prints null', async () => {
+    const human = await run(['status']);
+    expect([human.code, human.out, human.err]).toEqual([
+      1,
+      '',
+      `no cluster runs in ${human.dir}; start one with \`npx poc cluster up\``,
+    ]);
+    const json = await run(['status', '--json']);
+    expect([json.code, json.out]).toEqual([1, 'null']);
+  });
+
+  test('down says nothing was running and succeeds', async () => {
+    const down = await run(['down']);
+    expect([down.code, down.out]).toEqual([0, `no cluster was running in ${down.dir}`]);
+    const json = await run(['down', '--json']);
+    expect(JSON.parse(json.out)).toEqual({ dir: json.dir, stopped: false, wiped: false });
   });
 });
