@@ -19,7 +19,7 @@ import { loadConfig } from '../core/config.js';
 import {
   clusterDown,
   clusterStatus,
-  clusterTlsConfig,
+  clusterConnectionOptions,
   clusterUp,
   processesUsing,
   type ClusterStatus,
@@ -124,10 +124,10 @@ async function main(): Promise<void> {
   let nativeConnection: NativeConnection | undefined;
   let connection: Connection | undefined;
   try {
-    const tls = clusterTlsConfig(status);
-    connection = await Connection.connect({ address: status.address, tls });
+    const options = clusterConnectionOptions(status);
+    connection = await Connection.connect(options);
     const client = new Client({ connection, namespace: status.namespace });
-    nativeConnection = await NativeConnection.connect({ address: status.address, tls });
+    nativeConnection = await NativeConnection.connect(options);
     worker = await timed('worker bundle and start', () =>
       Worker.create({
         connection: nativeConnection as NativeConnection,

@@ -14,11 +14,12 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
-import { repoRoot, type PocConfig } from '../core/config.js';
+import { loadConfig, repoRoot, type PocConfig } from '../core/config.js';
+import { connectionOptions, type TemporalConnectionOptions } from '../core/temporal.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 import { ensureClusterBinaries, type Log } from './binaries.js';
 import { ensureCerts } from './certs.js';
@@ -89,13 +90,12 @@ const PORT_ORDER: Array<keyof ClusterPorts> = [
   'ui',
 ];
 
-/** The TLS options a client needs, read from the status's files. */
-export function clusterTlsConfig(status: ClusterStatus): TLSConfig {
-  return {
-    serverNameOverride: status.tls.serverName,
-    serverRootCACertificate: fs.readFileSync(status.tls.caCertPath),
-    clientCertPair: { crt: fs.readFileSync(status.tls.clientCertPath), key: fs.readFileSync(status.tls.clientKeyPath) },
-  };
+/**
+ * How a client connects to the cluster: the product's own connection options (core/temporal.ts)
+ * from the cluster's variables — the same path every `poc` piece and test takes.
+ */
+export function clusterConnectionOptions(status: ClusterStatus): TemporalConnectionOptions {
+  return connectionOptions(loadConfig(clusterEnvironment(status)));
 }
 
 /**
@@ -391,11 +391,7 @@ async function upLocked(dir: string, options: ClusterUpOptions): Promise<Cluster
     const connection = await until(`the frontend answering over mTLS on ${status.address}`, deadline, async () => {
       if (!isOurProcess(supervisorPid, dir))
         throw new Fatal(`the cluster supervisor exited:\n${tail(supervisorLogPath(dir))}`);
-      const conn = await Connection.connect({
-        address: status.address,
-        tls: clusterTlsConfig(status),
-        connectTimeout: 2_000,
-      });
+      const conn = await Connection.connect({ ...clusterConnectionOptions(status), connectTimeout: 2_000 });
       try {
         await conn.workflowService.getSystemInfo({});
         return conn;
