@@ -82,6 +82,7 @@ describe('CONFIG_VARIABLES and README', () => {
       'worker',
       'cli',
       'slack',
+      'cluster',
     ];
     const offenders: string[] = [];
     const walk = (dir: string) => {
