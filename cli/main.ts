@@ -277,6 +277,10 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       const { runScheduleCommand } = await import('../client/schedules.js');
       return runScheduleCommand(await getClient(), config, command, out);
     }
+    case 'cluster': {
+      const { runClusterCommand } = await import('./cluster.js');
+      return runClusterCommand(command, config, { out, err });
+    }
   }
 }
 

@@ -47,6 +47,10 @@ export const DECISION_ACTIONS: Record<DecisionVerb, DecisionAction> = {
   deny: 'deny',
 };
 
+/** `poc cluster up|status|down`: the local production-shaped Temporal (cluster/). */
+export const CLUSTER_ACTIONS = ['up', 'status', 'down'] as const;
+export type ClusterAction = (typeof CLUSTER_ACTIONS)[number];
+
 export type Command =
   | {
       name: 'run';
@@ -93,6 +97,7 @@ export type Command =
       schedule: string;
       json: boolean;
     }
+  | { name: 'cluster'; action: ClusterAction; wipe: boolean; env: boolean; json: boolean }
   | { name: 'help'; topic?: string }
   | { name: 'up' | 'server' | 'worker' | 'bot' | 'doctor'; json: boolean }
   | { name: 'version' };
@@ -237,6 +242,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     surfaces: ['cli'],
   },
   version: { usage: 'version', summary: 'print the version', flags: {}, positional: 'none', surfaces: ['cli'] },
+  cluster: {
+    usage: 'cluster up|status|down [--env] [--wipe] [--json]',
+    summary:
+      'a production-shaped Temporal here: PostgreSQL, frontend/history/matching/worker, mTLS, Web UI ' +
+      '(--env prints only the exports, --wipe with down deletes its data)',
+    flags: { env: { type: 'boolean' }, wipe: { type: 'boolean' }, json },
+    positional: 'optional',
+    surfaces: ['cli'],
+  },
 };
 
 /** Slack sends typographic quotes when people type ordinary ones. */
@@ -495,6 +509,9 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       return { name, id: needId(), json: isJson };
     case 'schedule':
       return buildSchedule(f, pos, usage);
+    case 'cluster':
+      expect(1);
+      return buildCluster(f, pos[0], usage);
     case 'help':
       expect(1);
       return { name, topic: pos[0]?.toLowerCase() };
@@ -504,6 +521,19 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       expect(0);
       return { name: name as 'up' | 'server' | 'worker' | 'bot' | 'doctor', json: isJson };
   }
+}
+
+function buildCluster(f: FlagValues, action: string | undefined, usage: string): Command {
+  if (!action) throw new UsageError(`say what to do with the cluster: ${CLUSTER_ACTIONS.join(', ')}`, usage);
+  if (!(CLUSTER_ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`unknown cluster action ${shown(action, 40)}; use ${CLUSTER_ACTIONS.join(', ')}`, usage);
+  const wipe = f.wipe === true;
+  const env = f.env === true;
+  const json = f.json === true;
+  if (wipe && action !== 'down') throw new UsageError('--wipe goes with `cluster down`', usage);
+  if (env && action === 'down') throw new UsageError('--env goes with `cluster up` or `cluster status`', usage);
+  if (env && json) throw new UsageError('give --env or --json, not both', usage);
+  return { name: 'cluster', action: action as ClusterAction, wipe, env, json };
 }
 
 const SCHEDULE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;

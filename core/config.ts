@@ -41,7 +41,8 @@ export class ConfigError extends Error {
   }
 }
 
-export type ConfigGroup = 'Temporal' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Retention' | 'Metrics' | 'Paths';
+export type ConfigGroup =
+  'Temporal' | 'Cluster' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Retention' | 'Metrics' | 'Paths';
 
 export interface ConfigVariable {
   name: string;
@@ -167,6 +168,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     group: 'Temporal',
     description: "folder of the embedded dev server's SQLite file and log",
     default: '`runner/temporal`',
+  },
+  // Cluster (`poc cluster`)
+  {
+    name: 'POC_CLUSTER_DIR',
+    group: 'Cluster',
+    description: 'folder of the cluster `poc cluster up` runs: database, configs, certificates, logs',
+    default: '`runner/cluster`',
+  },
+  {
+    name: 'POC_POSTGRES_BIN_DIR',
+    group: 'Cluster',
+    description: "PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`) for `poc cluster`",
+    default: 'the newest `/usr/lib/postgresql/<major>/bin`, then `PATH`',
   },
   // Slack
   { name: 'SLACK_BOT_TOKEN', group: 'Slack', description: 'Bot User OAuth Token (`xoxb-…`)', default: 'bot off' },
@@ -419,6 +433,13 @@ export interface WorkerTuning {
 
 export type ComposeChoice = 'docker compose' | 'docker-compose';
 
+export interface ClusterSettings {
+  /** POC_CLUSTER_DIR (resolved), default `<repo>/runner/cluster`. */
+  dir: string;
+  /** POC_POSTGRES_BIN_DIR (resolved), else undefined: looked for where Debian puts it, then PATH. */
+  postgresBinDir: string | undefined;
+}
+
 export interface PocConfig {
   /** `host:port` of the Temporal frontend; undefined means "the embedded dev server". */
   temporalAddress: string | undefined;
@@ -444,6 +465,8 @@ export interface PocConfig {
   worker: WorkerTuning;
   /** POC_COMPOSE: a forced Compose flavour, else undefined (the first that works). */
   compose: ComposeChoice | undefined;
+  /** `poc cluster`: where the cluster lives and which PostgreSQL runs it. */
+  cluster: ClusterSettings;
   /** Per-user cache (the Temporal CLI build lives here). */
   cacheDir: string;
   /** PATH, where `temporal` and `go` are looked for. */
@@ -551,6 +574,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     llm: llmSettings(r),
     worker: workerTuning(r),
     compose: composeChoice(r),
+    cluster: {
+      dir: r.dir('POC_CLUSTER_DIR', path.join(repoRoot, 'runner', 'cluster')),
+      postgresBinDir: r.read('POC_POSTGRES_BIN_DIR') && r.dir('POC_POSTGRES_BIN_DIR', ''),
+    },
     cacheDir: cacheDirOf(r),
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,

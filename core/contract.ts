@@ -34,8 +34,10 @@ export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType
 export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
 /** `<channel>/<threadTs>` of the Slack thread a run reports to: the bot finds a thread's run with it. */
 export const PocSlackThread = defineSearchAttributeKey('PocSlackThread', SearchAttributeType.KEYWORD);
+/** The build host a pipeline runs on (`temporal workflow list --query 'PocHost="b1"'`). */
+export const PocHost = defineSearchAttributeKey('PocHost', SearchAttributeType.KEYWORD);
 /** Every custom search attribute, as the worker registers them and `poc doctor` checks them. */
-export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread] as const;
+export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread, PocHost] as const;
 
 export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
 export type Phase = (typeof PHASES)[number];

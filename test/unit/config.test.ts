@@ -83,6 +83,7 @@ describe('CONFIG_VARIABLES and README', () => {
       'worker',
       'cli',
       'slack',
+      'cluster',
     ];
     const offenders: string[] = [];
     const walk = (dir: string) => {
