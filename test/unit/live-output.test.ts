@@ -1,8 +1,8 @@
 /** The pure parts of live step output: the coalescing of lines sent to a run, the terminal's ticking line. */
 import { describe, test, expect } from '@jest/globals';
 import { CoalescedLine } from '../../activities/step-output.js';
-import { plainLine, spinnerLine } from '../../cli/render.js';
-import type { StepState } from '../../core/contract.js';
+import { plainLine, renderPipeline, spinnerLine } from '../../cli/render.js';
+import type { PipelineStatus, StepState } from '../../core/contract.js';
 
 describe('CoalescedLine', () => {
   test('sends the newest line at most every period, only when it changed, never an empty one', () => {
@@ -45,5 +45,45 @@ describe('the ticking line of a running step', () => {
 
   test("a step's output cannot move the cursor or paint the terminal", () => {
     expect(plainLine('\u001b[31mred\u001b[0m\r\u001b[2Kover\u0007 \u001b]0;title\u0007end\t')).toBe('red over end');
+  });
+});
+
+describe('poc status', () => {
+  test("shows a running step's newest line and the last refused decide signal with its reason", () => {
+    const status: PipelineStatus = {
+      id: 'pipeline-abc12345',
+      kind: 'pipeline',
+      phase: 'AWAITING_DECISION',
+      goal: 'nightly',
+      requestedBy: null,
+      queuePosition: null,
+      steps: [
+        {
+          name: 'lint',
+          status: 'running',
+          exitCode: null,
+          attempt: 1,
+          startedAt: null,
+          finishedAt: null,
+          logPath: null,
+          durationMs: null,
+          logTail: null,
+          command: null,
+          lastLine: '\u001b[33m12 files checked\u001b[0m',
+        },
+      ],
+      error: null,
+      workspace: null,
+      onFailure: 'ask',
+      pendingDecision: null,
+      decisions: [],
+      startedAt: '2026-01-01T10:00:00.000Z',
+      finishedAt: null,
+      slackMessage: null,
+      lastRefusedDecision: { action: 'approve', by: 'tctl', reason: 'choose retry, skip, abort', at: 'T' },
+    };
+    const text = renderPipeline(status, { color: false });
+    expect(text).toContain('      │ 12 files checked');
+    expect(text).toContain('last refused decision: "approve" from tctl at T: choose retry, skip, abort');
   });
 });
