@@ -40,8 +40,9 @@ const USAGE: Record<string, string> = {
   bot: 'bot',
   doctor: 'doctor',
   version: 'version',
+  cluster: 'cluster up|status|down [--env] [--wipe] [--json]',
 };
-const CLI_ONLY = ['models', 'up', 'server', 'worker', 'bot', 'doctor', 'version'];
+const CLI_ONLY = ['models', 'up', 'server', 'worker', 'bot', 'doctor', 'version', 'cluster'];
 const SURFACES: Surface[] = ['cli', 'slack'];
 
 const prefixOf = (surface: Surface) => (surface === 'slack' ? '!poc' : 'poc');
@@ -224,6 +225,8 @@ describe('every verb on both surfaces', () => {
     ['bot', { name: 'bot', json: false }],
     ['doctor --json', { name: 'doctor', json: true }],
     ['version', { name: 'version' }],
+    ['cluster up --json', { name: 'cluster', action: 'up', wipe: false, env: false, json: true }],
+    ['cluster down --wipe', { name: 'cluster', action: 'down', wipe: true, env: false, json: false }],
   ];
 
   test.each(SURFACES.flatMap((surface) => BOTH.map(([line, command]) => [surface, line, command] as const)))(
@@ -571,6 +574,8 @@ describe('helpText', () => {
         'poc bot          only the Slack bot',
         'poc doctor       check Temporal CLI, server, Docker engine and Compose',
         'poc version      print the version',
+        'poc cluster      a production-shaped Temporal here: PostgreSQL, frontend/history/matching/worker, mTLS, ' +
+          'Web UI (--env prints only the exports, --wipe with down deletes its data)',
       ].join('\n'),
     );
   });
