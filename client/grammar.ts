@@ -324,8 +324,8 @@ export function parseCommand(argv: string[], surface: Surface): Command {
     );
   const [rawName, ...rest] = argv;
   if (rawName === undefined || rawName === '' || rawName === '--help' || rawName === '-h') return { name: 'help' };
-  if (rawName === '--version' || rawName === '-v') return { name: 'version' };
-  const name = rawName.toLowerCase();
+  // `version` is the CLI's only (Slack has no use for the bot's package version).
+  const name = (rawName === '--version' || rawName === '-v') && surface === 'cli' ? 'version' : rawName.toLowerCase();
   const spec = COMMANDS[name];
   if (!spec || (spec.surfaces && !spec.surfaces.includes(surface))) {
     throw new UsageError(
@@ -333,7 +333,9 @@ export function parseCommand(argv: string[], surface: Surface): Command {
     );
   }
   const usage = surface === 'slack' ? `!poc ${spec.usage}` : `poc ${spec.usage}`;
-  if (rest.includes('--help') || rest.includes('-h')) return { name: 'help', topic: name };
+  // Help where an option may stand: after `--` every word is text (a prompt may say "-h").
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) return { name: 'help', topic: name };
   const { flags, positionals } = parseFlags(rest, spec, surface, usage);
   return build(name, flags, positionals, usage, surface);
 }
@@ -467,12 +469,14 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       };
     }
     case 'models':
+      expect(0);
       return { name, backend: backendOf(f.backend, usage), json: isJson };
     case 'status':
     case 'cancel':
       expect(1);
       return { name, id: pos[0], json: isJson };
     case 'list': {
+      expect(0);
       const limit = (f.limit as number | undefined) ?? 10;
       if (limit < 1 || limit > 1000) throw new UsageError('--limit must be from 1 to 1000', usage);
       const kind = f.kind as string | undefined;
@@ -516,6 +520,7 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       expect(1);
       return { name, topic: pos[0]?.toLowerCase() };
     case 'version':
+      expect(0);
       return { name };
     default:
       expect(0);

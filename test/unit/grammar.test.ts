@@ -287,10 +287,25 @@ describe('every verb on both surfaces', () => {
       expect(parseCommand(argv, surface)).toEqual({ name: 'help' });
   });
 
-  test.each(SURFACES)('%s: --version and -v ask for the version', (surface) => {
-    // Slack's bot then answers that `version` is not available there (slack/commands.ts).
-    expect(parseCommand(['--version'], surface)).toEqual({ name: 'version' });
-    expect(parseCommand(['-v'], surface)).toEqual({ name: 'version' });
+  test('cli: --version and -v ask for the version; nothing may follow', () => {
+    expect(parseCommand(['--version'], 'cli')).toEqual({ name: 'version' });
+    expect(parseCommand(['-v'], 'cli')).toEqual({ name: 'version' });
+    expect(() => parseCommand(['-v', 'now'], 'cli')).toThrow('unexpected "now"');
+  });
+
+  test('slack: --version and -v are unknown commands there, as `version` is', () => {
+    for (const word of ['--version', '-v', 'version'])
+      expect(() => parseCommand([word], 'slack')).toThrow(
+        `unknown command "${word}"; \`!poc help\` lists the commands`,
+      );
+  });
+
+  test.each(SURFACES)('%s: after `--` a -h or --help is text, not a request for help', (surface) => {
+    expect(parse('llm -b ollama -m m -- what does -h mean', surface)).toMatchObject({
+      name: 'llm',
+      prompt: 'what does -h mean',
+    });
+    expect(parse('run -- see --help', surface)).toMatchObject({ name: 'run', goal: 'see --help' });
   });
 
   test.each(
@@ -435,6 +450,7 @@ describe('every mistake: one line, with the usage', () => {
     [['help', 'run', 'now'], 'help', 'unexpected "now"'],
     [['help', '--json'], 'help', 'unknown option --json'],
     // list
+    [['list', '5'], 'list', 'unexpected "5"'],
     [['list', '--limit', '0'], 'list', '--limit must be from 1 to 1000'],
     [['list', '--limit', '1001'], 'list', '--limit must be from 1 to 1000'],
     [['list', '--limit', '-1'], 'list', '--limit needs a whole number, got "-1"'],
@@ -518,6 +534,7 @@ describe('every mistake: one line, with the usage', () => {
     [['models'], 'models', '--backend is required'],
     [['models', '-b', 'llama'], 'models', '--backend must be one of ollama, openai, anthropic, got "llama"'],
     [['up', 'now'], 'up', 'unexpected "now"'],
+    [['models', '-b', 'ollama', 'all'], 'models', 'unexpected "all"'],
     [['doctor', '--fix'], 'doctor', 'unknown option --fix'],
     [['version', '--json'], 'version', 'unknown option --json'],
     [['run', '--follow=yes'], 'run', '--follow takes no value'],
