@@ -17,6 +17,7 @@ import {
 } from '../core/contract.js';
 import { redact as processRedact } from '../core/redact.js';
 import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './slack-text.js';
+import { renderChatStatus } from './chat.js';
 
 /** Slack's documented limits (a message over them is rejected with `invalid_blocks` or `msg_too_long`). */
 export const SLACK_LIMITS = {
@@ -79,9 +80,11 @@ export const ACTION_IDS = {
   approveAll: 'poc_approve_all',
   deny: 'poc_deny',
   openRun: 'poc_open_run',
+  /** Ends a conversation. */
+  end: 'poc_end',
 } as const;
 
-export type ButtonAction = 'cancel' | DecisionAction;
+export type ButtonAction = 'cancel' | 'end' | DecisionAction;
 
 /** What a click on one of our action ids asks for (the link button asks for nothing). */
 export function buttonActionOf(actionId: string): ButtonAction | undefined {
@@ -153,25 +156,25 @@ const DECIDED: Record<DecisionAction, string> = {
   deny: 'denied',
 };
 
-function phaseEmoji(phase: string): string {
+export function phaseEmoji(phase: string): string {
   return PHASE_EMOJI[phase as Phase] ?? ':grey_question:';
 }
-function phaseLabel(phase: string): string {
+export function phaseLabel(phase: string): string {
   return PHASE_LABEL[phase as Phase] ?? escapeMrkdwn(phase);
 }
 
-function section(text: string): Block {
+export function section(text: string): Block {
   return { type: 'section', text: { type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) } };
 }
 
-function context(parts: (string | null | undefined | false)[]): Block | undefined {
+export function context(parts: (string | null | undefined | false)[]): Block | undefined {
   const text = parts.filter(Boolean).join(' · ');
   return text
     ? { type: 'context', elements: [{ type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) }] }
     : undefined;
 }
 
-function button(actionId: string, label: string, extra: Partial<ButtonElement> = {}): ButtonElement {
+export function button(actionId: string, label: string, extra: Partial<ButtonElement> = {}): ButtonElement {
   return {
     type: 'button',
     action_id: actionId,
@@ -181,7 +184,7 @@ function button(actionId: string, label: string, extra: Partial<ButtonElement> =
 }
 
 /** Inline code of text we do not control: backticks would end the span early. */
-function inlineCode(text: string, max: number): string {
+export function inlineCode(text: string, max: number): string {
   return '`' + mrkdwn(text.replace(/`/g, "'").replace(/\s+/g, ' '), max) + '`';
 }
 
@@ -217,7 +220,7 @@ function fitBlocks(blocks: Block[]): Block[] {
   return [...blocks.slice(0, room), note, ...(keepLast ? [last] : [])];
 }
 
-function message(text: string, blocks: (Block | undefined)[]): SlackMessage {
+export function message(text: string, blocks: (Block | undefined)[]): SlackMessage {
   return { text: cut(text, SLACK_LIMITS.text), blocks: fitBlocks(blocks.filter((b): b is Block => b !== undefined)) };
 }
 
@@ -227,6 +230,7 @@ export function isFinal(phase: string): boolean {
 
 /** The status message of a run. */
 export function renderRunStatus(status: RunStatus, opts: RenderOptions = {}): SlackMessage {
+  if (status.kind === 'chat') return renderChatStatus(status, opts);
   return status.kind === 'llm' ? renderLlm(status, opts) : renderPipeline(status, opts);
 }
 
@@ -256,11 +260,11 @@ function decisionLine(d: DecisionRecord): string {
   return `• *${escapeMrkdwn(d.step)}*: ${action} ${by}`;
 }
 
-function linkButton(opts: RenderOptions): ButtonElement | undefined {
+export function linkButton(opts: RenderOptions): ButtonElement | undefined {
   return opts.runUrl ? button(ACTION_IDS.openRun, 'Open in Temporal', { url: opts.runUrl }) : undefined;
 }
 
-function actions(elements: (ButtonElement | undefined)[]): Block | undefined {
+export function actions(elements: (ButtonElement | undefined)[]): Block | undefined {
   const present = elements.filter((e): e is ButtonElement => e !== undefined);
   return present.length ? { type: 'actions', block_id: 'poc_run_actions', elements: present } : undefined;
 }
@@ -360,8 +364,12 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
 }
 
 /** An answer over several sections (long answers are common), cut at a line end where possible. */
-function answerSections(answer: string, maxSections: number): Block[] {
-  const escaped = escapeMrkdwn(answer);
+export function answerSections(
+  answer: string,
+  maxSections: number,
+  { label = '*Answer:*\n', whole = "the whole text is the run's result", escaped: ready = false } = {},
+): Block[] {
+  const escaped = ready ? answer : escapeMrkdwn(answer);
   const size = SLACK_LIMITS.sectionText - 100;
   const chunks: string[] = [];
   let rest = escaped;
@@ -380,10 +388,8 @@ function answerSections(answer: string, maxSections: number): Block[] {
     chunks.push(rest.slice(0, end));
     rest = rest.slice(end).replace(/^\n/, '');
   }
-  if (rest.length > 0)
-    chunks[chunks.length - 1] +=
-      `\n_…answer cut here (${rest.length} more characters); the whole text is the run's result._`;
-  return chunks.map((chunk, i) => section(i === 0 ? `*Answer:*\n${chunk}` : chunk));
+  if (rest.length > 0) chunks[chunks.length - 1] += `\n_…answer cut here (${rest.length} more characters); ${whole}._`;
+  return chunks.map((chunk, i) => section(i === 0 ? `${label}${chunk}` : chunk));
 }
 
 function renderLlm(s: LlmStatus, opts: RenderOptions): SlackMessage {

@@ -12,6 +12,7 @@ import {
   RunNotFoundError,
   cancelRun,
   decide,
+  endChat,
   getRunStatus,
   listRuns,
   slackRunId,
@@ -519,6 +520,9 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
         notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`),
       );
     }
+    // The conversation posts its own closing notice in the thread.
+    if (action === 'end')
+      return void (await withinDeadline(ctx, () => endChat(ctx.client, target.workflowId, click.user)));
     // The workflow's next status update shows who decided and removes the buttons.
     await withinDeadline(ctx, () =>
       decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }),
