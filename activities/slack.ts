@@ -9,9 +9,16 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
 import { runUrl, secretValues, type PocConfig } from '../core/config.js';
-import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
+import {
+  SLACK_FAILURE_TYPES,
+  type ChatEndView,
+  type ChatMessageView,
+  type RunStatus,
+  type SlackTarget,
+  type StepFailureNotice,
+} from '../core/contract.js';
 import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
-import { renderChatEnd, renderChatTurn, type ChatEndView, type ChatMessageView } from '../render/chat.js';
+import { renderChatEnd, renderChatTurn } from '../render/chat.js';
 import { createRedactor } from '../core/redact.js';
 
 export interface ReportArgs {

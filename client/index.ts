@@ -17,7 +17,6 @@ import { loadConfig, type PocConfig } from '../core/config.js';
 import { connectTemporal } from '../core/temporal.js';
 import {
   DEFAULT_TASK_QUEUE,
-  FINAL_PHASES,
   ID_PREFIX,
   PocKind,
   PocPhase,
@@ -26,7 +25,10 @@ import {
   WORKFLOW_TYPES,
   decideUpdate,
   endUpdate,
+  isExecutionOpen,
+  isFinalPhase,
   sayUpdate,
+  slackThreadKey,
   statusQuery,
   type ChatInput,
   type ChatStatus,
@@ -162,12 +164,6 @@ async function start<W extends StartableWorkflow>(
   }
 }
 
-/** Value of `PocSlackThread` for a run reporting to `target`: how the bot finds a thread's run without state. */
-export function slackThreadKey(target: SlackTarget): string | undefined {
-  const ts = target.threadTs ?? target.messageTs;
-  return ts ? `${target.channel}/${ts}` : undefined;
-}
-
 export async function startPipeline(
   client: Client,
   input: PipelineInput = {},
@@ -269,7 +265,7 @@ export async function getChatStatus(client: Client, id: string): Promise<ChatSta
 
 /** True once the model has answered `turn` and is done with it, waits for an approval, or the conversation ended. */
 export function answered(status: ChatStatus, turn: number): boolean {
-  if ((FINAL_PHASES as readonly string[]).includes(status.phase)) return true;
+  if (isFinalPhase(status.phase)) return true;
   if (status.waitingFor === 'decision') return true;
   return status.answeredUpTo >= turn && status.waitingFor === 'user';
 }
@@ -314,7 +310,7 @@ export async function cancelRun(client: Client, id: string): Promise<string> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
-  if (description.status.name !== 'RUNNING')
+  if (!isExecutionOpen(description))
     throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
   await handle.cancel();
   return workflowId;
@@ -328,7 +324,7 @@ export async function decide(client: Client, id: string, decision: Decision): Pr
     return await handle.executeUpdate(decideUpdate, { args: [decision] });
   } catch (err) {
     const description = await handle.describe().catch(() => undefined);
-    if (description && description.status.name !== 'RUNNING') {
+    if (description && !isExecutionOpen(description)) {
       throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to decide`);
     }
     const cause = (err as { cause?: Error }).cause;
@@ -377,10 +373,9 @@ export async function listRuns(client: Client, opts: ListOptions = {}): Promise<
           ? 'chat'
           : 'pipeline')) as RunKind;
     const memo = (execution.memo ?? {}) as Record<string, unknown>;
-    const closed = execution.status.name !== 'RUNNING';
     let phase: string = attrs.get(PocPhase) ?? execution.status.name;
     // A run terminated from outside never got to set its phase.
-    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase))
+    if (!isExecutionOpen(execution) && !isFinalPhase(phase))
       phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
     runs.push({
       workflowId: execution.workflowId,
@@ -418,7 +413,7 @@ export async function followRun(
       last = json;
       onStatus(status);
     }
-    if ((FINAL_PHASES as readonly string[]).includes(status.phase)) {
+    if (isFinalPhase(status.phase)) {
       // The workflow may still be flushing its last Slack update; the status is final.
       return status;
     }

@@ -42,6 +42,16 @@ export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED
 export type Phase = (typeof PHASES)[number];
 export const FINAL_PHASES: readonly Phase[] = ['DONE', 'FAILED', 'CANCELLED'];
 
+// One helper per fact, for every room (workflows included: these are pure).
+/** True when a run in `phase` has ended (DONE, FAILED, CANCELLED); any other string is not final. */
+export function isFinalPhase(phase: string): boolean {
+  return (FINAL_PHASES as readonly string[]).includes(phase);
+}
+/** True while a workflow execution is open (`describe()` or a listed execution: status RUNNING). */
+export function isExecutionOpen(execution: { status: { name: string } }): boolean {
+  return execution.status.name === 'RUNNING';
+}
+
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
@@ -114,6 +124,12 @@ export interface SlackTarget {
   threadTs?: string;
   /** Set by the bot when it already posted the status message (slash commands). */
   messageTs?: string;
+}
+
+/** `PocSlackThread` of a run reporting to `target` (`<channel>/<thread ts>`): how the bot finds a thread's run. */
+export function slackThreadKey(target: SlackTarget): string | undefined {
+  const ts = target.threadTs ?? target.messageTs;
+  return ts ? `${target.channel}/${ts}` : undefined;
 }
 
 export interface PipelineInput {
@@ -436,6 +452,53 @@ export interface SayResult {
 
 export interface EndRequest {
   by?: string;
+}
+
+// What a conversation shows in Slack: the workflow builds these, the `reportChat` activity renders them.
+
+export type ChatToolState = 'awaiting' | 'running' | 'done' | 'failed' | 'denied' | 'invalid';
+
+export interface ChatToolView {
+  name: string;
+  /** What it does, in a few words (`test, lint`, `pipeline-x test`). */
+  what: string;
+  state: ChatToolState;
+  /** Who approved or denied it (`timeout` when nobody answered). */
+  by: string | null;
+  runId: string | null;
+  /** The first line of its result. */
+  result: string | null;
+}
+
+/** One answer of the model as its Slack message shows it (a workflow → activity shape: keep it small). */
+export interface ChatMessageView {
+  /** The assistant turn's number. */
+  key: number;
+  conversationId: string;
+  backend: LlmBackend;
+  model: string;
+  text: string;
+  streaming: boolean;
+  attempt: number;
+  error: string | null;
+  tools: ChatToolView[];
+  usage: ChatUsage | null;
+  totals: ChatTotals;
+  /** The approval this turn's tool call waits for (buttons). */
+  pending: PendingDecision | null;
+  /** The newest answer carries the End button. */
+  latest: boolean;
+  /** Said by someone outside the thread (the CLI): quoted above the answer. */
+  question: { by: string; text: string } | null;
+}
+
+export interface ChatEndView {
+  conversationId: string;
+  by: string | null;
+  reason: 'user' | 'idle' | 'cancelled' | 'failed';
+  turns: number;
+  totals: ChatTotals;
+  error?: string | null;
 }
 
 /** A thread reply, a CLI line: appended as a user turn; the model answers it in order. */

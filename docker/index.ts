@@ -7,10 +7,9 @@
  */
 import { execa } from 'execa';
 import type { ComposeChoice } from '../core/config.js';
+import { LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
-export const LABEL_WORKFLOW = 'poc.workflow-id';
-export const LABEL_STEP = 'poc.step';
-export const LABEL_ATTEMPT = 'poc.attempt';
+export * from './argv.js';
 
 export interface Compose {
   flavour: 'v1' | 'v2';

@@ -4,20 +4,19 @@
  * when a conversation ends, and the status view of `!poc status chat-…`. Pure functions; all
  * text is redacted, escaped and cut here.
  */
-import type { ChatStatus, ChatTotals, ChatUsage, LlmBackend, PendingDecision } from '../core/contract.js';
+import type { ChatEndView, ChatMessageView, ChatToolState, ChatToolView, PendingDecision } from '../core/contract.js';
 import { redact as processRedact } from '../core/redact.js';
 import {
   ACTION_IDS,
   answerSections,
   button,
   buttonValue,
+  formatTotals,
+  formatUsage,
   context,
   inlineCode,
-  isFinal,
   linkButton,
   message,
-  phaseEmoji,
-  phaseLabel,
   section,
   type Block,
   type ButtonElement,
@@ -26,71 +25,8 @@ import {
 } from './slack.js';
 import { escapeMrkdwn, mrkdwn, slackDate, who } from './slack-text.js';
 
-export type ChatToolState = 'awaiting' | 'running' | 'done' | 'failed' | 'denied' | 'invalid';
-
-export interface ChatToolView {
-  name: string;
-  /** What it does, in a few words (`test, lint`, `pipeline-x test`). */
-  what: string;
-  state: ChatToolState;
-  /** Who approved or denied it (`timeout` when nobody answered). */
-  by: string | null;
-  runId: string | null;
-  /** The first line of its result. */
-  result: string | null;
-}
-
-/** One answer of the model as its Slack message shows it (a workflow → activity shape: keep it small). */
-export interface ChatMessageView {
-  /** The assistant turn's number. */
-  key: number;
-  conversationId: string;
-  backend: LlmBackend;
-  model: string;
-  text: string;
-  streaming: boolean;
-  attempt: number;
-  error: string | null;
-  tools: ChatToolView[];
-  usage: ChatUsage | null;
-  totals: ChatTotals;
-  /** The approval this turn's tool call waits for (buttons). */
-  pending: PendingDecision | null;
-  /** The newest answer carries the End button. */
-  latest: boolean;
-  /** Said by someone outside the thread (the CLI): quoted above the answer. */
-  question: { by: string; text: string } | null;
-}
-
-export interface ChatEndView {
-  conversationId: string;
-  by: string | null;
-  reason: 'user' | 'idle' | 'cancelled' | 'failed';
-  turns: number;
-  totals: ChatTotals;
-  error?: string | null;
-}
-
 /** Slack shows the text shown here; the transcript keeps the rest. */
 const SHOWN_CHARS = 12_000;
-
-export function formatCost(costUsd: number | null): string {
-  if (costUsd === null) return 'cost unknown';
-  if (costUsd === 0) return '$0';
-  return costUsd < 0.01 ? `~$${costUsd.toFixed(4)}` : `~$${costUsd.toFixed(2)}`;
-}
-
-export function formatUsage(usage: ChatUsage): string {
-  return `${usage.inputTokens} in · ${usage.outputTokens} out · ${formatCost(usage.costUsd)}`;
-}
-
-export function formatTotals(totals: ChatTotals): string {
-  const unpriced = totals.unpriced ? ` + ${totals.unpriced} unpriced` : '';
-  return (
-    `${totals.requests} request${totals.requests === 1 ? '' : 's'} · ${totals.inputTokens} in · ` +
-    `${totals.outputTokens} out · ${formatCost(totals.costUsd)}${unpriced}`
-  );
-}
 
 /** The model writes Markdown; Slack reads mrkdwn. Bold and headings are what differ most (text already escaped). */
 export function markdownToMrkdwn(escaped: string): string {
@@ -220,32 +156,4 @@ export function renderChatEnd(view: ChatEndView, opts: Pick<RenderOptions, 'runU
     view.error ? section(`:warning: ${mrkdwn(r(view.error), 2_000)}`) : undefined,
     actionsBlock([linkButton(opts)]),
   ]);
-}
-
-/** `!poc status chat-…`: where the conversation stands and its last exchange (no buttons: one set per thread). */
-export function renderChatStatus(s: ChatStatus, opts: RenderOptions = {}): SlackMessage {
-  const r = opts.redact ?? processRedact;
-  const title =
-    `${phaseEmoji(s.phase)} *Conversation \`${escapeMrkdwn(s.id)}\`* — *${phaseLabel(s.phase)}*` +
-    (s.waitingFor && !isFinal(s.phase) ? ` · waiting for ${s.waitingFor}` : '');
-  const blocks: (Block | undefined)[] = [
-    section(`${title}\n*Backend:* ${escapeMrkdwn(s.backend)} · *model:* ${inlineCode(s.model, 200)}`),
-  ];
-  const last = s.turns.slice(-4).filter((t) => t.role !== 'tool');
-  for (const turn of last) {
-    const who_ = turn.role === 'user' ? who(turn.by) : '*model*';
-    blocks.push(section(`${who_}: ${mrkdwn(r(turn.text || turn.error || '…'), 1_200)}`));
-  }
-  blocks.push(
-    context([
-      s.requestedBy ? `started by ${who(s.requestedBy)}` : null,
-      `${s.earlierTurns + s.turns.length} turns`,
-      `${formatTotals(s.usage)} (estimate)`,
-      s.tools.length ? `tools: ${s.tools.map((t) => escapeMrkdwn(t)).join(', ')}` : 'no tools',
-      s.endedBy ? `ended by ${who(s.endedBy)}` : null,
-    ]),
-  );
-  if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
-  blocks.push(actionsBlock([linkButton(opts)]));
-  return message(`Conversation ${escapeMrkdwn(s.id)}: ${phaseLabel(s.phase)}`, blocks);
 }

@@ -4,7 +4,10 @@
  * to Slack's limits here, so no caller can forget it.
  */
 import {
-  FINAL_PHASES,
+  isFinalPhase,
+  type ChatStatus,
+  type ChatTotals,
+  type ChatUsage,
   type DecisionAction,
   type DecisionRecord,
   type LlmStatus,
@@ -17,7 +20,6 @@ import {
 } from '../core/contract.js';
 import { redact as processRedact } from '../core/redact.js';
 import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './slack-text.js';
-import { renderChatStatus } from './chat.js';
 
 /** Slack's documented limits (a message over them is rejected with `invalid_blocks` or `msg_too_long`). */
 export const SLACK_LIMITS = {
@@ -224,9 +226,8 @@ export function message(text: string, blocks: (Block | undefined)[]): SlackMessa
   return { text: cut(text, SLACK_LIMITS.text), blocks: fitBlocks(blocks.filter((b): b is Block => b !== undefined)) };
 }
 
-export function isFinal(phase: string): boolean {
-  return (FINAL_PHASES as readonly string[]).includes(phase);
-}
+/** Whether a phase is final (the one helper, `isFinalPhase` of the contract, under its render name). */
+export const isFinal = isFinalPhase;
 
 /** The status message of a run. */
 export function renderRunStatus(status: RunStatus, opts: RenderOptions = {}): SlackMessage {
@@ -496,4 +497,52 @@ export function notice(text: string): SlackMessage {
 export function preformatted(title: string, text: string, opts: Pick<RenderOptions, 'redact'> = {}): SlackMessage {
   const r = opts.redact ?? processRedact;
   return message(title, [section(title), section(codeBlock(r(text), SLACK_LIMITS.sectionText - 10))]);
+}
+
+// Conversations (render/chat.ts has their messages; what `renderRunStatus` needs is here).
+
+export function formatCost(costUsd: number | null): string {
+  if (costUsd === null) return 'cost unknown';
+  if (costUsd === 0) return '$0';
+  return costUsd < 0.01 ? `~$${costUsd.toFixed(4)}` : `~$${costUsd.toFixed(2)}`;
+}
+
+export function formatUsage(usage: ChatUsage): string {
+  return `${usage.inputTokens} in · ${usage.outputTokens} out · ${formatCost(usage.costUsd)}`;
+}
+
+export function formatTotals(totals: ChatTotals): string {
+  const unpriced = totals.unpriced ? ` + ${totals.unpriced} unpriced` : '';
+  return (
+    `${totals.requests} request${totals.requests === 1 ? '' : 's'} · ${totals.inputTokens} in · ` +
+    `${totals.outputTokens} out · ${formatCost(totals.costUsd)}${unpriced}`
+  );
+}
+
+/** `!poc status chat-…`: where the conversation stands and its last exchange (no buttons: one set per thread). */
+export function renderChatStatus(s: ChatStatus, opts: RenderOptions = {}): SlackMessage {
+  const r = opts.redact ?? processRedact;
+  const title =
+    `${phaseEmoji(s.phase)} *Conversation \`${escapeMrkdwn(s.id)}\`* — *${phaseLabel(s.phase)}*` +
+    (s.waitingFor && !isFinal(s.phase) ? ` · waiting for ${s.waitingFor}` : '');
+  const blocks: (Block | undefined)[] = [
+    section(`${title}\n*Backend:* ${escapeMrkdwn(s.backend)} · *model:* ${inlineCode(s.model, 200)}`),
+  ];
+  const last = s.turns.slice(-4).filter((t) => t.role !== 'tool');
+  for (const turn of last) {
+    const who_ = turn.role === 'user' ? who(turn.by) : '*model*';
+    blocks.push(section(`${who_}: ${mrkdwn(r(turn.text || turn.error || '…'), 1_200)}`));
+  }
+  blocks.push(
+    context([
+      s.requestedBy ? `started by ${who(s.requestedBy)}` : null,
+      `${s.earlierTurns + s.turns.length} turns`,
+      `${formatTotals(s.usage)} (estimate)`,
+      s.tools.length ? `tools: ${s.tools.map((t) => escapeMrkdwn(t)).join(', ')}` : 'no tools',
+      s.endedBy ? `ended by ${who(s.endedBy)}` : null,
+    ]),
+  );
+  if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
+  blocks.push(actions([linkButton(opts)]));
+  return message(`Conversation ${escapeMrkdwn(s.id)}: ${phaseLabel(s.phase)}`, blocks);
 }

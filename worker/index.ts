@@ -29,7 +29,7 @@ import {
   connectionOptions,
   describeConnectionError,
 } from '../core/temporal.js';
-import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES, isExecutionOpen } from '../core/contract.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
@@ -177,7 +177,7 @@ export async function sweepOrphanContainers(
     if (!open.has(container.workflowId)) {
       try {
         const description = await client.workflow.getHandle(container.workflowId).describe();
-        open.set(container.workflowId, description.status.name === 'RUNNING');
+        open.set(container.workflowId, isExecutionOpen(description));
       } catch (err) {
         // Unknown to this server (other namespace, deleted history): only certain absence counts.
         open.set(container.workflowId, !(err instanceof WorkflowNotFoundError));

@@ -9,8 +9,7 @@
  */
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { SLACK_FAILURE_TYPES, type SlackTarget } from '../core/contract.js';
-import type { ChatEndView, ChatMessageView } from '../render/chat.js';
+import { SLACK_FAILURE_TYPES, type SlackTarget, type ChatEndView, type ChatMessageView } from '../core/contract.js';
 
 const { reportChat } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

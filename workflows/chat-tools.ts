@@ -29,9 +29,9 @@ import {
   type PipelineInput,
   type PipelineStatus,
   type SlackTarget,
+  type ChatToolView,
 } from '../core/contract.js';
 import { InputError, validateToolInput } from '../core/validate.js';
-import type { ChatToolView } from '../render/chat.js';
 import type { DecisionGate } from './decisions.js';
 import type { pipelineWorkflow } from './pipeline.js';
 import { applicationFailureOf } from './runs.js';

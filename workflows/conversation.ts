@@ -44,9 +44,11 @@ import {
   type ChatTurn,
   type ChatUsage,
   type SayRequest,
+  type ChatEndView,
+  type ChatMessageView,
+  type ChatToolView,
 } from '../core/contract.js';
 import { InputError, validateChatInput, validateSay, type ValidChatInput } from '../core/validate.js';
-import type { ChatEndView, ChatMessageView, ChatToolView } from '../render/chat.js';
 import { startChatReporter } from './chat-reporter.js';
 import { runToolCall, type ToolContext, type ToolResult, type ToolState } from './chat-tools.js';
 import { decisionGate } from './decisions.js';
