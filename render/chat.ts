@@ -28,12 +28,22 @@ import { escapeMrkdwn, mrkdwn, slackDate, who } from './slack-text.js';
 /** Slack shows the text shown here; the transcript keeps the rest. */
 const SHOWN_CHARS = 12_000;
 
-/** The model writes Markdown; Slack reads mrkdwn. Bold and headings are what differ most (text already escaped). */
+/**
+ * The model writes Markdown; Slack reads mrkdwn. Bold and headings are what differ most; code
+ * (fenced or inline) is left as it is. The text is already escaped.
+ */
 export function markdownToMrkdwn(escaped: string): string {
   return escaped
-    .replace(/\*\*(?=\S)(.+?)(?<=\S)\*\*/g, '*$1*')
-    .replace(/__(?=\S)(.+?)(?<=\S)__/g, '*$1*')
-    .replace(/^#{1,6}[ \t]+(.+?)[ \t]*#*$/gm, '*$1*');
+    .split(/(```[\s\S]*?(?:```|$)|`[^`\n]*`)/)
+    .map((part, i) =>
+      i % 2 === 1
+        ? part
+        : part
+            .replace(/\*\*(?=\S)(.+?)(?<=\S)\*\*/g, '*$1*')
+            .replace(/__(?=\S)(.+?)(?<=\S)__/g, '*$1*')
+            .replace(/^#{1,6}[ \t]+(.+?)[ \t]*#*$/gm, '*$1*'),
+    )
+    .join('');
 }
 
 const TOOL_EMOJI: Record<ChatToolState, string> = {
