@@ -21,7 +21,7 @@ import {
   type ChatStatus,
   type ChatTurn,
 } from '../client/index.js';
-import { DEFAULT_CHAT_MODELS, runUrl, type PocConfig } from '../core/config.js';
+import { chatModelFor, runUrl, type PocConfig } from '../core/config.js';
 import type { Command } from '../client/grammar.js';
 import { paint, totalsText, type Style } from './render.js';
 
@@ -75,8 +75,7 @@ export async function runChat(
   if (command.id !== undefined) {
     id = (await getChatStatus(client, command.id)).id;
   } else {
-    const backend = command.backend ?? config.chat.backend;
-    const model = command.model ?? (backend === config.chat.backend ? config.chat.model : DEFAULT_CHAT_MODELS[backend]);
+    const { backend, model } = chatModelFor(config.chat, command.backend, command.model);
     const workspace = command.workspace ?? config.workspaceFromEnv;
     const started = await startChat(
       client,

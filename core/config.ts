@@ -642,6 +642,15 @@ function chatSettings(r: Reader): ChatSettings {
   return { backend, model: r.read('POC_CHAT_MODEL') ?? DEFAULT_CHAT_MODELS[backend] };
 }
 
+/**
+ * The backend and model of a new conversation: what was asked for, else the settings
+ * (POC_CHAT_BACKEND, POC_CHAT_MODEL), and a backend named without a model gets its own default.
+ */
+export function chatModelFor(chat: ChatSettings, backend?: LlmBackend, model?: string): ChatSettings {
+  const chosen = backend ?? chat.backend;
+  return { backend: chosen, model: model ?? (chosen === chat.backend ? chat.model : DEFAULT_CHAT_MODELS[chosen]) };
+}
+
 /** `model=input/output,…` in USD per million tokens. */
 function llmPrices(r: Reader): Record<string, { input: number; output: number }> {
   const raw = r.read('POC_LLM_PRICES');
