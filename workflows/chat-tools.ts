@@ -70,6 +70,9 @@ export interface ToolContext {
   now(): string;
 }
 
+/** Lines of a passed step's output the model gets (a failed step's whole kept tail goes). */
+const PASSED_STEP_LINES = 15;
+
 /** The pipeline's outcome in a few lines the model can cite (redacted log tails come from the run itself). */
 export function summarizePipeline(status: PipelineStatus): string {
   const lines = [`${status.id}: ${status.phase}${status.error ? ` — ${status.error}` : ''}`];
@@ -78,8 +81,12 @@ export function summarizePipeline(status: PipelineStatus): string {
     const took = step.durationMs !== null ? `, ${Math.round(step.durationMs / 100) / 10} s` : '';
     lines.push(`- ${step.name}: ${step.status}${exit}${took}`);
   }
-  const failed = status.steps.find((s) => s.status === 'failed');
-  if (failed?.logTail) lines.push(`End of the log of ${failed.name}:`, failed.logTail);
+  for (const step of status.steps) {
+    if (!step.logTail?.trim()) continue;
+    const tail =
+      step.status === 'failed' ? step.logTail : step.logTail.split('\n').slice(-PASSED_STEP_LINES).join('\n');
+    lines.push(`End of the log of ${step.name}:`, tail);
+  }
   return lines.join('\n');
 }
 
