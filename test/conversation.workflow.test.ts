@@ -385,6 +385,10 @@ describe('conversation workflow', () => {
       // priced-model: $1000 / $2000 per million tokens (POC_LLM_PRICES).
       assert.equal(s.usage.costUsd, Math.round(TURNS * (3 * 1000 + 2 * 2000)) / 1e6);
       assert.ok(s.generation >= 3, `continued as new ${s.generation} times`);
+      // The chain keeps its search attributes and memo: still found as a conversation.
+      const latest = await client.workflow.getHandle(id).describe();
+      assert.equal(latest.typedSearchAttributes.get(PocKind), 'chat');
+      assert.equal(latest.memo?.prompt, 'turn 0');
       const last = s.turns[s.turns.length - 1];
       assert.equal(last.text, `answer to turn ${TURNS - 1}`);
       assert.equal(last.n, TURNS * 2);

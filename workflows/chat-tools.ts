@@ -113,7 +113,8 @@ function toolTurn(
   };
 }
 
-function describeCall(name: string, input: Record<string, unknown>): string {
+/** What a call does, in a few words (its Slack line). */
+export function describeCall(name: string, input: Record<string, unknown>): string {
   if (name === CHAT_TOOLS.runSteps && Array.isArray(input.steps)) return (input.steps as string[]).join(', ');
   if (name === CHAT_TOOLS.readLog) return [input.run, input.step].filter(Boolean).join(' ') || 'the last run';
   if (name === CHAT_TOOLS.listRuns) return input.phase ? `${String(input.phase)} runs` : 'newest runs';

@@ -50,7 +50,7 @@ import {
 } from '../core/contract.js';
 import { InputError, validateChatInput, validateSay, type ValidChatInput } from '../core/validate.js';
 import { startChatReporter } from './chat-reporter.js';
-import { runToolCall, type ToolContext, type ToolResult, type ToolState } from './chat-tools.js';
+import { describeCall, runToolCall, type ToolContext, type ToolResult, type ToolState } from './chat-tools.js';
 import { decisionGate } from './decisions.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { TURN_TEXT_LIMITS, cutText, foldTranscript, lastUserTurn, toMessages } from './transcript.js';
@@ -174,7 +174,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
       streaming: Boolean(turn.streaming),
       attempt: turn.attempt ?? 1,
       error: turn.error ?? null,
-      tools: calls.map((call) => toolView(call.id, call.name)),
+      tools: calls.map((call) => toolView(call.id, call.name, describeCall(call.name, call.input))),
       usage: turn.usage,
       totals: status.usage,
       pending: pending && calls.some((c) => live.get(c.id)?.state === 'awaiting') ? pending : null,
@@ -186,21 +186,21 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
     };
   }
 
-  function toolView(callId: string, name: string): ChatToolView {
+  function toolView(callId: string, name: string, what: string): ChatToolView {
     const result = status.turns.find((t) => t.role === 'tool' && t.toolCallId === callId);
     const shown = live.get(callId);
     if (result) {
       const state = result.outcome === 'done' ? 'done' : (result.outcome ?? 'failed');
       return {
         name,
-        what: shown?.what ?? '',
+        what,
         state,
         by: result.by,
         runId: result.runId ?? null,
         result: shown?.result ?? result.text.split('\n')[0],
       };
     }
-    return shown ?? { name, what: '', state: 'awaiting', by: null, runId: null, result: null };
+    return shown ?? { name, what, state: 'awaiting', by: null, runId: null, result: null };
   }
 
   const decisions = decisionGate(status, (awaiting) => {
