@@ -47,6 +47,7 @@ import {
 } from '../core/contract.js';
 import { InputError, validateChatInput, validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import type { conversationWorkflow } from '../workflows/conversation.js';
+import { chatMetadata, llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
 import type { llmPromptWorkflow } from '../workflows/llm.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
@@ -54,6 +55,8 @@ export * from '../core/contract.js';
 export { InputError } from '../core/validate.js';
 export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
 export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
+export { chatMetadata, llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
+export { liveStepOutput, type LiveStepOutput } from './live.js';
 
 /** A run id that does not exist (neither `pipeline-<id>`, `llm-<id>` nor `chat-<id>`). */
 export class RunNotFoundError extends Error {
@@ -102,6 +105,12 @@ export interface StartOptions {
   idempotent?: boolean;
   /** Extra memo (e.g. the Slack channel, so the bot can find a channel's runs). */
   memo?: Record<string, string>;
+  /**
+   * Where the run was asked for, for the Web UI's details (Temporal markdown, one line): the CLI
+   * says `poc CLI on <host>`, the bot links the Slack thread, schedules name themselves. Default:
+   * the Slack thread of `input.slack`, else `the poc client API`.
+   */
+  source?: string;
 }
 
 export interface Started {
@@ -121,7 +130,13 @@ async function start<W extends StartableWorkflow>(
   workflowId: string,
   input: Parameters<W>[0],
   opts: StartOptions,
-  extras: { kind: RunKind; requestedBy?: string; memo: Record<string, string>; slack?: SlackTarget },
+  extras: {
+    kind: RunKind;
+    requestedBy?: string;
+    memo: Record<string, string>;
+    slack?: SlackTarget;
+    metadata: RunMetadata;
+  },
 ): Promise<Started> {
   const slackThread = extras.slack ? slackThreadKey(extras.slack) : undefined;
   const searchAttributes = [
@@ -148,6 +163,9 @@ async function start<W extends StartableWorkflow>(
       args: [input],
       memo: { ...extras.memo, ...opts.memo },
       typedSearchAttributes: searchAttributes,
+      // What the Web UI shows on the run's page and in its list (Temporal user metadata).
+      staticSummary: extras.metadata.summary,
+      staticDetails: extras.metadata.details,
       workflowIdConflictPolicy: opts.idempotent ? 'USE_EXISTING' : 'FAIL',
       // A finished run keeps its id: a redelivered Slack message must not start it again.
       workflowIdReusePolicy: opts.idempotent ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
@@ -176,6 +194,7 @@ export async function startPipeline(
     requestedBy: valid.requestedBy,
     memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
     slack: valid.slack,
+    metadata: pipelineMetadata(valid, opts.source),
   });
 }
 
@@ -187,6 +206,7 @@ export async function startLlm(client: Client, input: LlmInput, opts: StartOptio
     requestedBy: valid.requestedBy,
     memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
     slack: valid.slack,
+    metadata: llmMetadata(valid, opts.source),
   });
 }
 
@@ -204,6 +224,7 @@ export async function startChat(client: Client, input: ChatInput, opts: StartOpt
     requestedBy: valid.requestedBy,
     memo: { prompt: (valid.prompt ?? '').slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
     slack: valid.slack,
+    metadata: chatMetadata(valid, opts.source),
   });
 }
 

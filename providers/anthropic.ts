@@ -9,7 +9,8 @@ import type {
   MessageParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { LlmSettings } from '../core/config.js';
-import type { ChatMessage, LlmProvider } from './types.js';
+import { ANTHROPIC_NO_TEMPERATURE } from '../core/validate.js';
+import { LlmError, type ChatMessage, type LlmProvider } from './types.js';
 import {
   brokenStream,
   buildProvider,
@@ -59,7 +60,9 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
     return fromOtherError(settings, err, signal);
   };
 
-  const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, signal }) {
+  const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, temperature, signal }) {
+    // Refused, never dropped: the API version this SDK sends answers a temperature with a 400.
+    if (temperature !== undefined) throw new LlmError('fatal', 'anthropic', `anthropic: ${ANTHROPIC_NO_TEMPERATURE}`);
     const params: MessageCreateParamsStreaming = {
       model,
       max_tokens: maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
@@ -74,8 +77,6 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
         input_schema: tool.parameters,
       }));
     }
-    // No `temperature`: the Messages API of this SDK generation deprecated and dropped it, so it
-    // is left out rather than sent untyped for the API to refuse.
 
     let stopReason: string | null = null;
     let stopped = false;

@@ -10,6 +10,7 @@
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { SLACK_FAILURE_TYPES, type SlackTarget, type ChatEndView, type ChatMessageView } from '../core/contract.js';
+import { withSummary } from './details.js';
 
 const { reportChat } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -73,7 +74,8 @@ export function startChatReporter(
       });
       const end = ending !== undefined && !endSent ? ending : null;
       try {
-        const result = await reportChat({ target, messages, end });
+        const summary = `Slack: ${end ? 'ended' : `answer ${keys.join(', ')}`}`;
+        const result = await withSummary(reportChat, summary, { target, messages, end });
         Object.assign(known, result.posted);
       } catch (err) {
         // Slack trouble never stops the conversation; the history shows the failed activity.

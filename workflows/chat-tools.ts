@@ -33,6 +33,7 @@ import {
 } from '../core/contract.js';
 import { InputError, validateToolInput } from '../core/validate.js';
 import type { DecisionGate } from './decisions.js';
+import { withSummary } from './details.js';
 import type { pipelineWorkflow } from './pipeline.js';
 import { applicationFailureOf } from './runs.js';
 import { TURN_TEXT_LIMITS, cutText } from './transcript.js';
@@ -178,7 +179,7 @@ export async function runToolCall(ctx: ToolContext, call: ChatToolCall, index: n
   const args =
     name === CHAT_TOOLS.readLog && !input.run && state.lastRunId ? { ...input, run: state.lastRunId } : input;
   show({ state: 'running' });
-  const result = await runChatTool({ name, input: args });
+  const result = await withSummary(runChatTool, `${name} ${describeCall(name, args)}`, { name, input: args });
   show({ state: result.ok ? 'done' : 'failed', result: result.text.split('\n')[0] });
   return toolTurn(ctx, call, result.ok ? 'done' : 'failed', result.text, { by });
 }

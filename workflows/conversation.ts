@@ -25,6 +25,7 @@ import {
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -52,6 +53,7 @@ import { InputError, validateChatInput, validateSay, type ValidChatInput } from 
 import { startChatReporter } from './chat-reporter.js';
 import { describeCall, runToolCall, type ToolContext, type ToolResult, type ToolState } from './chat-tools.js';
 import { decisionGate } from './decisions.js';
+import { currentDetailsOf, withSummary } from './details.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { TURN_TEXT_LIMITS, cutText, foldTranscript, lastUserTurn, toMessages } from './transcript.js';
 
@@ -153,10 +155,12 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
 
   const newestAnswer = () => [...status.turns].reverse().find((t) => t.role === 'assistant')?.n ?? 0;
   const reporter = startChatReporter(input.slack, (n) => messageView(n), carried?.messages ?? {});
-  const changed = () => {
-    const n = newestAnswer();
+  /** The message of answer `n` changed: Slack follows, and the Web UI's current details now. */
+  const show = (n: number) => {
+    setCurrentDetails(currentDetailsOf(status));
     if (n) reporter.changed(n);
   };
+  const changed = () => show(newestAnswer());
 
   function messageView(n: number): ChatMessageView | undefined {
     const at = status.turns.findIndex((t) => t.n === n);
@@ -213,6 +217,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
     const n = nextN++;
     status.turns.push({ n, role: 'user', text: cutText(text, TURN_TEXT_LIMITS.user), usage: null, by, at: now() });
     status.lastTurnAt = now();
+    setCurrentDetails(currentDetailsOf(status));
     return n;
   }
 
@@ -285,7 +290,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
       t.text = '';
     }
     if (t.text.length < TURN_TEXT_LIMITS.assistant) t.text += text.slice(0, TURN_TEXT_LIMITS.assistant - t.text.length);
-    reporter.changed(t.n);
+    show(t.n);
   });
 
   const tools: ToolState = {
@@ -331,10 +336,10 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
     status.turns.push(turn);
     streaming = turn;
     status.waitingFor = 'model';
-    if (previous) reporter.changed(previous); // The End button moves to the new message.
-    reporter.changed(turn.n);
+    if (previous) show(previous); // The End button moves to the new message.
+    show(turn.n);
     try {
-      const answer = await answerChat({
+      const answer = await withSummary(answerChat, `model: answer ${turn.n}`, {
         backend: status.backend,
         model: status.model,
         system: input.system,
@@ -361,7 +366,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
       streaming = undefined;
       status.answeredUpTo = Math.max(status.answeredUpTo, upTo);
       status.lastTurnAt = now();
-      reporter.changed(turn.n);
+      show(turn.n);
     }
     return turn;
   }
@@ -377,7 +382,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
           rounds > MAX_TOOL_ROUNDS ? limitResult(call.id, call.name) : await runToolCall(toolContext, call, index);
         status.turns.push({ n: nextN++, ...result });
         status.waitingFor = 'model';
-        reporter.changed(turn.n);
+        show(turn.n);
       }
       if (rounds > MAX_TOOL_ROUNDS) return;
     }
