@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { execa } from 'execa';
 import {
   PocKind,
   PocPhase,
@@ -26,6 +28,7 @@ import {
   type ChatStatus,
   type ChatTurn,
 } from '../client/index.js';
+import { findTemporalCli } from '../worker/devserver.js';
 import { startFakeLlm, type FakeLlmServer, type RecordedRequest } from './support/fake-llm.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import {
@@ -108,6 +111,26 @@ const roles = (turns: ChatTurn[]) => turns.map((t) => t.role);
 const chatRequests = (since: number): RecordedRequest[] =>
   fake.requests.slice(since).filter((r) => r.method === 'POST' && r.protocol === 'openai');
 const sentMessages = (request: RecordedRequest) => request.body?.messages as { role: string; content: unknown }[];
+
+/** The summaries on the activities a run scheduled, as the Web UI's timeline shows them. */
+async function activitySummaries(workflowId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const summary = event.userMetadata?.summary;
+    return event.activityTaskScheduledEventAttributes && summary
+      ? [defaultPayloadConverter.fromPayload(summary as never) as string]
+      : [];
+  });
+}
+
+/** The run's current details, read the way the Web UI reads them (`temporal workflow metadata`). */
+async function currentDetails(workflowId: string): Promise<string> {
+  const temporal = (findTemporalCli() as { path: string }).path;
+  const args = ['workflow', 'metadata', '--workflow-id', workflowId, '--address', server.address];
+  const result = await execa(temporal, args, { reject: false, timeout: 60_000 });
+  assert.equal(result.exitCode, 0, result.stderr);
+  return result.stdout;
+}
 
 describe('conversation workflow', () => {
   test(
@@ -205,6 +228,49 @@ describe('conversation workflow', () => {
       assert.equal(child.status.name, 'COMPLETED');
       assert.equal(child.parentExecution?.workflowId, id);
       assert.equal(steps.executions.filter((e) => e.workflowId === childId && e.step === 'test').length, 1);
+      await endChat(client, id);
+    },
+    LIMIT,
+  );
+
+  test(
+    'the Web UI reads a summary and details from the start, the live line, and what each activity does',
+    async () => {
+      fake.enqueue(
+        'openai',
+        { chunks: ['Running them.'], toolCalls: [{ name: 'run_steps', arguments: { steps: ['lint'] } }] },
+        { chunks: ['Lint passed.'] },
+      );
+      const { workflowId: id } = await startChat(
+        client,
+        { backend: 'openai', model: 'gpt-4o-mini', prompt: 'Lint it please', requestedBy: 'U0ALICE' },
+        { taskQueue: worker.taskQueue, source: 'poc CLI on test-host' },
+      );
+      const description = await client.workflow.getHandle(id).describe();
+      assert.equal(await description.staticSummary(), 'chat: openai/gpt-4o-mini');
+      const details = (await description.staticDetails()) ?? '';
+      assert.match(details, /\*\*started by:\*\* U0ALICE/);
+      assert.match(details, /\*\*source:\*\* poc CLI on test-host/);
+      assert.match(details, /\*\*first question:\*\* Lint it please/);
+
+      const asking = await statusWhen(id, 'the approval question', (s) => s.phase === 'AWAITING_DECISION');
+      await eventually('the live line to name the approval', async () =>
+        /AWAITING_DECISION · waiting for approval of lint · openai\/gpt-4o-mini/.test(await currentDetails(id))
+          ? true
+          : undefined,
+      );
+      await decide(client, id, { action: 'approve', by: 'U0BOB', decisionId: asking.pendingDecision?.id });
+      await answeredTurn(id, 1);
+      assert.match(
+        await currentDetails(id),
+        /RUNNING · waiting for the user · openai\/gpt-4o-mini · 4 turns · 2 requests/,
+      );
+      const summaries = await activitySummaries(id);
+      expect(summaries).toEqual(['model: answer 2', 'model: answer 4']);
+      // run_steps is a child pipeline: the Web UI shows it with its own summary and details.
+      const child = await client.workflow.getHandle(`pipeline-${id.slice('chat-'.length)}-t1`).describe();
+      assert.equal(await child.staticSummary(), `pipeline: asked in a conversation (${id})`);
+      assert.match((await child.staticDetails()) ?? '', /\*\*approved by:\*\* U0BOB/);
       await endChat(client, id);
     },
     LIMIT,

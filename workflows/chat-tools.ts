@@ -12,6 +12,7 @@ import {
   ParentClosePolicy,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -33,7 +34,7 @@ import {
 } from '../core/contract.js';
 import { InputError, validateToolInput } from '../core/validate.js';
 import type { DecisionGate } from './decisions.js';
-import { withSummary } from './details.js';
+import { ACTIVITY_SUMMARIES, oneLine, withSummary } from './details.js';
 import type { pipelineWorkflow } from './pipeline.js';
 import { applicationFailureOf } from './runs.js';
 import { TURN_TEXT_LIMITS, cutText } from './transcript.js';
@@ -209,6 +210,16 @@ async function runSteps(
     const final = await executeChild<typeof pipelineWorkflow>(WORKFLOW_TYPES.pipeline, {
       workflowId: runId,
       args: [pipeline],
+      // What the Web UI shows of the child, as a client-started run has (no history of its own here).
+      ...(patched(ACTIVITY_SUMMARIES)
+        ? {
+            staticSummary: oneLine(`pipeline: ${pipeline.goal}`),
+            staticDetails: [
+              `- **started by:** conversation ${ctx.conversationId}`,
+              `- **approved by:** ${by ?? 'not given'}`,
+            ].join('\n'),
+          }
+        : {}),
       // Ending the conversation stops what it started, cleanly (the step's container is removed).
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

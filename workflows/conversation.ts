@@ -498,6 +498,7 @@ export async function conversationWorkflow(rawInput: unknown): Promise<ChatStatu
       }
       const idleMs = Date.parse(status.lastTurnAt) + input.idleTimeoutSeconds * 1000 - Date.now();
       status.idleDeadline = new Date(Date.now() + Math.max(0, idleMs)).toISOString();
+      setCurrentDetails(currentDetailsOf(status)); // Waiting for the user now; costs no history.
       const woke = idleMs > 0 && (await condition(() => ending !== undefined || unanswered(), idleMs));
       if (!woke && !ending) requestEnd(null, 'idle');
     }
