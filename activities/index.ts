@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { PocConfig } from '../core/config.js';
+import { createChatActivities } from './chat.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
@@ -25,6 +26,7 @@ export function createActivities({ client, config }: ActivityDeps) {
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, llm: config.llm }),
     ...createSlackActivities({ config }),
+    ...createChatActivities({ client, config }),
   };
 }
 

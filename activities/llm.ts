@@ -19,6 +19,76 @@ const FIRST_CHUNK_AFTER_MS = 300;
 const CHUNK_EVERY_MS = 400;
 const HEARTBEAT_EVERY_MS = 2_000;
 
+/** How an attempt's text reaches its workflow while it streams. */
+export interface LiveTextOptions {
+  idleTimeoutMs: number;
+  /** Sends a batch of text to the workflow (a signal); batches go in order, a failure is ignored. */
+  send: (text: string) => Promise<unknown>;
+  /** Batches are sent this often, the first no sooner than FIRST_CHUNK_AFTER_MS. */
+  everyMs: number;
+}
+
+export interface LiveText {
+  /** Aborted when the activity is cancelled or the provider stalls. */
+  signal: AbortSignal;
+  onText(text: string): void;
+  /** True when the idle watchdog gave up on the provider. */
+  stalled(): boolean;
+  /** Waits for batches already on their way (the result carries the whole text, so the rest is dropped). */
+  settle(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * The plumbing of a streamed model request inside an activity: heartbeats on a timer (a dead
+ * worker is noticed), batched live text to the workflow, an idle watchdog that turns a stalled
+ * provider into a retryable timeout, and the activity's cancellation wired to the request.
+ */
+export function startLiveText({ idleTimeoutMs, send, everyMs }: LiveTextOptions): LiveText {
+  const ctx = Context.current();
+  const started = Date.now();
+  const controller = new AbortController();
+  const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
+  ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+  let pending = '';
+  let lastChunkAt = Date.now();
+  let sending: Promise<unknown> = Promise.resolve();
+  let stalled = false;
+  const sendPending = () => {
+    if (!pending) return;
+    const text = pending;
+    pending = '';
+    // In order, and never failing the attempt: live text is a nicety, the result is what counts.
+    sending = sending.then(() => send(text).catch(() => undefined));
+  };
+  const timer = setInterval(
+    () => {
+      ctx.heartbeat({ chars: 0 });
+      if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
+      if (Date.now() - lastChunkAt > idleTimeoutMs) {
+        stalled = true;
+        controller.abort(new Error('stalled'));
+      }
+    },
+    Math.min(HEARTBEAT_EVERY_MS, everyMs),
+  );
+  return {
+    signal: controller.signal,
+    onText(text) {
+      lastChunkAt = Date.now();
+      pending += text;
+    },
+    stalled: () => stalled,
+    async settle() {
+      await sending;
+    },
+    stop() {
+      clearInterval(timer);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    },
+  };
+}
+
 export function createLlmActivities({ client, llm }: { client: Client; llm: LlmSettings }) {
   const idleTimeoutMs = llm.idleTimeoutMs;
 
@@ -27,34 +97,13 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
       const started = Date.now();
-      const controller = new AbortController();
-      const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
-      ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-
       const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
       const workflow = client.workflow.getHandle(workflowId);
-      let pending = '';
-      let lastChunkAt = Date.now();
-      let sending: Promise<unknown> = Promise.resolve();
-      const sendPending = () => {
-        if (!pending) return;
-        const text = pending;
-        pending = '';
-        // In order, and never failing the attempt: live text is a nicety, the result is what counts.
-        sending = sending.then(() => workflow.signal(llmChunkSignal, { attempt, text }).catch(() => undefined));
-      };
-      let stalled = false;
-      const timer = setInterval(
-        () => {
-          ctx.heartbeat({ chars: 0 });
-          if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
-          if (Date.now() - lastChunkAt > idleTimeoutMs) {
-            stalled = true;
-            controller.abort(new Error('stalled'));
-          }
-        },
-        Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS),
-      );
+      const live = startLiveText({
+        idleTimeoutMs,
+        everyMs: CHUNK_EVERY_MS,
+        send: (text) => workflow.signal(llmChunkSignal, { attempt, text }),
+      });
 
       try {
         const provider = createProvider(input.backend, llm);
@@ -64,15 +113,12 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
           system: input.system,
           maxTokens: input.maxTokens,
           temperature: input.temperature,
-          signal: controller.signal,
-          onText: (text) => {
-            lastChunkAt = Date.now();
-            pending += text;
-          },
+          signal: live.signal,
+          onText: live.onText,
         });
         // The result carries the whole text: flushing the rest as a signal would only add a
         // signal and a workflow task to every prompt. In-flight signals still land first.
-        await sending;
+        await live.settle();
         return {
           text: completion.text,
           backend: input.backend,
@@ -84,10 +130,9 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
         };
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        throw toFailure(err, input.backend, stalled ? idleTimeoutMs : undefined);
+        throw toFailure(err, input.backend, live.stalled() ? idleTimeoutMs : undefined);
       } finally {
-        clearInterval(timer);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        live.stop();
       }
     },
 

@@ -9,8 +9,16 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
 import { runUrl, secretValues, type PocConfig } from '../core/config.js';
-import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
+import {
+  SLACK_FAILURE_TYPES,
+  type ChatEndView,
+  type ChatMessageView,
+  type RunStatus,
+  type SlackTarget,
+  type StepFailureNotice,
+} from '../core/contract.js';
 import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
+import { renderChatEnd, renderChatTurn } from '../render/chat.js';
 import { createRedactor } from '../core/redact.js';
 
 export interface ReportArgs {
@@ -21,6 +29,24 @@ export interface ReportArgs {
 }
 
 export { SLACK_FAILURE_TYPES } from '../core/contract.js';
+
+/** A conversation's messages to post or update (one per answer), and the notice when it ends. */
+export interface ChatReportArgs {
+  target: SlackTarget;
+  messages: { view: ChatMessageView; ts: string | null }[];
+  end: ChatEndView | null;
+}
+
+export interface ChatReportResult {
+  /** The message of each answer, by its turn number. */
+  posted: Record<string, string>;
+}
+
+/** What earlier attempts of `reportChat` already posted. */
+interface ChatReportProgress {
+  posted?: Record<string, string>;
+  endPosted?: boolean;
+}
 
 /** Answers that no retry can change: the token, the channel or the message itself is wrong. */
 const PERMANENT_ERRORS = new Set([
@@ -95,6 +121,55 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
   }
 
   return {
+    /**
+     * A conversation's answers in its thread: each posted once and updated in place afterwards
+     * (a retried attempt continues from what the earlier one posted), then the end notice.
+     */
+    async reportChat(args: ChatReportArgs): Promise<ChatReportResult> {
+      const ctx = Context.current();
+      const progress = (ctx.info.heartbeatDetails as ChatReportProgress | undefined) ?? {};
+      const posted: Record<string, string> = { ...progress.posted };
+      const client = webClient();
+      const { channel, threadTs } = args.target;
+      try {
+        for (const { view, ts: known } of args.messages) {
+          const key = String(view.key);
+          const shown = renderChatTurn(view, { runUrl: runUrl(config, view.conversationId), redact });
+          let ts: string | null = known ?? posted[key] ?? null;
+          if (ts) {
+            try {
+              await client.chat.update({ channel, ts, text: shown.text, blocks: shown.blocks });
+            } catch (err) {
+              if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
+              ts = null;
+            }
+          }
+          if (!ts) {
+            const answer = await client.chat.postMessage({
+              channel,
+              thread_ts: threadTs,
+              text: shown.text,
+              blocks: shown.blocks,
+              unfurl_links: false,
+              unfurl_media: false,
+            });
+            if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
+            ts = answer.ts;
+          }
+          posted[key] = ts;
+          ctx.heartbeat({ posted, endPosted: false } satisfies ChatReportProgress);
+        }
+        if (args.end && !progress.endPosted) {
+          const shown = renderChatEnd(args.end, { runUrl: runUrl(config, args.end.conversationId), redact });
+          await client.chat.postMessage({ channel, thread_ts: threadTs, text: shown.text, blocks: shown.blocks });
+          ctx.heartbeat({ posted, endPosted: true } satisfies ChatReportProgress);
+        }
+      } catch (err) {
+        throw toSlackFailure(err, redact);
+      }
+      return { posted };
+    },
+
     async reportToSlack(args: ReportArgs): Promise<{ channel: string; ts: string }> {
       const ctx = Context.current();
       const progress = (ctx.info.heartbeatDetails as ReportProgress | undefined) ?? {};

@@ -6,13 +6,16 @@
  * poc.config.json (every field optional):
  *   { "service": "runner", "composeFiles": ["docker-compose.yml"],
  *     "steps": { "lint": { "run": "npm run lint", "timeoutSeconds": 300 }, "e2e": "npm run e2e",
- *                "build": { "build": true } } }
+ *                "build": { "build": true } },
+ *     "chat": { "tools": ["run_steps", "read_log", "list_runs"], "steps": ["lint", "test"] } }
+ * `chat` says which tools a conversation in this workspace may call (none without it) and which
+ * steps `run_steps` may run (default: every step the workspace defines).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
+import { CHAT_TOOLS, CHAT_TOOL_NAMES, DEFAULT_STEPS, FAILURE_TYPES, type ChatToolName } from '../core/contract.js';
 import { STEP_NAME } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
@@ -23,6 +26,14 @@ export interface WorkspaceConfig {
   service: string;
   composeFiles: string[];
   steps: Map<string, StepPlan>;
+  /** What conversations may do here (`chat` in poc.config.json). */
+  chat: ChatPolicy;
+}
+
+export interface ChatPolicy {
+  tools: ChatToolName[];
+  /** Steps `run_steps` may run. */
+  steps: string[];
 }
 
 export class WorkspaceError extends Error {}
@@ -47,6 +58,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   const steps = new Map<string, StepPlan>(DEFAULT_STEPS.map((name) => [name, defaultStep(name)]));
   let service = 'runner';
   let composeFiles: string[] = [];
+  let chatSection: unknown;
   const configPath = path.join(workspace, CONFIG_FILE);
   if (fs.existsSync(configPath)) {
     const where = `${configPath}`;
@@ -60,8 +72,8 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       throw new WorkspaceError(`${where} must hold a JSON object`);
     const config = raw as Record<string, unknown>;
     for (const key of Object.keys(config)) {
-      if (!['service', 'composeFiles', 'steps', '$schema'].includes(key)) {
-        throw new WorkspaceError(`${where}: unknown field "${key}"; the fields are service, composeFiles, steps`);
+      if (!['service', 'composeFiles', 'steps', 'chat', '$schema'].includes(key)) {
+        throw new WorkspaceError(`${where}: unknown field "${key}"; the fields are service, composeFiles, steps, chat`);
       }
     }
     if (config.service !== undefined) {
@@ -89,6 +101,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
         steps.set(name, parseStep(where, name, def));
       }
     }
+    chatSection = config.chat;
   }
   const files =
     composeFiles.length > 0
@@ -104,7 +117,32 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
     if (!fs.existsSync(path.join(workspace, file)))
       throw new WorkspaceError(`workspace ${workspace}: compose file ${file} is missing`);
   }
-  return { service, composeFiles: composeFiles.length > 0 ? composeFiles : [], steps };
+  return {
+    service,
+    composeFiles: composeFiles.length > 0 ? composeFiles : [],
+    steps,
+    chat: parseChatPolicy(configPath, chatSection, [...steps.keys()]),
+  };
+}
+
+function parseChatPolicy(where: string, raw: unknown, defined: string[]): ChatPolicy {
+  if (raw === undefined) return { tools: [], steps: [] };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new WorkspaceError(`${where}: chat must be an object like { "tools": ["read_log"] }`);
+  const obj = raw as Record<string, unknown>;
+  const unknown = Object.keys(obj).find((key) => key !== 'tools' && key !== 'steps');
+  if (unknown)
+    throw new WorkspaceError(`${where}: chat has an unknown field "${unknown}"; the fields are tools, steps`);
+  const tools = obj.tools ?? [];
+  if (!Array.isArray(tools) || tools.some((t) => !(CHAT_TOOL_NAMES as readonly unknown[]).includes(t))) {
+    throw new WorkspaceError(`${where}: chat.tools must list tools from ${CHAT_TOOL_NAMES.join(', ')}`);
+  }
+  const steps = obj.steps ?? defined;
+  if (!Array.isArray(steps) || steps.some((s) => typeof s !== 'string' || !defined.includes(s))) {
+    throw new WorkspaceError(`${where}: chat.steps must list steps this workspace defines (${defined.join(', ')})`);
+  }
+  const allowed = [...new Set(tools as ChatToolName[])];
+  return { tools: allowed, steps: allowed.includes(CHAT_TOOLS.runSteps) ? (steps as string[]) : [] };
 }
 
 function parseStep(where: string, name: string, def: unknown): StepPlan {

@@ -6,9 +6,11 @@
  *   - N pipelines, the worker SIGKILLed at a random moment of each and a new one started;
  *   - the Temporal dev server killed and restarted (same SQLite file) in the middle of a run;
  *   - the Slack bot stopped and restarted while runs are in flight (fake Slack server);
- *   - M llmPrompt runs with the worker killed mid-request.
+ *   - M llmPrompt runs with the worker killed mid-request;
+ *   - C conversations with the worker killed while their tools run and while they stream an
+ *     answer (bench/chat-chaos.ts): requests per answered turn, tools run per approval.
  *
- *   npx tsx bench/chaos.ts [pipelines=20] [llm=20]
+ *   npx tsx bench/chaos.ts [pipelines=20] [llm=20] [chats=5]
  * `test/chaos.e2e.test.ts` runs a small version of the same function in `npm test`.
  */
 import fs from 'node:fs';
@@ -26,6 +28,7 @@ import { ensureBashImage, fixtureWorkspace } from '../test/support/images.js';
 import { startFakeLlm } from '../test/support/fake-llm.js';
 import { startFakeSlack } from '../test/support/fake-slack.js';
 import { runSlackChaos } from '../test/support/slack-chaos.js';
+import { runChatChaos } from './chat-chaos.js';
 import { startTsx, type Child } from '../test/support/processes.js';
 import { freePort } from '../test/support/temporal.js';
 
@@ -48,6 +51,8 @@ export interface ChaosOptions {
   serverRestart: boolean;
   /** Runs started from Slack while the bot is stopped and restarted (0 = skip). */
   slackRuns: number;
+  /** Conversations whose worker is killed mid-tool and mid-answer (0 = skip). */
+  chats?: number;
   log?: (line: string) => void;
   random?: () => number;
 }
@@ -268,6 +273,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
       rows.push(row);
     }
 
+    // 5. Conversations: the worker killed while their tools run and while they stream.
+    if (opts.chats) {
+      const chatOptions = { client, taskQueue, fakeLlm, conversations: opts.chats, dir, killWorker, log, runIds };
+      rows.push(await runChatChaos(chatOptions));
+    }
+
     const left = (await listContainers()).filter((c) => runIds.includes(c.workflowId));
     for (const row of rows) row.containersLeft = left.length;
   } finally {
@@ -316,12 +327,14 @@ export function renderTable(rows: ChaosRow[]): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const pipelines = Number(process.argv[2] ?? 20);
   const llms = Number(process.argv[3] ?? 20);
+  const chats = Number(process.argv[4] ?? 5);
   const started = Date.now();
   const rows = await runChaos({
     pipelines,
     llms,
     serverRestart: true,
     slackRuns: 5,
+    chats,
     log: (l) => process.stderr.write(`${l}\n`),
   });
   process.stdout.write(`\n${renderTable(rows)}\n\n(${Math.round((Date.now() - started) / 1000)} s)\n`);

@@ -14,6 +14,7 @@ import {
   cancelRun,
   connect,
   decide,
+  endChat,
   followRun,
   getRunStatus,
   listRuns,
@@ -24,13 +25,14 @@ import {
   type LiveStepOutput,
   type LlmStatus,
   type PipelineStatus,
+  type RunKind,
   type StepState,
   type RunStatus,
 } from '../client/index.js';
 import { ConfigError, loadHostConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
-import { paint, plainLine, renderList, renderStatus, spinnerLine, stepLine, type Style } from './render.js';
+import { paint, plainLine, renderList, renderStatus, spinnerLine, stepLine, totalsText, type Style } from './render.js';
 import { redact } from '../core/redact.js';
 
 class RunFailed extends Error {}
@@ -39,6 +41,8 @@ class RunFailed extends Error {}
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** What `poc chat` reads (the process's stdin when left out). */
+  stdin?: NodeJS.ReadableStream;
 }
 let io: Io = process;
 /** False when NO_COLOR is set (the config's `color`). */
@@ -209,6 +213,23 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       if (!command.json) err(`started ${started.workflowId}  ${runUrl(config, started.workflowId)}`);
       return streamLlm(client, started.workflowId, command.json);
     }
+    case 'chat': {
+      const { runChat } = await import('./chat.js');
+      return runChat(await getClient(), config, command, {
+        stdin: io.stdin ?? process.stdin,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        style: style(io.stderr),
+        who: whoAmI(),
+      });
+    }
+    case 'end': {
+      const client = await getClient();
+      const id = command.id ?? (await newestRun(client, true, 'chat'));
+      const final = await endChat(client, id, whoAmI());
+      out(command.json ? JSON.stringify(final, null, 2) : `ended ${final.id} · ${totalsText(final.usage)}`);
+      return 0;
+    }
     case 'models': {
       const { listModelsDirect } = await import('./llm-direct.js');
       const models = await listModelsDirect(command.backend, config.llm);
@@ -236,7 +257,8 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       const status = await getRunStatus(client, command.id);
       if (status.kind !== 'pipeline')
         throw new UsageError(
-          `${status.id} is an LLM run; it has no step logs (\`poc status ${status.id}\` shows its answer)`,
+          `${status.id} is ${status.kind === 'chat' ? 'a conversation' : 'an LLM run'}; it has no step logs ` +
+            `(\`poc status ${status.id}\` shows ${status.kind === 'chat' ? 'its transcript' : 'its answer'})`,
         );
       if (command.follow) return followLog(client, status, command.step);
       const log = readStepLog(status, command.step, command.lines);
@@ -288,9 +310,10 @@ function devNull(): NodeJS.WritableStream {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
-async function newestRun(client: Client, openOnly = false): Promise<string> {
-  const runs = await listRuns(client, { limit: openOnly ? 50 : 1 });
+async function newestRun(client: Client, openOnly = false, kind?: RunKind): Promise<string> {
+  const runs = await listRuns(client, { limit: openOnly ? 50 : 1, kind });
   const run = openOnly ? runs.find((r) => !r.closeTime) : runs[0];
+  if (!run && kind === 'chat') throw new UsageError('no conversation is open; give its id (`poc list --kind chat`)');
   if (!run)
     throw new UsageError(
       openOnly ? 'no run is queued or running; give a run id' : 'no runs yet; start one with `poc run`',

@@ -1,5 +1,13 @@
 /** Plain-text views of runs for the terminal (colour only when the output is a TTY). */
-import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../core/contract.js';
+import type {
+  ChatStatus,
+  ChatTotals,
+  ChatTurn,
+  LlmStatus,
+  PipelineStatus,
+  RunStatus,
+  StepState,
+} from '../core/contract.js';
 import type { RunSummary } from '../client/index.js';
 
 export interface Style {
@@ -171,7 +179,68 @@ export function renderLlm(status: LlmStatus, style: Style): string {
 }
 
 export function renderStatus(status: RunStatus, style: Style): string {
+  if (status.kind === 'chat') return renderChat(status, style);
   return status.kind === 'pipeline' ? renderPipeline(status, style) : renderLlm(status, style);
+}
+
+export function costText(costUsd: number | null): string {
+  if (costUsd === null) return 'cost unknown';
+  return costUsd === 0 ? '$0' : `~$${costUsd < 0.01 ? costUsd.toFixed(4) : costUsd.toFixed(2)}`;
+}
+
+export function totalsText(totals: ChatTotals): string {
+  return (
+    `${totals.requests} request(s) · ${totals.inputTokens} in / ${totals.outputTokens} out tokens · ` +
+    `${costText(totals.costUsd)}${totals.unpriced ? ` + ${totals.unpriced} unpriced` : ''} (estimate)`
+  );
+}
+
+/** One turn as the transcript shows it. */
+export function turnLine(turn: ChatTurn, style: Style): string {
+  if (turn.role === 'user') return `${paint(style, 'bold', `[${turn.n}] ${turn.by ?? 'user'}:`)} ${turn.text}`;
+  if (turn.role === 'tool')
+    return paint(
+      style,
+      'gray',
+      `[${turn.n}] ${turn.tool ?? 'tool'} ${turn.outcome ?? ''}: ${turn.text.split('\n')[0]}`,
+    );
+  const usage = turn.usage
+    ? paint(
+        style,
+        'gray',
+        ` (${turn.usage.inputTokens} in / ${turn.usage.outputTokens} out · ${costText(turn.usage.costUsd)})`,
+      )
+    : '';
+  const calls = (turn.toolCalls ?? []).map((c) =>
+    paint(style, 'yellow', `\n    → ${c.name} ${JSON.stringify(c.input)}`),
+  );
+  const text = turn.error ? paint(style, 'red', `no answer: ${turn.error}`) : turn.text;
+  return `${paint(style, 'blue', `[${turn.n}] model:`)} ${text}${calls.join('')}${usage}`;
+}
+
+export function renderChat(status: ChatStatus, style: Style): string {
+  const lines = [
+    `${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.backend}/${status.model}` +
+      (status.waitingFor && status.phase !== 'DONE' ? `  waiting for ${status.waitingFor}` : ''),
+  ];
+  if (status.requestedBy) lines.push(`started by ${status.requestedBy}`);
+  lines.push(`tools: ${status.tools.length ? status.tools.join(', ') : 'none'}`);
+  if (status.earlierTurns)
+    lines.push(paint(style, 'gray', `(${status.earlierTurns} earlier turn(s) folded into a digest)`));
+  for (const turn of status.turns) lines.push(turnLine(turn, style));
+  if (status.pendingDecision) {
+    const d = status.pendingDecision;
+    lines.push(
+      paint(
+        style,
+        'yellow',
+        `awaiting approval of ${d.tool ?? 'a tool'} (${d.step}): poc approve|approve-all|deny ${status.id}`,
+      ),
+    );
+  }
+  lines.push(paint(style, 'gray', totalsText(status.usage)));
+  if (status.error) lines.push(paint(style, 'red', `error: ${status.error}`));
+  return lines.join('\n');
 }
 
 export function renderList(runs: RunSummary[], style: Style): string {

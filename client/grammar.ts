@@ -75,8 +75,22 @@ export type Command =
       json: boolean;
     }
   | { name: 'models'; backend: LlmBackend; json: boolean }
+  | {
+      name: 'chat';
+      prompt?: string;
+      backend?: LlmBackend;
+      model?: string;
+      system?: string;
+      /** Join this conversation instead of starting one (CLI). */
+      id?: string;
+      workspace?: string;
+      /** Leave the conversation open when the CLI session ends. */
+      keep: boolean;
+      json: boolean;
+    }
+  | { name: 'end'; id?: string; json: boolean }
   | { name: 'status'; id?: string; json: boolean }
-  | { name: 'list'; limit: number; kind?: 'pipeline' | 'llm'; phase?: Phase; json: boolean }
+  | { name: 'list'; limit: number; kind?: 'pipeline' | 'llm' | 'chat'; phase?: Phase; json: boolean }
   | { name: 'logs'; id: string; step?: string; follow: boolean; lines: number; json: boolean }
   | { name: 'cancel'; id?: string; json: boolean }
   | { name: DecisionVerb; id: string; json: boolean }
@@ -150,6 +164,26 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     positional: 'rest',
   },
+  chat: {
+    usage: 'chat [--backend ollama|openai|anthropic] [--model M] [--system S] [prompt]',
+    summary: 'talk with an LLM that remembers the thread and may run steps you approve',
+    flags: {
+      backend: { type: 'string', short: 'b' },
+      model: { type: 'string', short: 'm' },
+      system: { type: 'string' },
+      id: { type: 'string', surfaces: ['cli'] },
+      workspace: { type: 'string', surfaces: ['cli'] },
+      keep: { type: 'boolean', surfaces: ['cli'] },
+      json,
+    },
+    positional: 'rest',
+  },
+  end: {
+    usage: 'end [id]',
+    summary: "end a conversation (in Slack: this thread's)",
+    flags: { json },
+    positional: 'optional',
+  },
   models: {
     usage: 'models --backend ollama|openai|anthropic',
     summary: 'list the models a backend offers',
@@ -164,7 +198,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     positional: 'optional',
   },
   list: {
-    usage: 'list [--limit N] [--kind pipeline|llm] [--phase PHASE]',
+    usage: 'list [--limit N] [--kind pipeline|llm|chat] [--phase PHASE]',
     summary: 'the newest runs with phase and goal',
     flags: { limit: { type: 'int', short: 'n' }, kind: { type: 'string' }, phase: { type: 'string' }, json },
     positional: 'none',
@@ -471,6 +505,26 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
     case 'models':
       expect(0);
       return { name, backend: backendOf(f.backend, usage), json: isJson };
+    case 'chat': {
+      const prompt = pos.join(' ');
+      if (surface === 'slack' && !prompt.trim()) throw new UsageError('say what to talk about', usage);
+      if (f.id !== undefined && (f.backend !== undefined || f.model !== undefined || f.workspace !== undefined))
+        throw new UsageError('--id joins a conversation as it is; --backend, --model and --workspace start one', usage);
+      return {
+        name,
+        ...(prompt.trim() ? { prompt } : {}),
+        ...(f.backend !== undefined ? { backend: backendOf(f.backend, usage) } : {}),
+        ...(f.model !== undefined ? { model: f.model as string } : {}),
+        ...(f.system !== undefined ? { system: f.system as string } : {}),
+        ...(f.id !== undefined ? { id: f.id as string } : {}),
+        ...(f.workspace !== undefined ? { workspace: f.workspace as string } : {}),
+        keep: f.keep === true,
+        json: isJson,
+      };
+    }
+    case 'end':
+      expect(1);
+      return { name, id: pos[0], json: isJson };
     case 'status':
     case 'cancel':
       expect(1);
@@ -480,15 +534,15 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       const limit = (f.limit as number | undefined) ?? 10;
       if (limit < 1 || limit > 1000) throw new UsageError('--limit must be from 1 to 1000', usage);
       const kind = f.kind as string | undefined;
-      if (kind !== undefined && kind !== 'pipeline' && kind !== 'llm')
-        throw new UsageError('--kind must be pipeline or llm', usage);
+      if (kind !== undefined && kind !== 'pipeline' && kind !== 'llm' && kind !== 'chat')
+        throw new UsageError('--kind must be pipeline, llm or chat', usage);
       const phase = (f.phase as string | undefined)?.toUpperCase();
       if (phase !== undefined && !(PHASES as readonly string[]).includes(phase))
         throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`, usage);
       return {
         name,
         limit,
-        kind: kind as 'pipeline' | 'llm' | undefined,
+        kind: kind as 'pipeline' | 'llm' | 'chat' | undefined,
         phase: phase as Phase | undefined,
         json: isJson,
       };

@@ -24,10 +24,14 @@ import {
   PocSlackThread,
   WORKFLOW_TYPES,
   decideUpdate,
+  endUpdate,
   isExecutionOpen,
   isFinalPhase,
+  sayUpdate,
   slackThreadKey,
   statusQuery,
+  type ChatInput,
+  type ChatStatus,
   type DecideResult,
   type Decision,
   type LlmInput,
@@ -37,10 +41,13 @@ import {
   type PipelineInput,
   type PipelineStatus,
   type RunStatus,
+  type SayRequest,
+  type SayResult,
   type SlackTarget,
 } from '../core/contract.js';
-import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
-import { llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
+import { InputError, validateChatInput, validateLlmInput, validatePipelineInput } from '../core/validate.js';
+import type { conversationWorkflow } from '../workflows/conversation.js';
+import { chatMetadata, llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
 import type { llmPromptWorkflow } from '../workflows/llm.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
@@ -48,10 +55,10 @@ export * from '../core/contract.js';
 export { InputError } from '../core/validate.js';
 export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
 export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
-export { llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
+export { chatMetadata, llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
 export { liveStepOutput, type LiveStepOutput } from './live.js';
 
-/** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
+/** A run id that does not exist (neither `pipeline-<id>`, `llm-<id>` nor `chat-<id>`). */
 export class RunNotFoundError extends Error {
   constructor(readonly id: string) {
     super(
@@ -114,16 +121,17 @@ export interface Started {
 }
 
 /** The workflows a client starts, by their contract name (typed by their function). */
-type StartableWorkflow = typeof pipelineWorkflow | typeof llmPromptWorkflow;
+type StartableWorkflow = typeof pipelineWorkflow | typeof llmPromptWorkflow | typeof conversationWorkflow;
+type StartableType = typeof WORKFLOW_TYPES.pipeline | typeof WORKFLOW_TYPES.llm | typeof WORKFLOW_TYPES.conversation;
 
 async function start<W extends StartableWorkflow>(
   client: Client,
-  type: (typeof WORKFLOW_TYPES)['pipeline' | 'llm'],
+  type: StartableType,
   workflowId: string,
   input: Parameters<W>[0],
   opts: StartOptions,
   extras: {
-    kind: 'pipeline' | 'llm';
+    kind: RunKind;
     requestedBy?: string;
     memo: Record<string, string>;
     slack?: SlackTarget;
@@ -202,13 +210,94 @@ export async function startLlm(client: Client, input: LlmInput, opts: StartOptio
   });
 }
 
-/** Accepts `pipeline-ab12cd34`, `llm-…` or the bare `ab12cd34`. */
+/**
+ * Starts a conversation (`chat-<id>`): the model answers `input.prompt` (when given) and then
+ * everything said with `say`, until `endChat`, a cancel or the idle timeout.
+ */
+export async function startChat(client: Client, input: ChatInput, opts: StartOptions = {}): Promise<Started> {
+  const valid = validateChatInput(input);
+  if (valid.carried)
+    throw new InputError('carried', 'is written by the workflow when it continues as new; leave it out');
+  const workflowId = `${ID_PREFIX.chat}${opts.id ?? newRunId()}`;
+  return start<typeof conversationWorkflow>(client, WORKFLOW_TYPES.conversation, workflowId, input, opts, {
+    kind: 'chat',
+    requestedBy: valid.requestedBy,
+    memo: { prompt: (valid.prompt ?? '').slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
+    slack: valid.slack,
+    metadata: chatMetadata(valid, opts.source),
+  });
+}
+
+/** A conversation's id, or a clear error when `id` names another kind of run. */
+async function chatWorkflowId(client: Client, id: string): Promise<string> {
+  const workflowId = await resolveRunId(client, id);
+  if (!workflowId.startsWith(ID_PREFIX.chat)) throw new Error(`${workflowId} is not a conversation (chat-…)`);
+  return workflowId;
+}
+
+/** The reason an update was refused, or that the conversation has ended. */
+async function updateError(client: Client, workflowId: string, err: unknown): Promise<Error> {
+  const description = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
+  if (description && description.status.name !== 'RUNNING')
+    return new Error(`${workflowId} has ended (${description.status.name.toLowerCase()}); start a new conversation`);
+  const cause = (err as { cause?: Error }).cause;
+  return new Error(cause?.message ?? (err as Error).message);
+}
+
+/**
+ * Adds a user turn. `updateId` makes it idempotent: the same id (a Slack event delivered twice)
+ * adds one turn, even across continue-as-new.
+ */
+export async function say(
+  client: Client,
+  id: string,
+  request: SayRequest,
+  opts: { updateId?: string } = {},
+): Promise<SayResult & { workflowId: string }> {
+  const workflowId = await chatWorkflowId(client, id);
+  try {
+    const result = await client.workflow
+      .getHandle(workflowId)
+      .executeUpdate(sayUpdate, { args: [request], ...(opts.updateId ? { updateId: opts.updateId } : {}) });
+    return { ...result, workflowId };
+  } catch (err) {
+    throw await updateError(client, workflowId, err);
+  }
+}
+
+/** Ends a conversation; resolves with its final status. */
+export async function endChat(client: Client, id: string, by?: string): Promise<ChatStatus> {
+  const workflowId = await chatWorkflowId(client, id);
+  try {
+    return await client.workflow.getHandle(workflowId).executeUpdate(endUpdate, { args: [by ? { by } : {}] });
+  } catch (err) {
+    throw await updateError(client, workflowId, err);
+  }
+}
+
+export async function getChatStatus(client: Client, id: string): Promise<ChatStatus> {
+  const status = await getRunStatus(client, await chatWorkflowId(client, id));
+  if (status.kind !== 'chat') throw new Error(`${status.id} is not a conversation`);
+  return status;
+}
+
+/** True once the model has answered `turn` and is done with it, waits for an approval, or the conversation ended. */
+export function answered(status: ChatStatus, turn: number): boolean {
+  if (isFinalPhase(status.phase)) return true;
+  if (status.waitingFor === 'decision') return true;
+  return status.answeredUpTo >= turn && status.waitingFor === 'user';
+}
+
+/** Accepts `pipeline-ab12cd34`, `llm-…`, `chat-…` or the bare `ab12cd34`. */
 export async function resolveRunId(client: Client, id: string): Promise<string> {
   const trimmed = id.trim();
   if (!trimmed || trimmed.length > 300) throw new RunNotFoundError(trimmed.slice(0, 60));
   const candidates = Object.values(ID_PREFIX).some((p) => trimmed.startsWith(p))
     ? [trimmed]
-    : [`${ID_PREFIX.pipeline}${trimmed}`, `${ID_PREFIX.llm}${trimmed}`, trimmed];
+    : [`${ID_PREFIX.pipeline}${trimmed}`, `${ID_PREFIX.llm}${trimmed}`, `${ID_PREFIX.chat}${trimmed}`, trimmed];
   for (const workflowId of candidates) {
     try {
       await client.workflow.getHandle(workflowId).describe();
@@ -264,9 +353,12 @@ export async function decide(client: Client, id: string, decision: Decision): Pr
   }
 }
 
+/** What a run is: its `PocKind`. */
+export type RunKind = 'pipeline' | 'llm' | 'chat';
+
 export interface RunSummary {
   workflowId: string;
-  kind: 'pipeline' | 'llm';
+  kind: RunKind;
   phase: Phase | string;
   title: string;
   requestedBy: string | null;
@@ -276,7 +368,7 @@ export interface RunSummary {
 }
 
 export interface ListOptions {
-  kind?: 'pipeline' | 'llm';
+  kind?: RunKind;
   phase?: Phase;
   limit?: number;
   /** Extra visibility query, ANDed (e.g. `PocRequestedBy="U123"`). */
@@ -285,7 +377,7 @@ export interface ListOptions {
 
 /** Newest first, from Temporal's visibility (search attributes and memo). */
 export async function listRuns(client: Client, opts: ListOptions = {}): Promise<RunSummary[]> {
-  const clauses = [opts.kind ? `${PocKind.name} = "${opts.kind}"` : `${PocKind.name} IN ("pipeline", "llm")`];
+  const clauses = [opts.kind ? `${PocKind.name} = "${opts.kind}"` : `${PocKind.name} IN ("pipeline", "llm", "chat")`];
   if (opts.phase) clauses.push(`${PocPhase.name} = "${opts.phase}"`);
   if (opts.query) clauses.push(`(${opts.query})`);
   const limit = Math.max(1, Math.min(opts.limit ?? 10, 1_000));
@@ -295,8 +387,12 @@ export async function listRuns(client: Client, opts: ListOptions = {}): Promise<
     pageSize: Math.min(limit, 100),
   })) {
     const attrs = execution.typedSearchAttributes;
-    const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as
-      'pipeline' | 'llm';
+    const kind = (attrs.get(PocKind) ??
+      (execution.type === WORKFLOW_TYPES.llm
+        ? 'llm'
+        : execution.type === WORKFLOW_TYPES.conversation
+          ? 'chat'
+          : 'pipeline')) as RunKind;
     const memo = (execution.memo ?? {}) as Record<string, unknown>;
     let phase: string = attrs.get(PocPhase) ?? execution.status.name;
     // A run terminated from outside never got to set its phase.
@@ -317,12 +413,16 @@ export async function listRuns(client: Client, opts: ListOptions = {}): Promise<
   return runs;
 }
 
-/** Calls `onStatus` at every change until the run ends; resolves with the final status. */
+/** Calls `onStatus` at every change until the run ends (or `until` says so); resolves with the last status. */
 export async function followRun(
   client: Client,
   id: string,
   onStatus: (status: RunStatus) => void,
-  { intervalMs = 300, signal }: { intervalMs?: number; signal?: AbortSignal } = {},
+  {
+    intervalMs = 300,
+    signal,
+    until,
+  }: { intervalMs?: number; signal?: AbortSignal; until?: (status: RunStatus) => boolean } = {},
 ): Promise<RunStatus> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
@@ -338,6 +438,7 @@ export async function followRun(
       // The workflow may still be flushing its last Slack update; the status is final.
       return status;
     }
+    if (until?.(status)) return status;
     if (signal?.aborted) return status;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

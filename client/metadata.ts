@@ -4,7 +4,7 @@
  * from where, which workspace and steps). Runs started bare from the `temporal` CLI get them
  * from its `--static-summary` / `--static-details` flags (README, "From tctl").
  */
-import type { LlmInput, SlackTarget } from '../core/contract.js';
+import type { ChatInput, LlmInput, SlackTarget } from '../core/contract.js';
 import type { ValidPipelineInput } from '../core/validate.js';
 
 /** The Web UI's summary (one line) and details (Temporal markdown) of a run, fixed at its start. */
@@ -51,4 +51,15 @@ export function llmMetadata(input: LlmInput, source?: string): RunMetadata {
     ...(input.temperature !== undefined ? [`- **temperature:** ${input.temperature}`] : []),
   ];
   return { summary: `llm: ${input.backend}/${markdownText(input.model, 200)}`, details: lines.join('\n') };
+}
+
+/** `chat: <backend>/<model>`, and who started it, from where, in which workspace, about what. */
+export function chatMetadata(input: ChatInput, source?: string): RunMetadata {
+  const lines = [
+    `- **started by:** ${markdownText(input.requestedBy ?? 'not given', 200)}`,
+    `- **source:** ${sourceOf(input.slack, source)}`,
+    `- **workspace:** ${input.workspace ? markdownText(input.workspace, 300) : "the worker's default"}`,
+    ...(input.prompt ? [`- **first question:** ${markdownText(input.prompt, 200)}`] : []),
+  ];
+  return { summary: `chat: ${input.backend}/${markdownText(input.model, 200)}`, details: lines.join('\n') };
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
-import { DEFAULT_TASK_QUEUE } from './contract.js';
+import { DEFAULT_TASK_QUEUE, LLM_BACKENDS, type LlmBackend } from './contract.js';
 
 /**
  * The repository (or installed package) this file belongs to: the default workspace and the home of
@@ -28,6 +28,12 @@ export const EMBEDDED_UI_PORT = 8233;
 export const OLLAMA_DEFAULT_HOST = 'http://127.0.0.1:11434';
 export const DEFAULT_SLACK_PORT = 3000;
 export const DEFAULT_LLM_IDLE_TIMEOUT_MS = 120_000;
+/** The model a conversation uses when none is named, per backend. */
+export const DEFAULT_CHAT_MODELS: Record<LlmBackend, string> = {
+  ollama: 'llama3.1',
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-sonnet-4-5',
+};
 
 /** A setting that cannot be used as given: the message is one line naming the variable and the fix. */
 export class ConfigError extends Error {
@@ -275,6 +281,29 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'a prompt attempt that receives nothing for this long is abandoned and retried',
     default: String(DEFAULT_LLM_IDLE_TIMEOUT_MS),
   },
+  // Conversations (`poc chat`, `!poc chat`)
+  {
+    name: 'POC_CHAT_BACKEND',
+    group: 'LLM',
+    description: 'backend of conversations started without `--backend`: ollama, openai or anthropic',
+    default: '`ollama`',
+  },
+  {
+    name: 'POC_CHAT_MODEL',
+    group: 'LLM',
+    description: 'model of conversations started without `--model`',
+    default: Object.entries(DEFAULT_CHAT_MODELS)
+      .map(([backend, model]) => `\`${model}\` (${backend})`)
+      .join(', '),
+  },
+  {
+    name: 'POC_LLM_PRICES',
+    group: 'LLM',
+    description:
+      'USD per million input/output tokens for cost estimates, e.g. `gpt-4o=2.5/10,my-model=0.1/0.4`; ' +
+      'adds to and overrides the built-in table',
+    default: 'the built-in table (README, "Conversations")',
+  },
   // Worker tuning
   { name: 'POC_MAX_ACTIVITIES', group: 'Worker', description: 'activity slots per worker', default: '500' },
   {
@@ -420,6 +449,14 @@ export interface LlmSettings {
   /** `setting`: the variable the host came from (OLLAMA_HOST, else OLLAMA_BASE_URL), undefined for the default. */
   ollama: { host: string; setting?: 'OLLAMA_HOST' | 'OLLAMA_BASE_URL' };
   idleTimeoutMs: number;
+  /** POC_LLM_PRICES: USD per million tokens by model name, over the built-in table. */
+  prices: Record<string, { input: number; output: number }>;
+}
+
+/** What a conversation uses when it is started without naming a backend or model. */
+export interface ChatSettings {
+  backend: LlmBackend;
+  model: string;
 }
 
 export interface WorkerTuning {
@@ -462,6 +499,7 @@ export interface PocConfig {
   temporal: TemporalSettings;
   slack: SlackSettings;
   llm: LlmSettings;
+  chat: ChatSettings;
   worker: WorkerTuning;
   /** POC_COMPOSE: a forced Compose flavour, else undefined (the first that works). */
   compose: ComposeChoice | undefined;
@@ -572,6 +610,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     temporal: temporal.settings,
     slack: slackSettings(r),
     llm: llmSettings(r),
+    chat: chatSettings(r),
     worker: workerTuning(r),
     compose: composeChoice(r),
     cluster: {
@@ -674,7 +713,48 @@ function llmSettings(r: Reader): LlmSettings {
     },
     ollama: ollama ? { host: ollama, setting } : { host: OLLAMA_DEFAULT_HOST },
     idleTimeoutMs: r.int('POC_LLM_IDLE_TIMEOUT_MS', DEFAULT_LLM_IDLE_TIMEOUT_MS),
+    prices: llmPrices(r),
   };
+}
+
+function chatSettings(r: Reader): ChatSettings {
+  const raw = r.read('POC_CHAT_BACKEND');
+  if (raw !== undefined && !(LLM_BACKENDS as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      'POC_CHAT_BACKEND',
+      `POC_CHAT_BACKEND=${raw} is not a backend; set it to one of ${LLM_BACKENDS.join(', ')} or unset it`,
+    );
+  }
+  const backend = (raw as LlmBackend | undefined) ?? 'ollama';
+  return { backend, model: r.read('POC_CHAT_MODEL') ?? DEFAULT_CHAT_MODELS[backend] };
+}
+
+/**
+ * The backend and model of a new conversation: what was asked for, else the settings
+ * (POC_CHAT_BACKEND, POC_CHAT_MODEL), and a backend named without a model gets its own default.
+ */
+export function chatModelFor(chat: ChatSettings, backend?: LlmBackend, model?: string): ChatSettings {
+  const chosen = backend ?? chat.backend;
+  return { backend: chosen, model: model ?? (chosen === chat.backend ? chat.model : DEFAULT_CHAT_MODELS[chosen]) };
+}
+
+/** `model=input/output,…` in USD per million tokens. */
+function llmPrices(r: Reader): Record<string, { input: number; output: number }> {
+  const raw = r.read('POC_LLM_PRICES');
+  const prices: Record<string, { input: number; output: number }> = {};
+  for (const entry of (raw ?? '').split(',').map((e) => e.trim())) {
+    if (!entry) continue;
+    const match = /^([A-Za-z0-9][A-Za-z0-9._:/@+-]*)=(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(entry);
+    if (!match) {
+      throw new ConfigError(
+        'POC_LLM_PRICES',
+        `POC_LLM_PRICES: "${entry.slice(0, 60)}" is not model=input/output (USD per million tokens); ` +
+          'write it like gpt-4o=2.5/10 or unset the variable',
+      );
+    }
+    prices[match[1]] = { input: Number(match[2]), output: Number(match[3]) };
+  }
+  return prices;
 }
 
 function workerTuning(r: Reader): WorkerTuning {

@@ -11,9 +11,10 @@ export const WORKFLOW_TYPES = {
   llm: 'llmPrompt',
   workspaceLock: 'workspaceLock',
   retention: 'pruneJobs',
+  conversation: 'conversation',
 } as const;
-/** Run ids: `pipeline-<id>` / `llm-<id>` (public: people type them, scripts parse them). */
-export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
+/** Run ids: `pipeline-<id>` / `llm-<id>` / `chat-<id>` (public: people type them, scripts parse them). */
+export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-', chat: 'chat-' } as const;
 /**
  * Ids of what the stack keeps on the server for itself: one `workspaceLock` workflow per workspace
  * (`poc-lock-<key>`), the retention schedule (`poc-retention`, `poc-retention-<queue>` on other task
@@ -83,6 +84,8 @@ export const FAILURE_TYPES = {
   llmTimeout: 'LlmTimeout',
   /** An `llmPrompt` that failed for another reason. */
   llmFailed: 'LlmFailed',
+  /** A conversation that failed for a reason of its own (bad input is `InvalidInput`). */
+  chatFailed: 'ChatFailed',
   /** SLACK_BOT_TOKEN missing on the worker. */
   slackNotConfigured: 'SlackNotConfigured',
   /** Slack refused the call for good (token, channel, message). */
@@ -182,6 +185,8 @@ export interface PendingDecision {
   step: string;
   options: DecisionAction[];
   deadline: string;
+  /** Conversations: the tool call that waits for approval (`step` then names what it would run). */
+  tool?: string;
 }
 
 export interface DecisionRecord {
@@ -272,7 +277,7 @@ export interface LlmStatus {
   slackMessage: { channel: string; ts: string } | null;
 }
 
-export type RunStatus = PipelineStatus | LlmStatus;
+export type RunStatus = PipelineStatus | LlmStatus | ChatStatus;
 
 /** A thread reply under the status message when a step fails: what failed and the end of its log. */
 export interface StepFailureNotice {
@@ -315,6 +320,222 @@ export interface LockState {
   queue: LockRequest[];
 }
 export const lockStateQuery = defineQuery<LockState>('lockState');
+
+// Conversations: `conversation`, id `chat-<id>`, PocKind "chat". One LLM thread per workflow that
+// remembers what was said, may call the tools its workspace allows (those that change anything
+// only after an approval) and answers each model request exactly once.
+
+/** The tools a model may call, as the model sees them; `poc.config.json` says which a workspace allows. */
+export const CHAT_TOOLS = {
+  /** Runs pipeline steps as a child `pipeline` workflow; waits for an approval first. */
+  runSteps: 'run_steps',
+  /** The end of a step's log of a pipeline run (read-only). */
+  readLog: 'read_log',
+  /** The newest pipeline runs (read-only). */
+  listRuns: 'list_runs',
+} as const;
+export type ChatToolName = (typeof CHAT_TOOLS)[keyof typeof CHAT_TOOLS];
+export const CHAT_TOOL_NAMES: readonly ChatToolName[] = Object.values(CHAT_TOOLS);
+/** Tools that change something: each call waits for Approve / Approve all / Deny. */
+export const CHANGING_CHAT_TOOLS: readonly ChatToolName[] = [CHAT_TOOLS.runSteps];
+
+export interface ChatInput {
+  backend: LlmBackend;
+  model: string;
+  /** The first user turn; without it the conversation waits for `say`. */
+  prompt?: string;
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  /** Who started it (Slack user id, `cli:<user>`); the first turn is theirs. */
+  requestedBy?: string;
+  /** Compose project whose `poc.config.json` allows tools and whose steps `run_steps` runs. */
+  workspace?: string;
+  /** The conversation ends after this long without a turn (default 86400, one day). */
+  idleTimeoutSeconds?: number;
+  /** An unanswered tool approval counts as Deny after this long (default 600). */
+  decisionTimeoutSeconds?: number;
+  /** Continue-as-new at the first quiet moment after this many history events (default 2000). */
+  maxHistoryEvents?: number;
+  /** Characters of transcript the model sees and the workflow keeps (default 60000); older turns fold into a digest. */
+  contextChars?: number;
+  slack?: SlackTarget;
+  /** Set by the workflow itself when it continues as new: what the conversation so far carries over. */
+  carried?: ChatCarried;
+}
+
+/** Tokens and the estimated cost (USD, from the price table; null when the model has no known price). */
+export interface ChatUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+}
+
+export interface ChatTotals extends ChatUsage {
+  /** Model requests answered (each one billed once). */
+  requests: number;
+  /** Requests of models without a known price: `costUsd` leaves them out. */
+  unpriced: number;
+}
+
+export interface ChatToolCall {
+  /** The provider's id of the call (tool results refer to it). */
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export type ChatToolOutcome = 'done' | 'failed' | 'denied' | 'invalid';
+
+export interface ChatTurn {
+  /** 1, 2, 3… over the whole conversation (continue-as-new keeps counting). */
+  n: number;
+  role: 'user' | 'assistant' | 'tool';
+  text: string;
+  /** Assistant turns: the tokens and estimated cost of their model request; null for the others. */
+  usage: ChatUsage | null;
+  /** User turns: who said it; tool turns: who approved the call (`auto` for read-only tools). */
+  by: string | null;
+  at: string;
+  /** Assistant turns: the tools the model asked for. */
+  toolCalls?: ChatToolCall[];
+  /** Tool turns: the call they answer, the tool, what became of it and the run it started. */
+  toolCallId?: string;
+  tool?: string;
+  outcome?: ChatToolOutcome;
+  runId?: string;
+  /** Assistant turns still streaming (`text` is the partial answer) or of a request that failed. */
+  streaming?: boolean;
+  attempt?: number;
+  error?: string;
+}
+
+export type ChatWaitingFor = 'user' | 'model' | 'tool' | 'decision';
+
+export interface ChatStatus {
+  id: string;
+  kind: 'chat';
+  /** RUNNING while open (AWAITING_DECISION while a tool waits for approval), DONE once ended. */
+  phase: Phase;
+  /** What the open conversation waits for; null once it has ended. */
+  waitingFor: ChatWaitingFor | null;
+  backend: LlmBackend;
+  model: string;
+  requestedBy: string | null;
+  workspace: string | null;
+  /** Tools the workspace allows (none: a plain conversation). */
+  tools: ChatToolName[];
+  /** The turns kept (the newest, within `contextChars`); older ones are in `summary`. */
+  turns: ChatTurn[];
+  /** How many earlier turns were folded into `summary`. */
+  earlierTurns: number;
+  summary: string | null;
+  /** The last user turn the model has answered (clients wait for it to reach their turn). */
+  answeredUpTo: number;
+  usage: ChatTotals;
+  pendingDecision: PendingDecision | null;
+  decisions: DecisionRecord[];
+  /** How many times the workflow continued as new (its history starts afresh each time). */
+  generation: number;
+  error: string | null;
+  endedBy: string | null;
+  startedAt: string;
+  lastTurnAt: string;
+  /** When the conversation ends if nobody says anything (idle timeout). */
+  idleDeadline: string | null;
+  finishedAt: string | null;
+  slackMessage: { channel: string; ts: string } | null;
+}
+
+/** What a conversation carries into its next run when it continues as new. */
+export interface ChatCarried {
+  status: ChatStatus;
+  /** Update ids already applied, with their turn (a Slack redelivery after continue-as-new adds nothing). */
+  seenUpdates: { id: string; turn: number }[];
+  /** Who chose "Approve all" (later calls that change things run without asking), else null. */
+  approveAllBy: string | null;
+  /** `run_steps` calls run so far (names the next child pipeline), and the newest one's run id. */
+  toolRuns: number;
+  lastRunId: string | null;
+  /** Slack message of each assistant turn still shown with buttons (the newest). */
+  messages: Record<string, string>;
+  /** Resolved workspace settings (read once, at the start). */
+  plan: { workspace: string | null; tools: ChatToolName[]; steps: string[] };
+}
+
+export interface SayRequest {
+  text: string;
+  /** Slack user id or `cli:<user>`. */
+  by?: string;
+}
+
+export interface SayResult {
+  /** The turn number of what was said. */
+  turn: number;
+  /** True when this update id was applied before (a redelivery): nothing was added. */
+  duplicate: boolean;
+}
+
+export interface EndRequest {
+  by?: string;
+}
+
+// What a conversation shows in Slack: the workflow builds these, the `reportChat` activity renders them.
+
+export type ChatToolState = 'awaiting' | 'running' | 'done' | 'failed' | 'denied' | 'invalid';
+
+export interface ChatToolView {
+  name: string;
+  /** What it does, in a few words (`test, lint`, `pipeline-x test`). */
+  what: string;
+  state: ChatToolState;
+  /** Who approved or denied it (`timeout` when nobody answered). */
+  by: string | null;
+  runId: string | null;
+  /** The first line of its result. */
+  result: string | null;
+}
+
+/** One answer of the model as its Slack message shows it (a workflow → activity shape: keep it small). */
+export interface ChatMessageView {
+  /** The assistant turn's number. */
+  key: number;
+  conversationId: string;
+  backend: LlmBackend;
+  model: string;
+  text: string;
+  streaming: boolean;
+  attempt: number;
+  error: string | null;
+  tools: ChatToolView[];
+  usage: ChatUsage | null;
+  totals: ChatTotals;
+  /** The approval this turn's tool call waits for (buttons). */
+  pending: PendingDecision | null;
+  /** The newest answer carries the End button. */
+  latest: boolean;
+  /** Said by someone outside the thread (the CLI): quoted above the answer. */
+  question: { by: string; text: string } | null;
+}
+
+export interface ChatEndView {
+  conversationId: string;
+  by: string | null;
+  reason: 'user' | 'idle' | 'cancelled' | 'failed';
+  turns: number;
+  totals: ChatTotals;
+  error?: string | null;
+}
+
+/** A thread reply, a CLI line: appended as a user turn; the model answers it in order. */
+export const sayUpdate = defineUpdate<SayResult, [SayRequest]>('say');
+/** The same for tctl and `temporal workflow signal` (no result, no update id). */
+export const saySignal = defineSignal<[SayRequest]>('say');
+/** Ends the conversation (what runs is stopped); its final status is the workflow's result. */
+export const endUpdate = defineUpdate<ChatStatus, [EndRequest]>('end');
+export const endSignal = defineSignal<[EndRequest]>('end');
+/** Streamed answer text from the model activity: `turn` and `attempt` restart the text. */
+export const chatChunkSignal = defineSignal<[{ turn: number; attempt: number; text: string }]>('chatChunk');
 
 // Live output of a running step (see CLAUDE.md, "Live step output").
 /** What the `runStep` activity heartbeats while its step runs; `describe()` shows it as the activity's details. */

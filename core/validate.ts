@@ -3,7 +3,20 @@
  * client API (early, friendlier errors). Pure functions; every message names the field and
  * says what is expected.
  */
-import { DEFAULT_STEPS, LLM_BACKENDS, type LlmInput, type PipelineInput, type SlackTarget } from './contract.js';
+import {
+  CHAT_TOOLS,
+  DEFAULT_STEPS,
+  LLM_BACKENDS,
+  PHASES,
+  type ChatInput,
+  type ChatToolName,
+  type LlmBackend,
+  type LlmInput,
+  type Phase,
+  type PipelineInput,
+  type SayRequest,
+  type SlackTarget,
+} from './contract.js';
 
 export class InputError extends Error {
   constructor(
@@ -228,9 +241,8 @@ export const ANTHROPIC_NO_TEMPERATURE =
   'the anthropic backend cannot take a temperature (its Messages API, version 2026-10-21, refuses one); ' +
   'leave it out, or use openai or ollama for a set temperature';
 
-export function validateLlmInput(raw: unknown): LlmInput {
-  const obj = asObject(raw, 'an LLM prompt', false);
-  rejectUnknown(obj, LLM_FIELDS);
+/** Backend, model and the sampling settings an LLM request shares with a conversation. */
+function modelSettings(obj: Record<string, unknown>) {
   const backend = obj.backend;
   if (typeof backend !== 'string' || !(LLM_BACKENDS as readonly string[]).includes(backend)) {
     throw new InputError('backend', `must be one of ${LLM_BACKENDS.join(', ')}, got ${shown(backend ?? null)}`);
@@ -238,7 +250,6 @@ export function validateLlmInput(raw: unknown): LlmInput {
   const model = requiredString(obj, 'model', LIMITS.model);
   if (!MODEL_NAME.test(model))
     throw new InputError('model', `${quoted(model)} is not a model name like llama3.1 or gpt-4o-mini`);
-  const prompt = requiredString(obj, 'prompt', LIMITS.prompt);
   const system = optionalString(obj, 'system', LIMITS.system);
   const maxTokens = optionalInteger(obj, 'maxTokens', 1, LIMITS.maxTokens);
   const temperature = obj.temperature;
@@ -253,12 +264,170 @@ export function validateLlmInput(raw: unknown): LlmInput {
     throw new InputError('temperature', ANTHROPIC_NO_TEMPERATURE);
   }
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
-  const input: LlmInput = { backend: backend as LlmInput['backend'], model, prompt };
-  if (system !== undefined) input.system = system;
-  if (maxTokens !== undefined) input.maxTokens = maxTokens;
-  if (typeof temperature === 'number') input.temperature = temperature;
-  if (requestedBy !== undefined) input.requestedBy = requestedBy;
+  const settings: Pick<LlmInput, 'backend' | 'model' | 'system' | 'maxTokens' | 'temperature' | 'requestedBy'> = {
+    backend: backend as LlmBackend,
+    model,
+  };
+  if (system !== undefined) settings.system = system;
+  if (maxTokens !== undefined) settings.maxTokens = maxTokens;
+  if (typeof temperature === 'number') settings.temperature = temperature;
+  if (requestedBy !== undefined) settings.requestedBy = requestedBy;
+  return settings;
+}
+
+export function validateLlmInput(raw: unknown): LlmInput {
+  const obj = asObject(raw, 'an LLM prompt', false);
+  rejectUnknown(obj, LLM_FIELDS);
+  const settings = modelSettings(obj);
+  const prompt = requiredString(obj, 'prompt', LIMITS.prompt);
+  const { backend, model, ...rest } = settings;
+  const input: LlmInput = { backend, model, prompt, ...rest };
   const slack = validateSlack(obj.slack);
   if (slack) input.slack = slack;
   return input;
+}
+
+// Conversations
+
+export const CHAT_LIMITS = {
+  /** One thing said (a Slack message is at most 40,000 characters; this keeps a turn readable). */
+  text: 20_000,
+  idleTimeoutSeconds: 30 * 86_400,
+  decisionTimeoutSeconds: 7 * 86_400,
+  maxHistoryEvents: { min: 50, max: 40_000 },
+  contextChars: { min: 2_000, max: 1_000_000 },
+  /** Steps one `run_steps` call may name. */
+  toolSteps: 10,
+  logLines: 200,
+  listRuns: 20,
+} as const;
+
+export const CHAT_DEFAULTS = {
+  idleTimeoutSeconds: 86_400,
+  decisionTimeoutSeconds: 600,
+  maxHistoryEvents: 2_000,
+  contextChars: 60_000,
+} as const;
+
+const CHAT_FIELDS = [
+  'backend',
+  'model',
+  'prompt',
+  'system',
+  'maxTokens',
+  'temperature',
+  'requestedBy',
+  'workspace',
+  'idleTimeoutSeconds',
+  'decisionTimeoutSeconds',
+  'maxHistoryEvents',
+  'contextChars',
+  'slack',
+  'carried',
+];
+
+export type ValidChatInput = ChatInput &
+  Required<Pick<ChatInput, 'idleTimeoutSeconds' | 'decisionTimeoutSeconds' | 'maxHistoryEvents' | 'contextChars'>>;
+
+function absoluteWorkspace(obj: Record<string, unknown>): string | undefined {
+  const workspace = optionalString(obj, 'workspace', LIMITS.workspace);
+  if (workspace !== undefined && !workspace.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(workspace)) {
+    throw new InputError('workspace', `${quoted(workspace, 80)} must be an absolute path to a compose project folder`);
+  }
+  return workspace;
+}
+
+/** A conversation's input with defaults applied; throws InputError naming the bad field. */
+export function validateChatInput(raw: unknown): ValidChatInput {
+  const obj = asObject(raw, 'a conversation', false);
+  rejectUnknown(obj, CHAT_FIELDS);
+  const settings = modelSettings(obj);
+  const prompt = optionalString(obj, 'prompt', CHAT_LIMITS.text);
+  const input: ValidChatInput = {
+    ...settings,
+    idleTimeoutSeconds:
+      optionalInteger(obj, 'idleTimeoutSeconds', 1, CHAT_LIMITS.idleTimeoutSeconds) ?? CHAT_DEFAULTS.idleTimeoutSeconds,
+    decisionTimeoutSeconds:
+      optionalInteger(obj, 'decisionTimeoutSeconds', 1, CHAT_LIMITS.decisionTimeoutSeconds) ??
+      CHAT_DEFAULTS.decisionTimeoutSeconds,
+    maxHistoryEvents:
+      optionalInteger(obj, 'maxHistoryEvents', CHAT_LIMITS.maxHistoryEvents.min, CHAT_LIMITS.maxHistoryEvents.max) ??
+      CHAT_DEFAULTS.maxHistoryEvents,
+    contextChars:
+      optionalInteger(obj, 'contextChars', CHAT_LIMITS.contextChars.min, CHAT_LIMITS.contextChars.max) ??
+      CHAT_DEFAULTS.contextChars,
+  };
+  if (prompt !== undefined && prompt.trim() !== '') input.prompt = prompt;
+  const workspace = absoluteWorkspace(obj);
+  if (workspace !== undefined) input.workspace = workspace;
+  const slack = validateSlack(obj.slack);
+  if (slack) input.slack = slack;
+  // Written by the workflow itself (continue-as-new); only its presence and shape are checked here.
+  if (obj.carried !== undefined && obj.carried !== null) {
+    const carried = asObject(obj.carried, 'carried', false);
+    if (!carried.status || typeof carried.status !== 'object' || !Array.isArray(carried.seenUpdates)) {
+      throw new InputError('carried', 'is written by the workflow when it continues as new; leave it out');
+    }
+    input.carried = carried as unknown as ChatInput['carried'];
+  }
+  return input;
+}
+
+/** What `say` accepts: some text, and who said it. */
+export function validateSay(raw: unknown): Required<SayRequest> {
+  const obj = asObject(raw, 'say', false);
+  rejectUnknown(obj, ['text', 'by']);
+  const text = requiredString(obj, 'text', CHAT_LIMITS.text);
+  const by = optionalString(obj, 'by', LIMITS.requestedBy) ?? 'someone';
+  return { text, by };
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+
+/**
+ * The arguments a model gave a tool, checked like any user input: the tool must be one the
+ * workspace allows, `run_steps` may only name its allowed steps. The message goes back to the
+ * model, so it says what to send instead.
+ */
+export function validateToolInput(
+  name: string,
+  raw: unknown,
+  allowed: { tools: readonly ChatToolName[]; steps: readonly string[] },
+): Record<string, unknown> {
+  if (!(allowed.tools as readonly string[]).includes(name)) {
+    const offered = allowed.tools.length ? allowed.tools.join(', ') : 'none';
+    throw new InputError('tool', `${quoted(name, 40)} is not a tool of this conversation (tools: ${offered})`);
+  }
+  const obj = asObject(raw ?? {}, name, true);
+  switch (name as ChatToolName) {
+    case CHAT_TOOLS.runSteps: {
+      rejectUnknown(obj, ['steps', 'goal']);
+      const steps = validateStepNames(obj.steps, 'steps');
+      if (steps.length > CHAT_LIMITS.toolSteps)
+        throw new InputError('steps', `names ${steps.length} steps; at most ${CHAT_LIMITS.toolSteps} per call`);
+      const refused = steps.find((step) => !allowed.steps.includes(step));
+      if (refused !== undefined)
+        throw new InputError('steps', `"${refused}" may not be run from here (allowed: ${allowed.steps.join(', ')})`);
+      const goal = optionalString(obj, 'goal', 200);
+      return goal ? { steps, goal } : { steps };
+    }
+    case CHAT_TOOLS.readLog: {
+      rejectUnknown(obj, ['run', 'step', 'lines']);
+      const run = optionalString(obj, 'run', 200);
+      if (run !== undefined && !RUN_ID.test(run)) throw new InputError('run', `${quoted(run)} is not a run id`);
+      const step = optionalString(obj, 'step', 40);
+      if (step !== undefined && !STEP_NAME.test(step)) throw new InputError('step', `${quoted(step)} is not a step`);
+      const lines = optionalInteger(obj, 'lines', 1, CHAT_LIMITS.logLines);
+      return { ...(run ? { run } : {}), ...(step ? { step } : {}), ...(lines ? { lines } : {}) };
+    }
+    case CHAT_TOOLS.listRuns: {
+      rejectUnknown(obj, ['limit', 'phase']);
+      const limit = optionalInteger(obj, 'limit', 1, CHAT_LIMITS.listRuns);
+      const phase = obj.phase;
+      if (phase !== undefined && phase !== null && !(PHASES as readonly unknown[]).includes(phase))
+        throw new InputError('phase', `must be one of ${PHASES.join(', ')}`);
+      return { ...(limit ? { limit } : {}), ...(phase ? { phase: phase as Phase } : {}) };
+    }
+  }
+  throw new InputError('tool', `${quoted(name, 40)} is not a tool`);
 }

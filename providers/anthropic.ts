@@ -3,10 +3,14 @@
  * input tokens from `message_start`, output tokens and stop reason from `message_delta`.
  */
 import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { MessageCreateParamsStreaming } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  ContentBlockParam,
+  MessageCreateParamsStreaming,
+  MessageParam,
+} from '@anthropic-ai/sdk/resources/messages';
 import type { LlmSettings } from '../core/config.js';
 import { ANTHROPIC_NO_TEMPERATURE } from '../core/validate.js';
-import { LlmError, type LlmProvider } from './types.js';
+import { LlmError, type ChatMessage, type LlmProvider } from './types.js';
 import {
   brokenStream,
   buildProvider,
@@ -15,6 +19,7 @@ import {
   fromOtherError,
   missingKey,
   normalizeFinishReason,
+  parseToolArguments,
   statusOfErrorType,
   type BackendSettings,
   type Exchange,
@@ -55,22 +60,31 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
     return fromOtherError(settings, err, signal);
   };
 
-  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, temperature, signal }) {
+  const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, temperature, signal }) {
     // Refused, never dropped: the API version this SDK sends answers a temperature with a 400.
     if (temperature !== undefined) throw new LlmError('fatal', 'anthropic', `anthropic: ${ANTHROPIC_NO_TEMPERATURE}`);
     const params: MessageCreateParamsStreaming = {
       model,
       max_tokens: maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      messages: [{ role: 'user', content: prompt }],
+      messages: toAnthropicMessages(messages),
       stream: true,
     };
     if (system) params.system = system;
+    if (tools?.length) {
+      params.tools = tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        input_schema: tool.parameters,
+      }));
+    }
 
     let stopReason: string | null = null;
     let stopped = false;
     let answeredModel = model;
     let inputTokens = 0;
     let outputTokens = 0;
+    // Tool use blocks by their index: id and name at the block's start, the input as JSON fragments.
+    const calls = new Map<number, { id: string; name: string; json: string }>();
     try {
       const stream = await client.messages.create(params, { signal });
       for await (const event of stream) {
@@ -84,8 +98,16 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
             outputTokens = usage.output_tokens;
             break;
           }
+          case 'content_block_start':
+            if (event.content_block.type === 'tool_use')
+              calls.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: '' });
+            break;
           case 'content_block_delta':
             if (event.delta.type === 'text_delta' && event.delta.text) yield event.delta.text;
+            else if (event.delta.type === 'input_json_delta') {
+              const call = calls.get(event.index);
+              if (call) call.json += event.delta.partial_json;
+            }
             break;
           case 'message_delta': {
             const usage = event.usage;
@@ -108,7 +130,16 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
     // The SDK ends an aborted stream quietly: without this check a cancelled answer would look complete.
     if (signal?.aborted) throw cancelled('anthropic');
     if (!stopped && !stopReason) throw brokenStream('anthropic', 'the stream ended before the answer was complete');
-    return { finishReason: normalizeFinishReason(stopReason), inputTokens, outputTokens, model: answeredModel };
+    const toolCalls = [...calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, call]) => ({ id: call.id, name: call.name, input: parseToolArguments(call.json) }));
+    return {
+      finishReason: normalizeFinishReason(stopReason),
+      inputTokens,
+      outputTokens,
+      model: answeredModel,
+      toolCalls,
+    };
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {
@@ -122,4 +153,48 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
   }
 
   return buildProvider('anthropic', exchange, listModels);
+}
+
+/**
+ * Our messages in Anthropic's dialect: roles alternate (neighbours of one role merge), the first
+ * is the user's, tool calls are `tool_use` blocks of the assistant and their results `tool_result`
+ * blocks at the front of the next user message.
+ */
+function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
+  const out: { role: 'user' | 'assistant'; content: ContentBlockParam[] }[] = [];
+  const add = (role: 'user' | 'assistant', blocks: ContentBlockParam[]) => {
+    const last = out[out.length - 1];
+    if (last?.role === role) {
+      // Results answer the calls just before them, so they go ahead of anything the user added.
+      const results = blocks.filter((b) => b.type === 'tool_result');
+      const rest = blocks.filter((b) => b.type !== 'tool_result');
+      const firstText = last.content.findIndex((b) => b.type !== 'tool_result');
+      if (results.length && firstText >= 0) last.content.splice(firstText, 0, ...results);
+      else last.content.push(...results);
+      last.content.push(...rest);
+    } else out.push({ role, content: blocks });
+  };
+  for (const message of messages) {
+    if (message.role === 'user') add('user', [{ type: 'text', text: message.text }]);
+    else if (message.role === 'tool')
+      add('user', [
+        {
+          type: 'tool_result',
+          tool_use_id: message.callId,
+          content: message.text || '(no output)',
+          ...(message.isError ? { is_error: true } : {}),
+        },
+      ]);
+    else {
+      const blocks: ContentBlockParam[] = message.text ? [{ type: 'text', text: message.text }] : [];
+      for (const call of message.toolCalls ?? [])
+        blocks.push({ type: 'tool_use', id: call.id, name: call.name, input: call.input });
+      add('assistant', blocks.length ? blocks : [{ type: 'text', text: '(no answer)' }]);
+    }
+  }
+  if (out[0]?.role === 'assistant') out.unshift({ role: 'user', content: [{ type: 'text', text: '(continued)' }] });
+  // A message of plain text goes as a string, as a single prompt always did.
+  return out.map(({ role, content }) =>
+    content.length === 1 && content[0].type === 'text' ? { role, content: content[0].text } : { role, content },
+  );
 }

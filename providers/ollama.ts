@@ -4,9 +4,10 @@
  * calls (which also lets us read `retry-after` off the response, which the SDK drops).
  */
 import { Ollama } from 'ollama';
-import type { Message } from 'ollama';
+import type { Message, Tool } from 'ollama';
+import type { ChatToolCall } from '../core/contract.js';
 import type { LlmSettings } from '../core/config.js';
-import type { LlmProvider } from './types.js';
+import type { ChatMessage, LlmProvider } from './types.js';
 import {
   brokenStream,
   buildProvider,
@@ -64,11 +65,8 @@ export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider
     return fromOtherError(settings, err, signal);
   };
 
-  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, temperature, signal }) {
+  const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, temperature, signal }) {
     const { ollama, seen } = clientFor(signal);
-    const messages: Message[] = [];
-    if (system) messages.push({ role: 'system', content: system });
-    messages.push({ role: 'user', content: prompt });
     const options: { num_predict?: number; temperature?: number } = {};
     if (maxTokens !== undefined) options.num_predict = maxTokens;
     if (temperature !== undefined) options.temperature = temperature;
@@ -78,10 +76,38 @@ export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider
     let answeredModel = model;
     let inputTokens = 0;
     let outputTokens = 0;
+    // Ollama sends each tool call whole (arguments as an object) and gives it no id.
+    const toolCalls: ChatToolCall[] = [];
     try {
-      const stream = await ollama.chat({ model, messages, stream: true, options });
+      const stream = await ollama.chat({
+        model,
+        messages: toOllamaMessages(system, messages),
+        stream: true,
+        options,
+        ...(tools?.length
+          ? {
+              tools: tools.map((tool): Tool => ({
+                type: 'function',
+                // Ollama types the schema loosely; ours is the same JSON Schema object.
+                function: {
+                  name: tool.name,
+                  description: tool.description,
+                  parameters: tool.parameters as Tool['function']['parameters'],
+                },
+              })),
+            }
+          : {}),
+      });
       for await (const part of stream) {
         if (part.message?.content) yield part.message.content;
+        for (const call of part.message?.tool_calls ?? []) {
+          const input = call.function?.arguments;
+          toolCalls.push({
+            id: `call_${toolCalls.length}`,
+            name: call.function?.name ?? '',
+            input: input && typeof input === 'object' && !Array.isArray(input) ? input : {},
+          });
+        }
         if (part.done) {
           done = true;
           finishReason = part.done_reason;
@@ -96,10 +122,12 @@ export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider
     if (signal?.aborted) throw cancelled('ollama');
     if (!done) throw brokenStream('ollama', 'the stream ended before its final `done` line');
     return {
-      finishReason: normalizeFinishReason(finishReason || 'stop'),
+      // Ollama says `stop` when it calls tools; the calls say otherwise.
+      finishReason: toolCalls.length ? 'tool' : normalizeFinishReason(finishReason || 'stop'),
       inputTokens,
       outputTokens,
       model: answeredModel,
+      toolCalls,
     };
   };
 
@@ -114,4 +142,24 @@ export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider
   }
 
   return buildProvider('ollama', exchange, listModels);
+}
+
+/** Our messages in Ollama's dialect: tool calls on the assistant message, each result a `tool` message. */
+function toOllamaMessages(system: string | undefined, messages: ChatMessage[]): Message[] {
+  const out: Message[] = [];
+  if (system) out.push({ role: 'system', content: system });
+  for (const message of messages) {
+    if (message.role === 'user') out.push({ role: 'user', content: message.text });
+    else if (message.role === 'tool')
+      out.push({ role: 'tool', content: message.text || '(no output)', tool_name: message.name });
+    else
+      out.push({
+        role: 'assistant',
+        content: message.text,
+        ...(message.toolCalls?.length
+          ? { tool_calls: message.toolCalls.map((call) => ({ function: { name: call.name, arguments: call.input } })) }
+          : {}),
+      });
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { LlmSettings } from '../core/config.js';
-import type { LlmProvider } from './types.js';
+import type { ChatMessage, LlmProvider } from './types.js';
 import {
   brokenStream,
   buildProvider,
@@ -18,6 +18,7 @@ import {
   fromOtherError,
   missingKey,
   normalizeFinishReason,
+  parseToolArguments,
   statusOfErrorType,
   type BackendSettings,
   type Exchange,
@@ -69,16 +70,19 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
     return fromOtherError(settings, err, signal);
   };
 
-  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, temperature, signal }) {
-    const messages: ChatCompletionMessageParam[] = [];
-    if (system) messages.push({ role: 'system', content: system });
-    messages.push({ role: 'user', content: prompt });
+  const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, temperature, signal }) {
     const params: ChatCompletionCreateParamsStreaming = {
       model,
-      messages,
+      messages: toOpenAiMessages(system, messages),
       stream: true,
       stream_options: { include_usage: true },
     };
+    if (tools?.length) {
+      params.tools = tools.map((tool) => ({
+        type: 'function',
+        function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+      }));
+    }
     // OpenAI's newer models refuse `max_tokens`, while many compatible servers only know it.
     if (maxTokens !== undefined) {
       if (isOfficialApi) params.max_completion_tokens = maxTokens;
@@ -90,6 +94,8 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
     let answeredModel = model;
     let inputTokens = 0;
     let outputTokens = 0;
+    // Tool calls arrive in pieces, keyed by their index: the id and name first, the arguments in fragments.
+    const calls = new Map<number, { id: string; name: string; args: string }>();
     try {
       const stream = await client.chat.completions.create(params, { signal });
       for await (const chunk of stream) {
@@ -97,6 +103,13 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
         const choice = chunk.choices?.[0];
         const text = choice?.delta?.content;
         if (text) yield text;
+        for (const piece of choice?.delta?.tool_calls ?? []) {
+          const call = calls.get(piece.index) ?? { id: '', name: '', args: '' };
+          if (piece.id) call.id = piece.id;
+          if (piece.function?.name) call.name += piece.function.name;
+          if (piece.function?.arguments) call.args += piece.function.arguments;
+          calls.set(piece.index, call);
+        }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         if (chunk.usage) {
           inputTokens = chunk.usage.prompt_tokens ?? 0;
@@ -109,7 +122,20 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
     // The SDK ends an aborted stream quietly: without this check a cancelled answer would look complete.
     if (signal?.aborted) throw cancelled('openai');
     if (!finishReason) throw brokenStream('openai', 'the stream ended before the answer was complete');
-    return { finishReason: normalizeFinishReason(finishReason), inputTokens, outputTokens, model: answeredModel };
+    const toolCalls = [...calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, call]) => ({
+        id: call.id || `call_${index}`,
+        name: call.name,
+        input: parseToolArguments(call.args),
+      }));
+    return {
+      finishReason: normalizeFinishReason(finishReason),
+      inputTokens,
+      outputTokens,
+      model: answeredModel,
+      toolCalls,
+    };
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {
@@ -123,4 +149,27 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
   }
 
   return buildProvider('openai', exchange, listModels);
+}
+
+/** Our messages in OpenAI's dialect: tool calls on the assistant message, each result a `tool` message. */
+function toOpenAiMessages(system: string | undefined, messages: ChatMessage[]): ChatCompletionMessageParam[] {
+  const out: ChatCompletionMessageParam[] = [];
+  if (system) out.push({ role: 'system', content: system });
+  for (const message of messages) {
+    if (message.role === 'user') out.push({ role: 'user', content: message.text });
+    else if (message.role === 'tool')
+      out.push({ role: 'tool', tool_call_id: message.callId, content: message.text || '(no output)' });
+    else if (message.toolCalls?.length)
+      out.push({
+        role: 'assistant',
+        content: message.text || null,
+        tool_calls: message.toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: JSON.stringify(call.input) },
+        })),
+      });
+    else out.push({ role: 'assistant', content: message.text });
+  }
+  return out;
 }

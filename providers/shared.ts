@@ -5,8 +5,15 @@
  */
 import { APIConnectionTimeoutError as AnthropicConnectionTimeoutError } from '@anthropic-ai/sdk';
 import { APIConnectionTimeoutError as OpenAiConnectionTimeoutError } from 'openai';
-import type { LlmBackend } from '../core/contract.js';
-import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
+import type { ChatToolCall, LlmBackend } from '../core/contract.js';
+import {
+  LlmError,
+  type Completion,
+  type CompletionRequest,
+  type ConversationReply,
+  type ConversationRequest,
+  type LlmProvider,
+} from './types.js';
 
 /** What a finished stream tells besides its text. */
 export interface StreamEnd {
@@ -14,35 +21,59 @@ export interface StreamEnd {
   inputTokens: number;
   outputTokens: number;
   model: string;
+  toolCalls: ChatToolCall[];
 }
 
-/** One streamed exchange: yields text as it arrives, returns usage and finish reason. */
-export type Exchange = (request: Omit<CompletionRequest, 'onText'>) => AsyncGenerator<string, StreamEnd, undefined>;
+/** One streamed exchange: yields text as it arrives, returns usage, finish reason and tool calls. */
+export type Exchange = (request: Omit<ConversationRequest, 'onText'>) => AsyncGenerator<string, StreamEnd, undefined>;
+
+/** A single prompt as a conversation of one user message. */
+function asConversation({ prompt, ...rest }: Omit<CompletionRequest, 'onText'>): Omit<ConversationRequest, 'onText'> {
+  return { ...rest, messages: [{ role: 'user', text: prompt }] };
+}
 
 export function buildProvider(
   backend: LlmBackend,
   exchange: Exchange,
   listModels: (signal?: AbortSignal) => Promise<string[]>,
 ): LlmProvider {
+  async function converse(request: ConversationRequest): Promise<ConversationReply> {
+    const started = Date.now();
+    const { onText, ...rest } = request;
+    const pieces: string[] = [];
+    const exchangeOf = exchange(rest);
+    for (;;) {
+      const next = await exchangeOf.next();
+      if (next.done) return { ...next.value, text: pieces.join(''), latencyMs: Date.now() - started };
+      pieces.push(next.value);
+      onText?.(next.value);
+    }
+  }
   return {
     backend,
     async complete(request: CompletionRequest): Promise<Completion> {
-      const started = Date.now();
       const { onText, ...rest } = request;
-      const pieces: string[] = [];
-      const exchangeOf = exchange(rest);
-      for (;;) {
-        const next = await exchangeOf.next();
-        if (next.done) return { ...next.value, text: pieces.join(''), latencyMs: Date.now() - started };
-        pieces.push(next.value);
-        onText?.(next.value);
-      }
+      const { toolCalls: _none, ...completion } = await converse({ ...asConversation(rest), onText });
+      return completion;
     },
+    converse,
     async *stream(request) {
-      yield* exchange(request);
+      yield* exchange(asConversation(request));
     },
     listModels,
   };
+}
+
+/** A tool call's arguments as the model sent them: an object, or the unparsable text kept for the error. */
+export function parseToolArguments(raw: string | undefined): Record<string, unknown> {
+  if (!raw || !raw.trim()) return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // Falls through: the workflow tells the model its arguments were not a JSON object.
+  }
+  return { unparsableArguments: raw.slice(0, 500) };
 }
 
 /** Where a backend's settings come from, so every message can say which variable to fix. */
@@ -318,6 +349,9 @@ export function normalizeFinishReason(reason: string | null | undefined): string
     case 'max_tokens':
     case 'length':
       return 'length';
+    case 'tool_calls':
+    case 'tool_use':
+      return 'tool';
     default:
       return reason ?? 'unknown';
   }

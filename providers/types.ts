@@ -1,5 +1,5 @@
 /** One interface over Ollama, OpenAI and Anthropic. */
-import type { LlmBackend } from '../core/contract.js';
+import type { ChatToolCall, LlmBackend } from '../core/contract.js';
 
 export interface CompletionRequest {
   model: string;
@@ -21,10 +21,41 @@ export interface Completion {
   latencyMs: number;
 }
 
+/** One message of a conversation, in no provider's dialect (each provider translates it). */
+export type ChatMessage =
+  | { role: 'user'; text: string }
+  | { role: 'assistant'; text: string; toolCalls?: ChatToolCall[] }
+  | { role: 'tool'; callId: string; name: string; text: string; isError?: boolean };
+
+/** A tool the model may call: JSON Schema of its arguments, sent with each provider's native tool calling. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: { type: 'object'; properties: Record<string, unknown>; required?: string[] };
+}
+
+export interface ConversationRequest {
+  model: string;
+  system?: string;
+  messages: ChatMessage[];
+  tools?: ToolSpec[];
+  maxTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+  onText?: (text: string) => void;
+}
+
+/** An answer that may ask for tools (`finishReason` is then `tool`). */
+export interface ConversationReply extends Completion {
+  toolCalls: ChatToolCall[];
+}
+
 export interface LlmProvider {
   readonly backend: LlmBackend;
   /** Completes a prompt, streaming internally (no header timeout can cut a long answer). */
   complete(request: CompletionRequest): Promise<Completion>;
+  /** The next answer of a conversation, streamed, with the tool calls the model made. */
+  converse(request: ConversationRequest): Promise<ConversationReply>;
   /** Text chunks as they arrive. */
   stream(request: Omit<CompletionRequest, 'onText'>): AsyncIterable<string>;
   listModels(signal?: AbortSignal): Promise<string[]>;

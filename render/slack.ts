@@ -5,6 +5,9 @@
  */
 import {
   isFinalPhase,
+  type ChatStatus,
+  type ChatTotals,
+  type ChatUsage,
   type DecisionAction,
   type DecisionRecord,
   type LlmStatus,
@@ -79,9 +82,11 @@ export const ACTION_IDS = {
   approveAll: 'poc_approve_all',
   deny: 'poc_deny',
   openRun: 'poc_open_run',
+  /** Ends a conversation. */
+  end: 'poc_end',
 } as const;
 
-export type ButtonAction = 'cancel' | DecisionAction;
+export type ButtonAction = 'cancel' | 'end' | DecisionAction;
 
 /** What a click on one of our action ids asks for (the link button asks for nothing). */
 export function buttonActionOf(actionId: string): ButtonAction | undefined {
@@ -153,25 +158,25 @@ const DECIDED: Record<DecisionAction, string> = {
   deny: 'denied',
 };
 
-function phaseEmoji(phase: string): string {
+export function phaseEmoji(phase: string): string {
   return PHASE_EMOJI[phase as Phase] ?? ':grey_question:';
 }
-function phaseLabel(phase: string): string {
+export function phaseLabel(phase: string): string {
   return PHASE_LABEL[phase as Phase] ?? escapeMrkdwn(phase);
 }
 
-function section(text: string): Block {
+export function section(text: string): Block {
   return { type: 'section', text: { type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) } };
 }
 
-function context(parts: (string | null | undefined | false)[]): Block | undefined {
+export function context(parts: (string | null | undefined | false)[]): Block | undefined {
   const text = parts.filter(Boolean).join(' · ');
   return text
     ? { type: 'context', elements: [{ type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) }] }
     : undefined;
 }
 
-function button(actionId: string, label: string, extra: Partial<ButtonElement> = {}): ButtonElement {
+export function button(actionId: string, label: string, extra: Partial<ButtonElement> = {}): ButtonElement {
   return {
     type: 'button',
     action_id: actionId,
@@ -181,7 +186,7 @@ function button(actionId: string, label: string, extra: Partial<ButtonElement> =
 }
 
 /** Inline code of text we do not control: backticks would end the span early. */
-function inlineCode(text: string, max: number): string {
+export function inlineCode(text: string, max: number): string {
   return '`' + mrkdwn(text.replace(/`/g, "'").replace(/\s+/g, ' '), max) + '`';
 }
 
@@ -217,7 +222,7 @@ export function fitBlocks(blocks: Block[]): Block[] {
   return [...blocks.slice(0, room), note, ...(keepLast ? [last] : [])];
 }
 
-function message(text: string, blocks: (Block | undefined)[]): SlackMessage {
+export function message(text: string, blocks: (Block | undefined)[]): SlackMessage {
   return { text: cut(text, SLACK_LIMITS.text), blocks: fitBlocks(blocks.filter((b): b is Block => b !== undefined)) };
 }
 
@@ -226,6 +231,7 @@ export const isFinal = isFinalPhase;
 
 /** The status message of a run. */
 export function renderRunStatus(status: RunStatus, opts: RenderOptions = {}): SlackMessage {
+  if (status.kind === 'chat') return renderChatStatus(status, opts);
   return status.kind === 'llm' ? renderLlm(status, opts) : renderPipeline(status, opts);
 }
 
@@ -257,11 +263,11 @@ function decisionLine(d: DecisionRecord): string {
   return `• *${escapeMrkdwn(d.step)}*: ${action} ${by}`;
 }
 
-function linkButton(opts: RenderOptions): ButtonElement | undefined {
+export function linkButton(opts: RenderOptions): ButtonElement | undefined {
   return opts.runUrl ? button(ACTION_IDS.openRun, 'Open in Temporal', { url: opts.runUrl }) : undefined;
 }
 
-function actions(elements: (ButtonElement | undefined)[]): Block | undefined {
+export function actions(elements: (ButtonElement | undefined)[]): Block | undefined {
   const present = elements.filter((e): e is ButtonElement => e !== undefined);
   return present.length ? { type: 'actions', block_id: 'poc_run_actions', elements: present } : undefined;
 }
@@ -367,8 +373,12 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
 }
 
 /** An answer over several sections (long answers are common), cut at a line end where possible. */
-function answerSections(answer: string, maxSections: number): Block[] {
-  const escaped = escapeMrkdwn(answer);
+export function answerSections(
+  answer: string,
+  maxSections: number,
+  { label = '*Answer:*\n', whole = "the whole text is the run's result", escaped: ready = false } = {},
+): Block[] {
+  const escaped = ready ? answer : escapeMrkdwn(answer);
   const size = SLACK_LIMITS.sectionText - 100;
   const chunks: string[] = [];
   let rest = escaped;
@@ -387,10 +397,8 @@ function answerSections(answer: string, maxSections: number): Block[] {
     chunks.push(rest.slice(0, end));
     rest = rest.slice(end).replace(/^\n/, '');
   }
-  if (rest.length > 0)
-    chunks[chunks.length - 1] +=
-      `\n_…answer cut here (${rest.length} more characters); the whole text is the run's result._`;
-  return chunks.map((chunk, i) => section(i === 0 ? `*Answer:*\n${chunk}` : chunk));
+  if (rest.length > 0) chunks[chunks.length - 1] += `\n_…answer cut here (${rest.length} more characters); ${whole}._`;
+  return chunks.map((chunk, i) => section(i === 0 ? `${label}${chunk}` : chunk));
 }
 
 function renderLlm(s: LlmStatus, opts: RenderOptions): SlackMessage {
@@ -497,4 +505,52 @@ export function notice(text: string): SlackMessage {
 export function preformatted(title: string, text: string, opts: Pick<RenderOptions, 'redact'> = {}): SlackMessage {
   const r = opts.redact ?? processRedact;
   return message(title, [section(title), section(codeBlock(r(text), SLACK_LIMITS.sectionText - 10))]);
+}
+
+// Conversations (render/chat.ts has their messages; what `renderRunStatus` needs is here).
+
+export function formatCost(costUsd: number | null): string {
+  if (costUsd === null) return 'cost unknown';
+  if (costUsd === 0) return '$0';
+  return costUsd < 0.01 ? `~$${costUsd.toFixed(4)}` : `~$${costUsd.toFixed(2)}`;
+}
+
+export function formatUsage(usage: ChatUsage): string {
+  return `${usage.inputTokens} in · ${usage.outputTokens} out · ${formatCost(usage.costUsd)}`;
+}
+
+export function formatTotals(totals: ChatTotals): string {
+  const unpriced = totals.unpriced ? ` + ${totals.unpriced} unpriced` : '';
+  return (
+    `${totals.requests} request${totals.requests === 1 ? '' : 's'} · ${totals.inputTokens} in · ` +
+    `${totals.outputTokens} out · ${formatCost(totals.costUsd)}${unpriced}`
+  );
+}
+
+/** `!poc status chat-…`: where the conversation stands and its last exchange (no buttons: one set per thread). */
+export function renderChatStatus(s: ChatStatus, opts: RenderOptions = {}): SlackMessage {
+  const r = opts.redact ?? processRedact;
+  const title =
+    `${phaseEmoji(s.phase)} *Conversation \`${escapeMrkdwn(s.id)}\`* — *${phaseLabel(s.phase)}*` +
+    (s.waitingFor && !isFinal(s.phase) ? ` · waiting for ${s.waitingFor}` : '');
+  const blocks: (Block | undefined)[] = [
+    section(`${title}\n*Backend:* ${escapeMrkdwn(s.backend)} · *model:* ${inlineCode(s.model, 200)}`),
+  ];
+  const last = s.turns.slice(-4).filter((t) => t.role !== 'tool');
+  for (const turn of last) {
+    const who_ = turn.role === 'user' ? who(turn.by) : '*model*';
+    blocks.push(section(`${who_}: ${mrkdwn(r(turn.text || turn.error || '…'), 1_200)}`));
+  }
+  blocks.push(
+    context([
+      s.requestedBy ? `started by ${who(s.requestedBy)}` : null,
+      `${s.earlierTurns + s.turns.length} turns`,
+      `${formatTotals(s.usage)} (estimate)`,
+      s.tools.length ? `tools: ${s.tools.map((t) => escapeMrkdwn(t)).join(', ')}` : 'no tools',
+      s.endedBy ? `ended by ${who(s.endedBy)}` : null,
+    ]),
+  );
+  if (s.error) blocks.push(section(`:warning: ${mrkdwn(r(s.error), 2_000)}`));
+  blocks.push(actions([linkButton(opts)]));
+  return message(`Conversation ${escapeMrkdwn(s.id)}: ${phaseLabel(s.phase)}`, blocks);
 }

@@ -26,9 +26,16 @@ import { connect } from '../client/index.js';
 import { secretValues, type PocConfig, type SlackSettings } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
 import { slackAccess } from './auth.js';
-import { answerApprovalReply, executeButton, executeCommand, type BotContext } from './commands.js';
+import {
+  answerApprovalReply,
+  askFromSlack,
+  executeButton,
+  executeCommand,
+  replyToConversation,
+  type BotContext,
+} from './commands.js';
 import { clickOutbox, slashOutbox, threadOutbox } from './outbox.js';
-import { approvalAnswerOf, commandTextOf, hasCommandPrefix, type Invocation } from './parse.js';
+import { approvalAnswerOf, commandTextOf, hasCommandPrefix, isCommandText, type Invocation } from './parse.js';
 import { unescapeSlack } from '../render/slack-text.js';
 
 export interface SlackBotOptions {
@@ -206,12 +213,22 @@ export async function startSlackBot({
     const m = personMessageOf(message);
     if (!m) return;
     const inv = invocationOf('message', m, m.user, body.team_id ?? context.teamId);
+    const direct = m.channel_type === 'im';
     await guarded('a message', async () => {
       const out = threadOutbox(web, m.channel, m.thread_ts ?? m.ts);
-      const command = commandTextOf(m.text, { botUserId: context.botUserId, direct: m.channel_type === 'im' });
-      if (command !== undefined) return executeCommand(ctx, inv, command, out);
-      const answer = inv.threadTs ? approvalAnswerOf(m.text) : undefined;
-      if (answer) await answerApprovalReply(ctx, inv, answer, out);
+      const command = commandTextOf(m.text, { botUserId: context.botUserId, direct });
+      if (command !== undefined) {
+        // In a direct message, words that are no command are a question.
+        if (direct && !isCommandText(command)) return askFromSlack(ctx, inv, command, out);
+        return executeCommand(ctx, inv, command, out);
+      }
+      // A message that mentions the bot comes again as a mention, and is answered there.
+      if (!inv.threadTs || (context.botUserId && m.text.includes(`<@${context.botUserId}`))) return;
+      const answer = approvalAnswerOf(m.text);
+      if (answer && (await answerApprovalReply(ctx, inv, answer, out))) return;
+      // Anything else said in the thread of a conversation is its next turn.
+      const text = commandTextOf(m.text, { botUserId: context.botUserId, direct: true }) ?? '';
+      await replyToConversation(ctx, inv, text, out);
     });
   });
 
@@ -222,7 +239,10 @@ export async function startSlackBot({
     const text = commandTextOf(event.text, { botUserId: context.botUserId, mention: true }) ?? '';
     const inv = invocationOf('mention', event, event.user, body.team_id ?? context.teamId);
     const out = threadOutbox(web, event.channel, event.thread_ts ?? event.ts);
-    await guarded('a mention', () => executeCommand(ctx, inv, text, out));
+    // `@poc run …` is a command; `@poc why is the build red?` is a question for a conversation.
+    await guarded('a mention', () =>
+      isCommandText(text) ? executeCommand(ctx, inv, text, out) : askFromSlack(ctx, inv, text, out),
+    );
   });
 
   app.command(/^\/poc\b/, async ({ ack, command, respond }) => {

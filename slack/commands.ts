@@ -11,26 +11,30 @@ import {
   RunNotFoundError,
   cancelRun,
   decide,
+  endChat,
   getRunStatus,
   isFinalPhase,
   listRuns,
+  say,
   slackRunId,
+  startChat,
   startLlm,
   startPipeline,
+  type ChatInput,
   type DecisionAction,
   type LlmInput,
   type PipelineInput,
   type SlackTarget,
   type Started,
 } from '../client/index.js';
-import { runUrl, type PocConfig } from '../core/config.js';
+import { chatModelFor, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, UsageError, helpText, type Command, type DecisionVerb } from '../client/grammar.js';
 import { readStepLog } from '../client/logs.js';
 import { runScheduleCommand } from '../client/schedules.js';
-import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
+import { validateChatInput, validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
-import { defaultRun, runsOfThread, workflowExists } from './lookup.js';
-import { adaptPrefix, parseSlackCommand, type Invocation } from './parse.js';
+import { defaultRun, openConversationOfThread, runsOfThread, workflowExists } from './lookup.js';
+import { adaptPrefix, parseSlackCommand, slackUpdateId, type Invocation } from './parse.js';
 import {
   buttonActionOf,
   notice,
@@ -102,6 +106,10 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       return runCommand(ctx, inv, command, out);
     case 'llm':
       return llmCommand(ctx, inv, command, out);
+    case 'chat':
+      return chatCommand(ctx, inv, command, out);
+    case 'end':
+      return endCommand(ctx, inv, command, out);
     case 'status':
       return statusCommand(ctx, inv, command, out);
     case 'list':
@@ -181,6 +189,116 @@ async function llmCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
   validateLlmInput(input);
   const intro = `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`;
   return startFromSlash(ctx, inv, out, 'llm', start, intro);
+}
+
+// Conversations: `!poc chat`, `/poc chat`, a mention or a direct message with a question, the
+// replies in a conversation's thread, `!poc end` and the End button.
+
+/**
+ * The open conversation of the invocation's thread: the one its first message started (found by
+ * id, without waiting for visibility), else any other open one reporting there.
+ */
+async function conversationOfThread(ctx: BotContext, inv: Invocation): Promise<string | undefined> {
+  if (!inv.threadTs) return undefined;
+  const own = `${ID_PREFIX.chat}${slackRunId(inv.team, inv.channel, inv.threadTs)}`;
+  const description = await ctx.client.workflow
+    .getHandle(own)
+    .describe()
+    .catch(() => undefined);
+  if (description?.status.name === 'RUNNING') return own;
+  return openConversationOfThread(ctx.client, inv.channel, inv.threadTs);
+}
+
+/** Says `text` in a conversation, once per Slack message (its update id comes from the message). */
+async function sayInConversation(ctx: BotContext, inv: Invocation, workflowId: string, text: string): Promise<void> {
+  // Nothing to answer on success: the model's answer appears in the thread.
+  await say(ctx.client, workflowId, { text, by: inv.user }, { updateId: slackUpdateId(inv) });
+}
+
+async function chatCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'chat'>, out: Outbox): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const open = await conversationOfThread(ctx, inv);
+  // In a conversation's thread, `!poc chat more words` is one more turn of it.
+  if (open && command.prompt && !command.backend && !command.model)
+    return sayInConversation(ctx, inv, open, command.prompt);
+  const { backend, model } = chatModelFor(ctx.config.chat, command.backend, command.model);
+  const input: ChatInput = {
+    backend,
+    model,
+    requestedBy: inv.user,
+    ...(command.prompt ? { prompt: command.prompt } : {}),
+    ...(command.system ? { system: command.system } : {}),
+  };
+  const start = (slack: SlackTarget, id: string) =>
+    startChat(
+      ctx.client,
+      { ...input, slack: { channel: slack.channel, threadTs: slack.threadTs } },
+      { id, idempotent: true, taskQueue: ctx.config.taskQueue },
+    );
+  if (inv.source !== 'slash') return startFromMessage(inv, start);
+  validateChatInput(input);
+  const asked = `:speech_balloon: ${who(inv.user)} asked ${escapeMrkdwn(backend)}/${escapeMrkdwn(model)}`;
+  const quote = command.prompt ? `: ${escapeMrkdwn(command.prompt.slice(0, 500))}` : '';
+  return startFromSlash(ctx, inv, out, 'chat', start, asked, notice(`${asked}${quote}\n_Reply in the thread._`));
+}
+
+/**
+ * A mention or a direct message that is not a command: a question. In the thread of an open
+ * conversation it is its next turn; anywhere else it starts one.
+ */
+export async function askFromSlack(ctx: BotContext, inv: Invocation, text: string, out: Outbox): Promise<void> {
+  try {
+    await withinDeadline(ctx, () =>
+      chatCommand(ctx, inv, { name: 'chat', prompt: text, keep: false, json: false }, out),
+    );
+  } catch (err) {
+    await out
+      .reply(errorReply(err, inv, ctx.redact))
+      .catch((replyErr: Error) => ctx.log(`could not answer a question: ${replyErr.message}`));
+  }
+}
+
+/**
+ * A reply in a thread that holds an open conversation: the next turn, when its author may talk
+ * to it (anyone else's reply is ignored: a thread is a conversation, not a command line).
+ * False when the thread holds no open conversation.
+ */
+export async function replyToConversation(
+  ctx: BotContext,
+  inv: Invocation,
+  text: string,
+  out: Outbox,
+): Promise<boolean> {
+  if (!inv.threadTs || !text.trim()) return false;
+  try {
+    return await withinDeadline(ctx, async () => {
+      const id = await conversationOfThread(ctx, inv);
+      if (!id) return false;
+      if (!mayChange(ctx, inv)) {
+        ctx.log(`slack: ${inv.user} may not talk to ${id}; their reply is ignored`);
+        return true;
+      }
+      await sayInConversation(ctx, inv, id, text);
+      return true;
+    });
+  } catch (err) {
+    await out.reply(errorReply(err, inv, ctx.redact)).catch(() => undefined);
+    return true;
+  }
+}
+
+async function endCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'end'>, out: Outbox): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const id = command.id ?? (await conversationOfThread(ctx, inv));
+  if (!id) {
+    return out.reply(
+      notice(`No conversation is open in this thread; ${adaptPrefix('`!poc end <id>`', inv)} ends one by its id.`),
+    );
+  }
+  const final = await endChat(ctx.client, id, inv.user);
+  // In its own thread the conversation says it has ended; elsewhere the answer says so.
+  if (command.id || inv.source === 'slash')
+    await out.reply(notice(`:checkered_flag: ${who(inv.user)} ended \`${escapeMrkdwn(final.id)}\`.`));
 }
 
 async function statusCommand(
@@ -282,9 +400,11 @@ async function startFromSlash(
   ctx: BotContext,
   inv: Invocation,
   out: Outbox,
-  kind: 'pipeline' | 'llm',
+  kind: 'pipeline' | 'llm' | 'chat',
   start: (slack: SlackTarget, id: string) => Promise<Started>,
   intro: string,
+  /** What the posted message says once the run started (runs that keep no status message of their own). */
+  startedMessage?: SlackMessage,
 ): Promise<void> {
   if (!inv.triggerId) throw new Error('a slash command without a trigger id cannot start a run');
   const id = slackRunId(inv.team, inv.channel, `trigger:${inv.triggerId}`);
@@ -309,6 +429,7 @@ async function startFromSlash(
   }
   // Two deliveries raced past the check: the other one's message is the run's; this one goes.
   if (!started.started) await out.remove(ts).catch(() => undefined);
+  else if (startedMessage) await out.update(ts, startedMessage).catch(() => undefined);
 }
 
 async function scheduleCommand(
@@ -385,8 +506,9 @@ async function answerApproval(
   const candidates = (await runsOfThread(ctx.client, inv.channel, threadTs)).filter((run) => !isFinalPhase(run.phase));
   for (const run of candidates) {
     const status = await getRunStatus(ctx.client, run.workflowId).catch(() => undefined);
+    // Pipelines at an approval gate, and conversations whose tool call waits for one.
     if (
-      status?.kind !== 'pipeline' ||
+      (status?.kind !== 'pipeline' && status?.kind !== 'chat') ||
       status.phase !== 'AWAITING_DECISION' ||
       status.pendingDecision?.kind !== 'approval'
     )
@@ -447,6 +569,9 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
         notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`),
       );
     }
+    // The conversation posts its own closing notice in the thread.
+    if (action === 'end')
+      return void (await withinDeadline(ctx, () => endChat(ctx.client, target.workflowId, click.user)));
     // The workflow's next status update shows who decided and removes the buttons.
     await withinDeadline(ctx, () =>
       decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }),

@@ -63,3 +63,13 @@ export async function workflowExists(client: Client, workflowId: string): Promis
     throw err;
   }
 }
+
+/** The open conversation of a Slack thread, if any (the newest when several were started there). */
+export async function openConversationOfThread(
+  client: Client,
+  channel: string,
+  threadTs: string,
+): Promise<string | undefined> {
+  const runs = await runsOfThread(client, channel, threadTs);
+  return runs.find((run) => run.kind === 'chat' && !isFinalPhase(run.phase))?.workflowId;
+}

@@ -2,7 +2,7 @@
  * From Slack's text to a command: what a message, a mention or a slash command asks for. Pure
  * functions of the text (and of where it came from); nothing here talks to Slack or Temporal.
  */
-import { parseCommand, tokenize, type Command } from '../client/grammar.js';
+import { COMMANDS, parseCommand, tokenize, type Command } from '../client/grammar.js';
 import { unescapeSlack } from '../render/slack-text.js';
 
 /** Where a command came from. */
@@ -73,4 +73,20 @@ export function parseSlackCommand(text: string): Command {
 /** `!poc …` in usage texts, `/poc …` when the command came as a slash command. */
 export function adaptPrefix(text: string, inv: Pick<Invocation, 'source'>): string {
   return inv.source === 'slash' ? text.replace(/!poc\b/g, '/poc') : text;
+}
+
+/**
+ * True when a mention's (or a direct message's) text is a command — empty, a flag, or a verb
+ * Slack knows as its first word; anything else is a question for a conversation.
+ */
+export function isCommandText(text: string): boolean {
+  const first = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  if (first === '' || first.startsWith('-')) return true;
+  const spec = COMMANDS[first];
+  return spec !== undefined && (!spec.surfaces || spec.surfaces.includes('slack'));
+}
+
+/** The update id of a Slack message said to a conversation: a redelivery of it adds no second turn. */
+export function slackUpdateId(inv: Pick<Invocation, 'team' | 'channel' | 'ts'>): string {
+  return `slack:${inv.team}:${inv.channel}:${inv.ts ?? ''}`;
 }

@@ -40,6 +40,8 @@ export interface Question {
   attempt: number;
   options: readonly DecisionAction[];
   timeoutSeconds: number;
+  /** Conversations: the tool call that asks. */
+  tool?: string;
 }
 
 export interface DecisionGate {
@@ -92,13 +94,14 @@ export function decisionGate(
   });
 
   return {
-    async ask({ kind, step, attempt, options, timeoutSeconds }) {
+    async ask({ kind, step, attempt, options, timeoutSeconds, tool }) {
       const pending: PendingDecision = {
         id: `${kind}-${step}-${attempt}-${run.decisions.length}`,
         kind,
         step,
         options: [...options],
         deadline: new Date(Date.now() + timeoutSeconds * 1000).toISOString(),
+        ...(tool ? { tool } : {}),
       };
       run.pendingDecision = pending;
       onAwaiting(true);

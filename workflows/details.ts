@@ -8,7 +8,7 @@
  * any other change of a command.
  */
 import { patched, setCurrentDetails } from '@temporalio/workflow';
-import type { LlmStatus, PipelineStatus, RunStatus } from '../core/contract.js';
+import type { ChatStatus, LlmStatus, PipelineStatus, RunStatus } from '../core/contract.js';
 import type { Reporter } from './reporter.js';
 
 /** Patch id: activities scheduled from here on carry a summary (user metadata). */
@@ -61,8 +61,23 @@ function llmDetails(s: LlmStatus): string {
   return `${s.phase} · ${model}${attempt}${s.error ? ` · ${s.error}` : ''}`;
 }
 
+function chatDetails(s: ChatStatus): string {
+  const waiting =
+    s.waitingFor === 'decision'
+      ? ` · waiting for approval of ${s.pendingDecision?.step ?? 'a tool call'}`
+      : s.waitingFor
+        ? ` · waiting for the ${s.waitingFor}`
+        : '';
+  const cost = s.usage.costUsd ? ` · ~$${s.usage.costUsd.toFixed(4)}` : '';
+  return (
+    `${s.phase}${waiting} · ${s.backend}/${s.model} · ${plural(s.earlierTurns + s.turns.length, 'turn')} · ` +
+    `${plural(s.usage.requests, 'request')}${cost}`
+  );
+}
+
 /** The live one-line status of a run, as the Web UI shows it under "Current Details". */
 export function currentDetailsOf(status: RunStatus): string {
+  if (status.kind === 'chat') return oneLine(chatDetails(status), 300);
   return oneLine(status.kind === 'pipeline' ? pipelineDetails(status) : llmDetails(status), 300);
 }
 

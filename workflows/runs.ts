@@ -24,7 +24,7 @@ import {
  * or the Web UI are as findable as those started by our client.
  */
 export function publishRun(
-  kind: 'pipeline' | 'llm',
+  kind: 'pipeline' | 'llm' | 'chat',
   status: RunStatus,
   memo: Record<string, string>,
   slack?: SlackTarget,

@@ -4,9 +4,14 @@
  * Ollama (`/api/chat`, `/api/tags`), so the real SDKs can be tested without the internet.
  *
  * Each protocol has a queue of behaviours (status, headers, delays, stalls, malformed JSON,
- * chunked answers); a request takes the head of its protocol's queue, or the default behaviour
- * when the queue is empty. Every request is recorded, and the server emits events tests wait on:
- * `request`, `chunk`, `finished`, `aborted` (the client closed before the answer was complete).
+ * chunked answers, tool calls); a request takes the head of its protocol's queue, or the default
+ * behaviour when the queue is empty, and `respond` may compute the answer from the request (a
+ * reply that quotes a tool result). Tool calling speaks each protocol's own form (OpenAI
+ * `tool_calls` deltas, Anthropic `tool_use` blocks with `input_json_delta`, Ollama whole
+ * `tool_calls`), and a conversation that breaks a protocol's rules (a tool result without its
+ * call, a call left unanswered, roles out of turn) gets the 400 the real service would send.
+ * Every request is recorded, and the server emits events tests wait on: `request`, `chunk`,
+ * `finished`, `aborted` (the client closed before the answer was complete).
  */
 import { EventEmitter } from 'node:events';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -45,6 +50,17 @@ export interface Behaviour {
   errorCode?: string;
   /** Model reported in the answer; default: the requested one. */
   model?: string;
+  /** Tool calls the answer makes, after its text (no text by default when there are calls). */
+  toolCalls?: FakeToolCall[];
+  /** Computes the rest of the behaviour from the request (merged over the queued one). */
+  respond?: (request: RecordedRequest) => Behaviour;
+}
+
+export interface FakeToolCall {
+  /** Default: a fresh id in the protocol's style (`call_…`, `toolu_…`; Ollama sends none). */
+  id?: string;
+  name: string;
+  arguments: Record<string, unknown>;
 }
 
 export interface RecordedRequest {
@@ -184,6 +200,16 @@ export class FakeLlmServer extends EventEmitter {
     return this.requests.filter((r) => r.protocol === protocol && (path === undefined || r.path === path));
   }
 
+  /**
+   * Requests a provider would bill in full: answers (POST, status 200) sent to the end. A request
+   * the client closed early is not among them; `aborted` tells those apart.
+   */
+  billed(match: (request: RecordedRequest) => boolean = () => true): RecordedRequest[] {
+    return this.requests.filter(
+      (r) => r.method === 'POST' && r.finished && !r.aborted && (r.behaviour.status ?? 200) < 400 && match(r),
+    );
+  }
+
   /** Resolves with the next `event` whose payload matches (register before causing it). */
   next<T = RecordedRequest>(
     event: 'request' | 'chunk' | 'finished' | 'aborted',
@@ -230,7 +256,7 @@ export class FakeLlmServer extends EventEmitter {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     const protocol = protocolOf(method, path, req.headers);
-    const behaviour =
+    let behaviour: Behaviour =
       protocol === 'unknown' ? {} : { ...this.defaultBehaviour, ...(this.queues[protocol].shift() ?? {}) };
     const stream = protocol === 'ollama' ? body?.stream !== false : body?.stream === true;
     const record: RecordedRequest = {
@@ -267,6 +293,10 @@ export class FakeLlmServer extends EventEmitter {
       this.inProgress.delete(gone);
     });
     this.inProgress.add(gone);
+    if (behaviour.respond) {
+      behaviour = { ...behaviour, ...behaviour.respond(record) };
+      record.behaviour = behaviour;
+    }
     this.emit('request', record);
 
     if (protocol === 'unknown') {
@@ -282,6 +312,11 @@ export class FakeLlmServer extends EventEmitter {
     if (behaviour.stallBeforeHeaders) await untilAborted(gone.signal);
     if (gone.signal.aborted) return;
 
+    const problem = method === 'POST' ? conversationProblem(protocol, body) : undefined;
+    if (problem) {
+      behaviour = { ...behaviour, status: 400, message: problem, errorType: undefined };
+      record.behaviour = behaviour;
+    }
     const status = behaviour.status ?? 200;
     if (status >= 400) {
       res.writeHead(status, { 'content-type': 'application/json', ...behaviour.headers });
@@ -297,13 +332,18 @@ export class FakeLlmServer extends EventEmitter {
       return;
     }
 
-    const chunks = behaviour.chunks ?? DEFAULT_CHUNKS;
+    const toolCalls = (behaviour.toolCalls ?? []).map((call, i) => ({
+      ...call,
+      id: call.id ?? `${protocol === 'anthropic' ? 'toolu' : 'call'}_fake${record.id}_${i}`,
+    }));
+    const chunks = behaviour.chunks ?? (toolCalls.length ? [] : DEFAULT_CHUNKS);
     const answer: Answer = {
       model,
       chunks,
+      toolCalls,
       inputTokens: behaviour.usage?.inputTokens ?? 12,
-      outputTokens: behaviour.usage?.outputTokens ?? chunks.length,
-      finishReason: behaviour.finishReason ?? (protocol === 'anthropic' ? 'end_turn' : 'stop'),
+      outputTokens: behaviour.usage?.outputTokens ?? chunks.length + toolCalls.length * 10,
+      finishReason: behaviour.finishReason ?? defaultFinishReason(protocol, toolCalls.length > 0),
       includeUsage: (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
     };
 
@@ -371,6 +411,7 @@ function protocolOf(method: string, path: string, headers: IncomingHttpHeaders):
 interface Answer {
   model: string;
   chunks: string[];
+  toolCalls: Required<FakeToolCall>[];
   inputTokens: number;
   outputTokens: number;
   finishReason: string;
@@ -424,6 +465,20 @@ function modelList(protocol: Protocol, models: string[]): unknown {
 
 const created = () => Math.floor(Date.now() / 1000);
 
+function defaultFinishReason(protocol: Protocol, calls: boolean): string {
+  if (protocol === 'anthropic') return calls ? 'tool_use' : 'end_turn';
+  return calls && protocol === 'openai' ? 'tool_calls' : 'stop';
+}
+
+const argumentsJson = (call: FakeToolCall) => JSON.stringify(call.arguments);
+
+/** The JSON of a tool call's arguments in two fragments, as streams send it. */
+function fragments(call: FakeToolCall): string[] {
+  const json = argumentsJson(call);
+  const half = Math.ceil(json.length / 2);
+  return [json.slice(0, half), json.slice(half)].filter(Boolean);
+}
+
 function wholeAnswer(protocol: Protocol, a: Answer): unknown {
   const text = a.chunks.join('');
   switch (protocol) {
@@ -436,7 +491,20 @@ function wholeAnswer(protocol: Protocol, a: Answer): unknown {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: text, refusal: null },
+            message: {
+              role: 'assistant',
+              content: text || (a.toolCalls.length ? null : ''),
+              refusal: null,
+              ...(a.toolCalls.length
+                ? {
+                    tool_calls: a.toolCalls.map((call) => ({
+                      id: call.id,
+                      type: 'function',
+                      function: { name: call.name, arguments: argumentsJson(call) },
+                    })),
+                  }
+                : {}),
+            },
             finish_reason: a.finishReason,
             logprobs: null,
           },
@@ -453,21 +521,38 @@ function wholeAnswer(protocol: Protocol, a: Answer): unknown {
         type: 'message',
         role: 'assistant',
         model: a.model,
-        content: [{ type: 'text', text }],
+        content: [
+          ...(text || !a.toolCalls.length ? [{ type: 'text', text }] : []),
+          ...a.toolCalls.map((call) => ({ type: 'tool_use', id: call.id, name: call.name, input: call.arguments })),
+        ],
         stop_reason: a.finishReason,
         stop_sequence: null,
         usage: { input_tokens: a.inputTokens, output_tokens: a.outputTokens },
       };
     case 'ollama':
-      return { ...ollamaLine(a.model, text, false), ...ollamaDone(a) };
+      return {
+        ...ollamaLine(a.model, text, false),
+        ...(a.toolCalls.length ? { message: ollamaMessage(text, a.toolCalls) } : {}),
+        ...ollamaDone(a),
+      };
   }
 }
 
 const sse = (data: unknown, event?: string) =>
   `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 
+function ollamaMessage(content: string, calls: FakeToolCall[] = []) {
+  return {
+    role: 'assistant',
+    content,
+    ...(calls.length
+      ? { tool_calls: calls.map((call) => ({ function: { name: call.name, arguments: call.arguments } })) }
+      : {}),
+  };
+}
+
 function ollamaLine(model: string, content: string, done: boolean) {
-  return { model, created_at: new Date().toISOString(), message: { role: 'assistant', content }, done };
+  return { model, created_at: new Date().toISOString(), message: ollamaMessage(content), done };
 }
 
 function ollamaDone(a: Answer) {
@@ -494,10 +579,22 @@ function streamFrames(
         ...base,
         choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       });
+      const calls = a.toolCalls.flatMap((call, index) => [
+        sse(
+          choice(
+            { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+            null,
+          ),
+        ),
+        ...fragments(call).map((piece) =>
+          sse(choice({ tool_calls: [{ index, function: { arguments: piece } }] }, null)),
+        ),
+      ]);
       return {
         head: [sse(choice({ role: 'assistant', content: '' }, null))],
         chunk: (text) => sse(choice({ content: text }, null)),
         tail: [
+          ...calls,
           sse(choice({}, a.finishReason)),
           ...(a.includeUsage
             ? [
@@ -516,7 +613,27 @@ function streamFrames(
         ],
       };
     }
-    case 'anthropic':
+    case 'anthropic': {
+      const toolBlocks = a.toolCalls.flatMap((call, i) => {
+        const index = i + 1;
+        return [
+          sse(
+            {
+              type: 'content_block_start',
+              index,
+              content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+            },
+            'content_block_start',
+          ),
+          ...fragments(call).map((partial_json) =>
+            sse(
+              { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } },
+              'content_block_delta',
+            ),
+          ),
+          sse({ type: 'content_block_stop', index }, 'content_block_stop'),
+        ];
+      });
       return {
         head: [
           sse(
@@ -545,6 +662,7 @@ function streamFrames(
           sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
         tail: [
           sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+          ...toolBlocks,
           sse(
             {
               type: 'message_delta',
@@ -556,13 +674,99 @@ function streamFrames(
           sse({ type: 'message_stop' }, 'message_stop'),
         ],
       };
+    }
     case 'ollama':
       return {
         head: [],
         chunk: (text) => JSON.stringify(ollamaLine(a.model, text, false)) + '\n',
-        tail: [JSON.stringify({ ...ollamaLine(a.model, '', true), ...ollamaDone(a) }) + '\n'],
+        tail: [
+          ...(a.toolCalls.length
+            ? [JSON.stringify({ ...ollamaLine(a.model, '', false), message: ollamaMessage('', a.toolCalls) }) + '\n']
+            : []),
+          JSON.stringify({ ...ollamaLine(a.model, '', true), ...ollamaDone(a) }) + '\n',
+        ],
       };
   }
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * What the real service would refuse with a 400 in a conversation's messages, or undefined: the
+ * rules of each protocol that tool calling depends on, so a provider that breaks them fails here
+ * as it would in production.
+ */
+export function conversationProblem(protocol: Protocol, body: Json | undefined): string | undefined {
+  const messages = body?.messages;
+  if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
+  const tools = body?.tools;
+  if (tools !== undefined && !Array.isArray(tools)) return 'tools: must be an array';
+  for (const tool of (tools as Json[] | undefined) ?? []) {
+    const fn = protocol === 'anthropic' ? tool : (tool.function as Json | undefined);
+    const schema = protocol === 'anthropic' ? tool.input_schema : fn?.parameters;
+    if (typeof fn?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name)) return 'tools: each tool needs a name';
+    if (!schema || (schema as Json).type !== 'object') return `tools.${String(fn.name)}: the schema must be an object`;
+  }
+  return protocol === 'openai'
+    ? openAiProblem(messages as Json[])
+    : protocol === 'anthropic'
+      ? anthropicProblem(messages as Json[])
+      : undefined;
+}
+
+function openAiProblem(messages: Json[]): string | undefined {
+  let open: string[] = [];
+  for (const [i, m] of messages.entries()) {
+    if (m.role === 'tool') {
+      const id = m.tool_call_id;
+      if (typeof id !== 'string' || !open.includes(id))
+        return (
+          `messages.[${i}].role: messages with role 'tool' must be a response to a preceeding message ` +
+          "with 'tool_calls'"
+        );
+      open = open.filter((o) => o !== id);
+      continue;
+    }
+    if (open.length)
+      return (
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each " +
+        `'tool_call_id'. The following tool_call_ids did not have response messages: ${open.join(', ')}`
+      );
+    if (m.role === 'assistant' && Array.isArray(m.tool_calls)) open = (m.tool_calls as Json[]).map((c) => String(c.id));
+  }
+  return undefined;
+}
+
+function anthropicProblem(messages: Json[]): string | undefined {
+  let expected = 'user';
+  let open: string[] = [];
+  for (const [i, m] of messages.entries()) {
+    if (m.role !== expected)
+      return `messages: roles must alternate between "user" and "assistant", starting with "user" (at ${i})`;
+    const blocks: Json[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
+    if (!Array.isArray(blocks) || blocks.length === 0) return `messages.${i}: content must not be empty`;
+    for (const block of blocks) {
+      if (block.type === 'text' && !String(block.text ?? '').trim())
+        return `messages.${i}: text content blocks must be non-empty`;
+    }
+    if (m.role === 'user') {
+      const results = blocks.filter((b) => b.type === 'tool_result').map((b) => String(b.tool_use_id));
+      const unknown = results.find((id) => !open.includes(id));
+      if (unknown)
+        return `messages.${i}.content: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${unknown}`;
+      const missing = open.find((id) => !results.includes(id));
+      if (missing)
+        return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks right after: ${missing}`;
+      const firstOther = blocks.findIndex((b) => b.type !== 'tool_result');
+      if (firstOther >= 0 && blocks.slice(firstOther).some((b) => b.type === 'tool_result'))
+        return `messages.${i}: tool_result blocks must come first in the content`;
+      open = [];
+    } else {
+      open = blocks.filter((b) => b.type === 'tool_use').map((b) => String(b.id));
+    }
+    expected = expected === 'user' ? 'assistant' : 'user';
+  }
+  return undefined;
 }
 
 function malformedFrame(protocol: Protocol): string {

@@ -360,7 +360,11 @@ export interface FixtureStep {
 export function fixtureWorkspace(
   dir: string,
   steps: Record<string, string | FixtureStep>,
-  { files = {}, image = BASH_IMAGE }: { files?: Record<string, string>; image?: string } = {},
+  {
+    files = {},
+    image = BASH_IMAGE,
+    config = {},
+  }: { files?: Record<string, string>; image?: string; config?: Record<string, unknown> } = {},
 ): string {
   fs.mkdirSync(path.join(dir, 'runner', 'artifacts'), { recursive: true });
   fs.writeFileSync(
@@ -378,7 +382,7 @@ export function fixtureWorkspace(
       '',
     ].join('\n'),
   );
-  fs.writeFileSync(path.join(dir, 'poc.config.json'), JSON.stringify({ steps }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'poc.config.json'), JSON.stringify({ steps, ...config }, null, 2) + '\n');
   for (const [rel, content] of Object.entries(files)) {
     const file = path.join(dir, rel);
     fs.mkdirSync(path.dirname(file), { recursive: true });

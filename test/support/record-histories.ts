@@ -11,7 +11,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { cancelRun, decide, getRunStatus, startLlm, startPipeline } from '../../client/index.js';
+import {
+  cancelRun,
+  decide,
+  endChat,
+  getChatStatus,
+  getRunStatus,
+  say,
+  startChat,
+  startLlm,
+  startPipeline,
+} from '../../client/index.js';
+import type { ChatAnswer, ChatModelArgs } from '../../activities/chat.js';
 import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
 import { decideSignal, stepOutputSignal, type LlmInput, type LlmResult } from '../../core/contract.js';
@@ -58,6 +69,27 @@ const worker = await startTestWorker({
         attempts: attempt,
       };
     },
+    /** A scripted model: a tool call when asked to run something, else an answer that quotes the last tool result. */
+    async answerChat(args: ChatModelArgs): Promise<ChatAnswer> {
+      const last = args.messages[args.messages.length - 1];
+      const attempt = Context.current().info.attempt;
+      llmCalls += 1;
+      const usage = { inputTokens: 10, outputTokens: 2, costUsd: 0.0000027 };
+      const base = { usage, finishReason: 'stop', model: args.model, latencyMs: 5, attempts: attempt };
+      if (last?.role === 'user' && last.text.startsWith('run '))
+        return {
+          ...base,
+          text: 'Running it.',
+          toolCalls: [{ id: `call_${args.turn}`, name: 'run_steps', input: { steps: [last.text.slice(4)] } }],
+          finishReason: 'tool',
+        };
+      return { ...base, text: last?.role === 'tool' ? `It said: ${last.text.split('\n')[0]}` : 'ok', toolCalls: [] };
+    },
+    async reportChat(args) {
+      return {
+        posted: Object.fromEntries(args.messages.map(({ view, ts }) => [String(view.key), ts ?? '1700000000.000300'])),
+      };
+    },
     async reportToSlack(args) {
       return { channel: args.target.channel, ts: args.messageTs ?? '1700000000.000200' };
     },
@@ -68,7 +100,8 @@ const taskQueue = worker.taskQueue;
 let n = 0;
 const ws = (commands: Record<string, string>) => scriptedWorkspace(path.join(root, `ws${++n}`), commands);
 const all5 = { build: 'ok', bootstrap: 'ok', doctor: 'ok', lint: 'ok', test: 'ok' };
-const recorded: [string, string][] = [];
+/** Name, workflow id, and the run when it is not the latest (a run that continued as new). */
+const recorded: [string, string, string?][] = [];
 const settle = (id: string) =>
   client.workflow
     .getHandle(id)
@@ -215,8 +248,59 @@ try {
       ).workflowId,
   );
 
+  // Conversations: a tool approved and run as a child pipeline; one denied; one that continued as new.
+  const chatWs = scriptedWorkspace(
+    path.join(root, 'ws-chat'),
+    { test: 'ok', lint: 'exit 1' },
+    {
+      chat: { tools: ['run_steps', 'read_log', 'list_runs'] },
+    },
+  );
+  const chatInput = { backend: 'openai' as const, model: 'gpt-test', workspace: chatWs, requestedBy: 'U1' };
+  const waitFor = (id: string, what: string, ok: (s: Awaited<ReturnType<typeof getChatStatus>>) => boolean) =>
+    eventually(what, async () => ((s) => (ok(s) ? s : undefined))(await getChatStatus(client, id)));
+  await scenario('chat-tool', async () => {
+    const { workflowId } = await startChat(
+      client,
+      { ...chatInput, prompt: 'run test', slack: { channel: 'C1', threadTs: '1700000000.000100' } },
+      { taskQueue },
+    );
+    const asking = await waitFor(workflowId, 'an approval', (s) => s.phase === 'AWAITING_DECISION');
+    await decide(client, workflowId, { action: 'approve', by: 'U2', decisionId: asking.pendingDecision?.id });
+    await waitFor(workflowId, 'the answer', (s) => s.answeredUpTo === 1 && s.waitingFor === 'user');
+    await say(client, workflowId, { text: 'thanks', by: 'U2' }, { updateId: 'slack:T1:C1:1700000000.000400' });
+    await waitFor(workflowId, 'the second answer', (s) => s.answeredUpTo === 5 && s.waitingFor === 'user');
+    await endChat(client, workflowId, 'U1');
+    return workflowId;
+  });
+  await scenario('chat-denied', async () => {
+    const { workflowId } = await startChat(client, { ...chatInput, prompt: 'run lint' }, { taskQueue });
+    const asking = await waitFor(workflowId, 'an approval', (s) => s.phase === 'AWAITING_DECISION');
+    await decide(client, workflowId, { action: 'deny', by: 'U2', decisionId: asking.pendingDecision?.id });
+    await waitFor(workflowId, 'the answer', (s) => s.answeredUpTo === 1 && s.waitingFor === 'user');
+    await cancelRun(client, workflowId);
+    return workflowId;
+  });
+  const continued = await startChat(client, { ...chatInput, prompt: 'hello', maxHistoryEvents: 50 }, { taskQueue });
+  for (let turn = 1; ;) {
+    const s = await waitFor(
+      continued.workflowId,
+      `answer ${turn}`,
+      (x) => x.answeredUpTo >= turn && x.waitingFor === 'user',
+    );
+    if (s.generation > 0) break;
+    turn = (await say(client, continued.workflowId, { text: `more ${turn}`, by: 'U1' })).turn;
+  }
+  let firstRun: string | undefined;
+  for await (const execution of client.workflow.list({ query: `WorkflowId = "${continued.workflowId}"` }))
+    if (execution.status.name === 'CONTINUED_AS_NEW') firstRun = execution.runId;
+  await endChat(client, continued.workflowId, 'U1');
+  if (!firstRun) throw new Error('the conversation did not continue as new');
+  recorded.push(['chat-continued-as-new', continued.workflowId, firstRun]);
+  recorded.push(['chat-after-continue', continued.workflowId]);
+
   fs.mkdirSync(outDir, { recursive: true });
-  for (const [name, workflowId] of recorded) {
+  for (const [name, workflowId, runId] of recorded) {
     const { stdout } = await execa(cli.path, [
       'workflow',
       'show',
@@ -224,6 +308,7 @@ try {
       server.address,
       '--workflow-id',
       workflowId,
+      ...(runId ? ['--run-id', runId] : []),
       '--output',
       'json',
     ]);

@@ -124,10 +124,14 @@ export function scriptedSteps() {
   return { runStep, events, executions, started, release };
 }
 
-/** A compose project folder whose steps are the scripted commands above. */
-export function scriptedWorkspace(dir: string, steps: Record<string, string>): string {
+/** A compose project folder whose steps are the scripted commands above (`extra`: more of poc.config.json). */
+export function scriptedWorkspace(
+  dir: string,
+  steps: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'docker-compose.yml'), 'services:\n  runner:\n    image: scripted\n');
-  fs.writeFileSync(path.join(dir, 'poc.config.json'), JSON.stringify({ steps }, null, 2));
+  fs.writeFileSync(path.join(dir, 'poc.config.json'), JSON.stringify({ steps, ...extra }, null, 2));
   return dir;
 }

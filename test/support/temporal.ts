@@ -60,10 +60,10 @@ export async function testServer(): Promise<TestServer> {
   };
 }
 
-/** `config` with the Slack and LLM settings read from `env`: a bot or activities set up apart from their worker. */
+/** `config` with the Slack, LLM and chat settings of `env`: a bot or activities set up apart from their worker. */
 export function withEnv(config: PocConfig, env: NodeJS.ProcessEnv): PocConfig {
   const fresh = loadConfig(env);
-  return { ...config, slack: fresh.slack, llm: fresh.llm };
+  return { ...config, slack: fresh.slack, llm: fresh.llm, chat: fresh.chat };
 }
 
 export interface TestWorker {

@@ -576,7 +576,8 @@ describe('the small vocabularies', () => {
     ['stop_sequence', 'stop'],
     ['length', 'length'],
     ['max_tokens', 'length'],
-    ['tool_use', 'tool_use'],
+    ['tool_use', 'tool'],
+    ['tool_calls', 'tool'],
     ['content_filter', 'content_filter'],
     [null, 'unknown'],
     [undefined, 'unknown'],
@@ -627,8 +628,10 @@ describe('the small vocabularies', () => {
 describe('buildProvider', () => {
   const exchange: Exchange = async function* (request) {
     yield `${request.model}:`;
-    yield request.prompt;
-    return { finishReason: 'stop', inputTokens: 3, outputTokens: 2, model: `${request.model}-2024` };
+    const last = request.messages[request.messages.length - 1];
+    yield last.text;
+    const toolCalls = last.text === 'tools' ? [{ id: 'c1', name: 'list_runs', input: {} }] : [];
+    return { finishReason: 'stop', inputTokens: 3, outputTokens: 2, model: `${request.model}-2024`, toolCalls };
   };
   const models = async () => ['a', 'b'];
 
@@ -642,6 +645,15 @@ describe('buildProvider', () => {
     expect(latencyMs).toBeGreaterThanOrEqual(0);
     expect(provider.backend).toBe('ollama');
     expect(await provider.listModels()).toEqual(['a', 'b']);
+  });
+
+  test('converse() is the same exchange with messages in, and the tool calls out', async () => {
+    const provider = buildProvider('openai', exchange, models);
+    const reply = await provider.converse({ model: 'm', messages: [{ role: 'user', text: 'tools' }] });
+    expect(reply.text).toBe('m:tools');
+    expect(reply.toolCalls).toEqual([{ id: 'c1', name: 'list_runs', input: {} }]);
+    const completion = await provider.complete({ model: 'm', prompt: 'tools' });
+    expect('toolCalls' in completion).toBe(false);
   });
 
   test('stream() yields the same pieces; an exchange that throws fails both', async () => {
