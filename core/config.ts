@@ -15,6 +15,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from './contract.js';
+import { SLACK_ID } from './validate.js';
 
 /**
  * The repository (or installed package) this file belongs to: the default workspace and the home of
@@ -197,13 +198,16 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_ALLOWED_USERS',
     group: 'Slack',
-    description: 'comma-separated user ids who may start, cancel and decide runs',
+    description:
+      'comma-separated Slack user ids who may use the bot (every command and button); set but empty is an error',
     default: 'everyone',
   },
   {
     name: 'POC_ALLOWED_CHANNELS',
     group: 'Slack',
-    description: 'comma-separated channel ids where runs may be started, cancelled and decided',
+    description:
+      'comma-separated channel ids where the bot answers; a run is readable only where it was started, or by ' +
+      'whoever may use its channel; set but empty is an error',
     default: 'every channel',
   },
   // LLM
@@ -493,7 +497,30 @@ function reader(env: NodeJS.ProcessEnv) {
     return items.length ? items : undefined;
   };
   const dir = (name: string, fallback: string): string => path.resolve(read(name) ?? fallback);
-  return { read, int, port, url, bool, list, dir };
+  /**
+   * An allow-list of Slack ids. Unlike other settings, set-but-empty is an error: a list that
+   * names nobody must never mean "everyone".
+   */
+  const idList = (name: string, pattern: RegExp, example: string): string[] | undefined => {
+    if (!KNOWN.has(name)) throw new Error(`core/config.ts reads ${name}, which CONFIG_VARIABLES does not list`);
+    if (env[name] === undefined) return undefined;
+    const items = list(name);
+    if (!items) {
+      throw new ConfigError(
+        name,
+        `${name} is set but lists nobody; list ids like ${example} or unset it (unset: no limit)`,
+      );
+    }
+    const bad = items.find((item) => !pattern.test(item));
+    if (bad !== undefined) {
+      throw new ConfigError(
+        name,
+        `${name}: ${JSON.stringify(bad.slice(0, 40))} is not a Slack id; list ids like ${example} (names do not work)`,
+      );
+    }
+    return items;
+  };
+  return { read, int, port, url, bool, list, dir, idList };
 }
 
 type Reader = ReturnType<typeof reader>;
@@ -553,8 +580,8 @@ function slackSettings(r: Reader): SlackSettings {
     signingSecret: r.read('SLACK_SIGNING_SECRET'),
     port: r.port('POC_SLACK_PORT') ?? DEFAULT_SLACK_PORT,
     apiUrl: apiUrl && (apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`),
-    allowedUsers: r.list('POC_ALLOWED_USERS'),
-    allowedChannels: r.list('POC_ALLOWED_CHANNELS'),
+    allowedUsers: r.idList('POC_ALLOWED_USERS', SLACK_ID.user, 'U0123ABCD,U0456EFGH'),
+    allowedChannels: r.idList('POC_ALLOWED_CHANNELS', SLACK_ID.channel, 'C0123ABCD'),
   };
 }
 

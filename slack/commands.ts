@@ -13,7 +13,6 @@ import {
   decide,
   getRunStatus,
   isFinalPhase,
-  listRuns,
   slackRunId,
   startLlm,
   startPipeline,
@@ -29,7 +28,7 @@ import { readStepLog } from '../client/logs.js';
 import { runScheduleCommand } from '../client/schedules.js';
 import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
-import { defaultRun, runsOfThread, workflowExists } from './lookup.js';
+import { defaultRun, runsOfThread, visibleRunId, visibleRuns, workflowExists } from './lookup.js';
 import { adaptPrefix, parseSlackCommand, type Invocation } from './parse.js';
 import {
   buttonActionOf,
@@ -80,9 +79,13 @@ const DECIDED_TEXT: Record<DecisionAction, string> = {
   deny: 'denial of',
 };
 
-/** Runs one command and answers it. Never throws: every failure becomes a reply. */
+/**
+ * Runs one command and answers it. Never throws: every failure becomes a reply. Whoever the
+ * access rule refuses gets the refusal, whatever the command (not even its grammar is checked).
+ */
 export async function executeCommand(ctx: BotContext, inv: Invocation, text: string, out: Outbox): Promise<void> {
   try {
+    if (!ctx.access.permits(inv)) return await out.reply(notice(refusal(inv.user)));
     const command = parseSlackCommand(text);
     await withinDeadline(ctx, () => dispatch(ctx, inv, command, out));
   } catch (err) {
@@ -105,7 +108,7 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
     case 'status':
       return statusCommand(ctx, inv, command, out);
     case 'list':
-      return listCommand(ctx, command, out);
+      return listCommand(ctx, inv, command, out);
     case 'logs':
       return logsCommand(ctx, inv, command, out);
     case 'cancel':
@@ -126,8 +129,9 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
   }
 }
 
-function mayChange(ctx: BotContext, inv: Invocation): boolean {
-  return ctx.access.allows(inv.user, inv.channel);
+/** The workflow id of `id` when the asker may see the run; otherwise "no run", as for an unknown id. */
+function visible(ctx: BotContext, inv: Invocation, id: string): Promise<string> {
+  return visibleRunId(ctx.client, ctx.access, inv, id);
 }
 
 function helpCommand(inv: Invocation, command: CommandOf<'help'>, out: Outbox, ctx: BotContext): Promise<void> {
@@ -139,7 +143,6 @@ function helpCommand(inv: Invocation, command: CommandOf<'help'>, out: Outbox, c
 }
 
 async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'run'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const input: PipelineInput = {
     goal: command.goal,
     steps: command.steps,
@@ -157,7 +160,6 @@ async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
 }
 
 async function llmCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'llm'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const input: LlmInput = {
     backend: command.backend,
     model: command.model,
@@ -181,7 +183,7 @@ async function statusCommand(
   command: CommandOf<'status'>,
   out: Outbox,
 ): Promise<void> {
-  const id = command.id ?? (await defaultRun(ctx.client, inv, false));
+  const id = command.id ? await visible(ctx, inv, command.id) : await defaultRun(ctx.client, inv, false);
   if (!id) {
     return out.reply(
       notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`),
@@ -193,13 +195,14 @@ async function statusCommand(
   );
 }
 
-async function listCommand(ctx: BotContext, command: CommandOf<'list'>, out: Outbox): Promise<void> {
-  const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
+async function listCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'list'>, out: Outbox): Promise<void> {
+  const { limit, kind, phase } = command;
+  const runs = await visibleRuns(ctx.client, ctx.access, inv, { limit, kind, phase });
   return out.reply(renderRunList(runs, { redact: ctx.redact }));
 }
 
 async function logsCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'logs'>, out: Outbox): Promise<void> {
-  const status = await getRunStatus(ctx.client, command.id);
+  const status = await getRunStatus(ctx.client, await visible(ctx, inv, command.id));
   if (status.kind !== 'pipeline') {
     return out.reply(
       notice(
@@ -218,8 +221,7 @@ async function cancelCommand(
   command: CommandOf<'cancel'>,
   out: Outbox,
 ): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
-  const id = command.id ?? (await defaultRun(ctx.client, inv, true));
+  const id = command.id ? await visible(ctx, inv, command.id) : await defaultRun(ctx.client, inv, true);
   if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
   const workflowId = await cancelUnlessEnded(ctx, id);
   return out.reply(
@@ -236,9 +238,8 @@ async function decisionCommand(
   command: CommandOf<DecisionVerb>,
   out: Outbox,
 ): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const action = DECISION_ACTIONS[command.name];
-  const result = await decide(ctx.client, command.id, { action, by: inv.user });
+  const result = await decide(ctx.client, await visible(ctx, inv, command.id), { action, by: inv.user });
   return out.reply(
     notice(
       `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
@@ -309,9 +310,6 @@ async function scheduleCommand(
   command: CommandOf<'schedule'>,
   out: Outbox,
 ): Promise<void> {
-  if (command.action !== 'list' && command.action !== 'describe' && !mayChange(ctx, inv)) {
-    return out.reply(notice(refusal(inv.user)));
-  }
   const lines: string[] = [];
   await runScheduleCommand(ctx.client, ctx.config, { ...command, json: false }, (text) => lines.push(text));
   return out.reply(
@@ -383,7 +381,7 @@ async function answerApproval(
       status.pendingDecision?.kind !== 'approval'
     )
       continue;
-    if (!mayChange(ctx, inv)) {
+    if (!ctx.access.permits(inv, inv.channel)) {
       await out.reply(notice(refusal(inv.user)));
       return true;
     }
@@ -410,6 +408,7 @@ async function answerApproval(
 export interface ButtonClick {
   actionId: string;
   value: unknown;
+  team: string;
   user: string;
   channel: string;
 }
@@ -432,16 +431,17 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
     const target = parseButtonValue(click.value);
     if (!target)
       return await out.ephemeral(notice(':warning: That button carries no run I know; use a newer status message.'));
-    if (!ctx.access.allows(click.user, click.channel)) return await out.ephemeral(notice(refusal(click.user)));
+    if (!ctx.access.permits(click)) return await out.ephemeral(notice(refusal(click.user)));
+    const workflowId = await withinDeadline(ctx, () => visibleRunId(ctx.client, ctx.access, click, target.workflowId));
     if (action === 'cancel') {
-      const workflowId = await withinDeadline(ctx, () => cancelUnlessEnded(ctx, target.workflowId));
+      await withinDeadline(ctx, () => cancelUnlessEnded(ctx, workflowId));
       return await out.threadReply(
         notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`),
       );
     }
     // The workflow's next status update shows who decided and removes the buttons.
     await withinDeadline(ctx, () =>
-      decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }),
+      decide(ctx.client, workflowId, { action, by: click.user, decisionId: target.decisionId }),
     );
   } catch (err) {
     const reason = errorReply(err, { source: 'message' }, ctx.redact);

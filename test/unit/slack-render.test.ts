@@ -491,16 +491,38 @@ describe('Slack commands', () => {
     );
   });
 
-  test('allow-lists: unset means everyone; users and channels both apply', () => {
-    const accessFromEnv = (env: NodeJS.ProcessEnv) => slackAccess(loadConfig(env).slack);
-    assert.ok(accessFromEnv({}).allows('U1', 'C1'));
+  test('one access rule: team, user and channel for every request; a run is seen where it was started', () => {
+    const accessFromEnv = (env: NodeJS.ProcessEnv, team?: string) => slackAccess(loadConfig(env).slack, team);
+    const asker = (user: string, channel: string, team = 'T1') => ({ team, user, channel });
+    assert.ok(accessFromEnv({}).permits(asker('U1', 'C1')));
+    assert.ok(accessFromEnv({}).permits(asker('U1', 'D1'), 'C7'), 'no limits: every run, from anywhere');
     const users = accessFromEnv({ POC_ALLOWED_USERS: ' U1, U2 ,' });
-    assert.ok(users.allows('U2', 'C9'));
-    assert.ok(!users.allows('U3', 'C9'));
-    const both = accessFromEnv({ POC_ALLOWED_USERS: 'U1', POC_ALLOWED_CHANNELS: 'C1' });
-    assert.ok(both.allows('U1', 'C1'));
-    assert.ok(!both.allows('U1', 'C2'));
-    assert.ok(!both.allows('U2', 'C1'));
+    assert.ok(users.permits(asker('U2', 'C9')));
+    assert.ok(!users.permits(asker('U3', 'C9')));
+    const both = accessFromEnv({ POC_ALLOWED_USERS: 'U1', POC_ALLOWED_CHANNELS: 'C1,C2' }, 'T1');
+    assert.ok(both.permits(asker('U1', 'C1')));
+    assert.ok(!both.permits(asker('U1', 'C3')));
+    assert.ok(!both.permits(asker('U2', 'C1')));
+    assert.ok(!both.permits(asker('U1', 'C1', 'T2')), 'an event of another team');
+    // A run started in C2 is seen from C1 (the asker could act in C2); one of C3 only from C3, which is not allowed.
+    assert.ok(both.permits(asker('U1', 'C1'), 'C2'));
+    assert.ok(!both.permits(asker('U1', 'C1'), 'C3'));
+    assert.ok(both.permits(asker('U1', 'C1'), null), 'a run started outside Slack');
+    assert.ok(!both.permits(asker('U1', 'D9'), 'C1'), 'a direct message is a channel like any other');
+  });
+
+  test('an allow-list set but empty is a start-up error, not everyone; names are not ids', () => {
+    for (const name of ['POC_ALLOWED_USERS', 'POC_ALLOWED_CHANNELS']) {
+      for (const value of ['', '  ', ' , ']) {
+        assert.throws(
+          () => loadConfig({ [name]: value }),
+          (err: Error) =>
+            err instanceof ConfigError && new RegExp(`^${name} is set but lists nobody;`).test(err.message),
+        );
+      }
+    }
+    assert.throws(() => loadConfig({ POC_ALLOWED_USERS: 'U1,alice' }), /"alice" is not a Slack id/);
+    assert.throws(() => loadConfig({ POC_ALLOWED_CHANNELS: '#general' }), /"#general" is not a Slack id/);
   });
 
   test('bot settings: Socket Mode by default, HTTP with a signing secret, every problem listed', () => {
