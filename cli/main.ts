@@ -2,6 +2,7 @@
  * The `poc` command. Exit codes: 0 success, 1 the run (or the operation) failed, 2 bad usage.
  * Every read command takes --json for scripts.
  */
+import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -253,10 +254,14 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'approve':
     case 'approve-all':
     case 'deny': {
-      const result = await decide(await getClient(), command.id, {
-        action: DECISION_ACTIONS[command.name],
-        by: whoAmI(),
-      });
+      // One id for this invocation: however often the call is retried, it answers one question.
+      const updateId = `cli-${crypto.randomUUID()}`;
+      const result = await decide(
+        await getClient(),
+        command.id,
+        { action: DECISION_ACTIONS[command.name], by: whoAmI() },
+        { updateId },
+      );
       out(command.json ? JSON.stringify(result) : `${result.action} accepted for step ${result.step}`);
       return 0;
     }

@@ -265,6 +265,9 @@ export interface StepFailureNotice {
 export interface DecideResult {
   action: DecisionAction;
   step: string;
+  /** The question this answered (its `pendingDecision.id`) and its kind: which gate a reply settled. */
+  decisionId?: string;
+  kind?: PendingDecision['kind'];
 }
 
 export const statusQuery = defineQuery<RunStatus>('status');

@@ -248,7 +248,9 @@ export async function startSlackBot({
       const threadTs = container.thread_ts ?? body.message?.thread_ts ?? body.message?.ts ?? container.message_ts;
       const user = body.user.id;
       const team = body.team?.id ?? body.user.team_id ?? '';
-      const click = { actionId: action.action_id, value: action.value, team, user, channel };
+      const messageTs = body.message?.ts ?? container.message_ts;
+      const { action_id: actionId, value, action_ts: actionTs } = action;
+      const click = { actionId, value, team, user, channel, messageTs, actionTs };
       await guarded('a button', () => executeButton(ctx, click, clickOutbox(web, channel, user, threadTs)));
     },
   );

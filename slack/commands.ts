@@ -11,11 +11,13 @@ import {
   RunNotFoundError,
   cancelRun,
   decide,
+  decisionUpdateId,
   getRunStatus,
   isFinalPhase,
   slackRunId,
   startLlm,
   startPipeline,
+  type DecideResult,
   type DecisionAction,
   type LlmInput,
   type PipelineInput,
@@ -129,6 +131,20 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
   }
 }
 
+/**
+ * The update id of a decision sent by a message or a slash command: the same Slack request (a
+ * redelivery) always sends the same id, so it answers one question however often it arrives.
+ */
+function updateIdOf(inv: Invocation): string {
+  return decisionUpdateId('slack', inv.team, inv.channel, inv.ts ?? `trigger:${inv.triggerId ?? ''}`);
+}
+
+/** Which question a decision settled, in words: "*lint* of `pipeline-x` (the approval gate before it)". */
+function answered(result: DecideResult, workflowId: string): string {
+  const question = result.kind === 'approval' ? 'the approval gate before it' : 'after its failure';
+  return `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(workflowId)}\` (${question})`;
+}
+
 /** The workflow id of `id` when the asker may see the run; otherwise "no run", as for an unknown id. */
 function visible(ctx: BotContext, inv: Invocation, id: string): Promise<string> {
   return visibleRunId(ctx.client, ctx.access, inv, id);
@@ -239,12 +255,10 @@ async function decisionCommand(
   out: Outbox,
 ): Promise<void> {
   const action = DECISION_ACTIONS[command.name];
-  const result = await decide(ctx.client, await visible(ctx, inv, command.id), { action, by: inv.user });
+  const workflowId = await visible(ctx, inv, command.id);
+  const result = await decide(ctx.client, workflowId, { action, by: inv.user }, { updateId: updateIdOf(inv) });
   return out.reply(
-    notice(
-      `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
-        `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
-    ),
+    notice(`:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[result.action]} ${answered(result, workflowId)}.`),
   );
 }
 
@@ -386,17 +400,16 @@ async function answerApproval(
       return true;
     }
     try {
-      const result = await decide(ctx.client, status.id, {
-        action: answer,
-        by: inv.user,
-        decisionId: status.pendingDecision.id,
-      });
-      await out.reply(
-        notice(
-          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} ` +
-            `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
-        ),
+      // The id comes from the reply itself: delivered again after this question is settled, it
+      // gets this answer back from the server and never answers the next question.
+      const result = await decide(
+        ctx.client,
+        status.id,
+        { action: answer, by: inv.user, decisionId: status.pendingDecision.id },
+        { updateId: updateIdOf(inv) },
       );
+      const verb = result.action === 'deny' ? 'denied' : 'approved';
+      await out.reply(notice(`:ok_hand: ${who(inv.user)} ${verb} ${answered(result, status.id)}.`));
     } catch (err) {
       await out.reply(errorReply(err, inv, ctx.redact));
     }
@@ -411,6 +424,9 @@ export interface ButtonClick {
   team: string;
   user: string;
   channel: string;
+  /** The message the button is on, and when it was clicked: together, one click (redelivered or not). */
+  messageTs?: string;
+  actionTs?: string;
 }
 
 export interface ClickOutbox {
@@ -440,8 +456,10 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
       );
     }
     // The workflow's next status update shows who decided and removes the buttons.
+    const { team, channel, messageTs = '', actionId, actionTs = '', user } = click;
+    const updateId = decisionUpdateId('slack-click', team, channel, messageTs, actionId, actionTs, user);
     await withinDeadline(ctx, () =>
-      decide(ctx.client, workflowId, { action, by: click.user, decisionId: target.decisionId }),
+      decide(ctx.client, workflowId, { action, by: click.user, decisionId: target.decisionId }, { updateId }),
     );
   } catch (err) {
     const reason = errorReply(err, { source: 'message' }, ctx.redact);

@@ -271,7 +271,7 @@ describe('pipeline workflow', () => {
       by: 'U9',
       decisionId: waiting.pendingDecision?.id,
     });
-    assert.deepEqual(answer, { action: 'retry', step: 'lint' });
+    assert.deepEqual(answer, { action: 'retry', step: 'lint', decisionId: 'failure-lint-1-0', kind: 'failure' });
     const status = await resultOf(workflowId);
     assert.equal(status.phase, 'DONE');
     assert.equal(status.steps[0].attempt, 2);

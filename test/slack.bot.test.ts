@@ -537,10 +537,17 @@ describe('Slack bot (Socket Mode)', () => {
       );
       assert.equal((await getPipelineStatus(client, id)).phase, 'AWAITING_DECISION');
 
-      fake.sendMessage({ user: BOB, text: 'Yes!', threadTs: command.ts });
+      // Only an approval word as the whole message answers; "yes!" or "ok then" is conversation.
+      fake.sendMessage({ user: ALICE, text: 'yes!', threadTs: command.ts });
+      fake.sendMessage({ user: ALICE, text: 'ok then', threadTs: command.ts });
+      fake.sendMessage({ user: BOB, text: 'Yes', threadTs: command.ts });
       const final = await statusReaches(command.ts, /— \*DONE\*/);
       assert.match(textOf(final), /\*test\*: approved by <@U0BOB>/);
-      await replyIn(command.ts, /<@U0BOB> approved \*test\*/);
+      await replyIn(command.ts, /<@U0BOB> approved \*test\* of `pipeline-\w+` \(the approval gate before it\)/);
+      assert.deepEqual(
+        (await getPipelineStatus(client, id)).decisions.map((d) => `${d.step}:${d.action}:${d.by}`),
+        ['test:approve:U0BOB'],
+      );
       assert.deepEqual(actionIds(final), ['poc_open_run']);
 
       const denied = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint --approve all' });
@@ -555,6 +562,43 @@ describe('Slack bot (Socket Mode)', () => {
       await fake.clickButton(gate, 'poc_approve_all', { user: ALICE }).acked;
       const done = await statusReaches(all.ts, /— \*DONE\*/);
       assert.match(textOf(done), /\*lint\*: approved \(with every later gate\) by <@U0ALICE>/);
+    },
+    LIMIT,
+  );
+
+  test(
+    'a decision delivered again (a thread reply, a typed command) gets its first answer back, never the next gate',
+    async () => {
+      const command = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint,test,doctor --approve all' });
+      const id = pipelineIdOf(command.ts);
+      const pending = async () => (await getPipelineStatus(client, id)).pendingDecision?.step;
+      const repliesLike = (pattern: RegExp) =>
+        fake.botMessages(CH, command.ts).filter((m) => pattern.test(textOf(m))).length;
+
+      await statusReaches(command.ts, /\*lint\* waits for approval/);
+      const reply = fake.sendMessage({ user: BOB, text: 'yes', threadTs: command.ts });
+      await statusReaches(command.ts, /\*test\* waits for approval/);
+      const lintAnswered = /<@U0BOB> approved \*lint\* of/;
+      await fake.waitFor('the answer to the reply', () => repliesLike(lintAnswered) === 1 || undefined);
+      fake.redeliver(reply);
+      await fake.waitFor('the answer to the redelivered reply', () => repliesLike(lintAnswered) === 2 || undefined);
+      assert.equal(await pending(), 'test', 'the redelivered "yes" did not answer the next gate');
+
+      const typed = fake.sendMessage({ user: ALICE, text: `!poc approve ${id}`, threadTs: command.ts });
+      await statusReaches(command.ts, /\*doctor\* waits for approval/);
+      const testAnswered = /<@U0ALICE> chose approval of \*test\* of `pipeline-\w+` \(the approval gate before it\)/;
+      await fake.waitFor('the answer to the command', () => repliesLike(testAnswered) === 1 || undefined);
+      fake.redeliver(typed);
+      await fake.waitFor('the answer to the redelivered command', () => repliesLike(testAnswered) === 2 || undefined);
+      assert.equal(await pending(), 'doctor', 'the redelivered command did not answer the next gate');
+
+      const gate = await statusReaches(command.ts, /\*doctor\* waits for approval/);
+      await fake.clickButton(gate, 'poc_approve', { user: ALICE }).acked;
+      await statusReaches(command.ts, /— \*DONE\*/);
+      assert.deepEqual(
+        (await getPipelineStatus(client, id)).decisions.map((d) => `${d.step}:${d.by}`),
+        ['lint:U0BOB', 'test:U0ALICE', 'doctor:U0ALICE'],
+      );
     },
     LIMIT,
   );

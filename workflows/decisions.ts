@@ -59,7 +59,8 @@ export function decisionGate(run: DecidingRun, onAwaiting: (awaiting: boolean) =
         );
       }
       answer = d;
-      return { action: d.action, step: run.pendingDecision?.step ?? '' };
+      const pending = run.pendingDecision;
+      return { action: d.action, step: pending?.step ?? '', decisionId: pending?.id, kind: pending?.kind };
     },
     { validator: (d) => validateDecision(run, d) },
   );

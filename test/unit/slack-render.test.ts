@@ -447,9 +447,9 @@ describe('Slack commands', () => {
   });
 
   test('approval replies are whole messages', () => {
-    for (const yes of ['yes', 'OK', 'Approve!', ' ok. ']) assert.equal(approvalAnswerOf(yes), 'approve', yes);
-    for (const no of ['no', 'DENY', 'stop!']) assert.equal(approvalAnswerOf(no), 'deny', no);
-    for (const other of ['yes please', 'okay', 'no way', 'not ok', ''])
+    for (const yes of ['yes', 'OK', 'Approve', ' ok ']) assert.equal(approvalAnswerOf(yes), 'approve', yes);
+    for (const no of ['no', 'DENY', 'stop']) assert.equal(approvalAnswerOf(no), 'deny', no);
+    for (const other of ['yes please', 'okay', 'no way', 'not ok', '', 'yes!', 'ok.', 'no?', 'y e s'])
       assert.equal(approvalAnswerOf(other), undefined, other);
   });
 
