@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
-import { STEP_NAME } from '../core/validate.js';
+import { MAX_ID_NAME_LENGTH, STEP_NAME, idName } from '../core/validate.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -134,10 +134,9 @@ function checkCommand(where: string, name: string, command: string): string {
   return command;
 }
 
-/** Folder name for a workflow id (ids may hold any character). */
+/** Folder name for a workflow id (ids may hold any character; two ids never share a folder). */
 export function jobFolderName(workflowId: string): string {
-  const safe = workflowId.replace(/[^a-zA-Z0-9_.-]/g, '_');
-  return /^\.*$/.test(safe) ? `_${safe}` : safe;
+  return idName(workflowId);
 }
 
 /**
@@ -189,7 +188,15 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       }
       return step;
     });
-    const jobDir = path.join(defaults.jobsDir, jobFolderName(args.workflowId));
+    const folder = jobFolderName(args.workflowId);
+    if (folder.length > MAX_ID_NAME_LENGTH) {
+      throw ApplicationFailure.nonRetryable(
+        `workflow id is too long for a run folder (${folder.length} characters as a file name, ` +
+          `the limit is ${MAX_ID_NAME_LENGTH}); start the run with a shorter id`,
+        FAILURE_TYPES.invalidInput,
+      );
+    }
+    const jobDir = path.join(defaults.jobsDir, folder);
     fs.mkdirSync(path.join(jobDir, 'logs'), { recursive: true });
     fs.mkdirSync(path.join(jobDir, 'artifacts'), { recursive: true });
     return {

@@ -10,6 +10,7 @@
  * Defaults make the embedded stack work with nothing set.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -310,6 +311,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "port of the worker's Prometheus endpoint (`/metrics`)",
     default: 'no endpoint',
   },
+  {
+    name: 'POC_METRICS_HOST',
+    group: 'Metrics',
+    description: 'address the Prometheus endpoint listens on (`0.0.0.0` or `::` for every interface)',
+    default: '`127.0.0.1` (this machine only)',
+  },
   // Paths
   {
     name: 'POC_CACHE_DIR',
@@ -417,6 +424,8 @@ export interface PocConfig {
   /** Web UI base URL, for links in Slack and the CLI. */
   uiUrl: string;
   metricsPort: number | undefined;
+  /** Address the metrics endpoint binds (POC_METRICS_HOST; loopback unless said otherwise). */
+  metricsHost: string;
   /** Run folders of closed runs older than this many days are pruned (0 = never). */
   retentionDays: number;
   /** The embedded dev server `poc up` / `poc server` start when TEMPORAL_ADDRESS is unset. */
@@ -543,6 +552,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
       r.url('POC_TEMPORAL_UI_URL', 'http://temporal-ui.internal:8080') ?? `http://127.0.0.1:${embeddedUiPort}`
     ).replace(/\/+$/, ''),
     metricsPort: r.port('POC_METRICS_PORT'),
+    metricsHost: metricsHost(r),
     retentionDays: retentionDays(r),
     embedded: {
       port: embeddedPort,
@@ -558,6 +568,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,
   };
+}
+
+function metricsHost(r: Reader): string {
+  const raw = r.read('POC_METRICS_HOST');
+  if (raw === undefined) return '127.0.0.1';
+  const host = raw.replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(host) === 0) {
+    throw new ConfigError(
+      'POC_METRICS_HOST',
+      `POC_METRICS_HOST=${raw} is not an IP address; set it like 127.0.0.1, 0.0.0.0 or ::, or unset it`,
+    );
+  }
+  return host;
 }
 
 function retentionDays(r: Reader): number {

@@ -7,6 +7,7 @@
  */
 import { execa } from 'execa';
 import type { ComposeChoice } from '../core/config.js';
+import { idName } from '../core/validate.js';
 import { LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
 export * from './argv.js';
@@ -172,8 +173,11 @@ export async function listContainers(
     });
 }
 
-/** Docker container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; workflow ids allow anything. */
+/**
+ * A step container's fixed name, `poc-<id name>.<step>.<attempt>.<activity attempt>`: Docker allows
+ * `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, workflow ids anything, so the id is written as its `idName` (one to
+ * one), and step names and attempts hold no `.` — two steps of two runs never share a name.
+ */
 export function containerName(workflowId: string, step: string, attempt: number, activityAttempt: number): string {
-  const safe = workflowId.replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 120);
-  return `poc-${safe}-${step}-${attempt}.${activityAttempt}`;
+  return `poc-${idName(workflowId)}.${step}.${attempt}.${activityAttempt}`;
 }

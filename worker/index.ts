@@ -53,10 +53,13 @@ let runtimeInstalled = false;
  */
 export function installRuntime({
   metricsPort,
+  metricsHost = '127.0.0.1',
   logLevel = 'INFO',
   shutdownSignals,
 }: {
   metricsPort?: number;
+  /** Address the endpoint binds (POC_METRICS_HOST): loopback unless the operator says otherwise. */
+  metricsHost?: string;
   logLevel?: LogLevel;
   /** Empty when the caller stops workers itself (`poc up` stops bot, worker, server in order). */
   shutdownSignals?: NodeJS.Signals[];
@@ -76,7 +79,7 @@ export function installRuntime({
         ? {
             metrics: {
               prometheus: {
-                bindAddress: `0.0.0.0:${metricsPort}`,
+                bindAddress: `${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${metricsPort}`,
                 countersTotalSuffix: true,
                 histogramBucketOverrides: {
                   poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000],
