@@ -72,6 +72,18 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware: a promise nobody awaits (or handed to a callback that does not await it) loses its
+    // errors and its ordering — in a worker that is a step finishing after its run, or an
+    // unhandled rejection that ends the process.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },

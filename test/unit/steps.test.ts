@@ -2,7 +2,6 @@
 import { describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { composeBuildArgv, composeRunArgv, LABEL_STEP, LABEL_WORKFLOW } from '../../docker/argv.js';
-import { containerName } from '../../docker/index.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type StepFacts } from '../../activities/step-outcome.js';
 
 describe('compose argv', () => {
@@ -47,21 +46,6 @@ describe('compose argv', () => {
       '-lc',
       command,
     ]);
-  });
-});
-
-describe('container names', () => {
-  test('one to one for (run, step, attempt): ids and step names with dashes never meet', () => {
-    const names = [
-      containerName('a-b', 'lint', 1, 1),
-      containerName('a', 'b-lint', 1, 1),
-      containerName('a/b', 'lint', 1, 1),
-      containerName('a_b', 'lint', 1, 1),
-      containerName('a', 'lint', 11, 1),
-      containerName('a', 'lint', 1, 11),
-    ];
-    assert.equal(new Set(names).size, names.length, names.join(' '));
-    for (const name of names) assert.match(name, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
   });
 });
 
