@@ -18,7 +18,9 @@ import {
   LABEL_STEP,
   LABEL_WORKFLOW,
   composeBuildArgv,
+  composeEnvironment,
   composeRunArgv,
+  composeVariables,
   containerExit,
   containerName,
   detectCompose,
@@ -32,7 +34,9 @@ import {
 import type { ComposeChoice } from '../core/config.js';
 import { redact } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
+import { changedSources } from './compose-setup.js';
 import { LineTail } from './step-output.js';
+import { composeFilesOf } from './workspace.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -45,9 +49,22 @@ export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
   };
 }
 
-/** The Compose arguments of this step (a build, or a one-off container with our name and labels). */
+/**
+ * The Compose arguments of this step (a build, or a one-off container with our name and labels),
+ * with the run's setup: its project, its copies of the compose files and `.env`.
+ */
 function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAttempt: number): string[] {
-  const target = { prefix: compose.prefix, files: args.composeFiles, service: args.service };
+  const setup = args.compose;
+  const target = setup
+    ? {
+        prefix: compose.prefix,
+        files: setup.files,
+        service: args.service,
+        project: setup.project,
+        projectDirectory: setup.projectDirectory,
+        envFile: setup.envFile,
+      }
+    : { prefix: compose.prefix, files: args.composeFiles, service: args.service };
   if (args.step.kind === 'build') return composeBuildArgv(target);
   return composeRunArgv({
     ...target,
@@ -65,14 +82,27 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
   });
 }
 
+/** The variables the workspace asks for by name: fixed at the run's start, or read now for older runs. */
+function variablesOf(args: RunStepArgs): string[] {
+  if (args.compose) return args.compose.variables;
+  const names = new Set<string>();
+  for (const file of composeFilesOf(args.workspace, args.composeFiles)) {
+    try {
+      for (const name of composeVariables(fs.readFileSync(path.join(args.workspace, file), 'utf8'))) names.add(name);
+    } catch {
+      // Compose will say what is wrong with the file.
+    }
+  }
+  return [...names];
+}
+
 async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const { step, workflowId } = args;
   const name = containerName(workflowId, step.name, args.attempt, ctx.info.attempt);
 
-  fs.mkdirSync(path.dirname(args.logPath), { recursive: true });
-  const log = fs.createWriteStream(args.logPath, { flags: 'a' });
+  const log = openStepLog(args.logPath);
   const writeLine = (line: string) => log.write(line + '\n');
   const tail = new LineTail();
 
@@ -113,9 +143,11 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
     buffer: false,
     reject: false,
     stdin: 'ignore',
-    // No TTY, plain progress: logs stay readable. (Never COMPOSE_INTERACTIVE_NO_CLI: with it,
+    // Only what Compose needs and the workspace asks for by name: never the worker's whole
+    // environment. Plain progress keeps logs readable. (Never COMPOSE_INTERACTIVE_NO_CLI: with it,
     // docker-compose 1.29 starts a `run` container twice, so the step would run twice.)
-    env: { COMPOSE_PROGRESS: 'plain', BUILDKIT_PROGRESS: 'plain' },
+    env: composeEnvironment(process.env, variablesOf(args)),
+    extendEnv: false,
     forceKillAfterDelay: 5_000,
   });
   child.all?.setEncoding('utf8');
@@ -194,7 +226,14 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
   ctx.metricMeter
     .createHistogram('poc_step_duration', 'int', 'ms', 'duration of pipeline steps, by step and outcome')
     .record(durationMs, { step: step.name, outcome: classified.outcome });
-  collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started);
+  collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started, (line) => writeLine(`=== ${line}`));
+  const changed = args.compose ? changedSources(args.compose) : [];
+  if (changed.length > 0) {
+    writeLine(
+      `=== the step changed ${changed.join(', ')}; the rest of this run calls Compose as it started, ` +
+        'the next run reads the changed file(s)',
+    );
+  }
   const finish = (line: string) =>
     new Promise<void>((resolve) => {
       writeLine(`=== ${line} (${(durationMs / 1000).toFixed(1)} s)`);
@@ -256,27 +295,96 @@ function endOf(
   }
 }
 
-/** Copies what the step wrote to `<workspace>/runner/artifacts/` into the run's own artifacts folder. */
-export function collectArtifacts(workspace: string, target: string, sinceMs: number): string[] {
-  const source = path.join(workspace, 'runner', 'artifacts');
-  const copied: string[] = [];
-  let names: string[];
+/** An artifact larger than this is left where it is (a line in the log says so). */
+export const MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+
+/** True when `dir` is a real folder, not a link to one. */
+function isRealDir(dir: string): boolean {
   try {
-    names = fs.readdirSync(source);
+    return fs.lstatSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies what the step wrote to `<workspace>/runner/artifacts/` into the run's own artifacts
+ * folder. The step wrote that folder, so nothing in it is followed: a link (or a folder that is a
+ * link) is skipped with a line in the log, a file is opened without following links and must be
+ * a regular file when open, and the copy is never written through a link either.
+ */
+export function collectArtifacts(
+  workspace: string,
+  target: string,
+  sinceMs: number,
+  note: (line: string) => void = () => undefined,
+): string[] {
+  const copied: string[] = [];
+  const runner = path.join(workspace, 'runner');
+  const source = path.join(runner, 'artifacts');
+  if (!fs.existsSync(source)) return copied;
+  if (!isRealDir(runner) || !isRealDir(source)) {
+    note(`runner/artifacts is a link, not a folder of the workspace; no artifact collected`);
+    return copied;
+  }
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(source, { withFileTypes: true });
   } catch {
     return copied;
   }
-  for (const name of names) {
-    const file = path.join(source, name);
+  for (const entry of entries) {
+    if (entry.isSymbolicLink()) {
+      note(`artifact ${JSON.stringify(entry.name)} is a link; not copied`);
+      continue;
+    }
+    if (!entry.isFile()) continue;
     try {
-      const stat = fs.statSync(file);
-      if (!stat.isFile() || stat.mtimeMs < sinceMs - 1_000) continue;
-      fs.mkdirSync(target, { recursive: true });
-      fs.copyFileSync(file, path.join(target, name));
-      copied.push(name);
-    } catch {
-      // An artifact that vanished or cannot be read is not worth failing a step for.
+      if (copyArtifact(path.join(source, entry.name), target, entry.name, sinceMs, note)) copied.push(entry.name);
+    } catch (err) {
+      // An artifact that vanished, changed into a link or cannot be read is not worth failing a step for.
+      note(`artifact ${JSON.stringify(entry.name)} not copied (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
   return copied;
+}
+
+function copyArtifact(file: string, target: string, name: string, sinceMs: number, note: (l: string) => void) {
+  const input = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(input);
+    if (!stat.isFile() || stat.mtimeMs < sinceMs - 1_000) return false;
+    if (stat.size > MAX_ARTIFACT_BYTES) {
+      note(`artifact ${JSON.stringify(name)} is ${stat.size} bytes, over the ${MAX_ARTIFACT_BYTES} limit; not copied`);
+      return false;
+    }
+    fs.mkdirSync(target, { recursive: true });
+    const output = fs.openSync(path.join(target, name), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644);
+    try {
+      const buffer = Buffer.alloc(Math.min(1024 * 1024, Math.max(1, stat.size)));
+      for (let read; (read = fs.readSync(input, buffer, 0, buffer.length, null)) > 0;)
+        fs.writeSync(output, buffer, 0, read);
+    } finally {
+      fs.closeSync(output);
+    }
+    return true;
+  } finally {
+    fs.closeSync(input);
+  }
+}
+
+/** The step log, opened for appending without following a link (a failure to open it says why, in one line). */
+function openStepLog(logPath: string): fs.WriteStream {
+  fs.mkdirSync(path.dirname(logPath), { recursive: true });
+  let fd: number;
+  try {
+    fd = fs.openSync(logPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `cannot open the step log ${logPath} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      STEP_FAILURE_TYPES.invalidInput,
+    );
+  }
+  return fs.createWriteStream('', { fd });
 }

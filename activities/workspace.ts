@@ -4,7 +4,7 @@
  * text of a request.
  *
  * poc.config.json (every field optional):
- *   { "service": "runner", "composeFiles": ["docker-compose.yml"],
+ *   { "service": "runner", "composeFiles": ["docker-compose.yml"], "env": ["NPM_TOKEN"],
  *     "steps": { "lint": { "run": "npm run lint", "timeoutSeconds": 300 }, "e2e": "npm run e2e",
  *                "build": { "build": true } } }
  */
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
 import { MAX_ID_NAME_LENGTH, STEP_NAME, idName } from '../core/validate.js';
+import { fixComposeSetup } from './compose-setup.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -21,7 +22,10 @@ const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'do
 
 export interface WorkspaceConfig {
   service: string;
+  /** As poc.config.json names them; empty: Compose's own default lookup (`composeFilesOf` resolves it). */
   composeFiles: string[];
+  /** Variables of the worker's environment that Compose may pass on (poc.config.json `env`). */
+  env: string[];
   steps: Map<string, StepPlan>;
 }
 
@@ -47,6 +51,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   const steps = new Map<string, StepPlan>(DEFAULT_STEPS.map((name) => [name, defaultStep(name)]));
   let service = 'runner';
   let composeFiles: string[] = [];
+  let env: string[] = [];
   const configPath = path.join(workspace, CONFIG_FILE);
   if (fs.existsSync(configPath)) {
     const where = `${configPath}`;
@@ -60,8 +65,8 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       throw new WorkspaceError(`${where} must hold a JSON object`);
     const config = raw as Record<string, unknown>;
     for (const key of Object.keys(config)) {
-      if (!['service', 'composeFiles', 'steps', '$schema'].includes(key)) {
-        throw new WorkspaceError(`${where}: unknown field "${key}"; the fields are service, composeFiles, steps`);
+      if (!['service', 'composeFiles', 'env', 'steps', '$schema'].includes(key)) {
+        throw new WorkspaceError(`${where}: unknown field "${key}"; the fields are service, composeFiles, env, steps`);
       }
     }
     if (config.service !== undefined) {
@@ -78,6 +83,17 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
         throw new WorkspaceError(`${where}: composeFiles must be a list of file names inside the workspace`);
       }
       composeFiles = config.composeFiles as string[];
+    }
+    if (config.env !== undefined) {
+      if (
+        !Array.isArray(config.env) ||
+        config.env.some((name) => typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      ) {
+        throw new WorkspaceError(
+          `${where}: env must be a list of variable names (e.g. ["NPM_TOKEN"]) that Compose may pass on`,
+        );
+      }
+      env = config.env as string[];
     }
     if (config.steps !== undefined) {
       if (!config.steps || typeof config.steps !== 'object' || Array.isArray(config.steps)) {
@@ -104,7 +120,22 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
     if (!fs.existsSync(path.join(workspace, file)))
       throw new WorkspaceError(`workspace ${workspace}: compose file ${file} is missing`);
   }
-  return { service, composeFiles: composeFiles.length > 0 ? composeFiles : [], steps };
+  return { service, composeFiles: composeFiles.length > 0 ? composeFiles : [], env, steps };
+}
+
+/**
+ * The compose files Compose would read in `workspace`: the configured ones, else the first of its
+ * default names with its override file (`compose.override.yaml`, `docker-compose.override.yml`).
+ */
+export function composeFilesOf(workspace: string, configured: string[]): string[] {
+  if (configured.length > 0) return configured;
+  const main = COMPOSE_FILES.find((f) => fs.existsSync(path.join(workspace, f)));
+  if (!main) return [];
+  const stem = main.startsWith('docker-') ? 'docker-compose' : 'compose';
+  const override = [`${stem}.override.yaml`, `${stem}.override.yml`].find((f) =>
+    fs.existsSync(path.join(workspace, f)),
+  );
+  return override ? [main, override] : [main];
 }
 
 function parseStep(where: string, name: string, def: unknown): StepPlan {
@@ -155,6 +186,22 @@ export function lockKeyFor(workspace: string, taskQueue: string): string {
   return crypto.createHash('sha256').update(`${taskQueue}\0${real}`).digest('hex').slice(0, 16);
 }
 
+/** The real path of `target`, or of its nearest existing parent joined with the rest (it may not exist yet). */
+function realPathOf(target: string): string {
+  const absolute = path.resolve(target);
+  try {
+    return fs.realpathSync(absolute);
+  } catch {
+    const parent = path.dirname(absolute);
+    return parent === absolute ? absolute : path.join(realPathOf(parent), path.basename(absolute));
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
 export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
   return async function prepareRun(args: PrepareRunArgs): Promise<RunPlan> {
     const workspace = path.resolve(args.workspace ?? defaults.workspace);
@@ -196,9 +243,25 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
         FAILURE_TYPES.invalidInput,
       );
     }
+    const jobsDir = realPathOf(defaults.jobsDir);
+    const realWorkspace = realPathOf(workspace);
+    if (isInside(jobsDir, realWorkspace)) {
+      throw ApplicationFailure.nonRetryable(
+        `the run folders (${defaults.jobsDir}, POC_JOBS_DIR) are inside workspace ${workspace}, where a step ` +
+          'could rewrite its own logs; set POC_JOBS_DIR outside it (unset: the state folder)',
+        FAILURE_TYPES.invalidInput,
+      );
+    }
     const jobDir = path.join(defaults.jobsDir, folder);
     fs.mkdirSync(path.join(jobDir, 'logs'), { recursive: true });
     fs.mkdirSync(path.join(jobDir, 'artifacts'), { recursive: true });
+    const compose = fixComposeSetup({
+      workspace,
+      files: composeFilesOf(workspace, config.composeFiles),
+      env: config.env,
+      alsoWatch: [CONFIG_FILE],
+      jobDir,
+    });
     return {
       workspace,
       composeFiles: config.composeFiles,
@@ -206,6 +269,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       lockKey: lockKeyFor(workspace, Context.current().info.taskQueue),
       jobDir,
       steps,
+      compose,
     };
   };
 }

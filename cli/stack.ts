@@ -1,7 +1,7 @@
 /**
  * `poc up` / `server` / `worker` / `bot`: the pieces of the stack, in one process or one each.
  * The embedded default is a real `temporal server start-dev` with its SQLite file under
- * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
+ * the state folder (POC_DATA_DIR) and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
  */
 import path from 'node:path';
 import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';

@@ -168,7 +168,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'POC_DATA_DIR',
     group: 'Temporal',
     description: "folder of the embedded dev server's SQLite file and log",
-    default: '`runner/temporal`',
+    default: '`$POC_STATE_DIR/temporal`',
   },
   // Slack
   { name: 'SLACK_BOT_TOKEN', group: 'Slack', description: 'Bot User OAuth Token (`xoxb-…`)', default: 'bot off' },
@@ -295,8 +295,10 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_JOBS_DIR',
     group: 'Pipelines',
-    description: 'where step logs and artifacts of each run go (`<dir>/<workflow id>/`)',
-    default: '`runner/jobs`',
+    description:
+      'where step logs and artifacts of each run go (`<dir>/<workflow id>/`); never inside a workspace, ' +
+      'where a step could rewrite them',
+    default: '`$POC_STATE_DIR/jobs`',
   },
   // Retention, metrics
   {
@@ -325,6 +327,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '`$XDG_CACHE_HOME/poc-orchestrator`',
   },
   { name: 'XDG_CACHE_HOME', group: 'Paths', description: 'base of the cache folder', default: '`~/.cache`' },
+  {
+    name: 'POC_STATE_DIR',
+    group: 'Paths',
+    description: "per-user state, outside any tree a step mounts: run folders (`jobs/`), the embedded server's data",
+    default: '`$XDG_STATE_HOME/poc-orchestrator`',
+  },
+  { name: 'XDG_STATE_HOME', group: 'Paths', description: 'base of the state folder', default: '`~/.local/state`' },
   {
     name: 'XDG_CONFIG_HOME',
     group: 'Paths',
@@ -439,6 +448,8 @@ export interface PocConfig {
   compose: ComposeChoice | undefined;
   /** Per-user cache (the Temporal CLI build lives here). */
   cacheDir: string;
+  /** Per-user state, outside any workspace: the default home of `jobsDir` and the embedded server's data. */
+  stateDir: string;
   /** PATH, where `temporal` and `go` are looked for. */
   searchPath: string;
   /** False when NO_COLOR is set. */
@@ -541,13 +552,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
   const embeddedUiPort = r.port('POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT;
   const temporal = temporalSettings(r);
   const workspaceFromEnv = r.read('POC_WORKSPACE');
+  const stateDir = stateDirOf(r);
   return {
     temporalAddress: temporal.address,
     namespace: temporal.namespace,
     taskQueue: r.read('POC_TASK_QUEUE') ?? DEFAULT_TASK_QUEUE,
     workspace: path.resolve(workspaceFromEnv ?? repoRoot),
     workspaceFromEnv: workspaceFromEnv && path.resolve(workspaceFromEnv),
-    jobsDir: r.dir('POC_JOBS_DIR', path.join(repoRoot, 'runner', 'jobs')),
+    jobsDir: r.dir('POC_JOBS_DIR', path.join(stateDir, 'jobs')),
     uiUrl: (
       r.url('POC_TEMPORAL_UI_URL', 'http://temporal-ui.internal:8080') ?? `http://127.0.0.1:${embeddedUiPort}`
     ).replace(/\/+$/, ''),
@@ -557,7 +569,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     embedded: {
       port: embeddedPort,
       uiPort: embeddedUiPort,
-      dataDir: r.dir('POC_DATA_DIR', path.join(repoRoot, 'runner', 'temporal')),
+      dataDir: r.dir('POC_DATA_DIR', path.join(stateDir, 'temporal')),
     },
     temporal: temporal.settings,
     slack: slackSettings(r),
@@ -565,6 +577,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     worker: workerTuning(r),
     compose: composeChoice(r),
     cacheDir: cacheDirOf(r),
+    stateDir,
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,
   };
@@ -680,6 +693,22 @@ function cacheDirOf(r: Reader): string {
       : process.platform === 'win32'
         ? (r.read('LOCALAPPDATA') ?? path.join(os.homedir(), 'AppData', 'Local'))
         : path.join(os.homedir(), '.cache'));
+  return path.join(base, 'poc-orchestrator');
+}
+
+/** POC_STATE_DIR, else `$XDG_STATE_HOME/poc-orchestrator` (XDG's home of state that outlives a run). */
+function stateDirOf(r: Reader): string {
+  const explicit = r.read('POC_STATE_DIR');
+  if (explicit) return path.resolve(explicit);
+  const xdg = r.read('XDG_STATE_HOME');
+  const base =
+    xdg && path.isAbsolute(xdg)
+      ? xdg
+      : process.platform === 'darwin'
+        ? path.join(os.homedir(), 'Library', 'Application Support')
+        : process.platform === 'win32'
+          ? (r.read('LOCALAPPDATA') ?? path.join(os.homedir(), 'AppData', 'Local'))
+          : path.join(os.homedir(), '.local', 'state');
   return path.join(base, 'poc-orchestrator');
 }
 

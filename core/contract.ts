@@ -195,6 +195,8 @@ export interface PipelineStatus {
   steps: StepState[];
   error: string | null;
   workspace: string | null;
+  /** The run's folder on the worker (`logs/`, `artifacts/`), outside the tree a step mounts; null until prepared. */
+  jobDir?: string | null;
   onFailure: 'fail' | 'ask';
   pendingDecision: PendingDecision | null;
   decisions: DecisionRecord[];

@@ -12,9 +12,15 @@ export const LABEL_ATTEMPT = 'poc.attempt';
 export interface ComposeTarget {
   /** `['compose']` for `docker compose`, `[]` for `docker-compose`. */
   prefix: string[];
-  /** Compose files relative to the workspace (empty: Compose's own default lookup). */
+  /** Compose files (relative to the workspace, or the run's copies; empty: Compose's own default lookup). */
   files: string[];
   service: string;
+  /** `-p`: the Compose project (absent: Compose's default, the folder's name). */
+  project?: string;
+  /** `--project-directory`: where relative paths in the files resolve (the workspace, for copies elsewhere). */
+  projectDirectory?: string;
+  /** `--env-file`: the variables file Compose interpolates with, instead of `<project directory>/.env`. */
+  envFile?: string;
 }
 
 export interface StepContainerSpec extends ComposeTarget {
@@ -32,16 +38,26 @@ export function composeFileArgs(files: string[]): string[] {
   return files.flatMap((file) => ['-f', file]);
 }
 
-/** `docker compose [-f …] build <service>`. */
-export function composeBuildArgv(target: ComposeTarget): string[] {
-  return [...target.prefix, ...composeFileArgs(target.files), 'build', target.service];
+/** The project options both flavours take before the command: `-p`, `--project-directory`, `--env-file`, `-f`…. */
+export function composeProjectArgs(target: ComposeTarget): string[] {
+  return [
+    ...(target.project ? ['-p', target.project] : []),
+    ...(target.projectDirectory ? ['--project-directory', target.projectDirectory] : []),
+    ...(target.envFile ? ['--env-file', target.envFile] : []),
+    ...composeFileArgs(target.files),
+  ];
 }
 
-/** `docker compose [-f …] run --rm -T --name … --label … -e … <service> bash -lc <command>`. */
+/** `docker compose [-p …] [-f …] build <service>`. */
+export function composeBuildArgv(target: ComposeTarget): string[] {
+  return [...target.prefix, ...composeProjectArgs(target), 'build', target.service];
+}
+
+/** `docker compose [-p …] [-f …] run --rm -T --name … --label … -e … <service> bash -lc <command>`. */
 export function composeRunArgv(spec: StepContainerSpec): string[] {
   return [
     ...spec.prefix,
-    ...composeFileArgs(spec.files),
+    ...composeProjectArgs(spec),
     'run',
     '--rm',
     '-T',

@@ -11,6 +11,7 @@ import { idName } from '../core/validate.js';
 import { LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
 export * from './argv.js';
+export * from './environment.js';
 
 export interface Compose {
   flavour: 'v1' | 'v2';

@@ -100,6 +100,8 @@ export async function runStepToEnd(
         logPath: step.logPath,
         jobDir: runPlan.jobDir,
         timeoutSeconds,
+        // Plans recorded before the setup existed have none: their steps read the workspace as it is.
+        ...(runPlan.compose ? { compose: runPlan.compose } : {}),
       });
       Object.assign(step, {
         status: 'done',
