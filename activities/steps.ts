@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import { parseEnv } from 'node:util';
 import { execa } from 'execa';
 import { ApplicationFailure, Context, log as activityLog } from '@temporalio/activity';
 import {
@@ -32,10 +33,10 @@ import {
   type ContainerExit,
 } from '../docker/index.js';
 import type { ComposeChoice } from '../core/config.js';
-import { redact } from '../core/redact.js';
+import { createRedactor } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
 import { changedSources } from './compose-setup.js';
-import { LineTail } from './step-output.js';
+import { StepOutput } from './step-output.js';
 import { composeFilesOf } from './workspace.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
@@ -82,6 +83,24 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
   });
 }
 
+/**
+ * The secret-named values of the workspace's `.env` and `runner/.env` (what a step's scripts load),
+ * for the step's redactor; a file that is a link, too large or unreadable is not read.
+ */
+export function workspaceSecrets(workspace: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const file of [path.join(workspace, '.env'), path.join(workspace, 'runner', '.env')]) {
+    try {
+      const stat = fs.lstatSync(file);
+      if (!stat.isFile() || stat.size > 1024 * 1024) continue;
+      Object.assign(values, parseEnv(fs.readFileSync(file, 'utf8')));
+    } catch {
+      // No such file: nothing to hide.
+    }
+  }
+  return values;
+}
+
 /** The variables the workspace asks for by name: fixed at the run's start, or read now for older runs. */
 function variablesOf(args: RunStepArgs): string[] {
   if (args.compose) return args.compose.variables;
@@ -99,12 +118,40 @@ function variablesOf(args: RunStepArgs): string[] {
 async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
+  const log = openStepLog(args.logPath);
+  // The values of the workspace's .env files are hidden too: a step may print what it loaded.
+  const redactStep = createRedactor({ ...process.env, ...workspaceSecrets(args.workspace) });
+  const output = new StepOutput(redactStep);
+  // Beats from the start to the very end: a slow `docker rm` or artifact copy after the step
+  // ended must never look like a lost worker (that would run a finished step again).
+  const heartbeat = setInterval(
+    () => ctx.heartbeat({ bytes: output.bytes, lastLine: output.lastLine().slice(0, 200) }),
+    HEARTBEAT_EVERY_MS,
+  );
+  ctx.heartbeat({ bytes: 0 });
+  try {
+    return await runStepBeating(args, forcedCompose, { ctx, started, log, output, redactStep });
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+interface StepIo {
+  ctx: Context;
+  started: number;
+  log: fs.WriteStream;
+  output: StepOutput;
+  redactStep: (text: string) => string;
+}
+
+async function runStepBeating(
+  args: RunStepArgs,
+  forcedCompose: ComposeChoice | undefined,
+  { ctx, started, log, output, redactStep }: StepIo,
+): Promise<StepResult> {
   const { step, workflowId } = args;
   const name = containerName(workflowId, step.name, args.attempt, ctx.info.attempt);
-
-  const log = openStepLog(args.logPath);
-  const writeLine = (line: string) => log.write(line + '\n');
-  const tail = new LineTail();
+  const writeLine = (line: string) => log.write(redactStep(line) + '\n');
 
   let compose;
   try {
@@ -150,9 +197,15 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
     extendEnv: false,
     forceKillAfterDelay: 5_000,
   });
-  child.all?.setEncoding('utf8');
-  child.all?.on('data', (chunk: string) => {
-    for (const line of tail.push(chunk)) writeLine(line);
+  const stream = child.all;
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    // When the disk is slower than the step, the step waits (its pipe fills), not our memory.
+    const text = output.push(chunk);
+    if (text && !log.write(text) && stream) {
+      stream.pause();
+      log.once('drain', () => stream.resume());
+    }
   });
 
   let stopping: Promise<void> | undefined;
@@ -167,34 +220,31 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
   };
   const timeout = setTimeout(() => {
     timedOut = true;
-    writeLine(`=== step ${step.name} timed out after ${args.timeoutSeconds} s; stopping it`);
+    writeLine(`\n=== step ${step.name} timed out after ${args.timeoutSeconds} s; stopping it`);
     void stop();
   }, args.timeoutSeconds * 1000);
   const onCancel = () => {
     writeLine(
-      `=== step ${step.name} cancelled ` +
+      `\n=== step ${step.name} cancelled ` +
         `(${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
     );
     void stop();
   };
   ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-  const heartbeat = setInterval(
-    () => ctx.heartbeat({ bytes: tail.bytes, lastLine: tail.lastLine().slice(0, 200) }),
-    HEARTBEAT_EVERY_MS,
-  );
-  ctx.heartbeat({ bytes: 0 });
 
   let result;
   try {
     result = await child;
-    if (child.all && !child.all.readableEnded) await once(child.all, 'end').catch(() => undefined);
+    if (stream && !stream.readableEnded) {
+      stream.resume();
+      await once(stream, 'end').catch(() => undefined);
+    }
   } finally {
     clearTimeout(timeout);
-    clearInterval(heartbeat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
   }
-  const last = tail.flush();
-  if (last !== undefined) writeLine(last);
+  const last = output.end();
+  if (last) log.write(last + '\n');
 
   // The engine's record says whether the script ran (and with what code); whatever is left of the
   // container (a stop, a client that could not remove it) goes now.
@@ -239,23 +289,29 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
       writeLine(`=== ${line} (${(durationMs / 1000).toFixed(1)} s)`);
       log.end(resolve);
     });
-  const ending = endOf(args, classified, { compose, clientExitCode: result.exitCode, problem, tail });
+  const ending = endOf(args, classified, { compose, clientExitCode: result.exitCode, problem, output, redactStep });
   await finish(ending.line);
   if (classified.outcome === 'cancelled') throw ctx.cancellationSignal.reason;
   if (ending.failure) throw ending.failure;
-  return { exitCode: 0, durationMs, logTail: tail.tail() };
+  return { exitCode: 0, durationMs, logTail: output.tail() };
 }
 
 /** The log's last line for a step's outcome and, unless it passed, the failure the workflow gets. */
 function endOf(
   args: RunStepArgs,
   { outcome, exitCode, oomKilled }: ClassifiedStep,
-  seen: { compose: Compose; clientExitCode: number | undefined; problem: string | null; tail: LineTail },
+  seen: {
+    compose: Compose;
+    clientExitCode: number | undefined;
+    problem: string | null;
+    output: StepOutput;
+    redactStep: (text: string) => string;
+  },
 ): { line: string; failure?: ApplicationFailure } {
   const step = args.step.name;
   const details = (code: number | null): StepFailureDetails => ({
     exitCode: code,
-    logTail: seen.tail.tail(),
+    logTail: seen.output.tail(),
     logPath: args.logPath,
     timedOut: outcome === 'timeout',
   });
@@ -284,7 +340,7 @@ function endOf(
       const { compose } = seen;
       const why =
         `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
-        `${redact(seen.tail.lastLine()).slice(0, 300) || `exit code ${seen.clientExitCode}`}`;
+        `${seen.redactStep(seen.output.lastLine()).slice(0, 300) || `exit code ${seen.clientExitCode}`}`;
       return { line: why, failure: failure(why, STEP_FAILURE_TYPES.compose, null) };
     }
     case 'failed': {
