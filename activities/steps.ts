@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { parseEnv } from 'node:util';
 import { execa } from 'execa';
 import { ApplicationFailure, Context, log as activityLog } from '@temporalio/activity';
 import {
@@ -35,10 +34,16 @@ import {
 import type { ComposeChoice } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
-import { changedSources } from './compose-setup.js';
+import { changedSources, fixComposeSetup } from './compose-setup.js';
 import { StepOutput } from './step-output.js';
-import { composeFilesOf } from './workspace.js';
-import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
+import { CONFIG_FILE, composeFilesOf, workspaceSecrets } from './workspace.js';
+import {
+  STEP_FAILURE_TYPES,
+  type ComposeSetup,
+  type RunStepArgs,
+  type StepFailureDetails,
+  type StepResult,
+} from './types.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
 const STOP_GRACE_SECONDS = 5;
@@ -84,21 +89,23 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
 }
 
 /**
- * The secret-named values of the workspace's `.env` and `runner/.env` (what a step's scripts load),
- * for the step's redactor; a file that is a link, too large or unreadable is not read.
+ * The run's Compose setup on this worker. Another worker may have prepared the run, with the
+ * copies in a run folder this one does not share: then they are taken from the workspace now.
  */
-export function workspaceSecrets(workspace: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const file of [path.join(workspace, '.env'), path.join(workspace, 'runner', '.env')]) {
-    try {
-      const stat = fs.lstatSync(file);
-      if (!stat.isFile() || stat.size > 1024 * 1024) continue;
-      Object.assign(values, parseEnv(fs.readFileSync(file, 'utf8')));
-    } catch {
-      // No such file: nothing to hide.
-    }
-  }
-  return values;
+function composeSetupHere(args: RunStepArgs, note: (line: string) => void): ComposeSetup | undefined {
+  const setup = args.compose;
+  if (!setup || (setup.files.every((file) => fs.existsSync(file)) && fs.existsSync(setup.envFile))) return setup;
+  note(
+    '=== the run was prepared by another worker whose run folder is not here; Compose files read from the workspace',
+  );
+  const fixed = fixComposeSetup({
+    workspace: args.workspace,
+    files: composeFilesOf(args.workspace, args.composeFiles),
+    env: setup.variables,
+    alsoWatch: [CONFIG_FILE],
+    jobDir: args.jobDir,
+  });
+  return { ...fixed, sources: setup.sources };
 }
 
 /** The variables the workspace asks for by name: fixed at the run's start, or read now for older runs. */
@@ -169,7 +176,8 @@ async function runStepBeating(
     await removeContainers(leftovers.map((c) => c.id));
   }
 
-  const argv = stepArgv(args, compose, name, ctx.info.attempt);
+  const setup = composeSetupHere(args, writeLine);
+  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +

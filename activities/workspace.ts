@@ -11,9 +11,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
 import { MAX_ID_NAME_LENGTH, STEP_NAME, idName } from '../core/validate.js';
+import { createRedactor } from '../core/redact.js';
 import { fixComposeSetup } from './compose-setup.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
@@ -202,6 +204,24 @@ function isInside(child: string, parent: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
+/**
+ * The secret-named values of the workspace's `.env` and `runner/.env` (what a step's scripts load),
+ * for the step's redactor; a file that is a link, too large or unreadable is not read.
+ */
+export function workspaceSecrets(workspace: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const file of [path.join(workspace, '.env'), path.join(workspace, 'runner', '.env')]) {
+    try {
+      const stat = fs.lstatSync(file);
+      if (!stat.isFile() || stat.size > 1024 * 1024) continue;
+      Object.assign(values, parseEnv(fs.readFileSync(file, 'utf8')));
+    } catch {
+      // No such file: nothing to hide.
+    }
+  }
+  return values;
+}
+
 export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
   return async function prepareRun(args: PrepareRunArgs): Promise<RunPlan> {
     const workspace = path.resolve(args.workspace ?? defaults.workspace);
@@ -209,8 +229,10 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
-      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
-      throw err;
+      if (!(err instanceof WorkspaceError)) throw err;
+      // A broken poc.config.json is quoted in the message: what it holds must not reach history.
+      const redact = createRedactor({ ...process.env, ...workspaceSecrets(workspace) });
+      throw ApplicationFailure.nonRetryable(redact(err.message), FAILURE_TYPES.invalidInput);
     }
     const steps = args.steps.map((name) => {
       const step = config.steps.get(name);

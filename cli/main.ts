@@ -56,9 +56,26 @@ function whoAmI(): string {
   }
 }
 
+/** `stream`, with everything written to it redacted first: no path of the CLI prints a secret. */
+function redacting<S extends Io['stdout']>(stream: S): S {
+  return new Proxy(stream, {
+    get(target, property) {
+      if (property === 'write') {
+        return (chunk: unknown, ...rest: unknown[]) =>
+          (target.write as (...args: unknown[]) => boolean)(
+            typeof chunk === 'string' || Buffer.isBuffer(chunk) ? redact(String(chunk)) : chunk,
+            ...rest,
+          );
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export async function main(argv: string[], streams: Io = process): Promise<number> {
   const previous = io;
-  io = streams;
+  io = { stdout: redacting(streams.stdout), stderr: redacting(streams.stderr) };
   try {
     return await runCommand(argv);
   } finally {
