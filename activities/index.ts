@@ -8,6 +8,7 @@ import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
 import { createSlackActivities } from './slack.js';
+import { containerOwner } from './owner.js';
 import { createRunStep } from './steps.js';
 import { createPrepareRun } from './workspace.js';
 
@@ -20,7 +21,7 @@ export interface ActivityDeps {
 export function createActivities({ client, config }: ActivityDeps) {
   return {
     prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
-    runStep: createRunStep({ compose: config.compose }),
+    runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config) }),
     ...createLockActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, llm: config.llm }),

@@ -28,8 +28,10 @@ import {
   listContainers,
   removeContainers,
   stopAndRemove,
+  ownerLabels,
   type Compose,
   type ContainerExit,
+  type ContainerOwner,
 } from '../docker/index.js';
 import type { ComposeChoice } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
@@ -48,10 +50,17 @@ import {
 const HEARTBEAT_EVERY_MS = 2_000;
 const STOP_GRACE_SECONDS = 5;
 
-/** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
-export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
+export interface RunStepDeps {
+  /** The Compose flavour the config forces (POC_COMPOSE), if any. */
+  compose?: ComposeChoice;
+  /** Whose containers these are (labelled, for the sweep); without it, containers carry no owner. */
+  owner?: () => Promise<ContainerOwner>;
+}
+
+/** The `runStep` activity. */
+export function createRunStep(deps: RunStepDeps = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
-    return runStepWith(args, compose);
+    return runStepWith(args, deps);
   };
 }
 
@@ -59,7 +68,13 @@ export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
  * The Compose arguments of this step (a build, or a one-off container with our name and labels),
  * with the run's setup: its project, its copies of the compose files and `.env`.
  */
-function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAttempt: number): string[] {
+function stepArgv(
+  args: RunStepArgs,
+  compose: Compose,
+  name: string,
+  activityAttempt: number,
+  owner: ContainerOwner | undefined,
+): string[] {
   const setup = args.compose;
   const target = setup
     ? {
@@ -79,6 +94,7 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
       [LABEL_WORKFLOW, args.workflowId],
       [LABEL_STEP, args.step.name],
       [LABEL_ATTEMPT, `${args.attempt}.${activityAttempt}`],
+      ...(owner ? ownerLabels(owner) : []),
     ],
     env: [
       ['POC_RUN_ID', args.workflowId],
@@ -122,7 +138,7 @@ function variablesOf(args: RunStepArgs): string[] {
   return [...names];
 }
 
-async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
+async function runStepWith(args: RunStepArgs, deps: RunStepDeps): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const log = openStepLog(args.logPath);
@@ -137,7 +153,7 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
   );
   ctx.heartbeat({ bytes: 0 });
   try {
-    return await runStepBeating(args, forcedCompose, { ctx, started, log, output, redactStep });
+    return await runStepBeating(args, deps, { ctx, started, log, output, redactStep });
   } finally {
     clearInterval(heartbeat);
   }
@@ -153,7 +169,7 @@ interface StepIo {
 
 async function runStepBeating(
   args: RunStepArgs,
-  forcedCompose: ComposeChoice | undefined,
+  deps: RunStepDeps,
   { ctx, started, log, output, redactStep }: StepIo,
 ): Promise<StepResult> {
   const { step, workflowId } = args;
@@ -162,7 +178,7 @@ async function runStepBeating(
 
   let compose;
   try {
-    compose = await detectCompose(forcedCompose);
+    compose = await detectCompose(deps.compose);
   } catch (err) {
     log.end();
     if (err instanceof ComposeMissingError)
@@ -177,7 +193,8 @@ async function runStepBeating(
   }
 
   const setup = composeSetupHere(args, writeLine);
-  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt);
+  const owner = await deps.owner?.();
+  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt, owner);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +

@@ -7,6 +7,28 @@
 export const LABEL_WORKFLOW = 'poc.workflow-id';
 export const LABEL_STEP = 'poc.step';
 export const LABEL_ATTEMPT = 'poc.attempt';
+/** Whose container it is: the sweep removes a container only when its own server and namespace say the run closed. */
+export const LABEL_SERVER = 'poc.server';
+export const LABEL_NAMESPACE = 'poc.namespace';
+export const LABEL_NAMESPACE_ID = 'poc.namespace-id';
+export const LABEL_TASK_QUEUE = 'poc.task-queue';
+
+/** The Temporal a step container belongs to (the namespace id tells two servers at one address apart). */
+export interface ContainerOwner {
+  server: string;
+  namespace: string;
+  namespaceId: string;
+  taskQueue: string;
+}
+
+export function ownerLabels(owner: ContainerOwner): [string, string][] {
+  return [
+    [LABEL_SERVER, owner.server],
+    [LABEL_NAMESPACE, owner.namespace],
+    [LABEL_NAMESPACE_ID, owner.namespaceId],
+    [LABEL_TASK_QUEUE, owner.taskQueue],
+  ];
+}
 
 /** What both kinds of step share: the Compose executable's leading words, the project's files and service. */
 export interface ComposeTarget {

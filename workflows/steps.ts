@@ -4,7 +4,7 @@
  * unreachable, Compose failing before the script ran) retried here with backoff so that
  * `status.error` says what is going on meanwhile.
  */
-import { ActivityCancellationType, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityCancellationType, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
@@ -13,7 +13,20 @@ import { applicationFailureOf } from './runs.js';
 
 /** Infrastructure errors the workflow retries itself, so `status.error` can say what is going on. */
 const INFRA_FAILURES: string[] = [STEP_FAILURE_TYPES.dockerUnavailable, STEP_FAILURE_TYPES.compose];
+/** Runs recorded before `infra-retry-within-step-budget` gave up after this many retries (about 4 minutes). */
 const MAX_INFRA_RETRIES = 8;
+
+/** Seconds before the `retries`-th retry after an infrastructure error: 2, 4, 8, … up to a minute. */
+export function infraRetryDelaySeconds(retries: number): number {
+  return Math.min(60, 2 ** retries);
+}
+
+/** "45 s", "3 min", "1 h 5 min": durations in status.error. */
+export function shortDuration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
 /** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
 const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
@@ -80,7 +93,9 @@ export async function runStepToEnd(
   const { status, reporter } = ctx;
   const timeoutSeconds = ctx.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
   const runStep = stepActivity(timeoutSeconds);
+  let waitingSince: number | undefined;
   for (let infraRetries = 0; ;) {
+    const attemptStarted = Date.now();
     step.attempt += 1;
     step.status = 'running';
     step.startedAt = now();
@@ -120,9 +135,29 @@ export async function runStepToEnd(
         throw err;
       }
       const failure = applicationFailureOf(err);
-      if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
+      const infra = failure !== undefined && INFRA_FAILURES.includes(failure.type ?? '');
+      if (infra && patched('infra-retry-within-step-budget')) {
+        // An engine that is down is waited for as long as the step's own budget says.
+        waitingSince ??= attemptStarted;
+        const waited = (Date.now() - waitingSince) / 1000;
+        const delaySeconds = infraRetryDelaySeconds(infraRetries + 1);
+        if (waited + delaySeconds <= timeoutSeconds) {
+          infraRetries += 1;
+          status.error =
+            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+            `(waiting ${shortDuration(waited)} of its ${shortDuration(timeoutSeconds)})`;
+          step.status = 'pending';
+          reporter.changed();
+          await sleep(delaySeconds * 1000);
+          continue;
+        }
+        const gaveUp = `gave up on step ${step.name} after waiting ${shortDuration(waited)}, its time budget`;
+        recordFailure(ctx, step, err, timeoutSeconds, gaveUp);
+        return 'failed';
+      }
+      if (infra && infraRetries < MAX_INFRA_RETRIES) {
         infraRetries += 1;
-        const delaySeconds = Math.min(60, 2 ** infraRetries);
+        const delaySeconds = infraRetryDelaySeconds(infraRetries);
         status.error =
           `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
           `(${infraRetries}/${MAX_INFRA_RETRIES})`;
@@ -138,7 +173,7 @@ export async function runStepToEnd(
 }
 
 /** The failed step's state and the run's error; the log tail as a Slack thread reply. */
-function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeoutSeconds: number): void {
+function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeoutSeconds: number, why?: string): void {
   const { status, reporter } = ctx;
   const failure = applicationFailureOf(err);
   const details = failure?.details?.[0] as StepFailureDetails | undefined;
@@ -150,7 +185,7 @@ function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeo
     durationMs: Date.parse(now()) - Date.parse(step.startedAt ?? now()),
   });
   status.error = failure?.message ?? String((err as Error).message ?? err);
-  status.error = `${status.error} — log: ${step.logPath}`;
+  status.error = `${status.error}${why ? ` — ${why}` : ''} — log: ${step.logPath}`;
   if (details) {
     reporter.reply({
       step: step.name,
