@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import { APIConnectionTimeoutError } from '@anthropic-ai/sdk';
-import { APIConnectionError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError as OpenAiConnectionTimeoutError } from 'openai';
 import {
   brokenStream,
   buildProvider,
@@ -435,13 +435,16 @@ describe('fromOtherError', () => {
     ],
     ['body timeout', Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' }), 'timed out'],
     ['connect timeout', Object.assign(new Error('Connect Timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), 'timed out'],
-    ["an SDK's timeout (by its name)", new APIConnectionTimeoutError(), 'timed out'],
+    ["Anthropic's SDK timeout", new APIConnectionTimeoutError(), 'timed out'],
+    // OpenAI's SDK names it plain `Error`: recognised by its class.
+    ["OpenAI's SDK timeout", new OpenAiConnectionTimeoutError(), 'timed out'],
+    ["an SDK's timeout as a cause", new Error('wrapped', { cause: new OpenAiConnectionTimeoutError() }), 'timed out'],
     ['ENOTFOUND', Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }), 'unresolved'],
     ['EAI_AGAIN', new TypeError('fetch failed', { cause: { code: 'EAI_AGAIN' } }), 'unresolved'],
   ])('%s', (_name, err, what) => {
     const message =
       what === 'timed out'
-        ? 'openai: timed out talking to http://127.0.0.1:9/v1 — will retry'
+        ? 'openai: timed out talking to http://127.0.0.1:9/v1 — check OPENAI_BASE_URL; will retry'
         : 'openai: cannot resolve the host of http://127.0.0.1:9/v1 — check OPENAI_BASE_URL; will retry';
     expect(shape(fromOtherError(OPENAI, err))).toEqual(expected('retryable', 'openai', message));
   });
@@ -540,6 +543,22 @@ describe('parseRetryAfter', () => {
     [{ 'retry-after': '3 s' }, undefined],
     [{ 'retry-after': '1e3' }, undefined],
     [{ 'retry-after': 'Infinity' }, undefined],
+    // Junk is no value, not "retry now" (a lenient date parser reads some of it as a year long past).
+    [{ 'retry-after': '-1' }, undefined],
+    [{ 'retry-after': '1.' }, undefined],
+    [{ 'retry-after': '.5' }, undefined],
+    [{ 'retry-after': 'abc' }, undefined],
+    [{ 'retry-after': '+5' }, undefined],
+    [{ 'retry-after': '5,' }, undefined],
+    [{ 'retry-after': '1 2' }, undefined],
+    [{ 'retry-after': 'Mar 1 2026' }, undefined],
+    [{ 'retry-after': '2026-03-01T12:00:05Z' }, undefined],
+    [{ 'retry-after-ms': '-1' }, undefined],
+    [{ 'retry-after-ms': '.5' }, undefined],
+    [{ 'retry-after-ms': '-1', 'retry-after': '2' }, 2000],
+    // The HTTP date's obsolete forms count too (asctime's is GMT).
+    [{ 'retry-after': 'Sunday, 01-Mar-26 12:00:05 GMT' }, 5000],
+    [{ 'retry-after': 'Sun Mar  1 12:00:07 2026' }, 7000],
   ])('%j → %s', (headers, ms) => {
     expect(at(headers)).toBe(ms);
   });

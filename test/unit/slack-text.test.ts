@@ -117,13 +117,22 @@ describe('formatDuration', () => {
     [0, '0 ms'],
     [0.4, '0 ms'],
     [999.4, '999 ms'],
+    // Rounded once, then split: never "1000 ms", "60.0 s" nor "59 min 60 s".
+    [999.5, '1.0 s'],
     [1_000, '1.0 s'],
     [1_250, '1.3 s'],
     [59_900, '59.9 s'],
+    [59_949, '59.9 s'],
+    [59_950, '1 min 0 s'],
     [60_000, '1 min 0 s'],
+    [119_500, '2 min 0 s'],
     [65_000, '1 min 5 s'],
     [3_599_000, '59 min 59 s'],
+    [3_599_499, '59 min 59 s'],
+    [3_599_500, '1 h 0 min'],
     [3_600_000, '1 h 0 min'],
+    [7_169_999, '1 h 59 min'],
+    [7_170_000, '2 h 0 min'],
     [90_061_000, '25 h 1 min'],
   ])('%s ms → %j', (ms, text) => {
     expect(formatDuration(ms as number)).toBe(text);

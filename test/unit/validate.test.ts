@@ -103,6 +103,10 @@ describe('validateStepNames', () => {
     assert.throws(() => validateStepNames(['lint;rm -rf /']), /is not a step name/);
     assert.throws(() => validateStepNames(['lint', 'lint']), /"lint" is listed twice/);
     assert.throws(() => validateStepNames('lint'), /must be an array/);
+    assert.throws(
+      () => validateStepNames(undefined),
+      /^InputError: steps: must be an array of step names, got undefined$/,
+    );
     assert.throws(() => validateStepNames(Array.from({ length: LIMITS.steps + 1 }, (_, i) => `s${i}`)), /the limit is/);
   });
 });
@@ -278,6 +282,44 @@ describe('every pipeline rejection, word for word', () => {
       'slack.messageTs',
       'slack.messageTs: "1700000000" is not a Slack timestamp like 1700000000.000100',
     ],
+    // What a value is, with the right article; numbers JSON cannot spell, by name.
+    [{ goal: {} }, 'goal', 'goal: must be a string, got an object'],
+    [{ steps: [{}] }, 'steps', `steps: an object ${NOT_A_STEP}`],
+    [{ steps: ['lint', undefined] }, 'steps', `steps: undefined ${NOT_A_STEP}`],
+    [
+      { stepTimeoutSeconds: NaN },
+      'stepTimeoutSeconds',
+      'stepTimeoutSeconds: must be a whole number from 1 to 86400, got NaN',
+    ],
+    [
+      { decisionTimeoutSeconds: Infinity },
+      'decisionTimeoutSeconds',
+      'decisionTimeoutSeconds: must be a whole number from 1 to 604800, got Infinity',
+    ],
+    // A long value is cut inside its quotes.
+    [{ onFailure: 'x'.repeat(100) }, 'onFailure', `onFailure: must be "fail" or "ask", got "${'x'.repeat(60)}…"`],
+    // The Slack target's fields by their full path, in the field and the message.
+    [{ slack: 'C1' }, 'slack', 'slack: must be a JSON object, got a string'],
+    [{ slack: ['C1'] }, 'slack', 'slack: must be a JSON object, got an array'],
+    [{ slack: {} }, 'slack.channel', 'slack.channel: is required and must not be empty'],
+    [{ slack: { channel: 7 } }, 'slack.channel', 'slack.channel: must be a string, got a number'],
+    [{ slack: { channel: 'C'.repeat(41) } }, 'slack.channel', 'slack.channel: is 41 characters long; the limit is 40'],
+    [{ slack: { channel: 'C1', threadTs: 5 } }, 'slack.threadTs', 'slack.threadTs: must be a string, got a number'],
+    [
+      { slack: { channel: 'C1', messageTs: {} } },
+      'slack.messageTs',
+      'slack.messageTs: must be a string, got an object',
+    ],
+    [
+      { slack: { channel: 'C1', thread: '1.2' } },
+      'slack.thread',
+      'slack.thread: unknown field; the known fields are channel, threadTs, messageTs',
+    ],
+    [
+      { slack: { channel: 'C1', 'a b': 1 } },
+      'slack.a b',
+      '"slack.a b": unknown field; the known fields are channel, threadTs, messageTs',
+    ],
   ])('%j', (input, field, message) => {
     expect(rejection(() => validatePipelineInput(input))).toEqual([field, message]);
   });
@@ -339,6 +381,26 @@ describe('every LLM rejection, word for word', () => {
       'slack.threadTs',
       'slack.threadTs: "1.2.3" is not a Slack timestamp like 1700000000.000100',
     ],
+    [undefined, 'input', 'input: an LLM prompt needs a JSON object, got undefined'],
+    [{ ...ok, model: {} }, 'model', 'model: must be a string, got an object'],
+    ...([NaN, Infinity, -Infinity] as unknown[]).map((value): Rejection => [
+      { ...ok, temperature: value },
+      'temperature',
+      `temperature: must be a number from 0 to 2, got ${String(value)}`,
+    ]),
+    [
+      { ...ok, temperature: 't'.repeat(100) },
+      'temperature',
+      `temperature: must be a number from 0 to 2, got "${'t'.repeat(60)}…"`,
+    ],
+    [
+      { ...ok, backend: 'b'.repeat(100) },
+      'backend',
+      `backend: must be one of ollama, openai, anthropic, got "${'b'.repeat(60)}…"`,
+    ],
+    [{ ...ok, maxTokens: NaN }, 'maxTokens', 'maxTokens: must be a whole number from 1 to 1000000, got NaN'],
+    [{ ...ok, slack: 42 }, 'slack', 'slack: must be a JSON object, got a number'],
+    [{ ...ok, slack: { threadTs: '1.2' } }, 'slack.channel', 'slack.channel: is required and must not be empty'],
   ])('%j', (input, field, message) => {
     expect(rejection(() => validateLlmInput(input))).toEqual([field, message]);
   });
