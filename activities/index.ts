@@ -24,7 +24,7 @@ export function createActivities({ client, config }: ActivityDeps) {
     runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config) }),
     ...createLockActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
-    ...createLlmActivities({ client, llm: config.llm }),
+    ...createLlmActivities({ client, llm: config.llm, jobsDir: config.jobsDir }),
     ...createSlackActivities({ config }),
   };
 }

@@ -4,22 +4,48 @@
  * timer so a dead worker is noticed, and an idle watchdog turns a stalled server into a
  * retryable timeout. Temporal owns the retries: the SDKs' own are off.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { LlmSettings } from '../core/config.js';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { LLM_FAILURE_TYPES, llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import {
+  LLM_FAILURE_TYPES,
+  LLM_TEXT_LIMIT,
+  llmChunkSignal,
+  type LlmBackend,
+  type LlmInput,
+  type LlmResult,
+} from '../core/contract.js';
+import { idName } from '../core/validate.js';
 import { redact } from '../core/redact.js';
 
 export { LLM_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
 const FIRST_CHUNK_AFTER_MS = 300;
-const CHUNK_EVERY_MS = 400;
+const TICK_MS = 250;
 const HEARTBEAT_EVERY_MS = 2_000;
 
-export function createLlmActivities({ client, llm }: { client: Client; llm: LlmSettings }) {
+/**
+ * How long streamed text waits before it goes to the workflow as one `llmChunk` signal: 1 s for
+ * the first 10 s of an answer (people watch it start), 3 s up to a minute, then 5 s. Each signal
+ * is a few history events (and a Slack update), so a 15-minute answer stays near 200 signals.
+ */
+export function chunkIntervalMs(elapsedMs: number): number {
+  return elapsedMs < 10_000 ? 1_000 : elapsedMs < 60_000 ? 3_000 : 5_000;
+}
+
+/** The answer a result carries in history: at most LLM_TEXT_LIMIT characters, the rest in a file. */
+export function cappedText(text: string, file: string): { text: string; fullText?: { chars: number; path: string } } {
+  if (text.length <= LLM_TEXT_LIMIT) return { text };
+  const marker = `\n\n[… cut at ${LLM_TEXT_LIMIT} of ${text.length} characters; the whole answer is in ${file}]`;
+  return { text: text.slice(0, LLM_TEXT_LIMIT) + marker, fullText: { chars: text.length, path: file } };
+}
+
+export function createLlmActivities({ client, llm, jobsDir }: { client: Client; llm: LlmSettings; jobsDir: string }) {
   const idleTimeoutMs = llm.idleTimeoutMs;
 
   return {
@@ -34,30 +60,40 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
       const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
       const workflow = client.workflow.getHandle(workflowId);
       let pending = '';
-      let lastChunkAt = Date.now();
+      let lastByteAt = Date.now();
+      let lastSentAt = started;
+      let lastBeatAt = 0;
       let sending: Promise<unknown> = Promise.resolve();
       const sendPending = () => {
         if (!pending) return;
         const text = pending;
         pending = '';
+        lastSentAt = Date.now();
         // In order, and never failing the attempt: live text is a nicety, the result is what counts.
         sending = sending.then(() => workflow.signal(llmChunkSignal, { attempt, text }).catch(() => undefined));
       };
       let stalled = false;
-      const timer = setInterval(
-        () => {
+      const timer = setInterval(() => {
+        const now = Date.now();
+        if (now - lastBeatAt >= HEARTBEAT_EVERY_MS) {
+          lastBeatAt = now;
           ctx.heartbeat({ chars: 0 });
-          if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
-          if (Date.now() - lastChunkAt > idleTimeoutMs) {
-            stalled = true;
-            controller.abort(new Error('stalled'));
-          }
-        },
-        Math.min(HEARTBEAT_EVERY_MS, CHUNK_EVERY_MS),
-      );
+        }
+        const waited = now - lastSentAt;
+        if (
+          now - started >= FIRST_CHUNK_AFTER_MS &&
+          (lastSentAt === started || waited >= chunkIntervalMs(now - started))
+        )
+          sendPending();
+        // Silence is measured from the last byte of any kind: keep-alives and non-text events count.
+        if (now - lastByteAt > idleTimeoutMs) {
+          stalled = true;
+          controller.abort(new Error('stalled'));
+        }
+      }, TICK_MS);
 
       try {
-        const provider = createProvider(input.backend, llm);
+        const provider = createProvider(input.backend, llm, { onBytes: () => (lastByteAt = Date.now()) });
         const completion = await provider.complete({
           model: input.model,
           prompt: input.prompt,
@@ -66,15 +102,20 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
           temperature: input.temperature,
           signal: controller.signal,
           onText: (text) => {
-            lastChunkAt = Date.now();
             pending += text;
           },
         });
         // The result carries the whole text: flushing the rest as a signal would only add a
         // signal and a workflow task to every prompt. In-flight signals still land first.
         await sending;
+        const file = path.join(jobsDir, idName(workflowId), `answer-${attempt}.txt`);
+        const capped = cappedText(completion.text, file);
+        if (capped.fullText) {
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, completion.text);
+        }
         return {
-          text: completion.text,
+          ...capped,
           backend: input.backend,
           model: completion.model || input.model,
           usage: { inputTokens: completion.inputTokens, outputTokens: completion.outputTokens },

@@ -244,7 +244,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_LLM_IDLE_TIMEOUT_MS',
     group: 'LLM',
-    description: 'a prompt attempt that receives nothing for this long is abandoned and retried',
+    description:
+      'a prompt attempt that receives no byte for this long (text, keep-alive or any event) is abandoned and retried',
     default: String(DEFAULT_LLM_IDLE_TIMEOUT_MS),
   },
   // Worker tuning

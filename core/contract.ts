@@ -225,8 +225,17 @@ export interface LlmUsage {
   outputTokens: number;
 }
 
+/**
+ * The longest answer a result carries (in history, twice: the activity's and the workflow's
+ * result). A longer one is cut there with a marker, and written whole to a file (`fullText`).
+ */
+export const LLM_TEXT_LIMIT = 100_000;
+
 export interface LlmResult {
+  /** The answer, cut at LLM_TEXT_LIMIT characters with a marker saying where the rest is. */
   text: string;
+  /** Set when the answer was cut: its length and the file on the worker that holds it whole. */
+  fullText?: { chars: number; path: string };
   backend: LlmBackend;
   model: string;
   usage: LlmUsage;

@@ -19,8 +19,10 @@ import {
   missingKey,
   normalizeFinishReason,
   statusOfErrorType,
+  watchedFetch,
   type BackendSettings,
   type Exchange,
+  type ProviderHooks,
 } from './shared.js';
 
 const OFFICIAL_BASE_URL = 'https://api.openai.com/v1';
@@ -33,7 +35,7 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider {
+export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: ProviderHooks = {}): LlmProvider {
   const configuredUrl = openai.baseUrl;
   const settings: BackendSettings = {
     backend: 'openai',
@@ -52,6 +54,7 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
     project: openai.projectId ?? null,
     adminAPIKey: null,
     maxRetries: 0,
+    fetch: watchedFetch(hooks.onBytes),
     // Our errors say what went wrong; the SDK's console lines would only repeat it.
     logLevel: openai.sdkLog ? undefined : 'off',
   });
