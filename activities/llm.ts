@@ -66,7 +66,8 @@ export function createLlmActivities({ client, llm, jobsDir }: { client: Client; 
       let sending: Promise<unknown> = Promise.resolve();
       const sendPending = () => {
         if (!pending) return;
-        const text = pending;
+        // Redacted like everything that leaves a provider (a key echoed back by a model included).
+        const text = redact(pending);
         pending = '';
         lastSentAt = Date.now();
         // In order, and never failing the attempt: live text is a nicety, the result is what counts.
@@ -109,10 +110,11 @@ export function createLlmActivities({ client, llm, jobsDir }: { client: Client; 
         // signal and a workflow task to every prompt. In-flight signals still land first.
         await sending;
         const file = path.join(jobsDir, idName(workflowId), `answer-${attempt}.txt`);
-        const capped = cappedText(completion.text, file);
+        const answer = redact(completion.text);
+        const capped = cappedText(answer, file);
         if (capped.fullText) {
           fs.mkdirSync(path.dirname(file), { recursive: true });
-          fs.writeFileSync(file, completion.text);
+          fs.writeFileSync(file, answer);
         }
         return {
           ...capped,

@@ -448,6 +448,30 @@ describe('llmPrompt workflow', () => {
   );
 
   test(
+    'a secret the model echoes back is redacted in the streamed text and the answer alike',
+    async () => {
+      const token = 'ghp_' + 'a1B2'.repeat(9);
+      fake.enqueue('openai', {
+        chunks: ['Your key is ', `sk-test-openai-wf-0123456789 and ${token} `, 'as asked'],
+        chunkDelayMs: 400,
+      });
+      const workflowId = await start(prompt());
+      const result = await waitForLlmResult(client, workflowId);
+      assert.doesNotMatch(result.text, /sk-test-openai-wf|ghp_/);
+      assert.match(result.text, /\[redacted:github-token\]/);
+      // Payloads decoded: history's JSON form writes them in base64.
+      const json = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+      const payloads = [...json.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map(([, data]) =>
+        Buffer.from(data, 'base64').toString('utf8'),
+      );
+      const history = [json, ...payloads].join('\n');
+      assert.match(history, /Your key is/, 'the streamed text and the answer are in history');
+      assert.doesNotMatch(history, /sk-test-openai-wf|ghp_a1B2/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'an answer longer than the limit is cut in history with a marker; the whole text is in a file',
     async () => {
       const piece = 'abcdefghij'.repeat(500);
