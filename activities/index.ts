@@ -21,7 +21,7 @@ export interface ActivityDeps {
 export function createActivities({ client, config }: ActivityDeps) {
   return {
     prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
-    runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config) }),
+    runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config), client }),
     ...createLockActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, llm: config.llm, jobsDir: config.jobsDir }),

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { execa } from 'execa';
 import { ApplicationFailure, Context, log as activityLog } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { stepOutputSignal, type StepHeartbeat } from '../core/contract.js';
 import {
   ComposeMissingError,
   LABEL_ATTEMPT,
@@ -37,7 +39,7 @@ import type { ComposeChoice } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
 import { changedSources, fixComposeSetup } from './compose-setup.js';
-import { StepOutput } from './step-output.js';
+import { CoalescedLine, StepOutput } from './step-output.js';
 import { CONFIG_FILE, composeFilesOf, workspaceSecrets } from './workspace.js';
 import {
   STEP_FAILURE_TYPES,
@@ -48,6 +50,8 @@ import {
 } from './types.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
+/** The newest line as heartbeats and the `stepOutput` signal carry it. */
+const LIVE_LINE_CHARS = 200;
 const STOP_GRACE_SECONDS = 5;
 
 export interface RunStepDeps {
@@ -55,12 +59,39 @@ export interface RunStepDeps {
   compose?: ComposeChoice;
   /** Whose containers these are (labelled, for the sweep); without it, containers carry no owner. */
   owner?: () => Promise<ContainerOwner>;
+  /** Sends a Slack run its step's newest line (the `stepOutput` signal); without it, heartbeats only. */
+  client?: Client;
 }
 
 /** The `runStep` activity. */
 export function createRunStep(deps: RunStepDeps = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
     return runStepWith(args, deps);
+  };
+}
+
+/**
+ * Where the step's newest line goes while it runs: the heartbeat details every beat (what clients
+ * read live with `describe()`, at no cost to history), and — for runs that report to Slack — the
+ * `stepOutput` signal, coalesced to one every `liveOutputSeconds` at most, only when it changed.
+ */
+function liveOutput(args: RunStepArgs, client: Client | undefined) {
+  const ctx = Context.current();
+  const coalesced = args.liveOutputSeconds ? new CoalescedLine(args.liveOutputSeconds * 1000) : undefined;
+  let inFlight = false;
+  return (tail: Pick<StepOutput, 'bytes' | 'lastLine'>) => {
+    const lastLine = tail.lastLine().slice(0, LIVE_LINE_CHARS);
+    const beat: StepHeartbeat = { step: args.step.name, attempt: args.attempt, bytes: tail.bytes, lastLine };
+    ctx.heartbeat(beat);
+    const line = !inFlight && client ? coalesced?.next(lastLine, Date.now()) : undefined;
+    if (line === undefined || !client) return;
+    inFlight = true;
+    client.workflow
+      .getHandle(args.workflowId)
+      .signal(stepOutputSignal, { step: args.step.name, attempt: args.attempt, line })
+      // The line is a courtesy: a run that is gone or a server hiccup never fails the step.
+      .catch((err: unknown) => activityLog.debug('step output not sent', { error: String(err) }))
+      .finally(() => (inFlight = false));
   };
 }
 
@@ -147,11 +178,9 @@ async function runStepWith(args: RunStepArgs, deps: RunStepDeps): Promise<StepRe
   const output = new StepOutput(redactStep);
   // Beats from the start to the very end: a slow `docker rm` or artifact copy after the step
   // ended must never look like a lost worker (that would run a finished step again).
-  const heartbeat = setInterval(
-    () => ctx.heartbeat({ bytes: output.bytes, lastLine: output.lastLine().slice(0, 200) }),
-    HEARTBEAT_EVERY_MS,
-  );
-  ctx.heartbeat({ bytes: 0 });
+  const report = liveOutput(args, deps.client);
+  const heartbeat = setInterval(() => report(output), HEARTBEAT_EVERY_MS);
+  report(output);
   try {
     return await runStepBeating(args, deps, { ctx, started, log, output, redactStep });
   } finally {

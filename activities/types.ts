@@ -61,6 +61,12 @@ export interface RunStepArgs {
   timeoutSeconds: number;
   /** The run's Compose setup (absent for runs whose plan was recorded before it existed). */
   compose?: ComposeSetup;
+  /**
+   * Set for runs that report to Slack: send the newest output line to the workflow (the
+   * `stepOutput` signal) at most this often, when it changed. Without it the line is only in the
+   * heartbeat details, which cost no history.
+   */
+  liveOutputSeconds?: number;
 }
 
 export interface StepResult {

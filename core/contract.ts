@@ -34,8 +34,10 @@ export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType
 export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
 /** `<channel>/<threadTs>` of the Slack thread a run reports to: the bot finds a thread's run with it. */
 export const PocSlackThread = defineSearchAttributeKey('PocSlackThread', SearchAttributeType.KEYWORD);
+/** The build host a pipeline runs on (`temporal workflow list --query 'PocHost="b1"'`). */
+export const PocHost = defineSearchAttributeKey('PocHost', SearchAttributeType.KEYWORD);
 /** Every custom search attribute, as the worker registers them and `poc doctor` checks them. */
-export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread] as const;
+export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread, PocHost] as const;
 
 export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -155,6 +157,11 @@ export interface StepState {
   /** Last lines of the step's log (redacted), kept for failed steps and for readers without the file. */
   logTail: string | null;
   command: string | null;
+  /**
+   * The newest line of a running step's output (redacted, one line), sent by the step while it runs
+   * when the run reports to Slack; null otherwise (clients read it live with `liveStepOutput`).
+   */
+  lastLine?: string | null;
 }
 
 export type DecisionAction = 'retry' | 'skip' | 'abort' | 'approve' | 'approveAll' | 'deny';
@@ -185,6 +192,18 @@ export interface DecisionRecord {
   at: string;
 }
 
+/**
+ * A `decide` signal the run could not take (tctl and `temporal workflow signal` cannot be refused
+ * the way an update is): kept in `status.lastRefusedDecision` with the reason, and logged.
+ */
+export interface RefusedDecision {
+  /** The action as sent (cut to 40 characters), or null when the payload had none. */
+  action: string | null;
+  by: string | null;
+  reason: string;
+  at: string;
+}
+
 export interface PipelineStatus {
   id: string;
   kind: 'pipeline';
@@ -204,6 +223,8 @@ export interface PipelineStatus {
   finishedAt: string | null;
   /** Slack message that mirrors this run, once posted. */
   slackMessage: { channel: string; ts: string } | null;
+  /** The last `decide` signal that was refused, with the reason; null when none was. */
+  lastRefusedDecision?: RefusedDecision | null;
 }
 
 export type LlmBackend = 'ollama' | 'openai' | 'anthropic';
@@ -283,6 +304,11 @@ export interface DecideResult {
 
 export const statusQuery = defineQuery<RunStatus>('status');
 export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
+/**
+ * The same decision as a signal, for tctl and older tools that cannot send updates: same payload,
+ * same rules; a refused one is recorded in `status.lastRefusedDecision` instead of rejected.
+ */
+export const decideSignal = defineSignal<[Decision]>('decide');
 /** Streamed text from the LLM activity to its workflow: `attempt` restarts the text. */
 export const llmChunkSignal = defineSignal<[{ attempt: number; text: string }]>('llmChunk');
 
@@ -303,3 +329,17 @@ export interface LockState {
   queue: LockRequest[];
 }
 export const lockStateQuery = defineQuery<LockState>('lockState');
+
+// Live output of a running step (see CLAUDE.md, "Live step output").
+/** What the `runStep` activity heartbeats while its step runs; `describe()` shows it as the activity's details. */
+export interface StepHeartbeat {
+  step: string;
+  /** The workflow's attempt at the step. */
+  attempt: number;
+  /** Bytes of output so far. */
+  bytes: number;
+  /** The newest complete line of output, redacted and cut to 200 characters ('' before the first). */
+  lastLine: string;
+}
+/** The newest line of a running step, sent to its workflow at most every few seconds (runs that report to Slack). */
+export const stepOutputSignal = defineSignal<[{ step: string; attempt: number; line: string }]>('stepOutput');

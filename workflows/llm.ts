@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { FAILURE_TYPES, llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
+import { withCurrentDetails, withSummary } from './details.js';
 import { startReporter, type Reporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { InputError, validateLlmInput } from '../core/validate.js';
@@ -77,7 +78,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     if (patched('llm-partial-text-to-slack')) live.reporter?.changed();
   });
   publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
-  const report = startReporter(status, input.slack);
+  const report = withCurrentDetails(startReporter(status, input.slack), status);
   live.reporter = report;
   report.changed();
 
@@ -90,7 +91,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
 
   try {
     const { slack: _slack, requestedBy: _by, ...request } = input;
-    const result = await completePrompt(request);
+    const result = await withSummary(completePrompt, `${request.backend}/${request.model}`, request);
     status.result = result;
     status.attempt = result.attempts;
     status.partialText = '';

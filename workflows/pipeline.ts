@@ -17,7 +17,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { RunPlan } from '../activities/types.js';
+import type { LockRequestArgs, RunPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
@@ -29,8 +29,10 @@ import {
 } from '../core/contract.js';
 import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
 import { decisionGate } from './decisions.js';
+import { withCurrentDetails, withSummary } from './details.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
+import { followStepOutput } from './step-output.js';
 import { pendingStep, runStepToEnd } from './steps.js';
 import { workspaceQueue } from './workspace-queue.js';
 
@@ -80,6 +82,7 @@ function initialStatus(input: ValidPipelineInput): PipelineStatus {
     startedAt: now(),
     finishedAt: null,
     slackMessage: input.slack?.messageTs ? { channel: input.slack.channel, ts: input.slack.messageTs } : null,
+    lastRefusedDecision: null,
   };
 }
 
@@ -89,7 +92,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   const status = initialStatus(input);
   setHandler(statusQuery, () => status);
   publishRun('pipeline', status, { goal: input.goal }, input.slack);
-  const reporter = startReporter(status, input.slack);
+  // Slack (when the run reports there) and the Web UI's current details follow every change.
+  const reporter = withCurrentDetails(startReporter(status, input.slack), status);
 
   const changed = () => reporter.changed();
   const enterPhase = (phase: PipelineStatus['phase']) => {
@@ -97,8 +101,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     changed();
   };
 
-  // Decisions (after a failure with onFailure=ask, or before a gated step) arrive as the `decide` update.
-  const decisions = decisionGate(status, (awaiting) => enterPhase(awaiting ? 'AWAITING_DECISION' : 'RUNNING'));
+  // Decisions (after a failure with onFailure=ask, or before a gated step) arrive as the `decide`
+  // update, or as the `decide` signal from tools that only send signals (tctl).
+  const decisions = decisionGate(status, (awaiting) => enterPhase(awaiting ? 'AWAITING_DECISION' : 'RUNNING'), changed);
   const ask = (kind: 'failure' | 'approval', step: StepState) =>
     decisions.ask({
       kind,
@@ -113,6 +118,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   const gated = (name: string) => !approveAll && (input.approve === 'all' || input.approve.includes(name));
 
   const queue = workspaceQueue(status, changed);
+  // A running step's newest line (sent only when the run reports to Slack, which shows it).
+  followStepOutput(status, changed);
 
   // Upgrade guard (see README, "Safe workflow upgrades"): runs that started before this change
   // replay with remote activities, new runs take the faster path.
@@ -134,7 +141,12 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
 
   let plan: RunPlan;
   try {
-    plan = await prepareRun({ workflowId: status.id, workspace: input.workspace, steps: input.steps });
+    const steps = input.steps.join(', ');
+    plan = await withSummary(prepareRun, `prepare: ${steps}`, {
+      workflowId: status.id,
+      workspace: input.workspace,
+      steps: input.steps,
+    });
   } catch (err) {
     const failure = applicationFailureOf(err);
     if (failure?.type === FAILURE_TYPES.invalidInput) {
@@ -147,11 +159,18 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   status.workspace = plan.workspace;
   status.jobDir = plan.jobDir;
   plan.steps.forEach((step, i) => (status.steps[i].command = step.command));
-  const stepContext = { status, reporter, stepTimeoutSeconds: input.stepTimeoutSeconds };
+  const stepContext = {
+    status,
+    reporter,
+    stepTimeoutSeconds: input.stepTimeoutSeconds,
+    liveOutput: input.slack !== undefined,
+  };
 
   try {
     status.queuePosition = 0;
-    await queue.wait(requestWorkspaceLock, {
+    const joinQueue = (args: LockRequestArgs) =>
+      withSummary(requestWorkspaceLock, `queue for the workspace ${args.workspace}`, args);
+    await queue.wait(joinQueue, {
       lockId: `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`,
       workspace: plan.workspace,
       workflowId: status.id,

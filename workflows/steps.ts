@@ -8,6 +8,7 @@ import { ActivityCancellationType, isCancellation, patched, proxyActivities, sle
 import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
+import { withSummary } from './details.js';
 import type { Reporter } from './reporter.js';
 import { applicationFailureOf } from './runs.js';
 
@@ -30,6 +31,14 @@ export function shortDuration(seconds: number): string {
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
 /** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
 const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
+/**
+ * How often, at most, a running step sends its newest output line to the workflow (runs that
+ * report to Slack only): each send is a signal in history, and Slack takes about one update a
+ * second per channel anyway. Readers without Slack get the line from the heartbeat instead.
+ */
+export const LIVE_OUTPUT_EVERY_SECONDS = 10;
+/** Patch id: steps of runs that report to Slack send their newest output line. */
+export const STEP_LIVE_OUTPUT = 'step-live-output';
 
 function stepActivity(timeoutSeconds: number) {
   return proxyActivities<Activities>({
@@ -70,6 +79,7 @@ export function pendingStep(name: string): StepState {
     durationMs: null,
     logTail: null,
     command: null,
+    lastLine: null,
   };
 }
 
@@ -78,6 +88,8 @@ export interface StepRunContext {
   reporter: Reporter;
   /** The run's own step timeout (input.stepTimeoutSeconds), which wins over the workspace's. */
   stepTimeoutSeconds: number | undefined;
+  /** True when the run reports to Slack: its steps then send their newest output line (coalesced). */
+  liveOutput?: boolean;
 }
 
 /**
@@ -102,10 +114,13 @@ export async function runStepToEnd(
     step.finishedAt = null;
     step.exitCode = null;
     step.durationMs = null;
+    step.lastLine = null;
     step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
     reporter.changed();
     try {
-      const result = await runStep({
+      const liveOutput = ctx.liveOutput && patched(STEP_LIVE_OUTPUT);
+      const summary = step.attempt > 1 ? `${step.name} (attempt ${step.attempt})` : step.name;
+      const result = await withSummary(runStep, summary, {
         workflowId: status.id,
         workspace: runPlan.workspace,
         composeFiles: runPlan.composeFiles,
@@ -117,6 +132,7 @@ export async function runStepToEnd(
         timeoutSeconds,
         // Plans recorded before the setup existed have none: their steps read the workspace as it is.
         ...(runPlan.compose ? { compose: runPlan.compose } : {}),
+        ...(liveOutput ? { liveOutputSeconds: LIVE_OUTPUT_EVERY_SECONDS } : {}),
       });
       Object.assign(step, {
         status: 'done',

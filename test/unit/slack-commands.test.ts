@@ -49,7 +49,11 @@ describe('approvalAnswerOf', () => {
     ['No.', undefined],
     ['yes?', undefined],
     ['&lt;yes&gt;', undefined],
-    ['y', undefined],
+    ['y', 'approve'],
+    ['Go', 'approve'],
+    ['Go!', undefined],
+    ['n', 'deny'],
+    ['reject', 'deny'],
     ['approved', undefined],
     ['no no', undefined],
     ['!poc approve', undefined],
@@ -57,6 +61,8 @@ describe('approvalAnswerOf', () => {
     expect(approvalAnswerOf(text)).toBe(answer);
   });
 });
+
+const RUN_USAGE = '!poc run [goal] [--steps a,b] [--ask] [--approve a,b|all]';
 
 describe('parseSlackCommand', () => {
   const RUN = {
@@ -89,8 +95,8 @@ describe('parseSlackCommand', () => {
   test.each<[string, string]>([
     ['run --follow', 'unknown option --follow; usage: !poc run [goal] [--steps a,b] [--ask] [--approve a,b|all]'],
     ['models -b ollama', 'unknown command "models"; `!poc help` lists the commands'],
-    ['run "open', 'unclosed double quote'],
-    ['run \u201copen', 'unclosed double quote'],
+    ['run "open', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],
+    ['run \u201copen', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],
   ])('%j → %s', (text, message) => {
     expect(() => parseSlackCommand(text)).toThrow(new UsageError(message));
   });
