@@ -332,8 +332,15 @@ async function main(): Promise<void> {
       const text = historyText(history).join('\n');
       for (const secret of secrets) if (text.includes(secret)) leaks.push(`history of ${workflowId}`);
     }
+    const workspaceDotenv = fs.readFileSync(path.join(hostileWs, '.env'), 'utf8');
+    let dotenvCopies = 0;
     for (const file of filesUnder(jobsDir)) {
       const text = fs.readFileSync(file, 'utf8');
+      // The run's own copy of the workspace's .env (what every step's Compose reads), owner-only: not a leak.
+      if (path.basename(file) === 'env' && text === workspaceDotenv && (fs.statSync(file).mode & 0o077) === 0) {
+        dotenvCopies += 1;
+        continue;
+      }
       for (const secret of secrets) if (text.includes(secret)) leaks.push(`file ${path.relative(dir, file)}`);
       if (/artifacts\/host\.txt$/.test(file)) leaks.push(`host file copied: ${file}`);
     }
@@ -346,8 +353,9 @@ async function main(): Promise<void> {
       `hostile inputs tried: ${tried} (${inputs.length} pipeline inputs, ${llmInputs.length} LLM inputs, ` +
         `${ids.length} workflow ids; steps that print planted secrets and link host files)`,
     );
+    say(`  (${dotenvCopies} run folders hold the owner-only copy of the workspace's .env their steps read)`);
     say(
-      `leaks found: ${leaks.length}${leaks.length ? ` — ${[...new Set(leaks)].slice(0, 10).join('; ')}` : ''} (goal 0)`,
+      `leaks found: ${leaks.length}${leaks.length ? ` — ${[...new Set(leaks)].slice(0, 40).join('; ')}` : ''} (goal 0)`,
     );
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
