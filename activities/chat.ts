@@ -33,7 +33,6 @@ import { startLiveText, toFailure } from './llm.js';
 import { loadWorkspaceConfig, WorkspaceError } from './workspace.js';
 
 /** Slack is updated about once a second: live text more often would only add history. */
-const CHAT_CHUNK_EVERY_MS = 1_000;
 /** Tool calls one answer may make; more are answered with an error the model can act on. */
 export const MAX_TOOL_CALLS_PER_ANSWER = 5;
 const TOOL_RESULT_CHARS = 6_000;
@@ -240,11 +239,10 @@ export function createChatActivities({ client, config }: { client: Client; confi
       const workflow = client.workflow.getHandle(ctx.info.workflowExecution?.workflowId ?? '');
       const live = startLiveText({
         idleTimeoutMs: config.llm.idleTimeoutMs,
-        everyMs: CHAT_CHUNK_EVERY_MS,
         send: (text) => workflow.signal(chatChunkSignal, { turn: args.turn, attempt, text }),
       });
       try {
-        const reply = await createProvider(args.backend, config.llm).converse({
+        const reply = await createProvider(args.backend, config.llm, { onBytes: live.onBytes }).converse({
           model: args.model,
           system: systemText(args),
           messages: args.messages,
@@ -258,7 +256,8 @@ export function createChatActivities({ client, config }: { client: Client; confi
         const price =
           priceOf(args.backend, args.model, config.llm.prices) ?? priceOf(args.backend, reply.model, config.llm.prices);
         return {
-          text: reply.text,
+          // Redacted as a prompt's answer is: a key a model echoes back never reaches history or Slack.
+          text: redact(reply.text),
           toolCalls: reply.toolCalls,
           usage: usageWithCost(reply, price),
           finishReason: reply.finishReason,

@@ -9,6 +9,7 @@ import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
 import { createSlackActivities } from './slack.js';
+import { containerOwner } from './owner.js';
 import { createRunStep } from './steps.js';
 import { createPrepareRun } from './workspace.js';
 
@@ -21,10 +22,10 @@ export interface ActivityDeps {
 export function createActivities({ client, config }: ActivityDeps) {
   return {
     prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
-    runStep: createRunStep({ compose: config.compose, client }),
+    runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config), client }),
     ...createLockActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
-    ...createLlmActivities({ client, llm: config.llm }),
+    ...createLlmActivities({ client, llm: config.llm, jobsDir: config.jobsDir }),
     ...createSlackActivities({ config }),
     ...createChatActivities({ client, config }),
   };

@@ -4,34 +4,62 @@
  * timer so a dead worker is noticed, and an idle watchdog turns a stalled server into a
  * retryable timeout. Temporal owns the retries: the SDKs' own are off.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { LlmSettings } from '../core/config.js';
 import { createProvider } from '../providers/index.js';
 import { LlmError } from '../providers/types.js';
-import { LLM_FAILURE_TYPES, llmChunkSignal, type LlmBackend, type LlmInput, type LlmResult } from '../core/contract.js';
+import {
+  LLM_FAILURE_TYPES,
+  LLM_TEXT_LIMIT,
+  llmChunkSignal,
+  type LlmBackend,
+  type LlmInput,
+  type LlmResult,
+} from '../core/contract.js';
+import { idName } from '../core/validate.js';
 import { redact } from '../core/redact.js';
 
 export { LLM_FAILURE_TYPES } from '../core/contract.js';
 
 /** Answers quicker than this never send a partial-text signal (keeps short prompts cheap). */
 const FIRST_CHUNK_AFTER_MS = 300;
-const CHUNK_EVERY_MS = 400;
+const TICK_MS = 250;
 const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * How long streamed text waits before it goes to the workflow as one signal: 1 s for the first
+ * 10 s of an answer (people watch it start), 3 s up to a minute, then 5 s. Each signal is a few
+ * history events (and a Slack update), so a 15-minute answer stays near 200 signals.
+ */
+export function chunkIntervalMs(elapsedMs: number): number {
+  return elapsedMs < 10_000 ? 1_000 : elapsedMs < 60_000 ? 3_000 : 5_000;
+}
+
+/** The answer a result carries in history: at most LLM_TEXT_LIMIT characters, the rest in a file. */
+export function cappedText(text: string, file: string): { text: string; fullText?: { chars: number; path: string } } {
+  if (text.length <= LLM_TEXT_LIMIT) return { text };
+  const marker = `\n\n[… cut at ${LLM_TEXT_LIMIT} of ${text.length} characters; the whole answer is in ${file}]`;
+  return { text: text.slice(0, LLM_TEXT_LIMIT) + marker, fullText: { chars: text.length, path: file } };
+}
 
 /** How an attempt's text reaches its workflow while it streams. */
 export interface LiveTextOptions {
   idleTimeoutMs: number;
   /** Sends a batch of text to the workflow (a signal); batches go in order, a failure is ignored. */
   send: (text: string) => Promise<unknown>;
-  /** Batches are sent this often, the first no sooner than FIRST_CHUNK_AFTER_MS. */
-  everyMs: number;
+  /** How long a batch waits, given the time since the attempt started (the first no sooner than 300 ms). */
+  intervalMs?: (elapsedMs: number) => number;
 }
 
 export interface LiveText {
   /** Aborted when the activity is cancelled or the provider stalls. */
   signal: AbortSignal;
   onText(text: string): void;
+  /** For the provider's watched fetch: any byte from the server counts as life. */
+  onBytes(): void;
   /** True when the idle watchdog gave up on the provider. */
   stalled(): boolean;
   /** Waits for batches already on their way (the result carries the whole text, so the rest is dropped). */
@@ -41,42 +69,53 @@ export interface LiveText {
 
 /**
  * The plumbing of a streamed model request inside an activity: heartbeats on a timer (a dead
- * worker is noticed), batched live text to the workflow, an idle watchdog that turns a stalled
- * provider into a retryable timeout, and the activity's cancellation wired to the request.
+ * worker is noticed), batched and redacted live text to the workflow, an idle watchdog that turns
+ * a stalled provider into a retryable timeout, and the activity's cancellation wired to the request.
  */
-export function startLiveText({ idleTimeoutMs, send, everyMs }: LiveTextOptions): LiveText {
+export function startLiveText({ idleTimeoutMs, send, intervalMs = chunkIntervalMs }: LiveTextOptions): LiveText {
   const ctx = Context.current();
   const started = Date.now();
   const controller = new AbortController();
   const onCancel = () => controller.abort(ctx.cancellationSignal.reason);
   ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
   let pending = '';
-  let lastChunkAt = Date.now();
+  let lastByteAt = Date.now();
+  let lastSentAt = started;
+  let lastBeatAt = 0;
   let sending: Promise<unknown> = Promise.resolve();
   let stalled = false;
   const sendPending = () => {
     if (!pending) return;
-    const text = pending;
+    // Redacted like everything that leaves a provider (a key echoed back by a model included).
+    const text = redact(pending);
     pending = '';
+    lastSentAt = Date.now();
     // In order, and never failing the attempt: live text is a nicety, the result is what counts.
     sending = sending.then(() => send(text).catch(() => undefined));
   };
-  const timer = setInterval(
-    () => {
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastBeatAt >= HEARTBEAT_EVERY_MS) {
+      lastBeatAt = now;
       ctx.heartbeat({ chars: 0 });
-      if (Date.now() - started >= FIRST_CHUNK_AFTER_MS) sendPending();
-      if (Date.now() - lastChunkAt > idleTimeoutMs) {
-        stalled = true;
-        controller.abort(new Error('stalled'));
-      }
-    },
-    Math.min(HEARTBEAT_EVERY_MS, everyMs),
-  );
+    }
+    const elapsed = now - started;
+    if (elapsed >= FIRST_CHUNK_AFTER_MS && (lastSentAt === started || now - lastSentAt >= intervalMs(elapsed)))
+      sendPending();
+    // Silence is measured from the last byte of any kind: keep-alives and non-text events count.
+    if (now - lastByteAt > idleTimeoutMs) {
+      stalled = true;
+      controller.abort(new Error('stalled'));
+    }
+  }, TICK_MS);
   return {
     signal: controller.signal,
     onText(text) {
-      lastChunkAt = Date.now();
+      lastByteAt = Date.now();
       pending += text;
+    },
+    onBytes() {
+      lastByteAt = Date.now();
     },
     stalled: () => stalled,
     async settle() {
@@ -89,7 +128,7 @@ export function startLiveText({ idleTimeoutMs, send, everyMs }: LiveTextOptions)
   };
 }
 
-export function createLlmActivities({ client, llm }: { client: Client; llm: LlmSettings }) {
+export function createLlmActivities({ client, llm, jobsDir }: { client: Client; llm: LlmSettings; jobsDir: string }) {
   const idleTimeoutMs = llm.idleTimeoutMs;
 
   return {
@@ -101,12 +140,11 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
       const workflow = client.workflow.getHandle(workflowId);
       const live = startLiveText({
         idleTimeoutMs,
-        everyMs: CHUNK_EVERY_MS,
         send: (text) => workflow.signal(llmChunkSignal, { attempt, text }),
       });
 
       try {
-        const provider = createProvider(input.backend, llm);
+        const provider = createProvider(input.backend, llm, { onBytes: live.onBytes });
         const completion = await provider.complete({
           model: input.model,
           prompt: input.prompt,
@@ -119,8 +157,15 @@ export function createLlmActivities({ client, llm }: { client: Client; llm: LlmS
         // The result carries the whole text: flushing the rest as a signal would only add a
         // signal and a workflow task to every prompt. In-flight signals still land first.
         await live.settle();
+        const file = path.join(jobsDir, idName(workflowId), `answer-${attempt}.txt`);
+        const answer = redact(completion.text);
+        const capped = cappedText(answer, file);
+        if (capped.fullText) {
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, answer);
+        }
         return {
-          text: completion.text,
+          ...capped,
           backend: input.backend,
           model: completion.model || input.model,
           usage: { inputTokens: completion.inputTokens, outputTokens: completion.outputTokens },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { isExecutionOpen } from '../core/contract.js';
+import { idFromName } from '../core/validate.js';
 
 export function createRetentionActivities({ client, jobsDir }: { client: Client; jobsDir: string }) {
   return {
@@ -26,7 +27,9 @@ export function createRetentionActivities({ client, jobsDir }: { client: Client;
         } catch {
           continue;
         }
-        if (!stat.isDirectory() || stat.mtimeMs > cutoff || (await runIsOpen(client, name))) {
+        const workflowId = idFromName(name);
+        // Not a run's folder (its name is not an id's), or too young, or its run still going: kept.
+        if (!workflowId || !stat.isDirectory() || stat.mtimeMs > cutoff || (await runIsOpen(client, workflowId))) {
           kept += 1;
           continue;
         }
@@ -39,10 +42,10 @@ export function createRetentionActivities({ client, jobsDir }: { client: Client;
   };
 }
 
-/** The folder name is the workflow id (made path-safe); a run we cannot find counts as closed. */
-async function runIsOpen(client: Client, folder: string): Promise<boolean> {
+/** A run we cannot find counts as closed. */
+async function runIsOpen(client: Client, workflowId: string): Promise<boolean> {
   try {
-    const description = await client.workflow.getHandle(folder).describe();
+    const description = await client.workflow.getHandle(workflowId).describe();
     return isExecutionOpen(description);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;

@@ -20,7 +20,9 @@ import {
   LABEL_STEP,
   LABEL_WORKFLOW,
   composeBuildArgv,
+  composeEnvironment,
   composeRunArgv,
+  composeVariables,
   containerExit,
   containerName,
   detectCompose,
@@ -28,27 +30,43 @@ import {
   listContainers,
   removeContainers,
   stopAndRemove,
+  ownerLabels,
   type Compose,
   type ContainerExit,
+  type ContainerOwner,
 } from '../docker/index.js';
 import type { ComposeChoice } from '../core/config.js';
-import { redact } from '../core/redact.js';
+import { createRedactor } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
-import { CoalescedLine, LineTail } from './step-output.js';
-import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
+import { changedSources, fixComposeSetup } from './compose-setup.js';
+import { CoalescedLine, StepOutput } from './step-output.js';
+import { CONFIG_FILE, composeFilesOf, workspaceSecrets } from './workspace.js';
+import {
+  STEP_FAILURE_TYPES,
+  type ComposeSetup,
+  type RunStepArgs,
+  type StepFailureDetails,
+  type StepResult,
+} from './types.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
 /** The newest line as heartbeats and the `stepOutput` signal carry it. */
 const LIVE_LINE_CHARS = 200;
 const STOP_GRACE_SECONDS = 5;
 
-/**
- * The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any, and
- * the client that sends a Slack run its step's newest line.
- */
-export function createRunStep({ compose, client }: { compose?: ComposeChoice; client?: Client } = {}) {
+export interface RunStepDeps {
+  /** The Compose flavour the config forces (POC_COMPOSE), if any. */
+  compose?: ComposeChoice;
+  /** Whose containers these are (labelled, for the sweep); without it, containers carry no owner. */
+  owner?: () => Promise<ContainerOwner>;
+  /** Sends a Slack run its step's newest line (the `stepOutput` signal); without it, heartbeats only. */
+  client?: Client;
+}
+
+/** The `runStep` activity. */
+export function createRunStep(deps: RunStepDeps = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
-    return runStepWith(args, compose, client);
+    return runStepWith(args, deps);
   };
 }
 
@@ -61,7 +79,7 @@ function liveOutput(args: RunStepArgs, client: Client | undefined) {
   const ctx = Context.current();
   const coalesced = args.liveOutputSeconds ? new CoalescedLine(args.liveOutputSeconds * 1000) : undefined;
   let inFlight = false;
-  return (tail: LineTail) => {
+  return (tail: Pick<StepOutput, 'bytes' | 'lastLine'>) => {
     const lastLine = tail.lastLine().slice(0, LIVE_LINE_CHARS);
     const beat: StepHeartbeat = { step: args.step.name, attempt: args.attempt, bytes: tail.bytes, lastLine };
     ctx.heartbeat(beat);
@@ -77,9 +95,28 @@ function liveOutput(args: RunStepArgs, client: Client | undefined) {
   };
 }
 
-/** The Compose arguments of this step (a build, or a one-off container with our name and labels). */
-function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAttempt: number): string[] {
-  const target = { prefix: compose.prefix, files: args.composeFiles, service: args.service };
+/**
+ * The Compose arguments of this step (a build, or a one-off container with our name and labels),
+ * with the run's setup: its project, its copies of the compose files and `.env`.
+ */
+function stepArgv(
+  args: RunStepArgs,
+  compose: Compose,
+  name: string,
+  activityAttempt: number,
+  owner: ContainerOwner | undefined,
+): string[] {
+  const setup = args.compose;
+  const target = setup
+    ? {
+        prefix: compose.prefix,
+        files: setup.files,
+        service: args.service,
+        project: setup.project,
+        projectDirectory: setup.projectDirectory,
+        envFile: setup.envFile,
+      }
+    : { prefix: compose.prefix, files: args.composeFiles, service: args.service };
   if (args.step.kind === 'build') return composeBuildArgv(target);
   return composeRunArgv({
     ...target,
@@ -88,6 +125,7 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
       [LABEL_WORKFLOW, args.workflowId],
       [LABEL_STEP, args.step.name],
       [LABEL_ATTEMPT, `${args.attempt}.${activityAttempt}`],
+      ...(owner ? ownerLabels(owner) : []),
     ],
     env: [
       ['POC_RUN_ID', args.workflowId],
@@ -97,24 +135,79 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
   });
 }
 
-async function runStepWith(
-  args: RunStepArgs,
-  forcedCompose: ComposeChoice | undefined,
-  client: Client | undefined,
-): Promise<StepResult> {
+/**
+ * The run's Compose setup on this worker. Another worker may have prepared the run, with the
+ * copies in a run folder this one does not share: then they are taken from the workspace now.
+ */
+function composeSetupHere(args: RunStepArgs, note: (line: string) => void): ComposeSetup | undefined {
+  const setup = args.compose;
+  if (!setup || (setup.files.every((file) => fs.existsSync(file)) && fs.existsSync(setup.envFile))) return setup;
+  note(
+    '=== the run was prepared by another worker whose run folder is not here; Compose files read from the workspace',
+  );
+  const fixed = fixComposeSetup({
+    workspace: args.workspace,
+    files: composeFilesOf(args.workspace, args.composeFiles),
+    env: setup.variables,
+    alsoWatch: [CONFIG_FILE],
+    jobDir: args.jobDir,
+  });
+  return { ...fixed, sources: setup.sources };
+}
+
+/** The variables the workspace asks for by name: fixed at the run's start, or read now for older runs. */
+function variablesOf(args: RunStepArgs): string[] {
+  if (args.compose) return args.compose.variables;
+  const names = new Set<string>();
+  for (const file of composeFilesOf(args.workspace, args.composeFiles)) {
+    try {
+      for (const name of composeVariables(fs.readFileSync(path.join(args.workspace, file), 'utf8'))) names.add(name);
+    } catch {
+      // Compose will say what is wrong with the file.
+    }
+  }
+  return [...names];
+}
+
+async function runStepWith(args: RunStepArgs, deps: RunStepDeps): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
+  const log = openStepLog(args.logPath);
+  // The values of the workspace's .env files are hidden too: a step may print what it loaded.
+  const redactStep = createRedactor({ ...process.env, ...workspaceSecrets(args.workspace) });
+  const output = new StepOutput(redactStep);
+  // Beats from the start to the very end: a slow `docker rm` or artifact copy after the step
+  // ended must never look like a lost worker (that would run a finished step again).
+  const report = liveOutput(args, deps.client);
+  const heartbeat = setInterval(() => report(output), HEARTBEAT_EVERY_MS);
+  report(output);
+  try {
+    return await runStepBeating(args, deps, { ctx, started, log, output, redactStep });
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+interface StepIo {
+  ctx: Context;
+  started: number;
+  log: fs.WriteStream;
+  output: StepOutput;
+  redactStep: (text: string) => string;
+}
+
+async function runStepBeating(
+  args: RunStepArgs,
+  deps: RunStepDeps,
+  { ctx, started, log, output, redactStep }: StepIo,
+): Promise<StepResult> {
   const { step, workflowId } = args;
   const name = containerName(workflowId, step.name, args.attempt, ctx.info.attempt);
-
-  fs.mkdirSync(path.dirname(args.logPath), { recursive: true });
-  const log = fs.createWriteStream(args.logPath, { flags: 'a' });
-  const writeLine = (line: string) => log.write(line + '\n');
-  const tail = new LineTail();
+  const writeLine = (line: string) => log.write(redactStep(line) + '\n');
 
   let compose;
   try {
-    compose = await detectCompose(forcedCompose);
+    compose = await detectCompose(deps.compose);
   } catch (err) {
     log.end();
     if (err instanceof ComposeMissingError)
@@ -128,7 +221,9 @@ async function runStepWith(
     await removeContainers(leftovers.map((c) => c.id));
   }
 
-  const argv = stepArgv(args, compose, name, ctx.info.attempt);
+  const setup = composeSetupHere(args, writeLine);
+  const owner = await deps.owner?.();
+  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt, owner);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +
@@ -149,14 +244,22 @@ async function runStepWith(
     buffer: false,
     reject: false,
     stdin: 'ignore',
-    // No TTY, plain progress: logs stay readable. (Never COMPOSE_INTERACTIVE_NO_CLI: with it,
+    // Only what Compose needs and the workspace asks for by name: never the worker's whole
+    // environment. Plain progress keeps logs readable. (Never COMPOSE_INTERACTIVE_NO_CLI: with it,
     // docker-compose 1.29 starts a `run` container twice, so the step would run twice.)
-    env: { COMPOSE_PROGRESS: 'plain', BUILDKIT_PROGRESS: 'plain' },
+    env: composeEnvironment(process.env, variablesOf(args)),
+    extendEnv: false,
     forceKillAfterDelay: 5_000,
   });
-  child.all?.setEncoding('utf8');
-  child.all?.on('data', (chunk: string) => {
-    for (const line of tail.push(chunk)) writeLine(line);
+  const stream = child.all;
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    // When the disk is slower than the step, the step waits (its pipe fills), not our memory.
+    const text = output.push(chunk);
+    if (text && !log.write(text) && stream) {
+      stream.pause();
+      log.once('drain', () => stream.resume());
+    }
   });
 
   let stopping: Promise<void> | undefined;
@@ -171,32 +274,31 @@ async function runStepWith(
   };
   const timeout = setTimeout(() => {
     timedOut = true;
-    writeLine(`=== step ${step.name} timed out after ${args.timeoutSeconds} s; stopping it`);
+    writeLine(`\n=== step ${step.name} timed out after ${args.timeoutSeconds} s; stopping it`);
     void stop();
   }, args.timeoutSeconds * 1000);
   const onCancel = () => {
     writeLine(
-      `=== step ${step.name} cancelled ` +
+      `\n=== step ${step.name} cancelled ` +
         `(${String(ctx.cancellationSignal.reason?.message ?? 'cancel requested')}); stopping it`,
     );
     void stop();
   };
   ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-  const report = liveOutput(args, client);
-  const heartbeat = setInterval(() => report(tail), HEARTBEAT_EVERY_MS);
-  report(tail);
 
   let result;
   try {
     result = await child;
-    if (child.all && !child.all.readableEnded) await once(child.all, 'end').catch(() => undefined);
+    if (stream && !stream.readableEnded) {
+      stream.resume();
+      await once(stream, 'end').catch(() => undefined);
+    }
   } finally {
     clearTimeout(timeout);
-    clearInterval(heartbeat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
   }
-  const last = tail.flush();
-  if (last !== undefined) writeLine(last);
+  const last = output.end();
+  if (last) log.write(last + '\n');
 
   // The engine's record says whether the script ran (and with what code); whatever is left of the
   // container (a stop, a client that could not remove it) goes now.
@@ -228,29 +330,42 @@ async function runStepWith(
   ctx.metricMeter
     .createHistogram('poc_step_duration', 'int', 'ms', 'duration of pipeline steps, by step and outcome')
     .record(durationMs, { step: step.name, outcome: classified.outcome });
-  collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started);
+  collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started, (line) => writeLine(`=== ${line}`));
+  const changed = args.compose ? changedSources(args.compose) : [];
+  if (changed.length > 0) {
+    writeLine(
+      `=== the step changed ${changed.join(', ')}; the rest of this run calls Compose as it started, ` +
+        'the next run reads the changed file(s)',
+    );
+  }
   const finish = (line: string) =>
     new Promise<void>((resolve) => {
       writeLine(`=== ${line} (${(durationMs / 1000).toFixed(1)} s)`);
       log.end(resolve);
     });
-  const ending = endOf(args, classified, { compose, clientExitCode: result.exitCode, problem, tail });
+  const ending = endOf(args, classified, { compose, clientExitCode: result.exitCode, problem, output, redactStep });
   await finish(ending.line);
   if (classified.outcome === 'cancelled') throw ctx.cancellationSignal.reason;
   if (ending.failure) throw ending.failure;
-  return { exitCode: 0, durationMs, logTail: tail.tail() };
+  return { exitCode: 0, durationMs, logTail: output.tail() };
 }
 
 /** The log's last line for a step's outcome and, unless it passed, the failure the workflow gets. */
 function endOf(
   args: RunStepArgs,
   { outcome, exitCode, oomKilled }: ClassifiedStep,
-  seen: { compose: Compose; clientExitCode: number | undefined; problem: string | null; tail: LineTail },
+  seen: {
+    compose: Compose;
+    clientExitCode: number | undefined;
+    problem: string | null;
+    output: StepOutput;
+    redactStep: (text: string) => string;
+  },
 ): { line: string; failure?: ApplicationFailure } {
   const step = args.step.name;
   const details = (code: number | null): StepFailureDetails => ({
     exitCode: code,
-    logTail: seen.tail.tail(),
+    logTail: seen.output.tail(),
     logPath: args.logPath,
     timedOut: outcome === 'timeout',
   });
@@ -279,7 +394,7 @@ function endOf(
       const { compose } = seen;
       const why =
         `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
-        `${redact(seen.tail.lastLine()).slice(0, 300) || `exit code ${seen.clientExitCode}`}`;
+        `${seen.redactStep(seen.output.lastLine()).slice(0, 300) || `exit code ${seen.clientExitCode}`}`;
       return { line: why, failure: failure(why, STEP_FAILURE_TYPES.compose, null) };
     }
     case 'failed': {
@@ -290,27 +405,96 @@ function endOf(
   }
 }
 
-/** Copies what the step wrote to `<workspace>/runner/artifacts/` into the run's own artifacts folder. */
-export function collectArtifacts(workspace: string, target: string, sinceMs: number): string[] {
-  const source = path.join(workspace, 'runner', 'artifacts');
-  const copied: string[] = [];
-  let names: string[];
+/** An artifact larger than this is left where it is (a line in the log says so). */
+export const MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+
+/** True when `dir` is a real folder, not a link to one. */
+function isRealDir(dir: string): boolean {
   try {
-    names = fs.readdirSync(source);
+    return fs.lstatSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies what the step wrote to `<workspace>/runner/artifacts/` into the run's own artifacts
+ * folder. The step wrote that folder, so nothing in it is followed: a link (or a folder that is a
+ * link) is skipped with a line in the log, a file is opened without following links and must be
+ * a regular file when open, and the copy is never written through a link either.
+ */
+export function collectArtifacts(
+  workspace: string,
+  target: string,
+  sinceMs: number,
+  note: (line: string) => void = () => undefined,
+): string[] {
+  const copied: string[] = [];
+  const runner = path.join(workspace, 'runner');
+  const source = path.join(runner, 'artifacts');
+  if (!fs.existsSync(source)) return copied;
+  if (!isRealDir(runner) || !isRealDir(source)) {
+    note(`runner/artifacts is a link, not a folder of the workspace; no artifact collected`);
+    return copied;
+  }
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(source, { withFileTypes: true });
   } catch {
     return copied;
   }
-  for (const name of names) {
-    const file = path.join(source, name);
+  for (const entry of entries) {
+    if (entry.isSymbolicLink()) {
+      note(`artifact ${JSON.stringify(entry.name)} is a link; not copied`);
+      continue;
+    }
+    if (!entry.isFile()) continue;
     try {
-      const stat = fs.statSync(file);
-      if (!stat.isFile() || stat.mtimeMs < sinceMs - 1_000) continue;
-      fs.mkdirSync(target, { recursive: true });
-      fs.copyFileSync(file, path.join(target, name));
-      copied.push(name);
-    } catch {
-      // An artifact that vanished or cannot be read is not worth failing a step for.
+      if (copyArtifact(path.join(source, entry.name), target, entry.name, sinceMs, note)) copied.push(entry.name);
+    } catch (err) {
+      // An artifact that vanished, changed into a link or cannot be read is not worth failing a step for.
+      note(`artifact ${JSON.stringify(entry.name)} not copied (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
   return copied;
+}
+
+function copyArtifact(file: string, target: string, name: string, sinceMs: number, note: (l: string) => void) {
+  const input = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(input);
+    if (!stat.isFile() || stat.mtimeMs < sinceMs - 1_000) return false;
+    if (stat.size > MAX_ARTIFACT_BYTES) {
+      note(`artifact ${JSON.stringify(name)} is ${stat.size} bytes, over the ${MAX_ARTIFACT_BYTES} limit; not copied`);
+      return false;
+    }
+    fs.mkdirSync(target, { recursive: true });
+    const output = fs.openSync(path.join(target, name), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644);
+    try {
+      const buffer = Buffer.alloc(Math.min(1024 * 1024, Math.max(1, stat.size)));
+      for (let read; (read = fs.readSync(input, buffer, 0, buffer.length, null)) > 0;)
+        fs.writeSync(output, buffer, 0, read);
+    } finally {
+      fs.closeSync(output);
+    }
+    return true;
+  } finally {
+    fs.closeSync(input);
+  }
+}
+
+/** The step log, opened for appending without following a link (a failure to open it says why, in one line). */
+function openStepLog(logPath: string): fs.WriteStream {
+  fs.mkdirSync(path.dirname(logPath), { recursive: true });
+  let fd: number;
+  try {
+    fd = fs.openSync(logPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `cannot open the step log ${logPath} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      STEP_FAILURE_TYPES.invalidInput,
+    );
+  }
+  return fs.createWriteStream('', { fd });
 }

@@ -9,6 +9,25 @@ export interface StepPlan {
   timeoutSeconds: number | null;
 }
 
+/**
+ * How every step of a run calls Compose, fixed when the run starts: what a step writes into the
+ * workspace (a compose file, a `.env`) changes nothing for the rest of its run.
+ */
+export interface ComposeSetup {
+  /** Copies of the workspace's compose files, in the run's folder (outside what a step mounts). */
+  files: string[];
+  /** The workspace: relative paths in the files resolve from here. */
+  projectDirectory: string;
+  /** The run's copy of the workspace's `.env` (an empty file when it has none). */
+  envFile: string;
+  /** Compose project: the workspace's folder name and a digest of its full path. */
+  project: string;
+  /** Variables the workspace asks for by name (in its compose files, poc.config.json `env`). */
+  variables: string[];
+  /** The workspace files the setup was read from, with their digests (a step that changes one is told). */
+  sources: { path: string; sha256: string | null }[];
+}
+
 export interface RunPlan {
   workspace: string;
   /** Compose files relative to the workspace (empty: compose's own default lookup). */
@@ -18,6 +37,8 @@ export interface RunPlan {
   lockKey: string;
   jobDir: string;
   steps: StepPlan[];
+  /** Absent in plans recorded before it existed: their steps read the workspace as it is. */
+  compose?: ComposeSetup;
 }
 
 export interface PrepareRunArgs {
@@ -38,6 +59,8 @@ export interface RunStepArgs {
   /** The run's folder: the step's new files in `<workspace>/runner/artifacts` are copied to its artifacts/. */
   jobDir: string;
   timeoutSeconds: number;
+  /** The run's Compose setup (absent for runs whose plan was recorded before it existed). */
+  compose?: ComposeSetup;
   /**
    * Set for runs that report to Slack: send the newest output line to the workflow (the
    * `stepOutput` signal) at most this often, when it changed. Without it the line is only in the

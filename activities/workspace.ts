@@ -4,7 +4,7 @@
  * text of a request.
  *
  * poc.config.json (every field optional):
- *   { "service": "runner", "composeFiles": ["docker-compose.yml"],
+ *   { "service": "runner", "composeFiles": ["docker-compose.yml"], "env": ["NPM_TOKEN"],
  *     "steps": { "lint": { "run": "npm run lint", "timeoutSeconds": 300 }, "e2e": "npm run e2e",
  *                "build": { "build": true } },
  *     "chat": { "tools": ["run_steps", "read_log", "list_runs"], "steps": ["lint", "test"] } }
@@ -14,9 +14,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CHAT_TOOLS, CHAT_TOOL_NAMES, DEFAULT_STEPS, FAILURE_TYPES, type ChatToolName } from '../core/contract.js';
-import { STEP_NAME } from '../core/validate.js';
+import { MAX_ID_NAME_LENGTH, STEP_NAME, idName } from '../core/validate.js';
+import { createRedactor } from '../core/redact.js';
+import { fixComposeSetup } from './compose-setup.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -24,7 +27,10 @@ const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'do
 
 export interface WorkspaceConfig {
   service: string;
+  /** As poc.config.json names them; empty: Compose's own default lookup (`composeFilesOf` resolves it). */
   composeFiles: string[];
+  /** Variables of the worker's environment that Compose may pass on (poc.config.json `env`). */
+  env: string[];
   steps: Map<string, StepPlan>;
   /** What conversations may do here (`chat` in poc.config.json). */
   chat: ChatPolicy;
@@ -59,6 +65,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   let service = 'runner';
   let composeFiles: string[] = [];
   let chatSection: unknown;
+  let env: string[] = [];
   const configPath = path.join(workspace, CONFIG_FILE);
   if (fs.existsSync(configPath)) {
     const where = `${configPath}`;
@@ -72,8 +79,10 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
       throw new WorkspaceError(`${where} must hold a JSON object`);
     const config = raw as Record<string, unknown>;
     for (const key of Object.keys(config)) {
-      if (!['service', 'composeFiles', 'steps', 'chat', '$schema'].includes(key)) {
-        throw new WorkspaceError(`${where}: unknown field "${key}"; the fields are service, composeFiles, steps, chat`);
+      if (!['service', 'composeFiles', 'env', 'steps', 'chat', '$schema'].includes(key)) {
+        throw new WorkspaceError(
+          `${where}: unknown field "${key}"; the fields are service, composeFiles, env, steps, chat`,
+        );
       }
     }
     if (config.service !== undefined) {
@@ -90,6 +99,17 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
         throw new WorkspaceError(`${where}: composeFiles must be a list of file names inside the workspace`);
       }
       composeFiles = config.composeFiles as string[];
+    }
+    if (config.env !== undefined) {
+      if (
+        !Array.isArray(config.env) ||
+        config.env.some((name) => typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      ) {
+        throw new WorkspaceError(
+          `${where}: env must be a list of variable names (e.g. ["NPM_TOKEN"]) that Compose may pass on`,
+        );
+      }
+      env = config.env as string[];
     }
     if (config.steps !== undefined) {
       if (!config.steps || typeof config.steps !== 'object' || Array.isArray(config.steps)) {
@@ -120,6 +140,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   return {
     service,
     composeFiles: composeFiles.length > 0 ? composeFiles : [],
+    env,
     steps,
     chat: parseChatPolicy(configPath, chatSection, [...steps.keys()]),
   };
@@ -143,6 +164,21 @@ function parseChatPolicy(where: string, raw: unknown, defined: string[]): ChatPo
   }
   const allowed = [...new Set(tools as ChatToolName[])];
   return { tools: allowed, steps: allowed.includes(CHAT_TOOLS.runSteps) ? (steps as string[]) : [] };
+}
+
+/**
+ * The compose files Compose would read in `workspace`: the configured ones, else the first of its
+ * default names with its override file (`compose.override.yaml`, `docker-compose.override.yml`).
+ */
+export function composeFilesOf(workspace: string, configured: string[]): string[] {
+  if (configured.length > 0) return configured;
+  const main = COMPOSE_FILES.find((f) => fs.existsSync(path.join(workspace, f)));
+  if (!main) return [];
+  const stem = main.startsWith('docker-') ? 'docker-compose' : 'compose';
+  const override = [`${stem}.override.yaml`, `${stem}.override.yml`].find((f) =>
+    fs.existsSync(path.join(workspace, f)),
+  );
+  return override ? [main, override] : [main];
 }
 
 function parseStep(where: string, name: string, def: unknown): StepPlan {
@@ -172,10 +208,9 @@ function checkCommand(where: string, name: string, command: string): string {
   return command;
 }
 
-/** Folder name for a workflow id (ids may hold any character). */
+/** Folder name for a workflow id (ids may hold any character; two ids never share a folder). */
 export function jobFolderName(workflowId: string): string {
-  const safe = workflowId.replace(/[^a-zA-Z0-9_.-]/g, '_');
-  return /^\.*$/.test(safe) ? `_${safe}` : safe;
+  return idName(workflowId);
 }
 
 /**
@@ -194,6 +229,40 @@ export function lockKeyFor(workspace: string, taskQueue: string): string {
   return crypto.createHash('sha256').update(`${taskQueue}\0${real}`).digest('hex').slice(0, 16);
 }
 
+/** The real path of `target`, or of its nearest existing parent joined with the rest (it may not exist yet). */
+function realPathOf(target: string): string {
+  const absolute = path.resolve(target);
+  try {
+    return fs.realpathSync(absolute);
+  } catch {
+    const parent = path.dirname(absolute);
+    return parent === absolute ? absolute : path.join(realPathOf(parent), path.basename(absolute));
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * The secret-named values of the workspace's `.env` and `runner/.env` (what a step's scripts load),
+ * for the step's redactor; a file that is a link, too large or unreadable is not read.
+ */
+export function workspaceSecrets(workspace: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const file of [path.join(workspace, '.env'), path.join(workspace, 'runner', '.env')]) {
+    try {
+      const stat = fs.lstatSync(file);
+      if (!stat.isFile() || stat.size > 1024 * 1024) continue;
+      Object.assign(values, parseEnv(fs.readFileSync(file, 'utf8')));
+    } catch {
+      // No such file: nothing to hide.
+    }
+  }
+  return values;
+}
+
 export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
   return async function prepareRun(args: PrepareRunArgs): Promise<RunPlan> {
     const workspace = path.resolve(args.workspace ?? defaults.workspace);
@@ -201,8 +270,10 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
-      if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
-      throw err;
+      if (!(err instanceof WorkspaceError)) throw err;
+      // A broken poc.config.json is quoted in the message: what it holds must not reach history.
+      const redact = createRedactor({ ...process.env, ...workspaceSecrets(workspace) });
+      throw ApplicationFailure.nonRetryable(redact(err.message), FAILURE_TYPES.invalidInput);
     }
     const steps = args.steps.map((name) => {
       const step = config.steps.get(name);
@@ -227,9 +298,33 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       }
       return step;
     });
-    const jobDir = path.join(defaults.jobsDir, jobFolderName(args.workflowId));
+    const folder = jobFolderName(args.workflowId);
+    if (folder.length > MAX_ID_NAME_LENGTH) {
+      throw ApplicationFailure.nonRetryable(
+        `workflow id is too long for a run folder (${folder.length} characters as a file name, ` +
+          `the limit is ${MAX_ID_NAME_LENGTH}); start the run with a shorter id`,
+        FAILURE_TYPES.invalidInput,
+      );
+    }
+    const jobsDir = realPathOf(defaults.jobsDir);
+    const realWorkspace = realPathOf(workspace);
+    if (isInside(jobsDir, realWorkspace)) {
+      throw ApplicationFailure.nonRetryable(
+        `the run folders (${defaults.jobsDir}, POC_JOBS_DIR) are inside workspace ${workspace}, where a step ` +
+          'could rewrite its own logs; set POC_JOBS_DIR outside it (unset: the state folder)',
+        FAILURE_TYPES.invalidInput,
+      );
+    }
+    const jobDir = path.join(defaults.jobsDir, folder);
     fs.mkdirSync(path.join(jobDir, 'logs'), { recursive: true });
     fs.mkdirSync(path.join(jobDir, 'artifacts'), { recursive: true });
+    const compose = fixComposeSetup({
+      workspace,
+      files: composeFilesOf(workspace, config.composeFiles),
+      env: config.env,
+      alsoWatch: [CONFIG_FILE],
+      jobDir,
+    });
     return {
       workspace,
       composeFiles: config.composeFiles,
@@ -237,6 +332,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       lockKey: lockKeyFor(workspace, Context.current().info.taskQueue),
       jobDir,
       steps,
+      compose,
     };
   };
 }

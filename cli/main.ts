@@ -2,6 +2,7 @@
  * The `poc` command. Exit codes: 0 success, 1 the run (or the operation) failed, 2 bad usage.
  * Every read command takes --json for scripts.
  */
+import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -62,6 +63,23 @@ function whoAmI(): string {
   }
 }
 
+/** `stream`, with everything written to it redacted first: no path of the CLI prints a secret. */
+function redacting<S extends Io['stdout']>(stream: S): S {
+  return new Proxy(stream, {
+    get(target, property) {
+      if (property === 'write') {
+        return (chunk: unknown, ...rest: unknown[]) =>
+          (target.write as (...args: unknown[]) => boolean)(
+            typeof chunk === 'string' || Buffer.isBuffer(chunk) ? redact(String(chunk)) : chunk,
+            ...rest,
+          );
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** Where a run started here comes from, for the Web UI's details. */
 function cliSource(): string {
   return `poc CLI on ${os.hostname()}`;
@@ -69,7 +87,7 @@ function cliSource(): string {
 
 export async function main(argv: string[], streams: Io = process): Promise<number> {
   const previous = io;
-  io = streams;
+  io = { stdout: redacting(streams.stdout), stderr: redacting(streams.stderr) };
   try {
     return await runCommand(argv);
   } finally {
@@ -288,10 +306,14 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     case 'approve':
     case 'approve-all':
     case 'deny': {
-      const result = await decide(await getClient(), command.id, {
-        action: DECISION_ACTIONS[command.name],
-        by: whoAmI(),
-      });
+      // One id for this invocation: however often the call is retried, it answers one question.
+      const updateId = `cli-${crypto.randomUUID()}`;
+      const result = await decide(
+        await getClient(),
+        command.id,
+        { action: DECISION_ACTIONS[command.name], by: whoAmI() },
+        { updateId },
+      );
       out(command.json ? JSON.stringify(result) : `${result.action} accepted for step ${result.step}`);
       return 0;
     }

@@ -1,7 +1,7 @@
 /**
  * `poc up` / `server` / `worker` / `bot`: the pieces of the stack, in one process or one each.
  * The embedded default is a real `temporal server start-dev` with its SQLite file under
- * runner/temporal/ and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
+ * the state folder (POC_DATA_DIR) and the Web UI on :8233; TEMPORAL_ADDRESS points everything elsewhere.
  */
 import path from 'node:path';
 import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
@@ -104,7 +104,12 @@ function workerPiece(worker: StartedWorker): Stoppable {
 }
 
 export async function up(config: PocConfig, log: Log): Promise<void> {
-  installRuntime({ metricsPort: config.metricsPort, logLevel: 'WARN', shutdownSignals: [] });
+  installRuntime({
+    metricsPort: config.metricsPort,
+    metricsHost: config.metricsHost,
+    logLevel: 'WARN',
+    shutdownSignals: [],
+  });
   let address = config.temporalAddress;
   let uiUrl = config.uiUrl;
   let server: DevServer | undefined;
@@ -142,7 +147,8 @@ export async function up(config: PocConfig, log: Log): Promise<void> {
   log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
   log(`  workspace       ${config.workspace}`);
   log(`  Slack bot       ${bot ? 'running' : 'off (set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to start it)'}`);
-  if (config.metricsPort !== undefined) log(`  metrics         http://127.0.0.1:${config.metricsPort}/metrics`);
+  if (config.metricsPort !== undefined)
+    log(`  metrics         http://${config.metricsHost}:${config.metricsPort}/metrics`);
   if (docker) log(`  Docker          ${docker} — pipelines wait for it; \`poc doctor\` says more`);
   log('');
   log('Try `npx poc run "my goal" --follow` in another terminal. Ctrl-C stops everything.');
@@ -164,7 +170,12 @@ export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
 }
 
 export async function workerOnly(config: PocConfig, log: Log): Promise<void> {
-  installRuntime({ metricsPort: config.metricsPort, logLevel: 'INFO', shutdownSignals: [] });
+  installRuntime({
+    metricsPort: config.metricsPort,
+    metricsHost: config.metricsHost,
+    logLevel: 'INFO',
+    shutdownSignals: [],
+  });
   const worker = await startWorker({ address: clientAddress(config), config, log });
   const stopSignal = armStopSignal(log);
   log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}". Ctrl-C stops it.`);

@@ -618,6 +618,9 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
   if (!/^[\d*/,\-A-Za-z?#LW@ ]{1,100}$/.test(cron) || cron.trim().split(/\s+/).length > 7) {
     throw new UsageError(`--cron ${shown(cron, 40)} is not a cron expression like "0 3 * * *"`, usage);
   }
+  const tooOften = subMinuteCron(cron);
+  if (tooOften)
+    throw new UsageError(`--cron ${shown(cron, 40)} ${tooOften}; the shortest interval is one minute`, usage);
   const overlap = (f.overlap as string | undefined) ?? 'skip';
   if (overlap !== 'skip' && overlap !== 'buffer') throw new UsageError('--overlap must be skip or buffer', usage);
   return {
@@ -630,6 +633,22 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
     overlap,
     json: isJson,
   };
+}
+
+/**
+ * Why a schedule's cron would fire more often than once a minute, or undefined when it does not:
+ * a 7-field expression whose seconds field is not one second, or `@every` under 60 s.
+ */
+export function subMinuteCron(cron: string): string | undefined {
+  const every = /^@every\s+(\d+)([smhd])(?:\/\S+)?$/.exec(cron.trim());
+  if (every) {
+    const seconds = Number(every[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[every[2] as 's' | 'm' | 'h' | 'd'];
+    return seconds < 60 ? `fires every ${seconds} s` : undefined;
+  }
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length === 7 && !/^\d{1,2}$/.test(fields[0]))
+    return `fires more than once a minute (seconds "${fields[0]}")`;
+  return undefined;
 }
 
 /** The command list, or one command's usage. */

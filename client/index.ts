@@ -337,12 +337,32 @@ export async function cancelRun(client: Client, id: string): Promise<string> {
   return workflowId;
 }
 
+export interface DecideOptions {
+  /**
+   * Temporal's update id. The server answers an id it has seen with the first answer's result, so
+   * a request sent again (a redelivered Slack event, a retried call) never answers a later
+   * question. Derive it from the request's source (`decisionUpdateId`); a fresh one when absent.
+   */
+  updateId?: string;
+}
+
+/** An update id derived from where a decision came from: the same source always gives the same id. */
+export function decisionUpdateId(source: string, ...parts: string[]): string {
+  const digest = crypto.createHash('sha256').update(parts.join('\0')).digest('hex');
+  return `${source}-${digest.slice(0, 32)}`;
+}
+
 /** Sends the `decide` update; a decision the run does not await is rejected with the reason. */
-export async function decide(client: Client, id: string, decision: Decision): Promise<DecideResult> {
+export async function decide(
+  client: Client,
+  id: string,
+  decision: Decision,
+  { updateId = `decide-${crypto.randomUUID()}` }: DecideOptions = {},
+): Promise<DecideResult> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
   try {
-    return await handle.executeUpdate(decideUpdate, { args: [decision] });
+    return await handle.executeUpdate(decideUpdate, { args: [decision], updateId });
   } catch (err) {
     const description = await handle.describe().catch(() => undefined);
     if (description && !isExecutionOpen(description)) {

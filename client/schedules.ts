@@ -12,7 +12,7 @@ import {
   type ScheduleDescription,
 } from '@temporalio/client';
 import type { PocConfig } from '../core/config.js';
-import type { Command } from './grammar.js';
+import { subMinuteCron, type Command } from './grammar.js';
 import {
   INTERNAL_ID,
   PocKind,
@@ -22,7 +22,7 @@ import {
   type PipelineInput,
 } from '../core/contract.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
-import { validatePipelineInput } from '../core/validate.js';
+import { InputError, validatePipelineInput } from '../core/validate.js';
 import { pipelineMetadata } from './metadata.js';
 
 const SCHEDULE_PREFIX = INTERNAL_ID.schedulePrefix;
@@ -56,6 +56,9 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
     requestedBy: `schedule:${opts.name}`,
   };
   const metadata = pipelineMetadata(validatePipelineInput(input), `schedule ${opts.name} (${opts.cron})`);
+  const tooOften = subMinuteCron(opts.cron);
+  if (tooOften)
+    throw new InputError('cron', `${JSON.stringify(opts.cron)} ${tooOften}; the shortest interval is one minute`);
   const scheduleId = `${SCHEDULE_PREFIX}${opts.name}`;
   try {
     await client.schedule.create<typeof pipelineWorkflow>({

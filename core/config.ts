@@ -10,11 +10,13 @@
  * Defaults make the embedded stack work with nothing set.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE, LLM_BACKENDS, type LlmBackend } from './contract.js';
+import { SLACK_ID } from './validate.js';
 
 /**
  * The repository (or installed package) this file belongs to: the default workspace and the home of
@@ -173,7 +175,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'POC_DATA_DIR',
     group: 'Temporal',
     description: "folder of the embedded dev server's SQLite file and log",
-    default: '`runner/temporal`',
+    default: '`$POC_STATE_DIR/temporal`',
   },
   // Cluster (`poc cluster`)
   {
@@ -217,13 +219,16 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_ALLOWED_USERS',
     group: 'Slack',
-    description: 'comma-separated user ids who may start, cancel and decide runs',
+    description:
+      'comma-separated Slack user ids who may use the bot (every command and button); set but empty is an error',
     default: 'everyone',
   },
   {
     name: 'POC_ALLOWED_CHANNELS',
     group: 'Slack',
-    description: 'comma-separated channel ids where runs may be started, cancelled and decided',
+    description:
+      'comma-separated channel ids where the bot answers; a run is readable only where it was started, or by ' +
+      'whoever may use its channel; set but empty is an error',
     default: 'every channel',
   },
   // LLM
@@ -278,7 +283,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_LLM_IDLE_TIMEOUT_MS',
     group: 'LLM',
-    description: 'a prompt attempt that receives nothing for this long is abandoned and retried',
+    description:
+      'a prompt attempt that receives no byte for this long (text, keep-alive or any event) is abandoned and retried',
     default: String(DEFAULT_LLM_IDLE_TIMEOUT_MS),
   },
   // Conversations (`poc chat`, `!poc chat`)
@@ -352,8 +358,10 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'POC_JOBS_DIR',
     group: 'Pipelines',
-    description: 'where step logs and artifacts of each run go (`<dir>/<workflow id>/`)',
-    default: '`runner/jobs`',
+    description:
+      'where step logs and artifacts of each run go (`<dir>/<workflow id>/`); never inside a workspace, ' +
+      'where a step could rewrite them',
+    default: '`$POC_STATE_DIR/jobs`',
   },
   // Retention, metrics
   {
@@ -368,6 +376,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "port of the worker's Prometheus endpoint (`/metrics`)",
     default: 'no endpoint',
   },
+  {
+    name: 'POC_METRICS_HOST',
+    group: 'Metrics',
+    description: 'address the Prometheus endpoint listens on (`0.0.0.0` or `::` for every interface)',
+    default: '`127.0.0.1` (this machine only)',
+  },
   // Paths
   {
     name: 'POC_CACHE_DIR',
@@ -376,6 +390,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '`$XDG_CACHE_HOME/poc-orchestrator`',
   },
   { name: 'XDG_CACHE_HOME', group: 'Paths', description: 'base of the cache folder', default: '`~/.cache`' },
+  {
+    name: 'POC_STATE_DIR',
+    group: 'Paths',
+    description: "per-user state, outside any tree a step mounts: run folders (`jobs/`), the embedded server's data",
+    default: '`$XDG_STATE_HOME/poc-orchestrator`',
+  },
+  { name: 'XDG_STATE_HOME', group: 'Paths', description: 'base of the state folder', default: '`~/.local/state`' },
   {
     name: 'XDG_CONFIG_HOME',
     group: 'Paths',
@@ -491,6 +512,8 @@ export interface PocConfig {
   /** Web UI base URL, for links in Slack and the CLI. */
   uiUrl: string;
   metricsPort: number | undefined;
+  /** Address the metrics endpoint binds (POC_METRICS_HOST; loopback unless said otherwise). */
+  metricsHost: string;
   /** Run folders of closed runs older than this many days are pruned (0 = never). */
   retentionDays: number;
   /** The embedded dev server `poc up` / `poc server` start when TEMPORAL_ADDRESS is unset. */
@@ -507,6 +530,8 @@ export interface PocConfig {
   cluster: ClusterSettings;
   /** Per-user cache (the Temporal CLI build lives here). */
   cacheDir: string;
+  /** Per-user state, outside any workspace: the default home of `jobsDir` and the embedded server's data. */
+  stateDir: string;
   /** PATH, where `temporal` and `go` are looked for. */
   searchPath: string;
   /** False when NO_COLOR is set. */
@@ -578,7 +603,30 @@ function reader(env: NodeJS.ProcessEnv) {
     return items.length ? items : undefined;
   };
   const dir = (name: string, fallback: string): string => path.resolve(read(name) ?? fallback);
-  return { read, int, port, url, bool, list, dir };
+  /**
+   * An allow-list of Slack ids. Unlike other settings, set-but-empty is an error: a list that
+   * names nobody must never mean "everyone".
+   */
+  const idList = (name: string, pattern: RegExp, example: string): string[] | undefined => {
+    if (!KNOWN.has(name)) throw new Error(`core/config.ts reads ${name}, which CONFIG_VARIABLES does not list`);
+    if (env[name] === undefined) return undefined;
+    const items = list(name);
+    if (!items) {
+      throw new ConfigError(
+        name,
+        `${name} is set but lists nobody; list ids like ${example} or unset it (unset: no limit)`,
+      );
+    }
+    const bad = items.find((item) => !pattern.test(item));
+    if (bad !== undefined) {
+      throw new ConfigError(
+        name,
+        `${name}: ${JSON.stringify(bad.slice(0, 40))} is not a Slack id; list ids like ${example} (names do not work)`,
+      );
+    }
+    return items;
+  };
+  return { read, int, port, url, bool, list, dir, idList };
 }
 
 type Reader = ReturnType<typeof reader>;
@@ -590,22 +638,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
   const embeddedUiPort = r.port('POC_EMBEDDED_UI_PORT') ?? EMBEDDED_UI_PORT;
   const temporal = temporalSettings(r);
   const workspaceFromEnv = r.read('POC_WORKSPACE');
+  const stateDir = stateDirOf(r);
   return {
     temporalAddress: temporal.address,
     namespace: temporal.namespace,
     taskQueue: r.read('POC_TASK_QUEUE') ?? DEFAULT_TASK_QUEUE,
     workspace: path.resolve(workspaceFromEnv ?? repoRoot),
     workspaceFromEnv: workspaceFromEnv && path.resolve(workspaceFromEnv),
-    jobsDir: r.dir('POC_JOBS_DIR', path.join(repoRoot, 'runner', 'jobs')),
+    jobsDir: r.dir('POC_JOBS_DIR', path.join(stateDir, 'jobs')),
     uiUrl: (
       r.url('POC_TEMPORAL_UI_URL', 'http://temporal-ui.internal:8080') ?? `http://127.0.0.1:${embeddedUiPort}`
     ).replace(/\/+$/, ''),
     metricsPort: r.port('POC_METRICS_PORT'),
+    metricsHost: metricsHost(r),
     retentionDays: retentionDays(r),
     embedded: {
       port: embeddedPort,
       uiPort: embeddedUiPort,
-      dataDir: r.dir('POC_DATA_DIR', path.join(repoRoot, 'runner', 'temporal')),
+      dataDir: r.dir('POC_DATA_DIR', path.join(stateDir, 'temporal')),
     },
     temporal: temporal.settings,
     slack: slackSettings(r),
@@ -618,11 +668,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
       postgresBinDir: r.read('POC_POSTGRES_BIN_DIR') && r.dir('POC_POSTGRES_BIN_DIR', ''),
     },
     cacheDir: cacheDirOf(r),
+    stateDir,
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,
     offline: r.bool('POC_OFFLINE') ?? false,
     envFiles: [],
   };
+}
+
+function metricsHost(r: Reader): string {
+  const raw = r.read('POC_METRICS_HOST');
+  if (raw === undefined) return '127.0.0.1';
+  const host = raw.replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(host) === 0) {
+    throw new ConfigError(
+      'POC_METRICS_HOST',
+      `POC_METRICS_HOST=${raw} is not an IP address; set it like 127.0.0.1, 0.0.0.0 or ::, or unset it`,
+    );
+  }
+  return host;
 }
 
 /** The files the `poc` command reads into its environment, in this order, relative to where it is started. */
@@ -677,8 +741,8 @@ function slackSettings(r: Reader): SlackSettings {
     signingSecret: r.read('SLACK_SIGNING_SECRET'),
     port: r.port('POC_SLACK_PORT') ?? DEFAULT_SLACK_PORT,
     apiUrl: apiUrl && (apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`),
-    allowedUsers: r.list('POC_ALLOWED_USERS'),
-    allowedChannels: r.list('POC_ALLOWED_CHANNELS'),
+    allowedUsers: r.idList('POC_ALLOWED_USERS', SLACK_ID.user, 'U0123ABCD,U0456EFGH'),
+    allowedChannels: r.idList('POC_ALLOWED_CHANNELS', SLACK_ID.channel, 'C0123ABCD'),
   };
 }
 
@@ -797,6 +861,22 @@ function cacheDirOf(r: Reader): string {
       : process.platform === 'win32'
         ? (r.read('LOCALAPPDATA') ?? path.join(os.homedir(), 'AppData', 'Local'))
         : path.join(os.homedir(), '.cache'));
+  return path.join(base, 'poc-orchestrator');
+}
+
+/** POC_STATE_DIR, else `$XDG_STATE_HOME/poc-orchestrator` (XDG's home of state that outlives a run). */
+function stateDirOf(r: Reader): string {
+  const explicit = r.read('POC_STATE_DIR');
+  if (explicit) return path.resolve(explicit);
+  const xdg = r.read('XDG_STATE_HOME');
+  const base =
+    xdg && path.isAbsolute(xdg)
+      ? xdg
+      : process.platform === 'darwin'
+        ? path.join(os.homedir(), 'Library', 'Application Support')
+        : process.platform === 'win32'
+          ? (r.read('LOCALAPPDATA') ?? path.join(os.homedir(), 'AppData', 'Local'))
+          : path.join(os.homedir(), '.local', 'state');
   return path.join(base, 'poc-orchestrator');
 }
 

@@ -219,6 +219,8 @@ export interface PipelineStatus {
   steps: StepState[];
   error: string | null;
   workspace: string | null;
+  /** The run's folder on the worker (`logs/`, `artifacts/`), outside the tree a step mounts; null until prepared. */
+  jobDir?: string | null;
   onFailure: 'fail' | 'ask';
   pendingDecision: PendingDecision | null;
   decisions: DecisionRecord[];
@@ -249,8 +251,17 @@ export interface LlmUsage {
   outputTokens: number;
 }
 
+/**
+ * The longest answer a result carries (in history, twice: the activity's and the workflow's
+ * result). A longer one is cut there with a marker, and written whole to a file (`fullText`).
+ */
+export const LLM_TEXT_LIMIT = 100_000;
+
 export interface LlmResult {
+  /** The answer, cut at LLM_TEXT_LIMIT characters with a marker saying where the rest is. */
   text: string;
+  /** Set when the answer was cut: its length and the file on the worker that holds it whole. */
+  fullText?: { chars: number; path: string };
   backend: LlmBackend;
   model: string;
   usage: LlmUsage;
@@ -291,6 +302,9 @@ export interface StepFailureNotice {
 export interface DecideResult {
   action: DecisionAction;
   step: string;
+  /** The question this answered (its `pendingDecision.id`) and its kind: which gate a reply settled. */
+  decisionId?: string;
+  kind?: PendingDecision['kind'];
 }
 
 export const statusQuery = defineQuery<RunStatus>('status');

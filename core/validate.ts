@@ -431,3 +431,34 @@ export function validateToolInput(
   }
   throw new InputError('tool', `${quoted(name, 40)} is not a tool`);
 }
+
+/** The longest `idName` a run may have: its folder and container names stay well under 255 bytes. */
+export const MAX_ID_NAME_LENGTH = 200;
+
+/**
+ * A workflow id as a file or container name, one to one (two ids never share a name): letters,
+ * digits and `-` stay, `.` too except first, `_` becomes `__`, any other character `_xx` (its code
+ * in hex) or `_uxxxxxx`. `idFromName` reads it back.
+ */
+export function idName(id: string): string {
+  let name = '';
+  for (const char of id) {
+    if (/[A-Za-z0-9-]/.test(char) || (char === '.' && name !== '')) name += char;
+    else if (char === '_') name += '__';
+    else {
+      const code = char.codePointAt(0) ?? 0;
+      name += code < 0x100 ? `_${code.toString(16).padStart(2, '0')}` : `_u${code.toString(16).padStart(6, '0')}`;
+    }
+  }
+  return name;
+}
+
+/** The workflow id an `idName` stands for, or undefined when `name` is not one. */
+export function idFromName(name: string): string | undefined {
+  const match = /^(?:[A-Za-z0-9-]|(?<!^)\.|__|_[0-9a-f]{2}|_u[0-9a-f]{6})*$/.test(name);
+  if (!match || name === '') return undefined;
+  const id = name.replace(/__|_u([0-9a-f]{6})|_([0-9a-f]{2})/g, (whole, wide?: string, narrow?: string) =>
+    whole === '__' ? '_' : String.fromCodePoint(parseInt(wide ?? narrow ?? '0', 16)),
+  );
+  return idName(id) === name ? id : undefined;
+}

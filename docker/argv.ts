@@ -7,14 +7,42 @@
 export const LABEL_WORKFLOW = 'poc.workflow-id';
 export const LABEL_STEP = 'poc.step';
 export const LABEL_ATTEMPT = 'poc.attempt';
+/** Whose container it is: the sweep removes a container only when its own server and namespace say the run closed. */
+export const LABEL_SERVER = 'poc.server';
+export const LABEL_NAMESPACE = 'poc.namespace';
+export const LABEL_NAMESPACE_ID = 'poc.namespace-id';
+export const LABEL_TASK_QUEUE = 'poc.task-queue';
+
+/** The Temporal a step container belongs to (the namespace id tells two servers at one address apart). */
+export interface ContainerOwner {
+  server: string;
+  namespace: string;
+  namespaceId: string;
+  taskQueue: string;
+}
+
+export function ownerLabels(owner: ContainerOwner): [string, string][] {
+  return [
+    [LABEL_SERVER, owner.server],
+    [LABEL_NAMESPACE, owner.namespace],
+    [LABEL_NAMESPACE_ID, owner.namespaceId],
+    [LABEL_TASK_QUEUE, owner.taskQueue],
+  ];
+}
 
 /** What both kinds of step share: the Compose executable's leading words, the project's files and service. */
 export interface ComposeTarget {
   /** `['compose']` for `docker compose`, `[]` for `docker-compose`. */
   prefix: string[];
-  /** Compose files relative to the workspace (empty: Compose's own default lookup). */
+  /** Compose files (relative to the workspace, or the run's copies; empty: Compose's own default lookup). */
   files: string[];
   service: string;
+  /** `-p`: the Compose project (absent: Compose's default, the folder's name). */
+  project?: string;
+  /** `--project-directory`: where relative paths in the files resolve (the workspace, for copies elsewhere). */
+  projectDirectory?: string;
+  /** `--env-file`: the variables file Compose interpolates with, instead of `<project directory>/.env`. */
+  envFile?: string;
 }
 
 export interface StepContainerSpec extends ComposeTarget {
@@ -32,16 +60,26 @@ export function composeFileArgs(files: string[]): string[] {
   return files.flatMap((file) => ['-f', file]);
 }
 
-/** `docker compose [-f …] build <service>`. */
-export function composeBuildArgv(target: ComposeTarget): string[] {
-  return [...target.prefix, ...composeFileArgs(target.files), 'build', target.service];
+/** The project options both flavours take before the command: `-p`, `--project-directory`, `--env-file`, `-f`…. */
+export function composeProjectArgs(target: ComposeTarget): string[] {
+  return [
+    ...(target.project ? ['-p', target.project] : []),
+    ...(target.projectDirectory ? ['--project-directory', target.projectDirectory] : []),
+    ...(target.envFile ? ['--env-file', target.envFile] : []),
+    ...composeFileArgs(target.files),
+  ];
 }
 
-/** `docker compose [-f …] run --rm -T --name … --label … -e … <service> bash -lc <command>`. */
+/** `docker compose [-p …] [-f …] build <service>`. */
+export function composeBuildArgv(target: ComposeTarget): string[] {
+  return [...target.prefix, ...composeProjectArgs(target), 'build', target.service];
+}
+
+/** `docker compose [-p …] [-f …] run --rm -T --name … --label … -e … <service> bash -lc <command>`. */
 export function composeRunArgv(spec: StepContainerSpec): string[] {
   return [
     ...spec.prefix,
-    ...composeFileArgs(spec.files),
+    ...composeProjectArgs(spec),
     'run',
     '--rm',
     '-T',

@@ -7,9 +7,11 @@
  */
 import { execa } from 'execa';
 import type { ComposeChoice } from '../core/config.js';
-import { LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
+import { idName } from '../core/validate.js';
+import { LABEL_NAMESPACE_ID, LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
 export * from './argv.js';
+export * from './environment.js';
 
 export interface Compose {
   flavour: 'v1' | 'v2';
@@ -146,6 +148,8 @@ export interface LabelledContainer {
   workflowId: string;
   step: string;
   state: string;
+  /** The namespace id of the Temporal that ran it ('' for containers made before the label existed). */
+  namespaceId: string;
 }
 
 /** Our containers (all, or one run's, or one step of one run). */
@@ -160,20 +164,25 @@ export async function listContainers(
     filter.workflowId ? `label=${LABEL_WORKFLOW}=${filter.workflowId}` : `label=${LABEL_WORKFLOW}`,
   ];
   if (filter.step) args.push('--filter', `label=${LABEL_STEP}=${filter.step}`);
-  args.push('--format', `{{.ID}}\t{{.Names}}\t{{.Label "${LABEL_WORKFLOW}"}}\t{{.Label "${LABEL_STEP}"}}\t{{.State}}`);
+  const label = (name: string) => `{{.Label "${name}"}}`;
+  const columns = ['{{.ID}}', '{{.Names}}', label(LABEL_WORKFLOW), label(LABEL_STEP), '{{.State}}'];
+  args.push('--format', [...columns, label(LABEL_NAMESPACE_ID)].join('\t'));
   const result = await execa('docker', args, { reject: false, timeout: 30_000 });
   if (result.exitCode !== 0) throw new Error(`docker ps failed: ${String(result.stderr).trim().slice(0, 300)}`);
   return String(result.stdout)
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [id, name, workflowId, step, state] = line.split('\t');
-      return { id, name, workflowId, step, state };
+      const [id, name, workflowId, step, state, namespaceId = ''] = line.split('\t');
+      return { id, name, workflowId, step, state, namespaceId };
     });
 }
 
-/** Docker container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; workflow ids allow anything. */
+/**
+ * A step container's fixed name, `poc-<id name>.<step>.<attempt>.<activity attempt>`: Docker allows
+ * `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, workflow ids anything, so the id is written as its `idName` (one to
+ * one), and step names and attempts hold no `.` — two steps of two runs never share a name.
+ */
 export function containerName(workflowId: string, step: string, attempt: number, activityAttempt: number): string {
-  const safe = workflowId.replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 120);
-  return `poc-${safe}-${step}-${attempt}.${activityAttempt}`;
+  return `poc-${idName(workflowId)}.${step}.${attempt}.${activityAttempt}`;
 }

@@ -22,14 +22,16 @@ import {
   parseToolArguments,
   statusOfErrorType,
   type BackendSettings,
+  watchedFetch,
   type Exchange,
+  type ProviderHooks,
 } from './shared.js';
 
 const OFFICIAL_BASE_URL = 'https://api.anthropic.com';
 /** The API requires `max_tokens`; this is what a prompt without `maxTokens` may use. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
-export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): LlmProvider {
+export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hooks: ProviderHooks = {}): LlmProvider {
   const configuredUrl = anthropic.baseUrl;
   const settings: BackendSettings = {
     backend: 'anthropic',
@@ -45,6 +47,7 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
     apiKey,
     baseURL: configuredUrl ?? null,
     maxRetries: 0,
+    fetch: watchedFetch(hooks.onBytes),
     logLevel: anthropic.sdkLog ? undefined : 'off',
   });
 

@@ -16,7 +16,9 @@ import {
   fromOtherError,
   normalizeFinishReason,
   type BackendSettings,
+  watchedFetch,
   type Exchange,
+  type ProviderHooks,
 } from './shared.js';
 
 export { OLLAMA_DEFAULT_HOST } from '../core/config.js';
@@ -35,7 +37,7 @@ function isResponseError(err: unknown): err is OllamaResponseError {
   );
 }
 
-export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider {
+export function createOllamaProvider(ollama: LlmSettings['ollama'], hooks: ProviderHooks = {}): LlmProvider {
   const host = ollama.host;
   const settings: BackendSettings = { backend: 'ollama', urlVariable: 'OLLAMA_HOST', baseUrl: host };
 
@@ -44,7 +46,7 @@ export function createOllamaProvider(ollama: LlmSettings['ollama']): LlmProvider
     const seen: { headers?: Headers } = {};
     const fetchWithSignal: typeof fetch = async (input, init) => {
       const signals = [init?.signal, signal].filter((s): s is AbortSignal => !!s);
-      const response = await fetch(input, {
+      const response = await watchedFetch(hooks.onBytes)(input, {
         ...init,
         signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
       });

@@ -20,8 +20,10 @@ import {
   normalizeFinishReason,
   parseToolArguments,
   statusOfErrorType,
+  watchedFetch,
   type BackendSettings,
   type Exchange,
+  type ProviderHooks,
 } from './shared.js';
 
 const OFFICIAL_BASE_URL = 'https://api.openai.com/v1';
@@ -34,7 +36,7 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider {
+export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: ProviderHooks = {}): LlmProvider {
   const configuredUrl = openai.baseUrl;
   const settings: BackendSettings = {
     backend: 'openai',
@@ -53,6 +55,7 @@ export function createOpenAiProvider(openai: LlmSettings['openai']): LlmProvider
     project: openai.projectId ?? null,
     adminAPIKey: null,
     maxRetries: 0,
+    fetch: watchedFetch(hooks.onBytes),
     // Our errors say what went wrong; the SDK's console lines would only repeat it.
     logLevel: openai.sdkLog ? undefined : 'off',
   });

@@ -76,6 +76,35 @@ export function parseToolArguments(raw: string | undefined): Record<string, unkn
   return { unparsableArguments: raw.slice(0, 500) };
 }
 
+/** What a provider can be told beyond its settings. */
+export interface ProviderHooks {
+  /**
+   * Called whenever bytes arrive from the server (headers, keep-alives, any event, text or not):
+   * a stall watchdog measures time since the last byte, so a model that thinks aloud in events
+   * without text, or a server sending keep-alives, is not taken for a dead connection.
+   */
+  onBytes?: () => void;
+}
+
+/** `fetch`, calling `onBytes` for the response's headers and for every piece of its body. */
+export function watchedFetch(onBytes: (() => void) | undefined, base: typeof fetch = fetch): typeof fetch {
+  if (!onBytes) return base;
+  return async (input, init) => {
+    const response = await base(input, init);
+    onBytes();
+    if (!response.body) return response;
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          onBytes();
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
 /** Where a backend's settings come from, so every message can say which variable to fix. */
 export interface BackendSettings {
   backend: LlmBackend;

@@ -267,7 +267,10 @@ export async function startSlackBot({
       if (!channel) return;
       const threadTs = container.thread_ts ?? body.message?.thread_ts ?? body.message?.ts ?? container.message_ts;
       const user = body.user.id;
-      const click = { actionId: action.action_id, value: action.value, user, channel };
+      const team = body.team?.id ?? body.user.team_id ?? '';
+      const messageTs = body.message?.ts ?? container.message_ts;
+      const { action_id: actionId, value, action_ts: actionTs } = action;
+      const click = { actionId, value, team, user, channel, messageTs, actionTs };
       await guarded('a button', () => executeButton(ctx, click, clickOutbox(web, channel, user, threadTs)));
     },
   );
@@ -278,6 +281,9 @@ export async function startSlackBot({
 
   try {
     await app.init();
+    // Events of other workspaces (an app token reused elsewhere, a shared channel) are refused.
+    const self = await web.auth.test();
+    ctx.access = slackAccess(config.slack, self.team_id);
   } catch (err) {
     if (ownClient) await temporal.connection.close().catch(() => undefined);
     throw new SlackBotConfigError([

@@ -1,30 +1,49 @@
 /**
- * Who may change things from Slack. Reading (status, list, logs, help) is open to everyone who
- * can talk to the bot; starting, cancelling and deciding are limited by POC_ALLOWED_USERS and
- * POC_ALLOWED_CHANNELS (comma-separated Slack ids; unset means everyone / everywhere).
+ * Who may use the bot: ONE rule for every command, button and thread reply, reads included.
+ *
+ *   An asker (team, user, channel) is permitted when the team is the app's own, the user is on
+ *   POC_ALLOWED_USERS and the channel on POC_ALLOWED_CHANNELS (an unset list: no limit). A run is
+ *   visible to a permitted asker in its own channel, or anywhere when the asker would be permitted
+ *   in the run's channel too (runs started outside Slack belong to no channel).
+ *
+ * Whoever is refused learns nothing: the same refusal whatever was asked, and a run they may not
+ * see answers as if it did not exist.
  */
 import type { SlackSettings } from '../core/config.js';
 import { who } from '../render/slack-text.js';
 
+/** Who is asking, from where. */
+export interface Asker {
+  team: string;
+  user: string;
+  channel: string;
+}
+
 export interface Access {
-  /** True when `user` may start, cancel or decide runs from `channel`. */
-  allows(user: string, channel: string): boolean;
+  /** True when `asker` may use the bot here and, when `runChannel` is given, see and act on that run. */
+  permits(asker: Asker, runChannel?: string | null): boolean;
   /** What the limits are, for the start-up log. */
   describe(): string;
 }
 
-/** The limits of the config (`loadConfig(env).slack`: POC_ALLOWED_USERS, POC_ALLOWED_CHANNELS). */
-export function slackAccess(slack: Pick<SlackSettings, 'allowedUsers' | 'allowedChannels'>): Access {
+/**
+ * The limits of the config (`loadConfig(env).slack`: POC_ALLOWED_USERS, POC_ALLOWED_CHANNELS) and
+ * the app's own team (`auth.test`); without a team, any team passes (a bot not yet connected).
+ */
+export function slackAccess(slack: Pick<SlackSettings, 'allowedUsers' | 'allowedChannels'>, appTeam?: string): Access {
   const users = slack.allowedUsers && new Set(slack.allowedUsers);
   const channels = slack.allowedChannels && new Set(slack.allowedChannels);
+  const channelAllowed = (channel: string) => !channels || channels.has(channel);
   return {
-    allows(user, channel) {
-      return (!users || users.has(user)) && (!channels || channels.has(channel));
+    permits(asker, runChannel) {
+      if (appTeam !== undefined && asker.team !== appTeam) return false;
+      if ((users && !users.has(asker.user)) || !channelAllowed(asker.channel)) return false;
+      return !runChannel || runChannel === asker.channel || channelAllowed(runChannel);
     },
     describe() {
-      const who = users ? `${users.size} allowed user(s)` : 'every user';
+      const people = users ? `${users.size} allowed user(s)` : 'every user';
       const where = channels ? `${channels.size} allowed channel(s)` : 'every channel';
-      return `${who} in ${where} may start, cancel and decide runs`;
+      return `${people} in ${where}${appTeam ? ` of team ${appTeam}` : ''} may use the bot`;
     },
   };
 }
@@ -32,7 +51,7 @@ export function slackAccess(slack: Pick<SlackSettings, 'allowedUsers' | 'allowed
 /** The polite no: says why and who can change it, and nothing else happens. */
 export function refusal(user: string): string {
   return (
-    `:lock: Sorry ${who(user)}, you may not start, cancel or decide runs here. ` +
-    'Whoever runs poc-orchestrator can add you to POC_ALLOWED_USERS (or this channel to POC_ALLOWED_CHANNELS).'
+    `:lock: Sorry ${who(user)}, you may not use poc-orchestrator here. ` +
+    'Whoever runs it can add you to POC_ALLOWED_USERS (or this channel to POC_ALLOWED_CHANNELS).'
   );
 }

@@ -11,16 +11,17 @@ import {
   RunNotFoundError,
   cancelRun,
   decide,
+  decisionUpdateId,
   endChat,
   getRunStatus,
   isFinalPhase,
-  listRuns,
   say,
   slackRunId,
   startChat,
   startLlm,
   startPipeline,
   type ChatInput,
+  type DecideResult,
   type DecisionAction,
   type LlmInput,
   type PipelineInput,
@@ -33,7 +34,14 @@ import { readStepLog } from '../client/logs.js';
 import { runScheduleCommand } from '../client/schedules.js';
 import { validateChatInput, validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
-import { defaultRun, openConversationOfThread, runsOfThread, workflowExists } from './lookup.js';
+import {
+  defaultRun,
+  openConversationOfThread,
+  runsOfThread,
+  visibleRunId,
+  visibleRuns,
+  workflowExists,
+} from './lookup.js';
 import { adaptPrefix, parseSlackCommand, slackUpdateId, type Invocation } from './parse.js';
 import {
   buttonActionOf,
@@ -84,9 +92,13 @@ const DECIDED_TEXT: Record<DecisionAction, string> = {
   deny: 'denial of',
 };
 
-/** Runs one command and answers it. Never throws: every failure becomes a reply. */
+/**
+ * Runs one command and answers it. Never throws: every failure becomes a reply. Whoever the
+ * access rule refuses gets the refusal, whatever the command (not even its grammar is checked).
+ */
 export async function executeCommand(ctx: BotContext, inv: Invocation, text: string, out: Outbox): Promise<void> {
   try {
+    if (!ctx.access.permits(inv)) return await out.reply(notice(refusal(inv.user)));
     const command = parseSlackCommand(text);
     await withinDeadline(ctx, () => dispatch(ctx, inv, command, out));
   } catch (err) {
@@ -113,7 +125,7 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
     case 'status':
       return statusCommand(ctx, inv, command, out);
     case 'list':
-      return listCommand(ctx, command, out);
+      return listCommand(ctx, inv, command, out);
     case 'logs':
       return logsCommand(ctx, inv, command, out);
     case 'cancel':
@@ -134,8 +146,23 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
   }
 }
 
-function mayChange(ctx: BotContext, inv: Invocation): boolean {
-  return ctx.access.allows(inv.user, inv.channel);
+/**
+ * The update id of a decision sent by a message or a slash command: the same Slack request (a
+ * redelivery) always sends the same id, so it answers one question however often it arrives.
+ */
+function updateIdOf(inv: Invocation): string {
+  return decisionUpdateId('slack', inv.team, inv.channel, inv.ts ?? `trigger:${inv.triggerId ?? ''}`);
+}
+
+/** Which question a decision settled, in words: "*lint* of `pipeline-x` (the approval gate before it)". */
+function answered(result: DecideResult, workflowId: string): string {
+  const question = result.kind === 'approval' ? 'the approval gate before it' : 'after its failure';
+  return `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(workflowId)}\` (${question})`;
+}
+
+/** The workflow id of `id` when the asker may see the run; otherwise "no run", as for an unknown id. */
+function visible(ctx: BotContext, inv: Invocation, id: string): Promise<string> {
+  return visibleRunId(ctx.client, ctx.access, inv, id);
 }
 
 function helpCommand(inv: Invocation, command: CommandOf<'help'>, out: Outbox, ctx: BotContext): Promise<void> {
@@ -147,7 +174,6 @@ function helpCommand(inv: Invocation, command: CommandOf<'help'>, out: Outbox, c
 }
 
 async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'run'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const input: PipelineInput = {
     goal: command.goal,
     steps: command.steps,
@@ -169,7 +195,6 @@ async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
 }
 
 async function llmCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'llm'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const input: LlmInput = {
     backend: command.backend,
     model: command.model,
@@ -216,7 +241,8 @@ async function sayInConversation(ctx: BotContext, inv: Invocation, workflowId: s
 }
 
 async function chatCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'chat'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  // Reached from executeCommand and from a question: both go through the one access rule.
+  if (!ctx.access.permits(inv)) return out.reply(notice(refusal(inv.user)));
   const open = await conversationOfThread(ctx, inv);
   // In a conversation's thread, `!poc chat more words` is one more turn of it.
   if (open && command.prompt && !command.backend && !command.model)
@@ -274,7 +300,7 @@ export async function replyToConversation(
     return await withinDeadline(ctx, async () => {
       const id = await conversationOfThread(ctx, inv);
       if (!id) return false;
-      if (!mayChange(ctx, inv)) {
+      if (!ctx.access.permits(inv)) {
         ctx.log(`slack: ${inv.user} may not talk to ${id}; their reply is ignored`);
         return true;
       }
@@ -288,8 +314,8 @@ export async function replyToConversation(
 }
 
 async function endCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'end'>, out: Outbox): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
-  const id = command.id ?? (await conversationOfThread(ctx, inv));
+  // A conversation the asker may not see is not found, as any run is.
+  const id = command.id ? await visible(ctx, inv, command.id) : await conversationOfThread(ctx, inv);
   if (!id) {
     return out.reply(
       notice(`No conversation is open in this thread; ${adaptPrefix('`!poc end <id>`', inv)} ends one by its id.`),
@@ -307,7 +333,7 @@ async function statusCommand(
   command: CommandOf<'status'>,
   out: Outbox,
 ): Promise<void> {
-  const id = command.id ?? (await defaultRun(ctx.client, inv, false));
+  const id = command.id ? await visible(ctx, inv, command.id) : await defaultRun(ctx.client, inv, false);
   if (!id) {
     return out.reply(
       notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`),
@@ -319,13 +345,14 @@ async function statusCommand(
   );
 }
 
-async function listCommand(ctx: BotContext, command: CommandOf<'list'>, out: Outbox): Promise<void> {
-  const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
+async function listCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'list'>, out: Outbox): Promise<void> {
+  const { limit, kind, phase } = command;
+  const runs = await visibleRuns(ctx.client, ctx.access, inv, { limit, kind, phase });
   return out.reply(renderRunList(runs, { redact: ctx.redact }));
 }
 
 async function logsCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'logs'>, out: Outbox): Promise<void> {
-  const status = await getRunStatus(ctx.client, command.id);
+  const status = await getRunStatus(ctx.client, await visible(ctx, inv, command.id));
   if (status.kind !== 'pipeline') {
     return out.reply(
       notice(
@@ -344,8 +371,7 @@ async function cancelCommand(
   command: CommandOf<'cancel'>,
   out: Outbox,
 ): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
-  const id = command.id ?? (await defaultRun(ctx.client, inv, true));
+  const id = command.id ? await visible(ctx, inv, command.id) : await defaultRun(ctx.client, inv, true);
   if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
   const workflowId = await cancelUnlessEnded(ctx, id);
   return out.reply(
@@ -362,14 +388,11 @@ async function decisionCommand(
   command: CommandOf<DecisionVerb>,
   out: Outbox,
 ): Promise<void> {
-  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
   const action = DECISION_ACTIONS[command.name];
-  const result = await decide(ctx.client, command.id, { action, by: inv.user });
+  const workflowId = await visible(ctx, inv, command.id);
+  const result = await decide(ctx.client, workflowId, { action, by: inv.user }, { updateId: updateIdOf(inv) });
   return out.reply(
-    notice(
-      `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
-        `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
-    ),
+    notice(`:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[result.action]} ${answered(result, workflowId)}.`),
   );
 }
 
@@ -438,9 +461,6 @@ async function scheduleCommand(
   command: CommandOf<'schedule'>,
   out: Outbox,
 ): Promise<void> {
-  if (command.action !== 'list' && command.action !== 'describe' && !mayChange(ctx, inv)) {
-    return out.reply(notice(refusal(inv.user)));
-  }
   const lines: string[] = [];
   await runScheduleCommand(ctx.client, ctx.config, { ...command, json: false }, (text) => lines.push(text));
   return out.reply(
@@ -513,22 +533,21 @@ async function answerApproval(
       status.pendingDecision?.kind !== 'approval'
     )
       continue;
-    if (!mayChange(ctx, inv)) {
+    if (!ctx.access.permits(inv, inv.channel)) {
       await out.reply(notice(refusal(inv.user)));
       return true;
     }
     try {
-      const result = await decide(ctx.client, status.id, {
-        action: answer,
-        by: inv.user,
-        decisionId: status.pendingDecision.id,
-      });
-      await out.reply(
-        notice(
-          `:ok_hand: ${who(inv.user)} ${answer === 'approve' ? 'approved' : 'denied'} ` +
-            `*${escapeMrkdwn(result.step)}* of \`${escapeMrkdwn(status.id)}\`.`,
-        ),
+      // The id comes from the reply itself: delivered again after this question is settled, it
+      // gets this answer back from the server and never answers the next question.
+      const result = await decide(
+        ctx.client,
+        status.id,
+        { action: answer, by: inv.user, decisionId: status.pendingDecision.id },
+        { updateId: updateIdOf(inv) },
       );
+      const verb = result.action === 'deny' ? 'denied' : 'approved';
+      await out.reply(notice(`:ok_hand: ${who(inv.user)} ${verb} ${answered(result, status.id)}.`));
     } catch (err) {
       await out.reply(errorReply(err, inv, ctx.redact));
     }
@@ -540,8 +559,12 @@ async function answerApproval(
 export interface ButtonClick {
   actionId: string;
   value: unknown;
+  team: string;
   user: string;
   channel: string;
+  /** The message the button is on, and when it was clicked: together, one click (redelivered or not). */
+  messageTs?: string;
+  actionTs?: string;
 }
 
 export interface ClickOutbox {
@@ -562,9 +585,10 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
     const target = parseButtonValue(click.value);
     if (!target)
       return await out.ephemeral(notice(':warning: That button carries no run I know; use a newer status message.'));
-    if (!ctx.access.allows(click.user, click.channel)) return await out.ephemeral(notice(refusal(click.user)));
+    if (!ctx.access.permits(click)) return await out.ephemeral(notice(refusal(click.user)));
+    const workflowId = await withinDeadline(ctx, () => visibleRunId(ctx.client, ctx.access, click, target.workflowId));
     if (action === 'cancel') {
-      const workflowId = await withinDeadline(ctx, () => cancelUnlessEnded(ctx, target.workflowId));
+      await withinDeadline(ctx, () => cancelUnlessEnded(ctx, workflowId));
       return await out.threadReply(
         notice(`:no_entry_sign: ${who(click.user)} cancelled \`${escapeMrkdwn(workflowId)}\`.`),
       );
@@ -573,8 +597,10 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
     if (action === 'end')
       return void (await withinDeadline(ctx, () => endChat(ctx.client, target.workflowId, click.user)));
     // The workflow's next status update shows who decided and removes the buttons.
+    const { team, channel, messageTs = '', actionId, actionTs = '', user } = click;
+    const updateId = decisionUpdateId('slack-click', team, channel, messageTs, actionId, actionTs, user);
     await withinDeadline(ctx, () =>
-      decide(ctx.client, target.workflowId, { action, by: click.user, decisionId: target.decisionId }),
+      decide(ctx.client, workflowId, { action, by: click.user, decisionId: target.decisionId }, { updateId }),
     );
   } catch (err) {
     const reason = errorReply(err, { source: 'message' }, ctx.redact);

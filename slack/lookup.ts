@@ -4,8 +4,18 @@
  * client's resolution.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { PocSlackThread, isFinalPhase, listRuns, slackThreadKey, type RunSummary } from '../client/index.js';
+import {
+  PocSlackThread,
+  RunNotFoundError,
+  isFinalPhase,
+  listRuns,
+  resolveRunId,
+  slackThreadKey,
+  type ListOptions,
+  type RunSummary,
+} from '../client/index.js';
 import { SLACK_ID } from '../core/validate.js';
+import type { Access, Asker } from './auth.js';
 import type { Invocation } from './parse.js';
 
 /** Runs reporting to one Slack thread, newest first. */
@@ -72,4 +82,34 @@ export async function openConversationOfThread(
 ): Promise<string | undefined> {
   const runs = await runsOfThread(client, channel, threadTs);
   return runs.find((run) => run.kind === 'chat' && !isFinalPhase(run.phase))?.workflowId;
+}
+
+/** The Slack channel a run reports to (memo `slackChannel`, else its `PocSlackThread`), or null. */
+export async function runChannelOf(client: Client, workflowId: string): Promise<string | null> {
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const memo = (description.memo ?? {}) as Record<string, unknown>;
+  if (typeof memo.slackChannel === 'string') return memo.slackChannel;
+  const thread = description.typedSearchAttributes.get(PocSlackThread);
+  return thread ? thread.split('/')[0] : null;
+}
+
+/**
+ * The workflow id of run `id` when `asker` may see it; a run they may not see is not found, with
+ * the very error of an id that does not exist.
+ */
+export async function visibleRunId(client: Client, access: Access, asker: Asker, id: string): Promise<string> {
+  const workflowId = await resolveRunId(client, id);
+  if (!access.permits(asker, await runChannelOf(client, workflowId))) throw new RunNotFoundError(id.trim());
+  return workflowId;
+}
+
+/** `listRuns`, keeping only the runs `asker` may see (it looks further back to fill the page). */
+export async function visibleRuns(
+  client: Client,
+  access: Access,
+  asker: Asker,
+  opts: ListOptions & { limit: number },
+): Promise<RunSummary[]> {
+  const runs = await listRuns(client, { ...opts, limit: Math.min(1_000, opts.limit * 5) });
+  return runs.filter((run) => access.permits(asker, run.slackChannel)).slice(0, opts.limit);
 }

@@ -50,12 +50,12 @@ export const APPROVAL_WORDS: Readonly<Record<'approve' | 'deny', readonly string
   deny: ['no', 'n', 'deny', 'reject', 'stop'],
 };
 
-/** An approval word as a whole message (any case, a trailing "!" or "."): `APPROVAL_WORDS`. */
+/**
+ * An approval word as the whole message — exactly one of `APPROVAL_WORDS`, in any case, nothing
+ * else but surrounding blanks ("yes please", "ok!" and "not ok" are conversation, not answers).
+ */
 export function approvalAnswerOf(rawText: string): 'approve' | 'deny' | undefined {
-  const text = unescapeSlack(rawText)
-    .trim()
-    .replace(/[.!]+$/, '')
-    .toLowerCase();
+  const text = unescapeSlack(rawText).trim().toLowerCase();
   if (APPROVAL_WORDS.approve.includes(text)) return 'approve';
   if (APPROVAL_WORDS.deny.includes(text)) return 'deny';
   return undefined;

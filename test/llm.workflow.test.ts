@@ -16,7 +16,10 @@ import {
   type LlmInput,
   type LlmResult,
 } from '../client/index.js';
+import fs from 'node:fs';
+import { LLM_TEXT_LIMIT } from '../core/contract.js';
 import { startFakeLlm, type ChunkEvent, type FakeLlmServer, type RecordedRequest } from './support/fake-llm.js';
+import { startFakeSlack, textOf, type FakeSlack } from './support/fake-slack.js';
 import { eventually, startTestWorker, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 
 const IDLE_TIMEOUT_MS = 1_500;
@@ -411,6 +414,129 @@ describe('llmPrompt workflow', () => {
       await assert.rejects(
         () => start({ ...prompt(), backend: 'gemini' as LlmInput['backend'] }),
         /backend: must be one of/,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test.each(['openai', 'anthropic', 'ollama'] as const)(
+    '%s: silence is measured from the last byte: keep-alives through a long think are not a stall',
+    async (backend) => {
+      fake.enqueue(backend, { keepAliveForMs: IDLE_TIMEOUT_MS * 2.5, chunks: ['thought', ' it through'] });
+      const before = fake.requests.length;
+      const model = backend === 'anthropic' ? 'claude-sonnet-4-5' : backend === 'ollama' ? 'llama3.1' : 'gpt-4o-mini';
+      const result = await waitForLlmResult(client, await start(prompt({ backend, model })));
+      assert.equal(result.text, 'thought it through');
+      assert.equal(result.attempts, 1, 'no attempt was abandoned');
+      assert.equal(chatRequestsSince(before).length, 1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'streaming signals are coalesced: a 12 s answer in 120 chunks is about a dozen signals',
+    async () => {
+      fake.enqueue('openai', { chunks: Array.from({ length: 120 }, (_, i) => `w${i} `), chunkDelayMs: 100 });
+      const workflowId = await start(prompt());
+      const result = await waitForLlmResult(client, workflowId);
+      assert.equal(result.text.split(' ').length, 121);
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+      assert.ok(signals >= 5 && signals <= 14, `${signals} signals for 12 s of streaming`);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'a secret the model echoes back is redacted in the streamed text and the answer alike',
+    async () => {
+      const token = 'ghp_' + 'a1B2'.repeat(9);
+      fake.enqueue('openai', {
+        chunks: ['Your key is ', `sk-test-openai-wf-0123456789 and ${token} `, 'as asked'],
+        chunkDelayMs: 400,
+      });
+      const workflowId = await start(prompt());
+      const result = await waitForLlmResult(client, workflowId);
+      assert.doesNotMatch(result.text, /sk-test-openai-wf|ghp_/);
+      assert.match(result.text, /\[redacted:github-token\]/);
+      // Payloads decoded: history's JSON form writes them in base64.
+      const json = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+      const payloads = [...json.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map(([, data]) =>
+        Buffer.from(data, 'base64').toString('utf8'),
+      );
+      const history = [json, ...payloads].join('\n');
+      assert.match(history, /Your key is/, 'the streamed text and the answer are in history');
+      assert.doesNotMatch(history, /sk-test-openai-wf|ghp_a1B2/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'an answer longer than the limit is cut in history with a marker; the whole text is in a file',
+    async () => {
+      const piece = 'abcdefghij'.repeat(500);
+      fake.enqueue('openai', { chunks: Array.from({ length: 30 }, () => piece) });
+      const workflowId = await start(prompt());
+      const result = await waitForLlmResult(client, workflowId);
+      const whole = piece.repeat(30);
+      assert.ok(result.text.startsWith(whole.slice(0, LLM_TEXT_LIMIT)));
+      assert.match(
+        result.text.slice(LLM_TEXT_LIMIT),
+        /^\n\n\[… cut at 100000 of 150000 characters; the whole answer is in .*\]$/,
+      );
+      assert.equal(result.fullText?.chars, whole.length);
+      assert.equal(fs.readFileSync(result.fullText?.path as string, 'utf8'), whole);
+      // Nothing in history carries the whole answer.
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const sizes = (history.events ?? []).flatMap((e) =>
+        [
+          ...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []),
+          ...(e.workflowExecutionCompletedEventAttributes?.result?.payloads ?? []),
+        ].map((p) => p.data?.length ?? 0),
+      );
+      assert.ok(Math.max(...sizes) < LLM_TEXT_LIMIT + 2_000, `largest payload ${Math.max(...sizes)} bytes`);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('llmPrompt reporting to Slack', () => {
+  let slack: FakeSlack;
+  let slackWorker: TestWorker;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack();
+    slackWorker = await startTestWorker({
+      address: server.address,
+      env: { ...fakeEnv(true), SLACK_BOT_TOKEN: slack.botToken, SLACK_API_URL: slack.apiUrl },
+    });
+  });
+
+  afterAll(async () => {
+    await slackWorker?.stop();
+    await slack?.stop();
+  });
+
+  test(
+    'the streamed partial text reaches the Slack status message as it grows, before the answer is done',
+    async () => {
+      fake.enqueue('openai', {
+        chunks: ['The first', ' half', ' and the rest'],
+        pauseAfterChunks: 2,
+        keepAliveWhilePaused: true,
+      });
+      const workflowId = await start(prompt({ slack: { channel: 'C0LLM' } }), slackWorker);
+      const partial = await slack.waitFor('the partial answer in Slack', () =>
+        slack
+          .botMessages('C0LLM')
+          .find((m) => m.versions.some((v) => /The first half/.test(textOf(v)) && !/and the rest/.test(textOf(v)))),
+      );
+      assert.ok(partial, 'a version of the status message shows the text so far');
+      assert.equal((await getLlmStatus(client, workflowId)).phase, 'RUNNING', 'while the answer is not done');
+      fake.release();
+      await waitForLlmResult(client, workflowId);
+      await slack.waitFor('the final answer in Slack', () =>
+        slack.botMessages('C0LLM').find((m) => /The first half and the rest/.test(textOf(m)) && /DONE/.test(textOf(m))),
       );
     },
     TEST_TIMEOUT_MS,

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startPipeline } from '../client/index.js';
 import { ensureBashImage, fixtureWorkspace } from './support/images.js';
@@ -67,6 +68,17 @@ test('the worker serves Prometheus metrics, its own and the SDK runtime’s', as
   assert.match(metrics, /poc_step_duration_bucket\{[^}]*outcome="passed"[^}]*step="lint"/);
   assert.match(metrics, /poc_step_duration_bucket\{[^}]*outcome="failed"[^}]*step="test"/);
   assert.match(metrics, /temporal_workflow_completed/, 'the SDK runtime’s own metrics');
+});
+
+test('the endpoint listens on loopback only unless POC_METRICS_HOST says otherwise', async () => {
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+  assert.ok(external, 'this test needs an address other than loopback');
+  await assert.rejects(fetch(`http://${external}:${port}/metrics`), (err: Error) =>
+    /ECONNREFUSED/.test(String((err.cause as Error)?.message ?? err.message)),
+  );
+  assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
 });
 
 test('worker log lines are JSON and name the workflow they are about', async () => {

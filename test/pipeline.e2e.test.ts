@@ -274,6 +274,8 @@ describe('pipeline on a real Docker engine', () => {
   });
 
   test('a worker sweeps containers of runs that are no longer executing when it starts', async () => {
+    // Labelled as this namespace's: the sweep removes only what it can prove is its own (outages.e2e).
+    const described = await client.workflowService.describeNamespace({ namespace: 'default' });
     const { stdout: id } = await execa('docker', [
       'run',
       '-d',
@@ -283,6 +285,8 @@ describe('pipeline on a real Docker engine', () => {
       'poc.workflow-id=pipeline-long-gone',
       '--label',
       'poc.step=lint',
+      '--label',
+      `poc.namespace-id=${described.namespaceInfo?.id}`,
       'poc-test-bash:latest',
       'sleep',
       '300',

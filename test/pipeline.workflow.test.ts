@@ -271,7 +271,7 @@ describe('pipeline workflow', () => {
       by: 'U9',
       decisionId: waiting.pendingDecision?.id,
     });
-    assert.deepEqual(answer, { action: 'retry', step: 'lint' });
+    assert.deepEqual(answer, { action: 'retry', step: 'lint', decisionId: 'failure-lint-1-0', kind: 'failure' });
     const status = await resultOf(workflowId);
     assert.equal(status.phase, 'DONE');
     assert.equal(status.steps[0].attempt, 2);
@@ -347,12 +347,34 @@ describe('pipeline workflow', () => {
       const s = await getPipelineStatus(client, workflowId);
       return s.error?.includes('Docker engine unreachable') ? s : undefined;
     });
-    assert.match(waiting.error ?? '', /retrying step lint in 2 s \(1\/8\)/);
+    assert.match(waiting.error ?? '', /retrying step lint in 2 s \(waiting \d+ s of its 10 min\)/);
     const status = await resultOf(workflowId);
     assert.equal(status.phase, 'DONE');
     assert.equal(status.error, null);
     assert.equal(status.steps[0].attempt, 2);
   });
+
+  test('an engine down longer than the step may take: waited for its whole budget, then failed saying so', async () => {
+    const ws = workspace({ lint: 'docker-down' });
+    const { workflowId } = await run({ steps: ['lint'], workspace: ws, stepTimeoutSeconds: 12 });
+    const waiting = await eventually('status.error about the engine', async () => {
+      const s = await getPipelineStatus(client, workflowId);
+      return /retrying step lint in 4 s/.test(s.error ?? '') ? s : undefined;
+    });
+    assert.match(
+      waiting.error ?? '',
+      /Docker engine unreachable \(test\) — retrying step lint in 4 s \(waiting \d s of its 12 s\)/,
+    );
+    await failureOf(workflowId);
+    const status = await getPipelineStatus(client, workflowId);
+    assert.equal(status.phase, 'FAILED');
+    // 2 + 4 s of waiting; one more wait of 8 s would go past the 12 s budget.
+    assert.equal(status.steps[0].attempt, 3);
+    assert.match(
+      status.error ?? '',
+      /Docker engine unreachable \(test\) — gave up on step lint after waiting \d+ s, its time budget — log: /,
+    );
+  }, 60_000);
 
   test('status query answers for closed runs too, the same object as the result', async () => {
     const ws = workspace({ lint: 'ok' });

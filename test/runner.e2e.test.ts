@@ -4,11 +4,12 @@
  * `doctor` and `lint` of THIS repository run in it through the real pipeline workflow — real dev
  * server, real worker, no activity replaced.
  *
- * Offline and isolated from your own setup: a Compose override (through COMPOSE_FILE, which Compose
- * reads when no -f is given) takes the runner and its build off the network; POC_NODE_MODULES
- * binds the host's node_modules in place of the dependency volume (nothing to install);
- * COMPOSE_PROJECT_NAME and POC_RUNNER_IMAGE are unique to this run, and everything they create is
- * removed at the end.
+ * Offline and isolated from your own setup, the supported way: the run's workspace is a copy of
+ * this repository whose poc.config.json adds a Compose override (`composeFiles`) that takes the
+ * runner and its build off the network; POC_NODE_MODULES and POC_RUNNER_IMAGE, which the compose
+ * file interpolates (so Compose is given them by name), bind the host's node_modules in place of
+ * the dependency volume and name an image unique to this run. The Compose project is the copy's
+ * own, and everything it creates is removed at the end.
  */
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
@@ -19,20 +20,19 @@ import { execa } from 'execa';
 import { WorkflowFailedError } from '@temporalio/client';
 import { getPipelineStatus, startPipeline } from '../client/index.js';
 import { repoRoot } from '../core/config.js';
-import { detectCompose, listContainers } from '../docker/index.js';
+import { composeProjectName, detectCompose, listContainers } from '../docker/index.js';
 import { ensureNodeBaseImage, imageExists } from './support/images.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 
 const suffix = crypto.randomUUID().slice(0, 8);
-const project = `poc-e2e-runner-${suffix}`;
 const image = `poc-e2e-runner-${suffix}:latest`;
 const root = tempDir('runner-e2e');
 const jobsDir = path.join(root, 'jobs');
+/** This repository as a workspace of its own: its tracked and new files, not node_modules. */
+const repoCopy = path.join(root, 'poc-orchestrator');
 const volumes: string[] = [];
 const containers: string[] = [];
-const repoSummary = path.join(repoRoot, 'runner', 'artifacts', 'doctor-summary.json');
-const repoSummaryExisted = fs.existsSync(repoSummary);
-const composeEnvNames = ['COMPOSE_PROJECT_NAME', 'COMPOSE_FILE', 'POC_RUNNER_IMAGE', 'POC_NODE_MODULES'] as const;
+const composeEnvNames = ['POC_RUNNER_IMAGE', 'POC_NODE_MODULES'] as const;
 const savedEnv = Object.fromEntries(composeEnvNames.map((name) => [name, process.env[name]]));
 
 let unavailable: string | undefined;
@@ -70,6 +70,20 @@ async function runInImage(mounts: string[], script: string, env: Record<string, 
     '-lc',
     script,
   ]);
+}
+
+/** Copies the repository's tracked and untracked (not ignored) files into `target`. */
+async function copyRepository(target: string): Promise<void> {
+  const listed = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repoRoot,
+  });
+  for (const rel of String(listed.stdout).split('\0').filter(Boolean)) {
+    const from = path.join(repoRoot, rel);
+    if (!fs.existsSync(from)) continue; // Deleted but not yet committed.
+    fs.mkdirSync(path.dirname(path.join(target, rel)), { recursive: true });
+    fs.copyFileSync(from, path.join(target, rel));
+    fs.chmodSync(path.join(target, rel), fs.statSync(from).mode);
+  }
 }
 
 async function ensureRunnerImage(): Promise<void> {
@@ -120,9 +134,9 @@ beforeAll(async () => {
   }
   await ensureNodeBaseImage();
 
-  const override = path.join(root, 'offline.override.yml');
+  await copyRepository(repoCopy);
   fs.writeFileSync(
-    override,
+    path.join(repoCopy, 'offline.override.yml'),
     [
       'services:',
       '  runner:',
@@ -135,15 +149,16 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  // runStep runs Compose with this process's environment and no -f (the repository has no
-  // poc.config.json), so these reach every step of the run.
-  process.env.COMPOSE_PROJECT_NAME = project;
-  process.env.COMPOSE_FILE = ['docker-compose.yml', override].join(path.delimiter);
+  fs.writeFileSync(
+    path.join(repoCopy, 'poc.config.json'),
+    JSON.stringify({ composeFiles: ['docker-compose.yml', 'offline.override.yml'] }, null, 2) + '\n',
+  );
+  // The in-process worker's environment is this process's: the compose file asks for these by name.
   process.env.POC_RUNNER_IMAGE = image;
   process.env.POC_NODE_MODULES = path.join(repoRoot, 'node_modules');
 
   server = await testServer();
-  worker = await startTestWorker({ address: server.address, config: { jobsDir, workspace: repoRoot } });
+  worker = await startTestWorker({ address: server.address, config: { jobsDir, workspace: repoCopy } });
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -153,10 +168,13 @@ afterAll(async () => {
     if (containers.length) await docker(['rm', '-f', ...containers]);
     const compose = await detectCompose();
     // The project's containers, network and declared volumes (Compose creates those on first use).
-    await execa(compose.command, [...compose.prefix, 'down', '--volumes', '--remove-orphans'], {
-      cwd: repoRoot,
-      reject: false,
-    });
+    if (fs.existsSync(repoCopy)) {
+      const project = composeProjectName(fs.realpathSync(repoCopy));
+      await execa(compose.command, [...compose.prefix, '-p', project, 'down', '--volumes', '--remove-orphans'], {
+        cwd: repoCopy,
+        reject: false,
+      });
+    }
     if (volumes.length) await docker(['volume', 'rm', '-f', ...volumes]);
     await docker(['image', 'rm', '-f', image]);
   }
@@ -164,7 +182,6 @@ afterAll(async () => {
     if (savedEnv[name] === undefined) delete process.env[name];
     else process.env[name] = savedEnv[name];
   }
-  if (!repoSummaryExisted) fs.rmSync(repoSummary, { force: true });
   fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -176,7 +193,7 @@ describe('the runner image, offline', () => {
       const client = (worker as TestWorker).client;
       const { workflowId } = await startPipeline(
         client,
-        { goal: 'runner e2e', steps: ['build', 'doctor', 'lint'], workspace: repoRoot, requestedBy: 'runner-e2e' },
+        { goal: 'runner e2e', steps: ['build', 'doctor', 'lint'], workspace: repoCopy, requestedBy: 'runner-e2e' },
         { taskQueue: (worker as TestWorker).taskQueue },
       );
       const handle = client.workflow.getHandle(workflowId);

@@ -20,6 +20,7 @@ import {
   listRuns,
   resolveRunId,
   slackRunId,
+  startPipeline,
   stepOutputSignal,
   type LlmInput,
   type LlmResult,
@@ -322,7 +323,7 @@ describe('Slack bot (Socket Mode)', () => {
     'a user not on the allow-list is refused politely and nothing happens',
     async () => {
       const denied = fake.sendMessage({ user: MALLORY, text: '!poc run --steps build' });
-      await replyIn(denied.ts, /Sorry <@U0MALLORY>, you may not start, cancel or decide runs here/);
+      await replyIn(denied.ts, /Sorry <@U0MALLORY>, you may not use poc-orchestrator here/);
       await assert.rejects(() => resolveRunId(client, pipelineIdOf(denied.ts)), RunNotFoundError);
 
       const command = fake.sendMessage({ user: BOB, text: '!poc run --steps hold' });
@@ -331,22 +332,106 @@ describe('Slack bot (Socket Mode)', () => {
       const running = await statusReaches(command.ts, /\*hold\* · running/);
       await fake.clickButton(running, 'poc_cancel', { user: MALLORY }).acked;
       await fake.waitFor('the refusal of the click', () =>
-        fake.ephemerals.find((e) => e.user === MALLORY && /may not start, cancel or decide/.test(e.text)),
+        fake.ephemerals.find((e) => e.user === MALLORY && /may not use poc-orchestrator/.test(e.text)),
       );
       const typed = fake.sendMessage({ user: MALLORY, text: `!poc cancel ${id}`, threadTs: command.ts });
       await fake.waitFor('the refusal of the command', () =>
         fake.botMessages(CH, command.ts).find((m) => m.ts > typed.ts && /Sorry <@U0MALLORY>/.test(textOf(m))),
       );
-      // Reading is open to everyone.
+      // Reading obeys the same rule: Mallory learns nothing.
       const read = fake.sendMessage({ user: MALLORY, text: `!poc status ${id}`, threadTs: command.ts });
-      await fake.waitFor('the status for Mallory', () =>
-        fake.botMessages(CH, command.ts).find((m) => m.ts > read.ts && /— \*RUNNING\*/.test(textOf(m))),
+      const readRefused = await fake.waitFor('the refusal of the read', () =>
+        fake.botMessages(CH, command.ts).find((m) => m.ts > read.ts && /Sorry <@U0MALLORY>/.test(textOf(m))),
       );
+      assert.doesNotMatch(textOf(readRefused), /RUNNING|hold/);
 
       assert.equal((await getPipelineStatus(client, id)).phase, 'RUNNING');
       assert.equal(steps.executions.filter((e) => e.workflowId === id).length, 1);
       await cancelRun(client, id);
       await statusReaches(command.ts, /— \*CANCELLED\*/);
+    },
+    LIMIT,
+  );
+
+  test(
+    'one access rule for reads too: outsiders, other channels, direct messages and other teams learn nothing',
+    async () => {
+      await bot?.stop();
+      bot = await startBot({ POC_ALLOWED_CHANNELS: `${CH},C0SECOND` });
+      try {
+        const started = fake.sendMessage({ user: ALICE, text: '!poc run visible --steps lint' });
+        const visibleId = pipelineIdOf(started.ts);
+        await statusReaches(started.ts, /— \*DONE\*/);
+        // A run reporting to a channel the bot does not serve (started with another configuration).
+        const hidden = await startPipeline(
+          client,
+          { goal: 'hidden', steps: ['lint'], slack: { channel: 'C0HIDDEN' } },
+          { taskQueue: worker.taskQueue },
+        );
+        await client.workflow.getHandle(hidden.workflowId).result();
+
+        const ask = (text: string, opts: { user?: string; channel?: string; team?: string; im?: boolean } = {}) => {
+          const channel = opts.channel ?? CH;
+          const sent = fake.sendMessage({
+            user: opts.user ?? ALICE,
+            channel,
+            text,
+            team: opts.team,
+            channelType: opts.im ? 'im' : 'channel',
+          });
+          return fake.waitFor(`the answer to ${text} in ${channel}`, () => fake.botMessages(channel, sent.ts)[0]);
+        };
+        const refusalOf = (user: string) =>
+          new RegExp(`^:lock: Sorry <@${user}>, you may not use poc-orchestrator here`);
+        // Whatever an outsider asks, about an existing run or not, the answer is the same refusal.
+        const outsider = [
+          `!poc status ${visibleId}`,
+          '!poc status pipeline-nosuchrun',
+          '!poc list',
+          `!poc logs ${visibleId}`,
+          '!poc schedule list',
+          '!poc help',
+          '!poc frobnicate',
+        ];
+        const answers = await Promise.all(outsider.map((text) => ask(text, { user: MALLORY })));
+        for (const answer of answers) assert.match(textOf(answer), refusalOf(MALLORY));
+        assert.equal(new Set(answers.map((a) => textOf(a))).size, 1);
+        // An allowed person, from a channel or a direct message the bot does not serve, or from another team.
+        assert.match(textOf(await ask(`!poc status ${visibleId}`, { channel: 'C0THIRD' })), refusalOf(ALICE));
+        assert.match(textOf(await ask(`!poc status ${visibleId}`, { channel: 'D0ALICE', im: true })), refusalOf(ALICE));
+        assert.match(textOf(await ask(`!poc status ${visibleId}`, { team: 'T0OTHER' })), refusalOf(ALICE));
+        const slash = fake.sendSlashCommand({ user: ALICE, text: `status ${visibleId}`, team: 'T0OTHER' });
+        const slashAnswer = await fake.waitFor('the slash answer', () =>
+          fake.responses.find((r) => r.for === slash.triggerId),
+        );
+        assert.match(String(slashAnswer.body.text), refusalOf(ALICE));
+
+        // From the other served channel, a run of this one is readable; the hidden run does not exist.
+        assert.match(textOf(await ask(`!poc status ${visibleId}`, { channel: 'C0SECOND' })), /— \*DONE\*/);
+        const hiddenAnswer = textOf(await ask(`!poc status ${hidden.workflowId}`, { channel: 'C0SECOND' }));
+        const missing = textOf(await ask('!poc status pipeline-zzzzzzzz', { channel: 'C0SECOND' }));
+        assert.equal(hiddenAnswer.split(hidden.workflowId).join('ID'), missing.split('pipeline-zzzzzzzz').join('ID'));
+        assert.match(textOf(await ask(`!poc logs ${hidden.workflowId}`)), /No run/);
+        assert.match(textOf(await ask(`!poc cancel ${hidden.workflowId}`)), /No run/);
+        const list = textOf(await ask('!poc list --limit 50'));
+        assert.ok(list.includes(visibleId) && !list.includes(hidden.workflowId), list);
+
+        // A button clicked from another team does nothing.
+        const held = fake.sendMessage({ user: ALICE, text: '!poc run --steps review' });
+        const heldId = pipelineIdOf(held.ts);
+        await steps.started(heldId, 'review');
+        const running = await statusReaches(held.ts, /\*review\* · running/);
+        await fake.clickButton(running, 'poc_cancel', { user: ALICE, team: 'T0OTHER' }).acked;
+        await fake.waitFor('the refused click', () =>
+          fake.ephemerals.find((e) => e.user === ALICE && /may not use poc-orchestrator/.test(e.text)),
+        );
+        assert.equal((await getPipelineStatus(client, heldId)).phase, 'RUNNING');
+        steps.release(heldId, 'review');
+        await statusReaches(held.ts, /— \*DONE\*/);
+      } finally {
+        await bot?.stop();
+        bot = await startBot();
+      }
     },
     LIMIT,
   );
@@ -453,10 +538,17 @@ describe('Slack bot (Socket Mode)', () => {
       );
       assert.equal((await getPipelineStatus(client, id)).phase, 'AWAITING_DECISION');
 
-      fake.sendMessage({ user: BOB, text: 'Yes!', threadTs: command.ts });
+      // Only an approval word as the whole message answers; "yes!" or "ok then" is conversation.
+      fake.sendMessage({ user: ALICE, text: 'yes!', threadTs: command.ts });
+      fake.sendMessage({ user: ALICE, text: 'ok then', threadTs: command.ts });
+      fake.sendMessage({ user: BOB, text: 'Yes', threadTs: command.ts });
       const final = await statusReaches(command.ts, /— \*DONE\*/);
       assert.match(textOf(final), /\*test\*: approved by <@U0BOB>/);
-      await replyIn(command.ts, /<@U0BOB> approved \*test\*/);
+      await replyIn(command.ts, /<@U0BOB> approved \*test\* of `pipeline-\w+` \(the approval gate before it\)/);
+      assert.deepEqual(
+        (await getPipelineStatus(client, id)).decisions.map((d) => `${d.step}:${d.action}:${d.by}`),
+        ['test:approve:U0BOB'],
+      );
       assert.deepEqual(actionIds(final), ['poc_open_run']);
 
       const denied = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint --approve all' });
@@ -471,6 +563,43 @@ describe('Slack bot (Socket Mode)', () => {
       await fake.clickButton(gate, 'poc_approve_all', { user: ALICE }).acked;
       const done = await statusReaches(all.ts, /— \*DONE\*/);
       assert.match(textOf(done), /\*lint\*: approved \(with every later gate\) by <@U0ALICE>/);
+    },
+    LIMIT,
+  );
+
+  test(
+    'a decision delivered again (a thread reply, a typed command) gets its first answer back, never the next gate',
+    async () => {
+      const command = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint,test,doctor --approve all' });
+      const id = pipelineIdOf(command.ts);
+      const pending = async () => (await getPipelineStatus(client, id)).pendingDecision?.step;
+      const repliesLike = (pattern: RegExp) =>
+        fake.botMessages(CH, command.ts).filter((m) => pattern.test(textOf(m))).length;
+
+      await statusReaches(command.ts, /\*lint\* waits for approval/);
+      const reply = fake.sendMessage({ user: BOB, text: 'yes', threadTs: command.ts });
+      await statusReaches(command.ts, /\*test\* waits for approval/);
+      const lintAnswered = /<@U0BOB> approved \*lint\* of/;
+      await fake.waitFor('the answer to the reply', () => repliesLike(lintAnswered) === 1 || undefined);
+      fake.redeliver(reply);
+      await fake.waitFor('the answer to the redelivered reply', () => repliesLike(lintAnswered) === 2 || undefined);
+      assert.equal(await pending(), 'test', 'the redelivered "yes" did not answer the next gate');
+
+      const typed = fake.sendMessage({ user: ALICE, text: `!poc approve ${id}`, threadTs: command.ts });
+      await statusReaches(command.ts, /\*doctor\* waits for approval/);
+      const testAnswered = /<@U0ALICE> chose approval of \*test\* of `pipeline-\w+` \(the approval gate before it\)/;
+      await fake.waitFor('the answer to the command', () => repliesLike(testAnswered) === 1 || undefined);
+      fake.redeliver(typed);
+      await fake.waitFor('the answer to the redelivered command', () => repliesLike(testAnswered) === 2 || undefined);
+      assert.equal(await pending(), 'doctor', 'the redelivered command did not answer the next gate');
+
+      const gate = await statusReaches(command.ts, /\*doctor\* waits for approval/);
+      await fake.clickButton(gate, 'poc_approve', { user: ALICE }).acked;
+      await statusReaches(command.ts, /— \*DONE\*/);
+      assert.deepEqual(
+        (await getPipelineStatus(client, id)).decisions.map((d) => `${d.step}:${d.by}`),
+        ['lint:U0BOB', 'test:U0ALICE', 'doctor:U0ALICE'],
+      );
     },
     LIMIT,
   );
@@ -612,7 +741,7 @@ describe('Slack bot (Socket Mode)', () => {
       const command = fake.sendMessage({ user: ALICE, text: '!poc run typed --steps flaky,test --ask' });
       const id = pipelineIdOf(command.ts);
       await statusReaches(command.ts, /\*flaky\* failed\. Retry it/);
-      const logs = fake.sendMessage({ user: MALLORY, text: `!poc logs ${id}`, threadTs: command.ts });
+      const logs = fake.sendMessage({ user: BOB, text: `!poc logs ${id}`, threadTs: command.ts });
       const log = await fake.waitFor('the log reply', () =>
         fake.botMessages(CH, command.ts).find((m) => m.ts > logs.ts && /end of the log/.test(textOf(m))),
       );
@@ -632,12 +761,14 @@ describe('Slack bot (Socket Mode)', () => {
         fake.botMessages(CH, command.ts).find((m) => m.ts > again.ts && /has already ended/.test(textOf(m))),
       );
 
-      const list = fake.sendMessage({ user: MALLORY, text: '!poc list --limit 50' });
+      const list = fake.sendMessage({ user: BOB, text: '!poc list --limit 50' });
       const listed = await replyIn(list.ts, /newest first/);
       assert.match(textOf(listed), new RegExp(`:white_check_mark: \`${id}\` DONE — typed · <@U0ALICE>`));
 
-      const schedules = fake.sendMessage({ user: MALLORY, text: '!poc schedule list' });
+      const schedules = fake.sendMessage({ user: BOB, text: '!poc schedule list' });
       await replyIn(schedules.ts, /:calendar: schedule list/);
+      const outsiderList = fake.sendMessage({ user: MALLORY, text: '!poc schedule list' });
+      await replyIn(outsiderList.ts, /Sorry <@U0MALLORY>/);
       const create = fake.sendMessage({ user: MALLORY, text: '!poc schedule create nightly --cron "0 3 * * *"' });
       await replyIn(create.ts, /Sorry <@U0MALLORY>/);
     },

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
-import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -21,7 +21,6 @@ import {
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
-import { listContainers, removeContainers } from '../docker/index.js';
 import type { PocConfig, WorkerTuning } from '../core/config.js';
 import {
   TemporalConnectionError,
@@ -29,7 +28,9 @@ import {
   connectionOptions,
   describeConnectionError,
 } from '../core/temporal.js';
-import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES, isExecutionOpen } from '../core/contract.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import { containerOwner } from '../activities/owner.js';
+import { startOrphanSweeps } from './sweep.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
@@ -53,10 +54,13 @@ let runtimeInstalled = false;
  */
 export function installRuntime({
   metricsPort,
+  metricsHost = '127.0.0.1',
   logLevel = 'INFO',
   shutdownSignals,
 }: {
   metricsPort?: number;
+  /** Address the endpoint binds (POC_METRICS_HOST): loopback unless the operator says otherwise. */
+  metricsHost?: string;
   logLevel?: LogLevel;
   /** Empty when the caller stops workers itself (`poc up` stops bot, worker, server in order). */
   shutdownSignals?: NodeJS.Signals[];
@@ -76,7 +80,7 @@ export function installRuntime({
         ? {
             metrics: {
               prometheus: {
-                bindAddress: `0.0.0.0:${metricsPort}`,
+                bindAddress: `${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${metricsPort}`,
                 countersTotalSuffix: true,
                 histogramBucketOverrides: {
                   poc_step_duration: [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000],
@@ -156,40 +160,7 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   });
 }
 
-/**
- * Removes containers of ours whose run no longer executes (a worker that died mid-step leaves
- * its container running). Containers of running runs are left to their step's next attempt.
- */
-export async function sweepOrphanContainers(
-  client: Client,
-  log: (msg: string) => void = () => undefined,
-): Promise<string[]> {
-  let containers;
-  try {
-    containers = await listContainers();
-  } catch (err) {
-    log(`container sweep skipped: ${(err as Error).message}`);
-    return [];
-  }
-  const open = new Map<string, boolean>();
-  const orphans: string[] = [];
-  for (const container of containers) {
-    if (!open.has(container.workflowId)) {
-      try {
-        const description = await client.workflow.getHandle(container.workflowId).describe();
-        open.set(container.workflowId, isExecutionOpen(description));
-      } catch (err) {
-        // Unknown to this server (other namespace, deleted history): only certain absence counts.
-        open.set(container.workflowId, !(err instanceof WorkflowNotFoundError));
-      }
-    }
-    if (!open.get(container.workflowId)) orphans.push(container.name);
-  }
-  await removeContainers(orphans);
-  if (orphans.length > 0)
-    log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
-  return orphans;
-}
+export { sweepOrphanContainers } from './sweep.js';
 
 export const RETENTION_SCHEDULE = INTERNAL_ID.retentionSchedule;
 
@@ -269,12 +240,15 @@ export async function startWorker({
   config: givenConfig,
   taskQueue,
   log = () => undefined,
+  sweepEveryMs,
 }: {
   /** Dial this instead of the config's address (the embedded server `poc up` just started). */
   address?: string;
   config: PocConfig;
   taskQueue?: string;
   log?: (msg: string) => void;
+  /** How often leftover containers are swept (after the sweep at start). */
+  sweepEveryMs?: number;
 }): Promise<StartedWorker> {
   const config = address ? { ...givenConfig, temporalAddress: address } : givenConfig;
   const clientConnection = await connectTemporal(config);
@@ -287,7 +261,9 @@ export async function startWorker({
         `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
-  await sweepOrphanContainers(client, log);
+  const owner = containerOwner(client, { ...config, taskQueue: taskQueue ?? config.taskQueue });
+  const sweeps = startOrphanSweeps(client, owner, { everyMs: sweepEveryMs, log });
+  await sweeps.first;
   try {
     await ensureRetentionSchedule(client, config);
   } catch (err) {
@@ -297,6 +273,7 @@ export async function startWorker({
   try {
     connection = await connectNative(config);
   } catch (err) {
+    await sweeps.stop();
     await clientConnection.close().catch(() => undefined);
     throw err;
   }
@@ -304,11 +281,13 @@ export async function startWorker({
   try {
     worker = await createPocWorker({ connection, client, config, taskQueue });
   } catch (err) {
+    await sweeps.stop();
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     throw err;
   }
   const running = worker.run().finally(async () => {
+    await sweeps.stop();
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
   });

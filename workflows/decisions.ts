@@ -73,7 +73,8 @@ export function decisionGate(
         throw ApplicationFailure.nonRetryable(ALREADY_DECIDED, FAILURE_TYPES.decisionTaken);
       }
       answer = d;
-      return { action: d.action, step: run.pendingDecision?.step ?? '' };
+      const pending = run.pendingDecision;
+      return { action: d.action, step: pending?.step ?? '', decisionId: pending?.id, kind: pending?.kind };
     },
     { validator: (d) => validateDecision(run, d) },
   );

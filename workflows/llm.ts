@@ -7,6 +7,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -14,7 +15,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import { FAILURE_TYPES, llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
 import { withCurrentDetails, withSummary } from './details.js';
-import { startReporter } from './reporter.js';
+import { startReporter, type Reporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { InputError, validateLlmInput } from '../core/validate.js';
 
@@ -63,6 +64,8 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     slackMessage: input.slack?.messageTs ? { channel: input.slack.channel, ts: input.slack.messageTs } : null,
   };
   setHandler(statusQuery, () => status);
+  /** Set once the reporter runs: a signal handled before that has nothing to report to yet. */
+  const live: { reporter?: Reporter } = {};
   setHandler(llmChunkSignal, ({ attempt, text }) => {
     if (attempt < status.attempt) return; // Late text of an attempt that already failed.
     if (attempt > status.attempt) {
@@ -71,16 +74,19 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
     }
     if (status.partialText.length < PARTIAL_TEXT_LIMIT)
       status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
+    // The answer so far reaches Slack as it grows (the reporter coalesces; signals come every 1–5 s).
+    if (patched('llm-partial-text-to-slack')) live.reporter?.changed();
   });
   publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
-  const reporter = withCurrentDetails(startReporter(status, input.slack), status);
-  reporter.changed();
+  const report = withCurrentDetails(startReporter(status, input.slack), status);
+  live.reporter = report;
+  report.changed();
 
   const end = async (phase: 'DONE' | 'FAILED' | 'CANCELLED') => {
     status.finishedAt = new Date().toISOString();
     setPhase(status, phase);
-    reporter.changed();
-    await reporter.finish();
+    report.changed();
+    await report.finish();
   };
 
   try {

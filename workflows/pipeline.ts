@@ -75,6 +75,7 @@ function initialStatus(input: ValidPipelineInput): PipelineStatus {
     steps: input.steps.map(pendingStep),
     error: null,
     workspace: input.workspace ?? null,
+    jobDir: null,
     onFailure: input.onFailure,
     pendingDecision: null,
     decisions: [],
@@ -156,6 +157,7 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     throw err;
   }
   status.workspace = plan.workspace;
+  status.jobDir = plan.jobDir;
   plan.steps.forEach((step, i) => (status.steps[i].command = step.command));
   const stepContext = {
     status,

@@ -1,5 +1,5 @@
 /**
- * `pruneJobs`: deletes `runner/jobs/<id>/` folders of closed runs older than the retention age.
+ * `pruneJobs`: deletes run folders (`$POC_JOBS_DIR/<id>/`) of closed runs older than the retention age.
  * Started every hour by the `poc-retention` schedule the worker creates (POC_RETENTION_DAYS).
  */
 import { proxyActivities } from '@temporalio/workflow';

@@ -14,7 +14,20 @@ import { applicationFailureOf } from './runs.js';
 
 /** Infrastructure errors the workflow retries itself, so `status.error` can say what is going on. */
 const INFRA_FAILURES: string[] = [STEP_FAILURE_TYPES.dockerUnavailable, STEP_FAILURE_TYPES.compose];
+/** Runs recorded before `infra-retry-within-step-budget` gave up after this many retries (about 4 minutes). */
 const MAX_INFRA_RETRIES = 8;
+
+/** Seconds before the `retries`-th retry after an infrastructure error: 2, 4, 8, … up to a minute. */
+export function infraRetryDelaySeconds(retries: number): number {
+  return Math.min(60, 2 ** retries);
+}
+
+/** "45 s", "3 min", "1 h 5 min": durations in status.error. */
+export function shortDuration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
 /** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
 const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
@@ -92,7 +105,9 @@ export async function runStepToEnd(
   const { status, reporter } = ctx;
   const timeoutSeconds = ctx.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
   const runStep = stepActivity(timeoutSeconds);
+  let waitingSince: number | undefined;
   for (let infraRetries = 0; ;) {
+    const attemptStarted = Date.now();
     step.attempt += 1;
     step.status = 'running';
     step.startedAt = now();
@@ -115,6 +130,8 @@ export async function runStepToEnd(
         logPath: step.logPath,
         jobDir: runPlan.jobDir,
         timeoutSeconds,
+        // Plans recorded before the setup existed have none: their steps read the workspace as it is.
+        ...(runPlan.compose ? { compose: runPlan.compose } : {}),
         ...(liveOutput ? { liveOutputSeconds: LIVE_OUTPUT_EVERY_SECONDS } : {}),
       });
       Object.assign(step, {
@@ -134,9 +151,29 @@ export async function runStepToEnd(
         throw err;
       }
       const failure = applicationFailureOf(err);
-      if (failure && INFRA_FAILURES.includes(failure.type ?? '') && infraRetries < MAX_INFRA_RETRIES) {
+      const infra = failure !== undefined && INFRA_FAILURES.includes(failure.type ?? '');
+      if (infra && patched('infra-retry-within-step-budget')) {
+        // An engine that is down is waited for as long as the step's own budget says.
+        waitingSince ??= attemptStarted;
+        const waited = (Date.now() - waitingSince) / 1000;
+        const delaySeconds = infraRetryDelaySeconds(infraRetries + 1);
+        if (waited + delaySeconds <= timeoutSeconds) {
+          infraRetries += 1;
+          status.error =
+            `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
+            `(waiting ${shortDuration(waited)} of its ${shortDuration(timeoutSeconds)})`;
+          step.status = 'pending';
+          reporter.changed();
+          await sleep(delaySeconds * 1000);
+          continue;
+        }
+        const gaveUp = `gave up on step ${step.name} after waiting ${shortDuration(waited)}, its time budget`;
+        recordFailure(ctx, step, err, timeoutSeconds, gaveUp);
+        return 'failed';
+      }
+      if (infra && infraRetries < MAX_INFRA_RETRIES) {
         infraRetries += 1;
-        const delaySeconds = Math.min(60, 2 ** infraRetries);
+        const delaySeconds = infraRetryDelaySeconds(infraRetries);
         status.error =
           `${failure.message} — retrying step ${step.name} in ${delaySeconds} s ` +
           `(${infraRetries}/${MAX_INFRA_RETRIES})`;
@@ -152,7 +189,7 @@ export async function runStepToEnd(
 }
 
 /** The failed step's state and the run's error; the log tail as a Slack thread reply. */
-function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeoutSeconds: number): void {
+function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeoutSeconds: number, why?: string): void {
   const { status, reporter } = ctx;
   const failure = applicationFailureOf(err);
   const details = failure?.details?.[0] as StepFailureDetails | undefined;
@@ -164,7 +201,7 @@ function recordFailure(ctx: StepRunContext, step: StepState, err: unknown, timeo
     durationMs: Date.parse(now()) - Date.parse(step.startedAt ?? now()),
   });
   status.error = failure?.message ?? String((err as Error).message ?? err);
-  status.error = `${status.error} — log: ${step.logPath}`;
+  status.error = `${status.error}${why ? ` — ${why}` : ''} — log: ${step.logPath}`;
   if (details) {
     reporter.reply({
       step: step.name,

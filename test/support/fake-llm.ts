@@ -32,6 +32,15 @@ export interface Behaviour {
   chunks?: string[];
   /** Pause between chunks. */
   chunkDelayMs?: number;
+  /**
+   * Before the first chunk, send only keep-alive bytes for this long (SSE comments for OpenAI and
+   * Anthropic, blank lines for Ollama): a slow model thinking, the connection alive.
+   */
+  keepAliveForMs?: number;
+  /** How often those bytes come (default 200 ms). */
+  keepAliveEveryMs?: number;
+  /** While paused (`pauseAfterChunks`), send keep-alive bytes too: a live connection, no text. */
+  keepAliveWhilePaused?: boolean;
   /** After this many chunks, hang forever (headers already sent). */
   stallAfterChunks?: number;
   /** After this many chunks, wait until `release()`. */
@@ -366,6 +375,13 @@ export class FakeLlmServer extends EventEmitter {
       return;
     }
     for (const frame of frames.head) send(frame);
+    if (behaviour.keepAliveForMs) {
+      const until = Date.now() + behaviour.keepAliveForMs;
+      while (Date.now() < until && !gone.signal.aborted) {
+        send(protocol === 'ollama' ? '\n' : ': keep-alive\n\n');
+        await sleep(behaviour.keepAliveEveryMs ?? 200, gone.signal);
+      }
+    }
     for (let index = 0; index < chunks.length; index++) {
       if (index > 0 && behaviour.chunkDelayMs) await sleep(behaviour.chunkDelayMs, gone.signal);
       if (gone.signal.aborted) return;
@@ -383,10 +399,17 @@ export class FakeLlmServer extends EventEmitter {
         return;
       }
       if (behaviour.pauseAfterChunks === sent) {
+        const keepAlive = behaviour.keepAliveWhilePaused
+          ? setInterval(
+              () => send(protocol === 'ollama' ? '\n' : ': keep-alive\n\n'),
+              behaviour.keepAliveEveryMs ?? 200,
+            )
+          : undefined;
         await Promise.race([
           new Promise<void>((resolve) => this.releaseWaiters.push(resolve)),
           untilAborted(gone.signal),
         ]);
+        clearInterval(keepAlive);
       }
     }
     if (gone.signal.aborted) return;

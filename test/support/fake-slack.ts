@@ -313,6 +313,8 @@ export class FakeSlack extends EventEmitter {
     ts?: string;
     escaped?: boolean;
     channelType?: 'channel' | 'group' | 'im';
+    /** The workspace the event comes from (default: this fake's team). */
+    team?: string;
   }): MessageDelivery {
     const channel = opts.channel ?? 'C0GENERAL';
     const user = opts.user ?? 'U0ALICE';
@@ -327,10 +329,10 @@ export class FakeSlack extends EventEmitter {
       ts,
       event_ts: ts,
       channel_type: opts.channelType ?? 'channel',
-      team: this.teamId,
+      team: opts.team ?? this.teamId,
       ...(opts.threadTs ? { thread_ts: opts.threadTs, parent_user_id: 'U0SOMEONE' } : {}),
     };
-    return { ...this.sendEvent(event), ts };
+    return { ...this.sendEvent(event, 0, opts.team), ts };
   }
 
   /** A person mentions the bot: Slack sends an app_mention (and, separately, the message event). */
@@ -360,10 +362,10 @@ export class FakeSlack extends EventEmitter {
     };
   }
 
-  sendEvent(event: Record<string, unknown>, retryAttempt = 0): Delivery {
+  sendEvent(event: Record<string, unknown>, retryAttempt = 0, team = this.teamId): Delivery {
     const payload = {
       token: 'fake-verification-token',
-      team_id: this.teamId,
+      team_id: team,
       api_app_id: 'A0POC',
       event,
       type: 'event_callback',
@@ -395,6 +397,7 @@ export class FakeSlack extends EventEmitter {
     channel?: string;
     command?: string;
     triggerId?: string;
+    team?: string;
   }): Delivery & { triggerId: string } {
     const triggerId =
       opts.triggerId ??
@@ -402,7 +405,7 @@ export class FakeSlack extends EventEmitter {
     const channel = opts.channel ?? 'C0GENERAL';
     const payload = {
       token: 'fake-verification-token',
-      team_id: this.teamId,
+      team_id: opts.team ?? this.teamId,
       team_domain: 'fake',
       channel_id: channel,
       channel_name: channel.toLowerCase(),
@@ -419,7 +422,7 @@ export class FakeSlack extends EventEmitter {
   }
 
   /** A person clicks a button that is on screen in `message` now (fails if it is not there). */
-  clickButton(message: PostedMessage, actionId: string, opts: { user?: string } = {}): Delivery {
+  clickButton(message: PostedMessage, actionId: string, opts: { user?: string; team?: string } = {}): Delivery {
     const block = message.blocks.find(
       (b) => b.type === 'actions' && (b.elements ?? []).some((e) => 'action_id' in e && e.action_id === actionId),
     );
@@ -434,7 +437,7 @@ export class FakeSlack extends EventEmitter {
             .join(', ') || 'none'
         }`,
       );
-    return this.sendBlockAction(message, block.block_id ?? 'b', button, opts.user ?? 'U0ALICE');
+    return this.sendBlockAction(message, block.block_id ?? 'b', button, opts.user ?? 'U0ALICE', opts.team);
   }
 
   /** A click on a button as it was on an older version of the message (a stale screen). */
@@ -444,11 +447,17 @@ export class FakeSlack extends EventEmitter {
     return this.clickButton({ ...message, blocks: old.blocks }, actionId, opts);
   }
 
-  private sendBlockAction(message: PostedMessage, blockId: string, button: ButtonElement, user: string): Delivery {
+  private sendBlockAction(
+    message: PostedMessage,
+    blockId: string,
+    button: ButtonElement,
+    user: string,
+    team = this.teamId,
+  ): Delivery {
     const triggerId = `${Date.now()}.${crypto.randomBytes(8).toString('hex')}`;
     const payload = {
       type: 'block_actions',
-      user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: this.teamId },
+      user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: team },
       api_app_id: 'A0POC',
       token: 'fake-verification-token',
       container: {
@@ -459,7 +468,7 @@ export class FakeSlack extends EventEmitter {
         ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
       },
       trigger_id: triggerId,
-      team: { id: this.teamId, domain: 'fake' },
+      team: { id: team, domain: 'fake' },
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: message.channel, name: message.channel.toLowerCase() },

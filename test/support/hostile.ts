@@ -1,8 +1,13 @@
 /**
  * Hostile and malformed inputs, generated from a seed (a failure names its seed and index, so it
  * can be replayed): shell metacharacters that would create a canary file if any text reached a
- * shell, quotes, newlines, 100 kB text, unknown flags and steps, wrong JSON types.
+ * shell — on the host, or inside a step's container (a file in the mounted workspace) — quotes,
+ * newlines, 100 kB text, unknown flags and steps, wrong JSON types, and `__proto__` /
+ * `constructor` as real keys of the JSON a client sends.
  */
+
+/** Where a shell injection inside a step's container would write: the workspace mounted at /workspace. */
+export const CONTAINER_CANARY = 'CANARY-if-this-exists-text-reached-a-shell-in-a-container';
 
 /** Small deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -17,7 +22,12 @@ export function prng(seed: number): () => number {
 }
 
 export function hostileStrings(canary: string): string[] {
+  const inContainer = `/workspace/${CONTAINER_CANARY}`;
   return [
+    `; touch ${inContainer}`,
+    `$(touch ${inContainer})`,
+    `\`touch ${inContainer}\``,
+    `"; touch ${inContainer}; echo "`,
     `; touch ${canary}`,
     `$(touch ${canary})`,
     `\`touch ${canary}\``,
@@ -158,7 +168,11 @@ const LLM_FIELDS = [
   'url',
 ];
 
-/** Workflow inputs as the Temporal client (or `temporal workflow start --input`) could send them. */
+/**
+ * Workflow inputs as the Temporal client (or `temporal workflow start --input`) could send them.
+ * Each object is built as JSON text and parsed, as a server or client would: `__proto__` and
+ * `constructor` then are the object's own keys, not its prototype (assigning them would not be).
+ */
 export function hostileInputs(seed: number, count: number, canary: string, kind: 'pipeline' | 'llm'): unknown[] {
   const rand = prng(seed);
   const strings = hostileStrings(canary);
@@ -166,9 +180,34 @@ export function hostileInputs(seed: number, count: number, canary: string, kind:
   return Array.from({ length: count }, () => {
     const r = rand();
     if (r < 0.05) return pick(rand, [null, 42, 'a string', [], true]);
-    const input: Record<string, unknown> = kind === 'llm' ? { backend: 'openai', model: 'gpt-x', prompt: 'hi' } : {};
+    const entries: [string, unknown][] =
+      kind === 'llm'
+        ? [
+            ['backend', 'openai'],
+            ['model', 'gpt-x'],
+            ['prompt', 'hi'],
+          ]
+        : [];
     const n = 1 + Math.floor(rand() * 3);
-    for (let i = 0; i < n; i++) input[pick(rand, fields)] = hostileValue(rand, strings);
-    return input;
+    for (let i = 0; i < n; i++) {
+      const field = pick(rand, fields);
+      const value = hostileValue(rand, strings);
+      const existing = entries.findIndex(([key]) => key === field);
+      if (existing >= 0) entries[existing] = [field, value];
+      else entries.push([field, value]);
+    }
+    const json = `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}}`;
+    return JSON.parse(json) as Record<string, unknown>;
+  });
+}
+
+/** Workflow ids as a hostile caller could pick them (Temporal takes any text): shell syntax, paths, look-alikes. */
+export function hostileIds(seed: number, count: number, canary: string): string[] {
+  const rand = prng(seed);
+  const shells = hostileStrings(canary).filter((text) => /touch|\.\.|\$|`/.test(text) && text.length < 200);
+  return Array.from({ length: count }, (_, i) => {
+    const r = rand();
+    const tail = r < 0.6 ? pick(rand, shells) : r < 0.8 ? `a/b_${i}` : `a_b:${i}`;
+    return `pipeline-fuzz-${i}-${tail}`.split('\u0000').join('');
   });
 }

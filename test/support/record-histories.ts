@@ -25,7 +25,7 @@ import {
 import type { ChatAnswer, ChatModelArgs } from '../../activities/chat.js';
 import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
-import { decideSignal, stepOutputSignal, type LlmInput, type LlmResult } from '../../core/contract.js';
+import { decideSignal, llmChunkSignal, stepOutputSignal, type LlmInput, type LlmResult } from '../../core/contract.js';
 import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
 import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
 
@@ -59,6 +59,12 @@ const worker = await startTestWorker({
           type: 'LlmRetryable',
           nextRetryDelay: 100,
         });
+      // A streamed answer: its text so far goes to the workflow (and from there to Slack) as it grows.
+      if (input.prompt.includes('stream')) {
+        const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+        for (const text of ['hel', 'lo'])
+          await worker.client.workflow.getHandle(workflowId).signal(llmChunkSignal, { attempt, text });
+      }
       return {
         text: 'hello',
         backend: input.backend,
@@ -235,6 +241,17 @@ try {
     'llm-done',
     async () =>
       (await startLlm(client, { backend: 'openai', model: 'gpt-test', prompt: 'hi' }, { taskQueue })).workflowId,
+  );
+  await scenario(
+    'llm-streamed-slack',
+    async () =>
+      (
+        await startLlm(
+          client,
+          { backend: 'openai', model: 'gpt-test', prompt: 'stream hi', slack: { channel: 'C1' } },
+          { taskQueue },
+        )
+      ).workflowId,
   );
   await scenario(
     'llm-retried',

@@ -3,7 +3,7 @@
  * for tests of pipeline logic that should not need Docker. The step's command says what to do:
  *   "ok" · "exit N" · "fail-once N" (exit N on the first attempt, then pass) · "block" (until
  *   cancelled) · "hold" (until the test calls `release`, or cancelled) · "docker-down-once" (engine
- *   unreachable on the first attempt).
+ *   unreachable on the first attempt) · "docker-down" (on every attempt).
  * While it runs, a step heartbeats as the real one does (`StepHeartbeat`: its newest line is
  * `<step> attempt <n> is working`). Every start is announced on `events`, so tests wait for
  * events, not for time.
@@ -57,8 +57,9 @@ export function scriptedSteps() {
       case 'fail-once':
         if (count === 1) throw fail(Number(arg));
         break;
+      case 'docker-down':
       case 'docker-down-once':
-        if (count === 1)
+        if (count === 1 || verb === 'docker-down')
           throw ApplicationFailure.create({
             message: 'Docker engine unreachable (test)',
             type: 'DockerUnavailable',

@@ -13,6 +13,7 @@ installRuntime({
   logLevel: (process.env.POC_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
   shutdownSignals: [],
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
 });
 const worker = await startWorker({
   address,

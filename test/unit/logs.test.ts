@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PipelineStatus, StepState } from '../../core/contract.js';
-import { pickStep, readFrom, readStepLog, tailFile } from '../../client/logs.js';
+import { MAX_FOLLOW_BYTES, MAX_TAIL_LINE_CHARS, pickStep, readFrom, readStepLog, tailFile } from '../../client/logs.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-logs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -108,6 +108,27 @@ describe('tailFile', () => {
   test('a missing file is an error naming it', () => {
     expect(() => tailFile(path.join(dir, 'missing.log'), 5)).toThrow(/ENOENT: no such file or directory/);
   });
+
+  test('whatever its shape, only the end is read: 100 MB on one line gives the end of that line', () => {
+    const name = path.join(dir, 'one-line.log');
+    const fd = fs.openSync(name, 'w');
+    const block = Buffer.alloc(1024 * 1024, 'y');
+    for (let i = 0; i < 100; i++) fs.writeSync(fd, block);
+    fs.writeSync(fd, 'THE END');
+    fs.closeSync(fd);
+    const tail = tailFile(name, 40);
+    expect(tail).toHaveLength(MAX_TAIL_LINE_CHARS + 1);
+    expect(tail.startsWith('…')).toBe(true);
+    expect(tail.endsWith('yyyTHE END')).toBe(true);
+  });
+
+  test('progress bars (\\r records, no newline) and a cut in the middle of a character', () => {
+    const progress = Array.from({ length: 200_000 }, (_, i) => `${i % 100}%\r`).join('');
+    const tail = tailFile(file(`é${'€'.repeat(400_000)}\n${progress}`), 3);
+    expect(tail.split('\n')).toHaveLength(2);
+    expect(tail.startsWith('…€')).toBe(true);
+    expect(tail.length).toBeLessThanOrEqual(2 * (MAX_TAIL_LINE_CHARS + 1) + 1);
+  });
 });
 
 describe('readStepLog', () => {
@@ -155,6 +176,25 @@ describe('readFrom', () => {
     const name = file('a much longer first version\n');
     fs.writeFileSync(name, 'new\n');
     expect(readFrom(name, 28)).toEqual({ text: 'new\n', offset: 4 });
+  });
+
+  test('a log that grew by megabytes is read in bounded pieces, each ending on a whole character', () => {
+    const content = '€'.repeat(1_500_000); // 4.5 MB of 3-byte characters
+    const name = file(content);
+    let offset = 0;
+    let text = '';
+    let reads = 0;
+    for (;;) {
+      const piece = readFrom(name, offset);
+      if (piece.offset === offset) break;
+      expect(Buffer.byteLength(piece.text)).toBeLessThanOrEqual(MAX_FOLLOW_BYTES);
+      expect(piece.text).not.toContain('\uFFFD');
+      text += piece.text;
+      offset = piece.offset;
+      reads += 1;
+    }
+    expect(reads).toBe(5);
+    expect(text).toBe(content);
   });
 
   test('a file that is not there yet: nothing, and the offset kept', () => {

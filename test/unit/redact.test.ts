@@ -1,7 +1,7 @@
 /** Secret redaction (activities/redact.ts): what must never reach a log, Slack or the CLI. */
 import { describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
-import { createRedactor, redact } from '../../core/redact.js';
+import { createLineRedactor, createRedactor, redact } from '../../core/redact.js';
 
 describe('createRedactor', () => {
   test('replaces the values of secret-named variables by their name', () => {
@@ -122,5 +122,76 @@ describe('redact (this process)', () => {
     } finally {
       delete process.env[name];
     }
+  });
+});
+
+describe('the usual shapes, names and URLs', () => {
+  const r = createRedactor({});
+
+  test.each<[string, string]>([
+    ['ghp_' + 'a1B2'.repeat(9), '[redacted:github-token]'],
+    ['gho_' + 'Z9y8'.repeat(9), '[redacted:github-token]'],
+    ['github_pat_11ABCDEFG0abcdefghijkl_' + 'x'.repeat(59), '[redacted:github-token]'],
+    ['AKIAIOSFODNN7EXAMPLE', '[redacted:aws-key-id]'],
+    ['https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX', '[redacted:slack-webhook]'],
+    [
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+      '[redacted:jwt]',
+    ],
+    ['glpat-' + 'x'.repeat(20), '[redacted:gitlab-token]'],
+    ['npm_' + 'a'.repeat(36), '[redacted:npm-token]'],
+  ])('%s', (secret, label) => {
+    expect(r(`before ${secret} after`)).toBe(`before ${label} after`);
+  });
+
+  test('the password of a URL, and a user part that is a token', () => {
+    expect(r('git clone https://ann:s3cr3t-pw@git.example.com/x.git')).toBe(
+      'git clone https://ann:[redacted:url-password]@git.example.com/x.git',
+    );
+    expect(r('postgres://app:pw@db:5432/app')).toBe('postgres://app:[redacted:url-password]@db:5432/app');
+    expect(r('https://x-access-token-abcdefghijklmnop@github.com/o/r')).toBe(
+      'https://[redacted:url-token]@github.com/o/r',
+    );
+    // Not credentials: a port, a plain user, an e-mail address.
+    for (const text of ['http://localhost:8080/a@b', 'ssh://git@github.com/o/r', 'mail ann@example.com'])
+      expect(r(text)).toBe(text);
+  });
+
+  test('a private key block, whole or cut', () => {
+    const key = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabcdef\n-----END RSA PRIVATE KEY-----';
+    expect(r(`key:\n${key}\ndone`)).toBe('key:\n[redacted:private-key]\ndone');
+    expect(r('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt')).toBe('[redacted:private-key]');
+    expect(r('-----BEGIN CERTIFICATE-----\nMIIB')).toBe('-----BEGIN CERTIFICATE-----\nMIIB');
+  });
+
+  test.each(['SECRET_KEY_BASE', 'GITHUB_PAT', 'NPM_AUTH', '_auth', 'REGISTRY_AUTH'])('%s holds a secret', (name) => {
+    expect(createRedactor({ [name]: 'value-123456' })('is value-123456.')).toBe(`is [redacted:${name}].`);
+  });
+
+  test('a *_URL, *_URI or *_DSN holding credentials is a secret, whole and its password alone', () => {
+    const redact = createRedactor({
+      DATABASE_URL: 'postgres://app:hunter2-pw@db/app',
+      SENTRY_DSN: 'https://publickey:secretkey99@o1.ingest.example/1',
+      HOMEPAGE_URL: 'https://example.com/',
+    });
+    expect(redact('DATABASE_URL=postgres://app:hunter2-pw@db/app')).toBe('DATABASE_URL=[redacted:DATABASE_URL]');
+    expect(redact('password hunter2-pw')).toBe('password [redacted:DATABASE_URL]');
+    expect(redact('dsn secretkey99')).toBe('dsn [redacted:SENTRY_DSN]');
+    expect(redact('see https://example.com/')).toBe('see https://example.com/');
+  });
+});
+
+describe('createLineRedactor', () => {
+  test('a private key printed line by line is redacted from its BEGIN to its END', () => {
+    const lines = ['before', '-----BEGIN PRIVATE KEY-----', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', 'YWJj'];
+    const redactLine = createLineRedactor(createRedactor({}));
+    expect([...lines, '-----END PRIVATE KEY----- after', 'next'].map(redactLine)).toEqual([
+      'before',
+      '[redacted:private-key]',
+      '[redacted:private-key]',
+      '[redacted:private-key]',
+      '[redacted:private-key] after',
+      'next',
+    ]);
   });
 });

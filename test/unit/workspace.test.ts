@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../core/config.js';
+import { idFromName } from '../../core/validate.js';
 import {
   CONFIG_FILE,
   WorkspaceError,
@@ -109,8 +110,36 @@ describe('loadWorkspaceConfig', () => {
 describe('jobFolderName', () => {
   test('keeps ordinary ids and makes any other id a safe single folder name', () => {
     assert.equal(jobFolderName('pipeline-abc123'), 'pipeline-abc123');
-    assert.equal(jobFolderName('a/../b c'), 'a_.._b_c');
-    assert.equal(jobFolderName('..'), '_..');
+    assert.equal(jobFolderName('a/../b c'), 'a_2f.._2fb_20c');
+    assert.equal(jobFolderName('..'), '_2e.');
+    for (const id of ['a/../b c', '..', '.', 'x\u0000y', '💥/💥', 'pipeline-sched-n-2026-01-01T03:00:00Z']) {
+      const name = jobFolderName(id);
+      assert.match(name, /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/, id);
+      assert.equal(idFromName(name), id, `${id} reads back`);
+    }
+  });
+
+  test('two ids never share a folder (the mapping is one to one)', () => {
+    const ids = [
+      'a/b',
+      'a_b',
+      'a b',
+      'a__b',
+      'a_2fb',
+      'a.b',
+      '.ab',
+      '_2eab',
+      'a:b',
+      'a_3ab',
+      'é',
+      '_e9',
+      '💥',
+      '_u01f4a5',
+    ];
+    const names = ids.map(jobFolderName);
+    assert.equal(new Set(names).size, ids.length, JSON.stringify(names));
+    assert.equal(idFromName('a_zz'), undefined, 'not a name of ours');
+    assert.equal(idFromName('.a'), undefined);
   });
 });
 
