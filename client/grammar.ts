@@ -614,7 +614,7 @@ function buildSchedule(f: FlagValues, pos: string[], usage: string): Command {
   if (extra.length) throw new UsageError(`unexpected ${shown(extra[0], 40)}`, usage);
   if (action !== 'create') return { name: 'schedule', action: action as 'pause', schedule: name, json: isJson };
   const cron = f.cron as string | undefined;
-  if (!cron) throw new UsageError('--cron is required, e.g. --cron "0 3 * * *"', usage);
+  if (!cron?.trim()) throw new UsageError('--cron is required, e.g. --cron "0 3 * * *"', usage);
   if (!/^[\d*/,\-A-Za-z?#LW@ ]{1,100}$/.test(cron) || cron.trim().split(/\s+/).length > 7) {
     throw new UsageError(`--cron ${shown(cron, 40)} is not a cron expression like "0 3 * * *"`, usage);
   }

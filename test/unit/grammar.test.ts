@@ -520,6 +520,7 @@ describe('every mistake: one line, with the usage', () => {
     [['schedule', 'delete', '_x'], 'schedule', '"_x" is not a schedule name (lower-case letters, digits, - and _)'],
     [['schedule', 'trigger', 'n', 'now'], 'schedule', 'unexpected "now"'],
     [['schedule', 'create', 'n'], 'schedule', '--cron is required, e.g. --cron "0 3 * * *"'],
+    [['schedule', 'create', 'n', '--cron', '  '], 'schedule', '--cron is required, e.g. --cron "0 3 * * *"'],
     [['schedule', 'create', 'n', '--cron='], 'schedule', '--cron is required, e.g. --cron "0 3 * * *"'],
     [
       ['schedule', 'create', 'n', '--cron', '0 3 * * *; rm -rf /'],
