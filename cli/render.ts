@@ -178,9 +178,32 @@ export function renderLlm(status: LlmStatus, style: Style): string {
   return lines.join('\n');
 }
 
-export function renderStatus(status: RunStatus, style: Style): string {
+export function renderStatus(given: RunStatus, style: Style): string {
+  // Goals, errors, answers and output lines come from people, models and step code: none of
+  // their bytes may drive the terminal (colours here are ours alone).
+  const status = withoutControls(given);
   if (status.kind === 'chat') return renderChat(status, style);
   return status.kind === 'pipeline' ? renderPipeline(status, style) : renderLlm(status, style);
+}
+
+/**
+ * `value` with every string's terminal escapes and control characters removed, line breaks and
+ * tabs kept (an answer keeps its lines).
+ */
+export function withoutControls<T>(value: T): T {
+  if (typeof value === 'string')
+    return (
+      value
+        // eslint-disable-next-line no-control-regex -- terminal escapes are exactly what is removed
+        .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b./g, '')
+        // eslint-disable-next-line no-control-regex -- so are the other controls, C1 included
+        .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '') as T
+    );
+  if (Array.isArray(value)) return value.map((item: unknown) => withoutControls(item)) as T;
+  // Plain records only: a Date (a run's start time) stays what it is.
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutControls(v)])) as T;
+  return value;
 }
 
 export function costText(costUsd: number | null): string {
@@ -243,7 +266,8 @@ export function renderChat(status: ChatStatus, style: Style): string {
   return lines.join('\n');
 }
 
-export function renderList(runs: RunSummary[], style: Style): string {
+export function renderList(given: RunSummary[], style: Style): string {
+  const runs = withoutControls(given);
   if (runs.length === 0) return 'no runs yet; start one with `poc run`';
   const idWidth = Math.max(...runs.map((r) => r.workflowId.length));
   return runs

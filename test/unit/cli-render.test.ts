@@ -16,6 +16,7 @@ import {
   seconds,
   stepElapsed,
   stepLine,
+  withoutControls,
 } from '../../cli/render.js';
 
 const PLAIN = { color: false };
@@ -364,5 +365,54 @@ describe('renderList', () => {
       `pipeline-a  ${blue('■ CANCELLED         ')} 2026-01-02 03:04  nightly`,
       `pipeline-a  ${blue('… QUEUED            ')} 2026-01-02 03:04  nightly`,
     ]);
+  });
+});
+
+describe('hostile text', () => {
+  const hostile = `red${ESC}[31m${ESC}]0;title${ESC}\\ok${ESC}[2J\u0007\u009b2J\r`;
+
+  test('withoutControls drops escapes and controls from every string, keeping lines and tabs', () => {
+    expect(withoutControls({ a: [hostile, 'line 1\n\tline 2'], n: 3, none: null })).toEqual({
+      a: ['redok2J', 'line 1\n\tline 2'],
+      n: 3,
+      none: null,
+    });
+  });
+
+  test('a goal, an error and an answer from outside cannot drive the terminal; our colours stay', () => {
+    const status = pipeline({ goal: hostile, error: `boom${ESC}[8m hidden`, requestedBy: `x${ESC}[1A` });
+    const shown = renderStatus(status, COLOR);
+    expect(shown).toContain('redok2J');
+    expect(shown).toContain('boom hidden');
+    expect(shown).toContain(bold('pipeline-abc12345'));
+    for (const escape of ['[31mred', '[2J', ']0;', '[8m', '[1A', '\u0007', '\u009b', '\r'])
+      expect(shown).not.toContain(escape);
+    const result = {
+      text: `hi${ESC}[2Jthere`,
+      backend: 'ollama' as const,
+      model: 'm',
+      usage: { inputTokens: 1, outputTokens: 1 },
+      finishReason: 'stop',
+      latencyMs: 1,
+      attempts: 1,
+    };
+    const answer = renderStatus(llm({ phase: 'DONE', result }), PLAIN);
+    expect(answer).toContain('hithere');
+  });
+
+  test('a run list cannot carry escapes either', () => {
+    const run: RunSummary = {
+      workflowId: 'pipeline-a',
+      kind: 'pipeline',
+      phase: 'DONE',
+      title: `t${ESC}[2J`,
+      requestedBy: null,
+      startTime: new Date('2026-01-02T03:04:05.000Z'),
+      closeTime: null,
+      slackChannel: null,
+    };
+    const shown = renderList([run], PLAIN);
+    expect(shown).not.toContain(ESC);
+    expect(shown).toContain('2026-01-02 03:04');
   });
 });
