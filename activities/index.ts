@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { PocConfig } from '../core/config.js';
+import { createHostActivities } from './hosts.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
@@ -19,9 +20,14 @@ export interface ActivityDeps {
 
 export function createActivities({ client, config }: ActivityDeps) {
   return {
-    prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
+    prepareRun: createPrepareRun({
+      workspace: config.workspace,
+      jobsDir: config.jobsDir,
+      reposDir: config.host.reposDir,
+    }),
     runStep: createRunStep({ compose: config.compose }),
     ...createLockActivities(client),
+    ...createHostActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, llm: config.llm }),
     ...createSlackActivities({ config }),

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DEFAULT_STEPS, FAILURE_TYPES } from '../core/contract.js';
 import { STEP_NAME } from '../core/validate.js';
+import { checkoutRun } from './git.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -26,6 +27,8 @@ export interface WorkspaceConfig {
 }
 
 export class WorkspaceError extends Error {}
+/** The workspace folder is not there (on a fleet, another host may have it). */
+export class WorkspaceMissingError extends WorkspaceError {}
 
 function defaultStep(name: string): StepPlan {
   if (name === 'build') return { name, kind: 'build', command: 'compose build', timeoutSeconds: null };
@@ -38,7 +41,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   try {
     stat = fs.statSync(workspace);
   } catch {
-    throw new WorkspaceError(
+    throw new WorkspaceMissingError(
       `workspace ${workspace} does not exist; set POC_WORKSPACE or the run's workspace to a compose project folder`,
     );
   }
@@ -156,13 +159,30 @@ export function lockKeyFor(workspace: string, taskQueue: string): string {
   return crypto.createHash('sha256').update(`${taskQueue}\0${real}`).digest('hex').slice(0, 16);
 }
 
-export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
+export function createPrepareRun(defaults: { workspace: string; jobsDir: string; reposDir?: string }) {
   return async function prepareRun(args: PrepareRunArgs): Promise<RunPlan> {
-    const workspace = path.resolve(args.workspace ?? defaults.workspace);
+    let workspace = path.resolve(args.workspace ?? defaults.workspace);
+    let commit: string | null = null;
+    if (args.repo) {
+      const checkout = await checkoutRun({
+        repo: args.repo,
+        ref: args.ref,
+        commit: args.commit,
+        workflowId: args.workflowId,
+        runFolder: jobFolderName(args.workflowId),
+        reposDir: defaults.reposDir ?? path.join(defaults.jobsDir, '..', 'repos'),
+        heartbeat: () => Context.current().heartbeat(),
+      });
+      workspace = checkout.workspace;
+      commit = checkout.commit;
+    }
     let config: WorkspaceConfig;
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
+      if (err instanceof WorkspaceMissingError && args.onFleet) {
+        throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.workspaceMissing);
+      }
       if (err instanceof WorkspaceError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.invalidInput);
       throw err;
     }
@@ -199,6 +219,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       lockKey: lockKeyFor(workspace, Context.current().info.taskQueue),
       jobDir,
       steps,
+      ...(args.repo ? { commit } : {}),
     };
   };
 }

@@ -15,6 +15,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from './contract.js';
+import { HOST_LABEL, HOST_NAME } from './validate.js';
 
 /**
  * The repository (or installed package) this file belongs to: the default workspace and the home of
@@ -28,6 +29,9 @@ export const EMBEDDED_UI_PORT = 8233;
 export const OLLAMA_DEFAULT_HOST = 'http://127.0.0.1:11434';
 export const DEFAULT_SLACK_PORT = 3000;
 export const DEFAULT_LLM_IDLE_TIMEOUT_MS = 120_000;
+export const DEFAULT_HOST_TIMEOUT_SECONDS = 30;
+/** Pipelines mostly wait on containers, so even a small machine runs a few at once. */
+export const MIN_DEFAULT_SLOTS = 4;
 
 /** A setting that cannot be used as given: the message is one line naming the variable and the fix. */
 export class ConfigError extends Error {
@@ -41,7 +45,8 @@ export class ConfigError extends Error {
   }
 }
 
-export type ConfigGroup = 'Temporal' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Retention' | 'Metrics' | 'Paths';
+export type ConfigGroup =
+  'Temporal' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Hosts' | 'Retention' | 'Metrics' | 'Paths';
 
 export interface ConfigVariable {
   name: string;
@@ -293,6 +298,40 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'where step logs and artifacts of each run go (`<dir>/<workflow id>/`)',
     default: '`runner/jobs`',
   },
+  // The fleet of build hosts
+  {
+    name: 'POC_HOST_NAME',
+    group: 'Hosts',
+    description: "this worker's name as a build host (letters, digits, `.`, `_`, `-`)",
+    default: "the machine's host name",
+  },
+  {
+    name: 'POC_HOST_LABELS',
+    group: 'Hosts',
+    description:
+      'comma-separated labels of this host (`gpu,arm64`): `poc run --on gpu` runs only on hosts that have them',
+    default: 'none',
+  },
+  {
+    name: 'POC_HOST_SLOTS',
+    group: 'Hosts',
+    description: 'pipelines this host runs at once; 0: not a build host (the worker runs workflows only)',
+    default: `the number of CPUs, at least ${MIN_DEFAULT_SLOTS}`,
+  },
+  {
+    name: 'POC_HOST_TIMEOUT_SECONDS',
+    group: 'Hosts',
+    description:
+      'a host not heard from for this long (or whose Docker engine does not answer) is lost and its runs move to ' +
+      'another host; hosts heartbeat every fifth of it',
+    default: String(DEFAULT_HOST_TIMEOUT_SECONDS),
+  },
+  {
+    name: 'POC_REPOS_DIR',
+    group: 'Hosts',
+    description: 'where a host keeps its clone cache (`cache/`) and the checkouts of runs from git (`runs/`)',
+    default: '`runner/repos`',
+  },
   // Retention, metrics
   {
     name: 'POC_RETENTION_DAYS',
@@ -399,6 +438,17 @@ export interface WorkerTuning {
 
 export type ComposeChoice = 'docker compose' | 'docker-compose';
 
+/** This worker as a build host of the fleet. */
+export interface HostSettings {
+  name: string;
+  labels: string[];
+  /** Pipelines at once; 0 = not a build host. */
+  slots: number;
+  timeoutSeconds: number;
+  /** Clone cache and checkouts of runs from git. */
+  reposDir: string;
+}
+
 export interface PocConfig {
   /** `host:port` of the Temporal frontend; undefined means "the embedded dev server". */
   temporalAddress: string | undefined;
@@ -424,6 +474,8 @@ export interface PocConfig {
   worker: WorkerTuning;
   /** POC_COMPOSE: a forced Compose flavour, else undefined (the first that works). */
   compose: ComposeChoice | undefined;
+  /** POC_HOST_*: this worker as a build host. */
+  host: HostSettings;
   /** Per-user cache (the Temporal CLI build lives here). */
   cacheDir: string;
   /** PATH, where `temporal` and `go` are looked for. */
@@ -527,6 +579,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     llm: llmSettings(r),
     worker: workerTuning(r),
     compose: composeChoice(r),
+    host: hostSettings(r),
     cacheDir: cacheDirOf(r),
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,
@@ -618,6 +671,44 @@ function composeChoice(r: Reader): ComposeChoice | undefined {
     'POC_COMPOSE',
     `POC_COMPOSE=${raw} is not understood; set it to "docker compose" or "docker-compose", or unset it`,
   );
+}
+
+/** The machine's host name as a host name of ours (other characters become `-`). */
+export function defaultHostName(): string {
+  const cleaned = os
+    .hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63);
+  return cleaned || 'localhost';
+}
+
+function hostSettings(r: Reader): HostSettings {
+  const name = r.read('POC_HOST_NAME') ?? defaultHostName();
+  if (!HOST_NAME.test(name)) {
+    throw new ConfigError(
+      'POC_HOST_NAME',
+      `POC_HOST_NAME=${name} is not a host name; use letters, digits, ".", "_" and "-" (at most 63, ` +
+        "starting with a letter or digit), or unset it for the machine's name",
+    );
+  }
+  const labels = r.list('POC_HOST_LABELS') ?? [];
+  const bad = labels.find((label) => !HOST_LABEL.test(label));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      'POC_HOST_LABELS',
+      `POC_HOST_LABELS: "${bad.slice(0, 40)}" is not a label; use letters, digits, ".", "_", ":" and "-", ` +
+        'comma-separated, like gpu,arm64',
+    );
+  }
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return {
+    name,
+    labels: [...new Set(labels)],
+    slots: r.int('POC_HOST_SLOTS', Math.max(MIN_DEFAULT_SLOTS, cpus), { min: 0, max: 1_000 }),
+    timeoutSeconds: r.int('POC_HOST_TIMEOUT_SECONDS', DEFAULT_HOST_TIMEOUT_SECONDS, { min: 5, max: 3_600 }),
+    reposDir: r.dir('POC_REPOS_DIR', path.join(repoRoot, 'runner', 'repos')),
+  };
 }
 
 function cacheDirOf(r: Reader): string {

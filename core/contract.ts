@@ -11,6 +11,7 @@ export const WORKFLOW_TYPES = {
   llm: 'llmPrompt',
   workspaceLock: 'workspaceLock',
   retention: 'pruneJobs',
+  hostRegistry: 'hostRegistry',
 } as const;
 /** Run ids: `pipeline-<id>` / `llm-<id>` (public: people type them, scripts parse them). */
 export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-' } as const;
@@ -25,6 +26,8 @@ export const INTERNAL_ID = {
   retentionSchedule: 'poc-retention',
   schedulePrefix: 'poc-',
   scheduledRunPrefix: `${ID_PREFIX.pipeline}sched-`,
+  /** The fleet's `hostRegistry` workflow: `poc-hosts`, `poc-hosts-<queue>` on other task queues. */
+  hostRegistry: 'poc-hosts',
 } as const;
 /** The task queue when POC_TASK_QUEUE is unset; its retention schedule keeps the plain id. */
 export const DEFAULT_TASK_QUEUE = 'poc';
@@ -34,8 +37,10 @@ export const PocPhase = defineSearchAttributeKey('PocPhase', SearchAttributeType
 export const PocRequestedBy = defineSearchAttributeKey('PocRequestedBy', SearchAttributeType.KEYWORD);
 /** `<channel>/<threadTs>` of the Slack thread a run reports to: the bot finds a thread's run with it. */
 export const PocSlackThread = defineSearchAttributeKey('PocSlackThread', SearchAttributeType.KEYWORD);
+/** The build host a pipeline runs on (`temporal workflow list --query 'PocHost="b1"'`). */
+export const PocHost = defineSearchAttributeKey('PocHost', SearchAttributeType.KEYWORD);
 /** Every custom search attribute, as the worker registers them and `poc doctor` checks them. */
-export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread] as const;
+export const SEARCH_ATTRIBUTE_KEYS = [PocKind, PocPhase, PocRequestedBy, PocSlackThread, PocHost] as const;
 
 export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED', 'CANCELLED'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -63,6 +68,10 @@ export const FAILURE_TYPES = {
   pipelineFailed: 'PipelineFailed',
   /** A second answer to a question that was already answered. */
   decisionTaken: 'DecisionTaken',
+  /** The run's workspace path does not exist on the host it was given (it tries another host). */
+  workspaceMissing: 'WorkspaceMissing',
+  /** A pipeline that found no host to run on before its queueTimeoutSeconds. */
+  noEligibleHost: 'NoEligibleHost',
   /** A provider error no retry can change (4xx, missing key). */
   llmFatal: 'LlmFatal',
   /** Rate limit, 5xx, lost connection: retried with backoff. */
@@ -125,6 +134,14 @@ export interface PipelineInput {
   /** How long a failure or an approval waits for a decision before it counts as abort/deny. */
   decisionTimeoutSeconds?: number;
   slack?: SlackTarget;
+  /** A git repository to check out on the host instead of a workspace path (`https://…`, `ssh://…`, `file://…`). */
+  repo?: string;
+  /** Branch, tag or commit of `repo` (default: the repository's default branch). */
+  ref?: string;
+  /** Labels the host must have (POC_HOST_LABELS), e.g. `["gpu"]`. */
+  labels?: string[];
+  /** How long the run may wait for an eligible host before it ends FAILED (default: as long as it takes). */
+  queueTimeoutSeconds?: number;
 }
 
 export interface StepState {
@@ -139,6 +156,8 @@ export interface StepState {
   /** Last lines of the step's log (redacted), kept for failed steps and for readers without the file. */
   logTail: string | null;
   command: string | null;
+  /** The build host that ran this step (as the activity reports it), null before it ran. */
+  host?: string | null;
 }
 
 export type DecisionAction = 'retry' | 'skip' | 'abort' | 'approve' | 'approveAll' | 'deny';
@@ -186,6 +205,16 @@ export interface PipelineStatus {
   finishedAt: string | null;
   /** Slack message that mirrors this run, once posted. */
   slackMessage: { channel: string; ts: string } | null;
+  /** The build host running it; null while it waits for one. */
+  host?: string | null;
+  /** Every time the run had to leave a host and start again on another. */
+  hostMoves?: HostMove[];
+  /** Why a QUEUED run waits (no host with its labels, every eligible host busy, …). */
+  queueReason?: string | null;
+  /** The repository, ref and checked-out commit of a run from git (null for a workspace path). */
+  repo?: string | null;
+  ref?: string | null;
+  commit?: string | null;
 }
 
 export type LlmBackend = 'ollama' | 'openai' | 'anthropic';
@@ -273,3 +302,107 @@ export interface LockState {
   queue: LockRequest[];
 }
 export const lockStateQuery = defineQuery<LockState>('lockState');
+
+// The fleet of build hosts: every `poc worker` is a host with its own task queue; one
+// `hostRegistry` workflow per task queue hears the hosts' heartbeats and gives each pipeline a
+// host with a free slot (README, "A fleet of build hosts"; the design in CLAUDE.md).
+
+/** A host's own task queue: only its worker polls it, so every step scheduled there runs on that host. */
+export function hostTaskQueue(taskQueue: string, host: string): string {
+  return `${taskQueue}@${host}`;
+}
+
+/** The registry of the hosts serving `taskQueue` (one per task queue, like the workspace locks). */
+export function hostRegistryId(taskQueue: string): string {
+  return taskQueue === DEFAULT_TASK_QUEUE ? INTERNAL_ID.hostRegistry : `${INTERNAL_ID.hostRegistry}-${taskQueue}`;
+}
+
+/** What a host tells the registry every few seconds (POC_HOST_TIMEOUT_SECONDS / 5). */
+export interface HostHeartbeat {
+  name: string;
+  queue: string;
+  labels: string[];
+  slots: number;
+  /** The host counts as lost when it has not been heard (or its engine has not answered) for this long. */
+  timeoutSeconds: number;
+  /** New with every worker process: what the registry learnt about the host's folders is forgotten then. */
+  session: string;
+  /** Null while the host's Docker engine answers, else why it does not. */
+  problem: string | null;
+}
+
+/** A pipeline asks for a host (signal-with-start of the registry; repeating it is harmless). */
+export interface HostClaim {
+  workflowId: string;
+  /** Claims are served in start order, whatever order they arrive in. */
+  startedAt: string;
+  labels: string[];
+  /** The workspace path (null: the host's default); two runs never share one on a host. */
+  workspace: string | null;
+  /** A checkout of its own (a run from git): no workspace to share, any host can take it. */
+  ownCheckout: boolean;
+}
+
+export interface HostRelease {
+  workflowId: string;
+  /** The grant being given back; a release of an older grant is ignored. */
+  grantId?: number;
+  /** The host does not have the run's workspace: remember that, and find the run another host. */
+  workspaceMissing?: boolean;
+}
+
+export interface HostGrant {
+  grantId: number;
+  host: string;
+  queue: string;
+}
+
+export interface HostQueueNotice {
+  /** Runs that will get an eligible host before this one. */
+  ahead: number;
+  reason: string;
+  /** No host that is up can ever take the run as things are (its workspace is on none of them). */
+  unsatisfiable: boolean;
+}
+
+export interface HostLostNotice {
+  grantId: number;
+  host: string;
+  reason: string;
+}
+
+/** `status.hostMoves[]`: the run left `from` and started again on `to`. */
+export interface HostMove {
+  from: string;
+  to: string;
+  at: string;
+  reason: string;
+}
+
+/** A row of `poc hosts --json`. */
+export interface HostInfo {
+  name: string;
+  labels: string[];
+  slots: number;
+  /** Runs holding a slot on the host. */
+  running: string[];
+  lastSeen: string;
+  state: 'up' | 'lost';
+  queue: string;
+  /** Why the host is not healthy (its Docker engine does not answer), or why it was lost. */
+  problem: string | null;
+}
+
+export interface FleetView {
+  hosts: HostInfo[];
+  waiting: { workflowId: string; ahead: number; reason: string }[];
+}
+
+export const hostHeartbeatSignal = defineSignal<[HostHeartbeat]>('hostHeartbeat');
+export const claimHostSignal = defineSignal<[HostClaim]>('claimHost');
+export const releaseHostSignal = defineSignal<[HostRelease]>('releaseHost');
+export const hostGrantedSignal = defineSignal<[HostGrant]>('hostGranted');
+export const hostQueueSignal = defineSignal<[HostQueueNotice]>('hostQueue');
+export const hostLostSignal = defineSignal<[HostLostNotice]>('hostLost');
+/** The registry's view of the fleet (`poc hosts`). */
+export const fleetQuery = defineQuery<FleetView>('hosts');

@@ -11,6 +11,8 @@ import type { ComposeChoice } from '../core/config.js';
 export const LABEL_WORKFLOW = 'poc.workflow-id';
 export const LABEL_STEP = 'poc.step';
 export const LABEL_ATTEMPT = 'poc.attempt';
+/** The build host whose step made the container (several hosts may share an engine). */
+export const LABEL_HOST = 'poc.host';
 
 export interface Compose {
   flavour: 'v1' | 'v2';
@@ -147,6 +149,8 @@ export interface LabelledContainer {
   workflowId: string;
   step: string;
   state: string;
+  /** Its LABEL_HOST, empty when it has none (containers made before the fleet). */
+  host: string;
 }
 
 /** Our containers (all, or one run's, or one step of one run). */
@@ -161,15 +165,19 @@ export async function listContainers(
     filter.workflowId ? `label=${LABEL_WORKFLOW}=${filter.workflowId}` : `label=${LABEL_WORKFLOW}`,
   ];
   if (filter.step) args.push('--filter', `label=${LABEL_STEP}=${filter.step}`);
-  args.push('--format', `{{.ID}}\t{{.Names}}\t{{.Label "${LABEL_WORKFLOW}"}}\t{{.Label "${LABEL_STEP}"}}\t{{.State}}`);
+  args.push(
+    '--format',
+    `{{.ID}}\t{{.Names}}\t{{.Label "${LABEL_WORKFLOW}"}}\t{{.Label "${LABEL_STEP}"}}\t{{.State}}` +
+      `\t{{.Label "${LABEL_HOST}"}}`,
+  );
   const result = await execa('docker', args, { reject: false, timeout: 30_000 });
   if (result.exitCode !== 0) throw new Error(`docker ps failed: ${String(result.stderr).trim().slice(0, 300)}`);
   return String(result.stdout)
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [id, name, workflowId, step, state] = line.split('\t');
-      return { id, name, workflowId, step, state };
+      const [id, name, workflowId, step, state, host] = line.split('\t');
+      return { id, name, workflowId, step, state, host: host ?? '' };
     });
 }
 

@@ -1,13 +1,17 @@
 /**
- * The worker: our workflows and activities on task queue `poc` (POC_TASK_QUEUE).
+ * The worker: our workflows and activities on task queue `poc` (POC_TASK_QUEUE) and, as a build
+ * host of the fleet (POC_HOST_NAME, POC_HOST_SLOTS, POC_HOST_LABELS), the steps of the runs it
+ * holds on its own task queue `<queue>@<host>` — Temporal's worker-specific task queue: only this
+ * worker polls it, so everything scheduled there runs here, with this machine's Docker engine and
+ * folders. It heartbeats into the task queue's host registry (worker/host.ts).
  *
  * At start it registers the search attributes (idempotent, so a fresh external server works
- * too) and sweeps containers left by runs that are no longer executing.
+ * too) and sweeps containers left by runs that are no longer executing, or no longer here.
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
-import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -21,7 +25,7 @@ import {
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
-import { listContainers, removeContainers } from '../docker/index.js';
+import { engineProblem, listContainers, removeContainers } from '../docker/index.js';
 import type { PocConfig, WorkerTuning } from '../core/config.js';
 import {
   TemporalConnectionError,
@@ -29,7 +33,8 @@ import {
   connectionOptions,
   describeConnectionError,
 } from '../core/temporal.js';
-import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES, hostTaskQueue } from '../core/contract.js';
+import { leftBehind, startHostAgent, sweepCheckouts, whereaboutsOf, type HostAgent } from './host.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
@@ -96,6 +101,9 @@ export interface PocWorkerOptions {
   taskQueue?: string;
   /** Replaces some activities (tests of workflow logic that should not need Docker). */
   activityOverrides?: Partial<PocActivities>;
+  /** How the host tells whether its Docker engine answers (null: it does); tests without Docker pass one. */
+  checkEngine?: () => Promise<string | null>;
+  log?: (msg: string) => void;
 }
 
 export type PocActivities = Activities;
@@ -119,28 +127,102 @@ export function tuning(worker: WorkerTuning) {
   };
 }
 
+/** A worker: the shared task queue and, when it is a build host, its own queue and its heartbeats. */
+export interface PocWorker {
+  /** This worker as a build host (undefined with POC_HOST_SLOTS=0). */
+  readonly host: { name: string; queue: string } | undefined;
+  /** Runs until `shutdown()` or a fatal error of either queue's worker. */
+  run(): Promise<void>;
+  shutdown(): void;
+  getState(): ReturnType<Worker['getState']>;
+}
+
+/** Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate. */
+const heartbeatThrottle = {
+  maxHeartbeatThrottleInterval: '1 second',
+  defaultHeartbeatThrottleInterval: '1 second',
+  shutdownGraceTime: '10 seconds',
+} as const;
+
 export async function createPocWorker({
   connection,
   client,
-  config,
+  config: givenConfig,
   taskQueue,
   activityOverrides,
-}: PocWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  checkEngine = engineProblem,
+  log = () => undefined,
+}: PocWorkerOptions): Promise<PocWorker> {
+  const config = { ...givenConfig, taskQueue: taskQueue ?? givenConfig.taskQueue };
+  const activities: Activities = { ...createActivities({ client, config }), ...activityOverrides };
+  const shared = await Worker.create({
     connection,
     namespace: config.namespace,
-    taskQueue: taskQueue ?? config.taskQueue,
+    taskQueue: config.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
-      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue } }),
-      ...activityOverrides,
-    },
-    // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
-    shutdownGraceTime: '10 seconds',
+    activities,
+    ...heartbeatThrottle,
     ...tuning(config.worker),
   });
+  if (config.host.slots === 0) {
+    return {
+      host: undefined,
+      run: () => shared.run(),
+      shutdown: () => stopWorker(shared),
+      getState: () => shared.getState(),
+    };
+  }
+  const hostQueue = hostTaskQueue(config.taskQueue, config.host.name);
+  const { runStep, prepareRun } = activities;
+  const hostWorker = await Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: hostQueue,
+    // What must happen on this machine: its workspace, its Docker engine. The step says where it ran.
+    activities: {
+      prepareRun,
+      runStep: async (args: Parameters<typeof runStep>[0]) => ({ ...(await runStep(args)), host: config.host.name }),
+    },
+    ...heartbeatThrottle,
+    maxConcurrentActivityTaskExecutions: config.worker.maxActivities,
+    maxConcurrentActivityTaskPolls: Math.min(config.worker.activityTaskPolls, config.worker.maxActivities),
+  });
+  let agent: HostAgent | undefined;
+  const stopAll = () => {
+    void agent?.stop();
+    stopWorker(shared);
+    stopWorker(hostWorker);
+  };
+  return {
+    host: { name: config.host.name, queue: hostQueue },
+    async run() {
+      agent = startHostAgent({
+        client,
+        taskQueue: config.taskQueue,
+        host: config.host,
+        hostQueue,
+        checkEngine,
+        sweep: async () => {
+          await sweepOrphanContainers(client, log, config.host.name);
+          await sweepCheckouts(client, config.host, log);
+        },
+        log,
+      });
+      // Heard before it polls: the registry knows the host by the time it handles anything.
+      await agent.beat();
+      // Either queue's worker ending (a fatal error) ends the other: a host serves both or neither.
+      const results = await Promise.allSettled([shared.run().finally(stopAll), hostWorker.run().finally(stopAll)]);
+      await agent.stop();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown: stopAll,
+    getState: () => shared.getState(),
+  };
+}
+
+function stopWorker(worker: Worker): void {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
 }
 
 /** Registers our custom search attributes on the namespace; already present is fine. */
@@ -158,11 +240,14 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 
 /**
  * Removes containers of ours whose run no longer executes (a worker that died mid-step leaves
- * its container running). Containers of running runs are left to their step's next attempt.
+ * its container running) or, on a build host, whose run holds another host now (it moved while
+ * this one was away). Containers of runs still here are left to their step's next attempt, and
+ * another host's containers (a shared engine) are never touched.
  */
 export async function sweepOrphanContainers(
   client: Client,
   log: (msg: string) => void = () => undefined,
+  host?: string,
 ): Promise<string[]> {
   let containers;
   try {
@@ -171,23 +256,15 @@ export async function sweepOrphanContainers(
     log(`container sweep skipped: ${(err as Error).message}`);
     return [];
   }
-  const open = new Map<string, boolean>();
+  const where = whereaboutsOf(client);
   const orphans: string[] = [];
   for (const container of containers) {
-    if (!open.has(container.workflowId)) {
-      try {
-        const description = await client.workflow.getHandle(container.workflowId).describe();
-        open.set(container.workflowId, description.status.name === 'RUNNING');
-      } catch (err) {
-        // Unknown to this server (other namespace, deleted history): only certain absence counts.
-        open.set(container.workflowId, !(err instanceof WorkflowNotFoundError));
-      }
-    }
-    if (!open.get(container.workflowId)) orphans.push(container.name);
+    if (host !== undefined && container.host !== '' && container.host !== host) continue;
+    if (leftBehind(await where(container.workflowId), host)) orphans.push(container.name);
   }
   await removeContainers(orphans);
   if (orphans.length > 0)
-    log(`removed ${orphans.length} container(s) of runs no longer executing: ${orphans.join(', ')}`);
+    log(`removed ${orphans.length} container(s) of runs no longer executing here: ${orphans.join(', ')}`);
   return orphans;
 }
 
@@ -242,7 +319,7 @@ export async function ensureRetentionSchedule(
 }
 
 export interface StartedWorker {
-  worker: Worker;
+  worker: PocWorker;
   connection: NativeConnection;
   client: Client;
   /** Resolves when the worker has stopped (after `shutdown()` or a fatal error). */
@@ -287,7 +364,12 @@ export async function startWorker({
         `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
-  await sweepOrphanContainers(client, log);
+  if (config.host.slots > 0) {
+    await sweepOrphanContainers(client, log, config.host.name);
+    await sweepCheckouts(client, config.host, log).catch((err: Error) => log(`checkout sweep failed: ${err.message}`));
+  } else {
+    await sweepOrphanContainers(client, log);
+  }
   try {
     await ensureRetentionSchedule(client, config);
   } catch (err) {
@@ -300,9 +382,9 @@ export async function startWorker({
     await clientConnection.close().catch(() => undefined);
     throw err;
   }
-  let worker: Worker;
+  let worker: PocWorker;
   try {
-    worker = await createPocWorker({ connection, client, config, taskQueue });
+    worker = await createPocWorker({ connection, client, config, taskQueue, log });
   } catch (err) {
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);

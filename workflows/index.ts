@@ -6,3 +6,4 @@ export { pipelineWorkflow as pipeline } from './pipeline.js';
 export { llmPromptWorkflow as llmPrompt } from './llm.js';
 export { workspaceLockWorkflow as workspaceLock } from './lock.js';
 export { pruneJobsWorkflow as pruneJobs } from './retention.js';
+export { hostRegistryWorkflow as hostRegistry } from './host-registry.js';

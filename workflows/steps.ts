@@ -8,6 +8,7 @@ import { ActivityCancellationType, isCancellation, proxyActivities, sleep } from
 import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
+import { HostInterrupted } from './host-claim.js';
 import type { Reporter } from './reporter.js';
 import { applicationFailureOf } from './runs.js';
 
@@ -18,8 +19,10 @@ export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
 /** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
 const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
 
-function stepActivity(timeoutSeconds: number) {
+function stepActivity(timeoutSeconds: number, taskQueue: string | undefined) {
   return proxyActivities<Activities>({
+    // On a fleet, the queue of the run's host: only that host's worker polls it.
+    ...(taskQueue ? { taskQueue } : {}),
     // The activity enforces the step's own timeout (and stops the container); this is the backstop.
     startToCloseTimeout: `${timeoutSeconds + 120} seconds`,
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -57,6 +60,7 @@ export function pendingStep(name: string): StepState {
     durationMs: null,
     logTail: null,
     command: null,
+    host: null,
   };
 }
 
@@ -65,6 +69,9 @@ export interface StepRunContext {
   reporter: Reporter;
   /** The run's own step timeout (input.stepTimeoutSeconds), which wins over the workspace's. */
   stepTimeoutSeconds: number | undefined;
+  /** On a fleet: the host the run holds, the task queue only its worker polls, and a promise that rejects with
+   * HostInterrupted when that host is lost (the step is abandoned at once; its cancel request stops any retry). */
+  host?: { name: string; taskQueue: string; interrupt: Promise<never> };
 }
 
 /**
@@ -79,7 +86,7 @@ export async function runStepToEnd(
 ): Promise<'done' | 'failed'> {
   const { status, reporter } = ctx;
   const timeoutSeconds = ctx.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
-  const runStep = stepActivity(timeoutSeconds);
+  const runStep = stepActivity(timeoutSeconds, ctx.host?.taskQueue);
   for (let infraRetries = 0; ;) {
     step.attempt += 1;
     step.status = 'running';
@@ -88,9 +95,10 @@ export async function runStepToEnd(
     step.exitCode = null;
     step.durationMs = null;
     step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
+    if (ctx.host) step.host = ctx.host.name;
     reporter.changed();
     try {
-      const result = await runStep({
+      const pending = runStep({
         workflowId: status.id,
         workspace: runPlan.workspace,
         composeFiles: runPlan.composeFiles,
@@ -101,17 +109,27 @@ export async function runStepToEnd(
         jobDir: runPlan.jobDir,
         timeoutSeconds,
       });
+      let result;
+      if (ctx.host) {
+        // An abandoned step settles later (its cancel waits for the lost host's heartbeat timeout): nobody waits.
+        pending.catch(() => undefined);
+        result = await Promise.race([pending, ctx.host.interrupt]);
+      } else {
+        result = await pending;
+      }
       Object.assign(step, {
         status: 'done',
         exitCode: result.exitCode,
         durationMs: result.durationMs,
         logTail: result.logTail,
         finishedAt: now(),
+        ...(result.host ? { host: result.host } : {}),
       });
       status.error = null;
       reporter.changed();
       return 'done';
     } catch (err) {
+      if (err instanceof HostInterrupted) throw err;
       if (isCancellation(err)) {
         step.status = 'cancelled';
         step.finishedAt = now();

@@ -9,10 +9,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type PocConfig } from '../../core/config.js';
 import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
-import { createPocWorker, ensureSearchAttributes, installRuntime, type PocActivities } from '../../worker/index.js';
+import {
+  createPocWorker,
+  ensureSearchAttributes,
+  installRuntime,
+  type PocActivities,
+  type PocWorker,
+} from '../../worker/index.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,7 +72,7 @@ export interface TestWorker {
   client: Client;
   config: PocConfig;
   taskQueue: string;
-  worker: Worker;
+  worker: PocWorker;
   /** Stops the worker and closes its connections. */
   stop(): Promise<void>;
 }
@@ -77,12 +83,15 @@ export async function startTestWorker({
   overrides,
   config: configOverrides = {},
   taskQueue = `test-${crypto.randomUUID().slice(0, 8)}`,
+  checkEngine,
 }: {
   address: string;
   env?: NodeJS.ProcessEnv;
   overrides?: Partial<PocActivities>;
   config?: Partial<PocConfig>;
   taskQueue?: string;
+  /** How the host checks its Docker engine; with scripted steps (no Docker) it always answers. */
+  checkEngine?: () => Promise<string | null>;
 }): Promise<TestWorker> {
   const workerEnv = { ...process.env, ...env };
   const config = { ...loadConfig(workerEnv), temporalAddress: address, taskQueue, ...configOverrides };
@@ -96,6 +105,7 @@ export async function startTestWorker({
     config,
     taskQueue,
     activityOverrides: overrides,
+    checkEngine: checkEngine ?? (overrides?.runStep ? async () => null : undefined),
   });
   const running = worker.run();
   let stopped = false;
