@@ -329,6 +329,8 @@ export interface HostHeartbeat {
   session: string;
   /** Null while the host's Docker engine answers, else why it does not. */
   problem: string | null;
+  /** The worker is shutting down: no new runs for it; its runs stay, unless it is not back within its timeout. */
+  draining?: boolean;
 }
 
 /** A pipeline asks for a host (signal-with-start of the registry; repeating it is harmless). */
@@ -387,7 +389,8 @@ export interface HostInfo {
   /** Runs holding a slot on the host. */
   running: string[];
   lastSeen: string;
-  state: 'up' | 'lost';
+  /** `draining`: shutting down, takes no new runs. */
+  state: 'up' | 'draining' | 'lost';
   queue: string;
   /** Why the host is not healthy (its Docker engine does not answer), or why it was lost. */
   problem: string | null;

@@ -88,9 +88,10 @@ export function startHostAgent(opts: HostAgentOptions): HostAgent {
   const registry = { registryId: hostRegistryId(opts.taskQueue), taskQueue: opts.taskQueue };
   const intervalMs = Math.max(1_000, (opts.host.timeoutSeconds * 1000) / 5);
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   let lastComplaint = 0;
 
-  const beat = async () => {
+  const beat = async (draining = false) => {
     const problem = await opts.checkEngine().catch((err: Error) => `engine check failed: ${err.message}`);
     const heartbeat: HostHeartbeat = {
       name: opts.host.name,
@@ -100,6 +101,7 @@ export function startHostAgent(opts: HostAgentOptions): HostAgent {
       timeoutSeconds: opts.host.timeoutSeconds,
       session,
       problem,
+      ...(draining ? { draining } : {}),
     };
     try {
       await signalRegistry(opts.client, registry, hostHeartbeatSignal, heartbeat);
@@ -114,18 +116,23 @@ export function startHostAgent(opts: HostAgentOptions): HostAgent {
     opts.sweep().catch((err: Error) => opts.log(`host ${opts.host.name}: sweep failed (${err.message})`));
 
   // One heartbeat and one sweep at a time, each on its own timer: a slow sweep never delays a heartbeat.
-  const beating = serialized(beat);
+  const beating = serialized(() => beat());
   const sweeping = serialized(sweep);
   const heartbeats = setInterval(() => void (stopped || beating.run()), intervalMs);
   const sweeps = setInterval(() => void (stopped || sweeping.run()), SWEEP_EVERY_MS);
 
   return {
     beat: () => beating.run(),
-    async stop() {
-      stopped = true;
-      clearInterval(heartbeats);
-      clearInterval(sweeps);
-      await Promise.all([beating.idle(), sweeping.idle()]);
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearInterval(heartbeats);
+        clearInterval(sweeps);
+        await Promise.all([beating.idle(), sweeping.idle()]);
+        // No new runs for a worker on its way out; its runs stay in case it is back within its timeout.
+        await beat(true);
+      })();
+      return stopping;
     },
   };
 }

@@ -27,6 +27,8 @@ export interface HostRecord {
   lastSeen: number;
   lastHealthy: number;
   problem: string | null;
+  /** Shutting down: no new runs (its own stay until it is lost or back). */
+  draining: boolean;
   state: 'up' | 'lost';
   lostReason: string | null;
   /** Workspace paths this host was found not to have, during its current session. */
@@ -92,6 +94,7 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
       lastSeen: now,
       lastHealthy: hb.problem === null ? now : 0,
       problem: hb.problem,
+      draining: hb.draining === true,
       state: 'up',
       lostReason: null,
       lacks: [],
@@ -102,7 +105,8 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
     host.queue !== hb.queue ||
     host.slots !== hb.slots ||
     !sameList(host.labels, labels) ||
-    (host.problem === null) !== (hb.problem === null);
+    (host.problem === null) !== (hb.problem === null) ||
+    host.draining !== (hb.draining === true);
   if (host.session !== hb.session) {
     host.session = hb.session;
     host.lacks = [];
@@ -111,6 +115,7 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
   Object.assign(host, { queue: hb.queue, labels, slots: hb.slots, timeoutMs: hb.timeoutSeconds * 1000 });
   host.lastSeen = now;
   host.problem = hb.problem;
+  host.draining = hb.draining === true;
   if (hb.problem === null) {
     host.lastHealthy = now;
     if (host.state === 'lost') {
@@ -122,8 +127,9 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
   return changed;
 }
 
+/** Up, its engine answering, and not shutting down: it may take new runs. */
 function healthy(host: HostRecord): boolean {
-  return host.state === 'up' && host.problem === null;
+  return host.state === 'up' && host.problem === null && !host.draining;
 }
 
 /** The key two runs must not share on one host; null for a run with a checkout of its own. */
@@ -297,7 +303,9 @@ function namesOf(hosts: HostRecord[]): string {
 export function waitReason(state: RegistryState, claim: HostClaim): { reason: string; unsatisfiable: boolean } {
   const up = state.hosts.filter(healthy);
   const down = state.hosts.filter((h) => !healthy(h));
-  const why = (h: HostRecord) => h.lostReason ?? (h.problem ? `${h.name}: ${h.problem}` : `${h.name} is down`);
+  const why = (h: HostRecord) =>
+    h.lostReason ??
+    (h.problem ? `${h.name}: ${h.problem}` : h.draining ? `${h.name} is shutting down` : `${h.name} is down`);
   if (up.length === 0) {
     return {
       reason:
@@ -321,13 +329,12 @@ export function waitReason(state: RegistryState, claim: HostClaim): { reason: st
   const key = workspaceKey(claim);
   const candidates = withLabels.filter((h) => eligible(h, claim));
   if (key !== null && candidates.length === 0) {
-    const downWith = down.filter((h) => hasLabels(h, claim) && !h.lacks.includes(key));
+    // A path no host that is up has is a mistake to report now, not a reason to wait.
     return {
       reason:
         `${workspaceName(key)} does not exist on ${withLabels.length === 1 ? 'host' : 'any of the hosts'} ` +
-        `${namesOf(withLabels)}` +
-        (downWith.length > 0 ? `; waiting for ${namesOf(downWith)}` : ''),
-      unsatisfiable: downWith.length === 0,
+        namesOf(withLabels),
+      unsatisfiable: true,
     };
   }
   const parts = candidates.map((h) =>
@@ -385,7 +392,7 @@ function hostInfo(state: RegistryState, host: HostRecord): HostInfo {
     slots: host.slots,
     running: runsOn(state, host.name).map((c) => c.workflowId),
     lastSeen: new Date(host.lastSeen).toISOString(),
-    state: host.state,
+    state: host.state === 'up' && host.draining ? 'draining' : host.state,
     queue: host.queue,
     problem: host.state === 'lost' ? host.lostReason : host.problem,
   };

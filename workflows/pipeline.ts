@@ -406,8 +406,8 @@ function startOver(run: Run, from: string, reason: string): void {
   status.host = null;
   status.pendingDecision = null;
   status.error = null;
-  status.queuePosition = null;
-  status.queueReason = `left ${from} (${reason}); waiting for another host`;
+  // The registry's notice may already be here (it is sent with the loss); it says more.
+  status.queueReason ??= `left ${from} (${reason}); waiting for another host`;
   setPhase(status, 'QUEUED');
   run.changed();
 }
