@@ -1,7 +1,33 @@
-// Lint rules. The one that matters most: workflows/ stays deterministic, so it may import only
-// Temporal's workflow API and its own files (activities and Node built-ins as types at most).
+// Lint rules. The ones that matter most state the direction of imports between rooms (CLAUDE.md
+// draws it; .dependency-cruiser.cjs checks the whole graph in CI): workflows/ stays deterministic,
+// so it may import only Temporal's workflow API, core/contract and core/validate, and its own files
+// (other rooms as types at most); nothing below a surface imports cli/ or slack/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/** Relative specifiers reaching into `rooms` from a file one folder deep. */
+const into = (...rooms) => rooms.map((room) => `../${room}/*`);
+
+/** One room's import fence: `rooms` it may not import (as values; `typesFrom` still as types). */
+function fence(room, forbidden, { typesFrom = [], extra = [] } = {}) {
+  const patterns = [...extra];
+  if (forbidden.length) {
+    patterns.push({
+      group: into(...forbidden),
+      message: `${room}/ does not import ${forbidden.join(', ')} (see CLAUDE.md, Layout).`,
+    });
+  }
+  if (typesFrom.length) {
+    patterns.push({
+      group: into(...typesFrom),
+      message: `${room}/ imports ${typesFrom.join(', ')} as types only (see CLAUDE.md, Layout).`,
+      allowTypeImports: true,
+    });
+  }
+  return { files: [`${room}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } };
+}
+
+const SURFACES = ['cli', 'slack'];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'runner/jobs/', 'bench/results/', '.tmp/'] },
@@ -46,38 +72,69 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    // Type-aware: a promise nobody awaits (or handed to a callback that does not await it) loses its
+    // errors and its ordering — in a worker that is a step finishing after its run, or an
+    // unhandled rejection that ends the process.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https'],
-              message: 'workflows/ is deterministic: no Node built-ins (do I/O in an activity).',
-            },
-            {
-              group: [
-                'execa',
-                'openai',
-                'ollama',
-                '@anthropic-ai/*',
-                '@slack/*',
-                '@temporalio/client',
-                '@temporalio/worker',
-                '@temporalio/activity',
-              ],
-              message: 'workflows/ is deterministic: side effects belong in activities/.',
-              allowTypeImports: true,
-            },
-            {
-              group: ['../activities/*', '../cli/*', '../worker/*', '../slack/*', '../providers/*'],
-              message: 'workflows/ may import other rooms as types only.',
-              allowTypeImports: true,
-            },
-          ],
-        },
-      ],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
     },
   },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  fence('core', [
+    'client',
+    'docker',
+    'render',
+    'providers',
+    'activities',
+    'workflows',
+    'worker',
+    'cluster',
+    ...SURFACES,
+  ]),
+  fence('docker', ['client', 'render', 'providers', 'activities', 'workflows', 'worker', 'cluster', ...SURFACES]),
+  fence('providers', ['client', 'docker', 'render', 'activities', 'workflows', 'worker', 'cluster', ...SURFACES]),
+  fence('render', ['client', 'docker', 'providers', 'activities', 'workflows', 'worker', 'cluster', ...SURFACES]),
+  fence('activities', ['client', 'worker', 'cluster', ...SURFACES], { typesFrom: ['workflows'] }),
+  fence('client', ['docker', 'render', 'providers', 'worker', 'cluster', ...SURFACES], {
+    typesFrom: ['workflows', 'activities'],
+  }),
+  fence('worker', ['client', 'cluster', ...SURFACES], { typesFrom: ['workflows'] }),
+  fence('cluster', ['client', 'docker', 'render', 'providers', 'activities', 'workflows', 'worker', ...SURFACES]),
+  fence('slack', ['cli', 'docker', 'providers', 'activities', 'workflows', 'worker', 'cluster']),
+  fence('workflows', ['client', 'docker', 'render', 'worker', 'cluster', ...SURFACES], {
+    typesFrom: ['activities', 'providers'],
+    extra: [
+      {
+        group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https'],
+        message: 'workflows/ is deterministic: no Node built-ins (do I/O in an activity).',
+      },
+      {
+        group: [
+          'execa',
+          'openai',
+          'ollama',
+          '@anthropic-ai/*',
+          '@slack/*',
+          '@temporalio/client',
+          '@temporalio/worker',
+          '@temporalio/activity',
+        ],
+        message: 'workflows/ is deterministic: side effects belong in activities/.',
+        allowTypeImports: true,
+      },
+      {
+        group: ['../core/*', '!../core/contract.js', '!../core/validate.js'],
+        message:
+          'workflows/ imports only core/contract and core/validate as values (the rest of core/ has side effects).',
+        allowTypeImports: true,
+      },
+    ],
+  }),
 );

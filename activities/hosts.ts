@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { WORKFLOW_TYPES, claimHostSignal, type HostClaim } from '../core/contract.js';
+import { WORKFLOW_TYPES, claimHostSignal, isExecutionOpen, type HostClaim } from '../core/contract.js';
 import type { hostRegistryWorkflow } from '../workflows/host-registry.js';
 import type { SignalDefinition } from '@temporalio/common';
 
@@ -50,7 +50,7 @@ export function createHostActivities(client: Client) {
               .getHandle(id)
               .describe()
               .then(
-                (d) => d.status.name === 'RUNNING',
+                (d) => isExecutionOpen(d),
                 (err: unknown) => {
                   if (err instanceof WorkflowNotFoundError) return false;
                   throw err;

@@ -2,7 +2,13 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { acquireLockSignal, WORKFLOW_TYPES, type LockRequest, type LockState } from '../core/contract.js';
+import {
+  acquireLockSignal,
+  isExecutionOpen,
+  WORKFLOW_TYPES,
+  type LockRequest,
+  type LockState,
+} from '../core/contract.js';
 import type { LockRequestArgs } from './types.js';
 import type { workspaceLockWorkflow } from '../workflows/lock.js';
 
@@ -25,7 +31,7 @@ export function createLockActivities(client: Client) {
     async isRunOpen(workflowId: string): Promise<boolean> {
       try {
         const description = await client.workflow.getHandle(workflowId).describe();
-        return description.status.name === 'RUNNING';
+        return isExecutionOpen(description);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;

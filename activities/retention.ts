@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isExecutionOpen } from '../core/contract.js';
 
 export function createRetentionActivities({ client, jobsDir }: { client: Client; jobsDir: string }) {
   return {
@@ -42,7 +43,7 @@ export function createRetentionActivities({ client, jobsDir }: { client: Client;
 async function runIsOpen(client: Client, folder: string): Promise<boolean> {
   try {
     const description = await client.workflow.getHandle(folder).describe();
-    return description.status.name === 'RUNNING';
+    return isExecutionOpen(description);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;

@@ -4,8 +4,8 @@
  *
  * The container has a fixed name and our labels, and this activity owns its end: on success,
  * failure, timeout and cancel it is stopped and removed by name (killing the compose client does
- * not reliably stop a container). The exit code is read from the engine, so a script that exits
- * non-zero is told apart from Compose failing before the script ran.
+ * not reliably stop a container). What it runs is built as data (docker/argv.ts) and how it ended
+ * is told from the facts by a pure function (step-outcome.ts); here is only the orchestration.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,69 +17,52 @@ import {
   LABEL_ATTEMPT,
   LABEL_STEP,
   LABEL_WORKFLOW,
+  composeBuildArgv,
+  composeRunArgv,
+  containerExit,
   containerName,
   detectCompose,
   engineProblem,
-  containerExit,
   listContainers,
   removeContainers,
   stopAndRemove,
+  type Compose,
+  type ContainerExit,
 } from '../docker/index.js';
 import type { ComposeChoice } from '../core/config.js';
 import { redact } from '../core/redact.js';
+import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
+import { LineTail } from './step-output.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
-const TAIL_LINES = 40;
-const TAIL_CHARS = 3_500;
 const HEARTBEAT_EVERY_MS = 2_000;
 const STOP_GRACE_SECONDS = 5;
-
-/** Keeps the last lines of a stream, redacted, split on newlines across chunk boundaries. */
-export class LineTail {
-  private lines: string[] = [];
-  private partial = '';
-  bytes = 0;
-
-  /** Feeds a chunk; returns the complete lines (redacted) it finished. */
-  push(chunk: string): string[] {
-    this.bytes += Buffer.byteLength(chunk);
-    const parts = (this.partial + chunk).split('\n');
-    this.partial = parts.pop() ?? '';
-    const done = parts.map((line) => redact(line.replace(/\r$/, '')));
-    this.lines.push(...done);
-    if (this.lines.length > TAIL_LINES * 2) this.lines = this.lines.slice(-TAIL_LINES);
-    return done;
-  }
-
-  /** The unfinished last line, redacted, and forgets it. */
-  flush(): string | undefined {
-    if (!this.partial) return undefined;
-    const line = redact(this.partial);
-    this.partial = '';
-    this.lines.push(line);
-    return line;
-  }
-
-  tail(): string {
-    let text = this.lines.slice(-TAIL_LINES).join('\n');
-    if (text.length > TAIL_CHARS) text = '…' + text.slice(-TAIL_CHARS);
-    return text;
-  }
-
-  lastLine(): string {
-    return this.lines[this.lines.length - 1] ?? '';
-  }
-}
-
-function composeArgs(files: string[]): string[] {
-  return files.flatMap((file) => ['-f', file]);
-}
 
 /** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
 export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
     return runStepWith(args, compose);
   };
+}
+
+/** The Compose arguments of this step (a build, or a one-off container with our name and labels). */
+function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAttempt: number): string[] {
+  const target = { prefix: compose.prefix, files: args.composeFiles, service: args.service };
+  if (args.step.kind === 'build') return composeBuildArgv(target);
+  return composeRunArgv({
+    ...target,
+    name,
+    labels: [
+      [LABEL_WORKFLOW, args.workflowId],
+      [LABEL_STEP, args.step.name],
+      [LABEL_ATTEMPT, `${args.attempt}.${activityAttempt}`],
+    ],
+    env: [
+      ['POC_RUN_ID', args.workflowId],
+      ['POC_STEP', args.step.name],
+    ],
+    command: args.step.command,
+  });
 }
 
 async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
@@ -109,32 +92,7 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
     await removeContainers(leftovers.map((c) => c.id));
   }
 
-  const argv =
-    step.kind === 'build'
-      ? [...compose.prefix, ...composeArgs(args.composeFiles), 'build', args.service]
-      : [
-          ...compose.prefix,
-          ...composeArgs(args.composeFiles),
-          'run',
-          '--rm',
-          '-T',
-          '--name',
-          name,
-          '--label',
-          `${LABEL_WORKFLOW}=${workflowId}`,
-          '--label',
-          `${LABEL_STEP}=${step.name}`,
-          '--label',
-          `${LABEL_ATTEMPT}=${args.attempt}.${ctx.info.attempt}`,
-          '-e',
-          `POC_RUN_ID=${workflowId}`,
-          '-e',
-          `POC_STEP=${step.name}`,
-          args.service,
-          'bash',
-          '-lc',
-          step.command,
-        ];
+  const argv = stepArgv(args, compose, name, ctx.info.attempt);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +
@@ -206,105 +164,96 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
   const last = tail.flush();
   if (last !== undefined) writeLine(last);
 
-  // `--rm` removed the container when it ended by itself; exit 0 is unambiguous and costs nothing
-  // more. Otherwise the engine's record says whether the script ran (and with what code) — compose's
-  // own exit code cannot tell a script's `exit 1` from compose failing — and whatever is left of the
+  // The engine's record says whether the script ran (and with what code); whatever is left of the
   // container (a stop, a client that could not remove it) goes now.
-  const exit =
-    step.kind !== 'run'
-      ? null
-      : result.exitCode === 0 && !stopping
-        ? { exitCode: 0, oomKilled: false }
-        : await containerExit(name, containerSince);
-  if (step.kind === 'run' && (result.exitCode !== 0 || stopping)) {
+  const stopped = stopping !== undefined;
+  let container: ContainerExit | null = { exitCode: 0, oomKilled: false };
+  if (needsContainerRecord(step.kind, result.exitCode, stopped)) {
+    container = await containerExit(name, containerSince);
     if (stopping) await stopping;
     await removeContainers([name]);
   }
+  const facts = {
+    kind: step.kind,
+    clientExitCode: result.exitCode,
+    container,
+    timedOut,
+    cancelled: ctx.cancellationSignal.aborted,
+  };
+  const problem = needsEngineCheck(facts) ? await engineProblem() : null;
+  const classified = classifyStep({ ...facts, engineProblem: problem });
+
   const durationMs = Date.now() - started;
-  const outcome = ctx.cancellationSignal.aborted
-    ? 'cancelled'
-    : timedOut
-      ? 'timeout'
-      : exit?.exitCode === 0 || (step.kind === 'build' && result.exitCode === 0)
-        ? 'passed'
-        : 'failed';
   activityLog.info('step finished', {
     step: step.name,
     attempt: args.attempt,
-    outcome,
-    exitCode: exit?.exitCode ?? result.exitCode ?? null,
+    outcome: classified.outcome,
+    exitCode: classified.exitCode ?? result.exitCode ?? null,
     durationMs,
   });
   ctx.metricMeter
     .createHistogram('poc_step_duration', 'int', 'ms', 'duration of pipeline steps, by step and outcome')
-    .record(durationMs, { step: step.name, outcome });
+    .record(durationMs, { step: step.name, outcome: classified.outcome });
   collectArtifacts(args.workspace, path.join(args.jobDir, 'artifacts'), started);
   const finish = (line: string) =>
     new Promise<void>((resolve) => {
       writeLine(`=== ${line} (${(durationMs / 1000).toFixed(1)} s)`);
       log.end(resolve);
     });
+  const ending = endOf(args, classified, { compose, clientExitCode: result.exitCode, problem, tail });
+  await finish(ending.line);
+  if (classified.outcome === 'cancelled') throw ctx.cancellationSignal.reason;
+  if (ending.failure) throw ending.failure;
+  return { exitCode: 0, durationMs, logTail: tail.tail() };
+}
 
-  if (ctx.cancellationSignal.aborted) {
-    await finish(`step ${step.name} cancelled`);
-    throw ctx.cancellationSignal.reason;
-  }
-  const details = (exitCode: number | null): StepFailureDetails => ({
-    exitCode,
-    logTail: tail.tail(),
+/** The log's last line for a step's outcome and, unless it passed, the failure the workflow gets. */
+function endOf(
+  args: RunStepArgs,
+  { outcome, exitCode, oomKilled }: ClassifiedStep,
+  seen: { compose: Compose; clientExitCode: number | undefined; problem: string | null; tail: LineTail },
+): { line: string; failure?: ApplicationFailure } {
+  const step = args.step.name;
+  const details = (code: number | null): StepFailureDetails => ({
+    exitCode: code,
+    logTail: seen.tail.tail(),
     logPath: args.logPath,
-    timedOut,
+    timedOut: outcome === 'timeout',
   });
-  if (timedOut) {
-    await finish(`step ${step.name} timed out`);
-    throw ApplicationFailure.create({
-      message: `step ${step.name} timed out after ${args.timeoutSeconds} s`,
-      type: STEP_FAILURE_TYPES.timedOut,
-      nonRetryable: true,
-      details: [details(exit?.exitCode ?? null)],
-    });
-  }
-
-  const exitCode = step.kind === 'run' ? (exit?.exitCode ?? null) : (result.exitCode ?? null);
-  if (exitCode === 0) {
-    await finish(`step ${step.name} passed`);
-    return { exitCode: 0, durationMs, logTail: tail.tail() };
-  }
-  if (step.kind === 'run' && exit === null) {
-    // Compose never got the script running: an infrastructure problem, not the user's code.
-    const problem = await engineProblem();
-    const why =
-      problem ??
-      `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
-        `${redact(tail.lastLine()).slice(0, 300) || `exit code ${result.exitCode}`}`;
-    await finish(why);
-    throw ApplicationFailure.create({
-      message: why,
-      type: problem ? STEP_FAILURE_TYPES.dockerUnavailable : STEP_FAILURE_TYPES.compose,
-      nonRetryable: true,
-      details: [details(null)],
-    });
-  }
-  if (step.kind === 'build') {
-    const problem = await engineProblem();
-    if (problem) {
-      await finish(problem);
-      throw ApplicationFailure.create({
-        message: problem,
-        type: STEP_FAILURE_TYPES.dockerUnavailable,
-        nonRetryable: true,
-        details: [details(null)],
-      });
+  const failure = (message: string, type: string, code: number | null) =>
+    ApplicationFailure.create({ message, type, nonRetryable: true, details: [details(code)] });
+  switch (outcome) {
+    case 'passed':
+      return { line: `step ${step} passed` };
+    case 'cancelled':
+      return { line: `step ${step} cancelled` };
+    case 'timeout':
+      return {
+        line: `step ${step} timed out`,
+        failure: failure(
+          `step ${step} timed out after ${args.timeoutSeconds} s`,
+          STEP_FAILURE_TYPES.timedOut,
+          exitCode,
+        ),
+      };
+    case 'engine-down': {
+      const why = seen.problem ?? 'Docker engine unreachable';
+      return { line: why, failure: failure(why, STEP_FAILURE_TYPES.dockerUnavailable, null) };
+    }
+    case 'compose-error': {
+      // Compose never got the script running: an infrastructure problem, not the user's code.
+      const { compose } = seen;
+      const why =
+        `${compose.command} ${compose.prefix.join(' ')} run failed before the step started: ` +
+        `${redact(seen.tail.lastLine()).slice(0, 300) || `exit code ${seen.clientExitCode}`}`;
+      return { line: why, failure: failure(why, STEP_FAILURE_TYPES.compose, null) };
+    }
+    case 'failed': {
+      const oom = oomKilled ? ' (killed: out of memory)' : '';
+      const message = `step ${step} failed with exit code ${exitCode}${oom}`;
+      return { line: message, failure: failure(message, STEP_FAILURE_TYPES.failed, exitCode) };
     }
   }
-  const oom = exit?.oomKilled ? ' (killed: out of memory)' : '';
-  await finish(`step ${step.name} failed with exit code ${exitCode}${oom}`);
-  throw ApplicationFailure.create({
-    message: `step ${step.name} failed with exit code ${exitCode}${oom}`,
-    type: STEP_FAILURE_TYPES.failed,
-    nonRetryable: true,
-    details: [details(exitCode)],
-  });
 }
 
 /** Copies what the step wrote to `<workspace>/runner/artifacts/` into the run's own artifacts folder. */

@@ -17,7 +17,6 @@ import { loadConfig, type PocConfig } from '../core/config.js';
 import { connectTemporal } from '../core/temporal.js';
 import {
   DEFAULT_TASK_QUEUE,
-  FINAL_PHASES,
   ID_PREFIX,
   PocKind,
   PocPhase,
@@ -27,6 +26,9 @@ import {
   decideUpdate,
   fleetQuery,
   hostRegistryId,
+  isExecutionOpen,
+  isFinalPhase,
+  slackThreadKey,
   statusQuery,
   type DecideResult,
   type Decision,
@@ -158,12 +160,6 @@ async function start<W extends StartableWorkflow>(
   }
 }
 
-/** Value of `PocSlackThread` for a run reporting to `target`: how the bot finds a thread's run without state. */
-export function slackThreadKey(target: SlackTarget): string | undefined {
-  const ts = target.threadTs ?? target.messageTs;
-  return ts ? `${target.channel}/${ts}` : undefined;
-}
-
 export async function startPipeline(
   client: Client,
   input: PipelineInput = {},
@@ -230,7 +226,7 @@ export async function cancelRun(client: Client, id: string): Promise<string> {
   const workflowId = await resolveRunId(client, id);
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
-  if (description.status.name !== 'RUNNING')
+  if (!isExecutionOpen(description))
     throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to cancel`);
   await handle.cancel();
   return workflowId;
@@ -244,7 +240,7 @@ export async function decide(client: Client, id: string, decision: Decision): Pr
     return await handle.executeUpdate(decideUpdate, { args: [decision] });
   } catch (err) {
     const description = await handle.describe().catch(() => undefined);
-    if (description && description.status.name !== 'RUNNING') {
+    if (description && !isExecutionOpen(description)) {
       throw new Error(`${workflowId} has already ended (${description.status.name.toLowerCase()}); nothing to decide`);
     }
     const cause = (err as { cause?: Error }).cause;
@@ -286,10 +282,9 @@ export async function listRuns(client: Client, opts: ListOptions = {}): Promise<
     const kind = (attrs.get(PocKind) ?? (execution.type === WORKFLOW_TYPES.llm ? 'llm' : 'pipeline')) as
       'pipeline' | 'llm';
     const memo = (execution.memo ?? {}) as Record<string, unknown>;
-    const closed = execution.status.name !== 'RUNNING';
     let phase: string = attrs.get(PocPhase) ?? execution.status.name;
     // A run terminated from outside never got to set its phase.
-    if (closed && !(FINAL_PHASES as readonly string[]).includes(phase))
+    if (!isExecutionOpen(execution) && !isFinalPhase(phase))
       phase = execution.status.name === 'COMPLETED' ? 'DONE' : execution.status.name;
     runs.push({
       workflowId: execution.workflowId,
@@ -323,7 +318,7 @@ export async function followRun(
       last = json;
       onStatus(status);
     }
-    if ((FINAL_PHASES as readonly string[]).includes(status.phase)) {
+    if (isFinalPhase(status.phase)) {
       // The workflow may still be flushing its last Slack update; the status is final.
       return status;
     }

@@ -46,6 +46,16 @@ export const PHASES = ['QUEUED', 'RUNNING', 'AWAITING_DECISION', 'DONE', 'FAILED
 export type Phase = (typeof PHASES)[number];
 export const FINAL_PHASES: readonly Phase[] = ['DONE', 'FAILED', 'CANCELLED'];
 
+// One helper per fact, for every room (workflows included: these are pure).
+/** True when a run in `phase` has ended (DONE, FAILED, CANCELLED); any other string is not final. */
+export function isFinalPhase(phase: string): boolean {
+  return (FINAL_PHASES as readonly string[]).includes(phase);
+}
+/** True while a workflow execution is open (`describe()` or a listed execution: status RUNNING). */
+export function isExecutionOpen(execution: { status: { name: string } }): boolean {
+  return execution.status.name === 'RUNNING';
+}
+
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
@@ -120,6 +130,12 @@ export interface SlackTarget {
   threadTs?: string;
   /** Set by the bot when it already posted the status message (slash commands). */
   messageTs?: string;
+}
+
+/** `PocSlackThread` of a run reporting to `target` (`<channel>/<thread ts>`): how the bot finds a thread's run. */
+export function slackThreadKey(target: SlackTarget): string | undefined {
+  const ts = target.threadTs ?? target.messageTs;
+  return ts ? `${target.channel}/${ts}` : undefined;
 }
 
 export interface PipelineInput {
@@ -365,6 +381,8 @@ export interface HostQueueNotice {
   reason: string;
   /** No host that is up can ever take the run as things are (its workspace is on none of them). */
   unsatisfiable: boolean;
+  /** The last grant the run held before this wait (null: none yet): tells a notice from an older wait apart. */
+  sinceGrant?: number | null;
 }
 
 export interface HostLostNotice {

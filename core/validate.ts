@@ -132,8 +132,19 @@ export function validateStepNames(value: unknown, field = 'steps'): string[] {
   return value as string[];
 }
 
-const CHANNEL_ID = /^[A-Z0-9]{1,40}$/;
-const SLACK_TS = /^\d{1,12}\.\d{1,9}$/;
+/** Slack's ids, as they may reach a query or a workflow input (the one place these patterns live). */
+export const SLACK_ID = {
+  /** A conversation: channel C…, private G…, direct message D…. */
+  channel: /^[A-Z0-9]{1,40}$/,
+  /** A message timestamp, `1700000000.000100`. */
+  ts: /^\d{1,12}\.\d{1,9}$/,
+  /** A person: U… or W… (Enterprise Grid). */
+  user: /^[UW][A-Z0-9]{1,40}$/,
+  /** A workspace: T…; an Enterprise Grid organization: E…. */
+  team: /^[TE][A-Z0-9]{1,40}$/,
+} as const;
+const CHANNEL_ID = SLACK_ID.channel;
+const SLACK_TS = SLACK_ID.ts;
 
 function validateSlack(raw: unknown): SlackTarget | undefined {
   if (raw === undefined || raw === null) return undefined;

@@ -7,12 +7,9 @@
  */
 import { execa } from 'execa';
 import type { ComposeChoice } from '../core/config.js';
+import { LABEL_HOST, LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
-export const LABEL_WORKFLOW = 'poc.workflow-id';
-export const LABEL_STEP = 'poc.step';
-export const LABEL_ATTEMPT = 'poc.attempt';
-/** The build host whose step made the container (several hosts may share an engine). */
-export const LABEL_HOST = 'poc.host';
+export * from './argv.js';
 
 export interface Compose {
   flavour: 'v1' | 'v2';

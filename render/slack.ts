@@ -4,7 +4,7 @@
  * to Slack's limits here, so no caller can forget it.
  */
 import {
-  FINAL_PHASES,
+  isFinalPhase,
   type DecisionAction,
   type DecisionRecord,
   type LlmStatus,
@@ -221,9 +221,8 @@ function message(text: string, blocks: (Block | undefined)[]): SlackMessage {
   return { text: cut(text, SLACK_LIMITS.text), blocks: fitBlocks(blocks.filter((b): b is Block => b !== undefined)) };
 }
 
-export function isFinal(phase: string): boolean {
-  return (FINAL_PHASES as readonly string[]).includes(phase);
-}
+/** Whether a phase is final (the one helper, `isFinalPhase` of the contract, under its render name). */
+export const isFinal = isFinalPhase;
 
 /** The status message of a run. */
 export function renderRunStatus(status: RunStatus, opts: RenderOptions = {}): SlackMessage {

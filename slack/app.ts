@@ -9,24 +9,26 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger, type RespondFn } from '@slack/bolt';
+import {
+  App,
+  HTTPReceiver,
+  LogLevel,
+  SocketModeReceiver,
+  type BlockAction,
+  type ButtonAction,
+  type KnownEventFromType,
+  type Logger,
+  type types,
+} from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import { connect } from '../client/index.js';
 import { secretValues, type PocConfig, type SlackSettings } from '../core/config.js';
 import { createRedactor } from '../core/redact.js';
 import { slackAccess } from './auth.js';
-import {
-  answerApprovalReply,
-  approvalAnswerOf,
-  commandTextOf,
-  executeButton,
-  executeCommand,
-  type BotContext,
-  type Invocation,
-  type Outbox,
-} from './commands.js';
-import type { SlackMessage } from '../render/slack.js';
+import { answerApprovalReply, executeButton, executeCommand, type BotContext } from './commands.js';
+import { clickOutbox, slashOutbox, threadOutbox } from './outbox.js';
+import { approvalAnswerOf, commandTextOf, hasCommandPrefix, type Invocation } from './parse.js';
 import { unescapeSlack } from '../render/slack-text.js';
 
 export interface SlackBotOptions {
@@ -113,22 +115,20 @@ function boltLogger(log: (line: string) => void, redact: (text: string) => strin
   };
 }
 
-interface MessageEventLike {
-  type: string;
-  subtype?: string;
-  channel: string;
-  channel_type?: string;
-  user?: string;
-  bot_id?: string;
-  text?: string;
-  ts: string;
-  thread_ts?: string;
+/** A message that may be a command: a person's (not a bot's, not an edit or a join), with text. */
+type PersonMessage = (types.GenericMessageEvent | types.ThreadBroadcastMessageEvent) & { text: string };
+
+function personMessageOf(message: KnownEventFromType<'message'>): PersonMessage | undefined {
+  // Edits, deletions, joins and bots' messages are not commands (answering other bots could loop).
+  if (message.subtype !== undefined && message.subtype !== 'thread_broadcast') return undefined;
+  if (('bot_id' in message && message.bot_id) || !message.user || typeof message.text !== 'string') return undefined;
+  return message as PersonMessage;
 }
 
 /** Who asked, where, and in which thread, for a message or a mention. */
 function invocationOf(
   source: 'message' | 'mention',
-  m: MessageEventLike,
+  m: { channel: string; ts: string; thread_ts?: string },
   user: string,
   teamId: string | undefined,
 ): Invocation {
@@ -140,10 +140,6 @@ function invocationOf(
     ts: m.ts,
     threadTs: m.thread_ts && m.thread_ts !== m.ts ? m.thread_ts : undefined,
   };
-}
-
-function toSlack(message: SlackMessage) {
-  return { text: message.text, blocks: message.blocks };
 }
 
 export async function startSlackBot({
@@ -206,122 +202,55 @@ export async function startSlackBot({
     }
   };
 
-  const threadOutbox = (channel: string, threadTs: string): Outbox => ({
-    async reply(message) {
-      await web.chat.postMessage({
-        channel,
-        thread_ts: threadTs,
-        ...toSlack(message),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
-    },
-    post: () => Promise.reject(new Error('messages answer in their thread')),
-    update: () => Promise.reject(new Error('messages answer in their thread')),
-    remove: () => Promise.reject(new Error('messages answer in their thread')),
-  });
-
-  const slashOutbox = (channel: string, user: string, respond: RespondFn): Outbox => ({
-    async reply(message) {
-      try {
-        await respond({ response_type: 'ephemeral', replace_original: false, ...toSlack(message) });
-      } catch {
-        // response_url has a use limit and expires; an ephemeral message needs neither.
-        await web.chat.postEphemeral({ channel, user, ...toSlack(message) });
-      }
-    },
-    async post(message) {
-      const posted = await web.chat.postMessage({
-        channel,
-        ...toSlack(message),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
-      if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
-      return posted.ts;
-    },
-    async update(ts, message) {
-      await web.chat.update({ channel, ts, ...toSlack(message) });
-    },
-    async remove(ts) {
-      await web.chat.delete({ channel, ts });
-    },
-  });
-
-  app.event('message', async ({ event, body, context }) => {
-    const m = event as unknown as MessageEventLike;
-    // Edits, deletions, joins and bots' messages are not commands (answering other bots could loop).
-    if ((m.subtype && m.subtype !== 'thread_broadcast') || m.bot_id || !m.user || typeof m.text !== 'string') return;
-    const text = m.text;
-    const inv = invocationOf('message', m, m.user, (body as { team_id?: string }).team_id ?? context.teamId);
+  app.message(async ({ message, body, context }) => {
+    const m = personMessageOf(message);
+    if (!m) return;
+    const inv = invocationOf('message', m, m.user, body.team_id ?? context.teamId);
     await guarded('a message', async () => {
-      const out = threadOutbox(m.channel, m.thread_ts ?? m.ts);
-      const command = commandTextOf(text, { botUserId: context.botUserId, direct: m.channel_type === 'im' });
+      const out = threadOutbox(web, m.channel, m.thread_ts ?? m.ts);
+      const command = commandTextOf(m.text, { botUserId: context.botUserId, direct: m.channel_type === 'im' });
       if (command !== undefined) return executeCommand(ctx, inv, command, out);
-      const answer = inv.threadTs ? approvalAnswerOf(text) : undefined;
+      const answer = inv.threadTs ? approvalAnswerOf(m.text) : undefined;
       if (answer) await answerApprovalReply(ctx, inv, answer, out);
     });
   });
 
   app.event('app_mention', async ({ event, body, context }) => {
-    const m = event as unknown as MessageEventLike;
-    if (m.bot_id || !m.user || typeof m.text !== 'string') return;
+    if (event.bot_id || !event.user || typeof event.text !== 'string') return;
     // "!poc … @poc" is also a message event, answered there.
-    if (/^\s*!poc(\s|$)/i.test(unescapeSlack(m.text))) return;
-    const text = commandTextOf(m.text, { botUserId: context.botUserId, mention: true }) ?? '';
-    const inv = invocationOf('mention', m, m.user, (body as { team_id?: string }).team_id ?? context.teamId);
-    await guarded('a mention', () => executeCommand(ctx, inv, text, threadOutbox(m.channel, m.thread_ts ?? m.ts)));
+    if (hasCommandPrefix(event.text)) return;
+    const text = commandTextOf(event.text, { botUserId: context.botUserId, mention: true }) ?? '';
+    const inv = invocationOf('mention', event, event.user, body.team_id ?? context.teamId);
+    const out = threadOutbox(web, event.channel, event.thread_ts ?? event.ts);
+    await guarded('a mention', () => executeCommand(ctx, inv, text, out));
   });
 
   app.command(/^\/poc\b/, async ({ ack, command, respond }) => {
     await ack();
-    await guarded('a slash command', () =>
-      executeCommand(
-        ctx,
-        {
-          source: 'slash',
-          team: command.team_id,
-          channel: command.channel_id,
-          user: command.user_id,
-          triggerId: command.trigger_id,
-        },
-        unescapeSlack(command.text ?? ''),
-        slashOutbox(command.channel_id, command.user_id, respond),
-      ),
-    );
+    const inv: Invocation = {
+      source: 'slash',
+      team: command.team_id,
+      channel: command.channel_id,
+      user: command.user_id,
+      triggerId: command.trigger_id,
+    };
+    const out = slashOutbox(web, command.channel_id, command.user_id, respond);
+    await guarded('a slash command', () => executeCommand(ctx, inv, unescapeSlack(command.text ?? ''), out));
   });
 
-  app.action(/^poc_/, async ({ ack, body, action }) => {
-    await ack();
-    if (body.type !== 'block_actions') return;
-    const button = action as { action_id: string; value?: string };
-    const container = (body as { container?: { channel_id?: string; thread_ts?: string; message_ts?: string } })
-      .container;
-    const message = (body as { message?: { ts?: string; thread_ts?: string } }).message;
-    const channel = body.channel?.id ?? container?.channel_id;
-    if (!channel) return;
-    const threadTs = container?.thread_ts ?? message?.thread_ts ?? message?.ts ?? container?.message_ts;
-    const user = body.user.id;
-    await guarded('a button', () =>
-      executeButton(
-        ctx,
-        { actionId: button.action_id, value: button.value, user, channel },
-        {
-          async ephemeral(reply) {
-            await web.chat.postEphemeral({
-              channel,
-              user,
-              ...(threadTs ? { thread_ts: threadTs } : {}),
-              ...toSlack(reply),
-            });
-          },
-          async threadReply(reply) {
-            await web.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...toSlack(reply) });
-          },
-        },
-      ),
-    );
-  });
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: /^poc_/ },
+    async ({ ack, body, action }) => {
+      await ack();
+      const container = body.container as { channel_id?: string; thread_ts?: string; message_ts?: string };
+      const channel = body.channel?.id ?? container.channel_id;
+      if (!channel) return;
+      const threadTs = container.thread_ts ?? body.message?.thread_ts ?? body.message?.ts ?? container.message_ts;
+      const user = body.user.id;
+      const click = { actionId: action.action_id, value: action.value, user, channel };
+      await guarded('a button', () => executeButton(ctx, click, clickOutbox(web, channel, user, threadTs)));
+    },
+  );
 
   app.error(async (err) => {
     log(redact(`slack: unhandled error: ${err.message}`));

@@ -1,18 +1,18 @@
 /**
  * What the bot does with a command, whatever surface it came from (`!poc …`, `/poc …`, a
- * mention). The bot is a pure workflow client: every answer comes from Temporal (the status
- * query, visibility), every change goes to Temporal (start, cancel, the decide update), and a
- * run is found from its Slack thread through the `PocSlackThread` search attribute.
+ * mention, a button, an approval word in a thread): parsing (parse.ts) → run lookup (lookup.ts) →
+ * dispatch (here). The bot is a pure workflow client: every answer comes from Temporal (the
+ * status query, visibility), every change goes to Temporal (start, cancel, the decide update).
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import {
   ID_PREFIX,
   InputError,
-  PocSlackThread,
   RunNotFoundError,
   cancelRun,
   decide,
   getRunStatus,
+  isFinalPhase,
   listRuns,
   slackRunId,
   startLlm,
@@ -20,19 +20,19 @@ import {
   type DecisionAction,
   type LlmInput,
   type PipelineInput,
-  type RunSummary,
   type SlackTarget,
   type Started,
 } from '../client/index.js';
 import { runUrl, type PocConfig } from '../core/config.js';
-import { DECISION_ACTIONS, UsageError, helpText, parseCommand, tokenize, type Command } from '../client/grammar.js';
+import { DECISION_ACTIONS, UsageError, helpText, type Command, type DecisionVerb } from '../client/grammar.js';
 import { readStepLog } from '../client/logs.js';
 import { runScheduleCommand } from '../client/schedules.js';
 import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
 import { refusal, type Access } from './auth.js';
+import { defaultRun, runsOfThread, workflowExists } from './lookup.js';
+import { adaptPrefix, parseSlackCommand, type Invocation } from './parse.js';
 import {
   buttonActionOf,
-  isFinal,
   notice,
   parseButtonValue,
   preformatted,
@@ -41,7 +41,9 @@ import {
   renderRunStatus,
   type SlackMessage,
 } from '../render/slack.js';
-import { escapeMrkdwn, unescapeSlack, who } from '../render/slack-text.js';
+import { escapeMrkdwn, who } from '../render/slack-text.js';
+
+export type { Invocation } from './parse.js';
 
 export interface BotContext {
   client: Client;
@@ -60,20 +62,6 @@ function withinDeadline<T>(ctx: BotContext, fn: () => Promise<T>): Promise<T> {
   return ctx.client.withDeadline(Date.now() + (ctx.temporalTimeoutMs ?? TEMPORAL_TIMEOUT_MS), fn);
 }
 
-/** Where a command came from. */
-export interface Invocation {
-  source: 'message' | 'mention' | 'slash';
-  team: string;
-  channel: string;
-  user: string;
-  /** The command message (messages and mentions; slash commands have none). */
-  ts?: string;
-  /** The thread the message is in, when it is a thread reply. */
-  threadTs?: string;
-  /** Unique per slash command invocation, and the same when Slack delivers it again. */
-  triggerId?: string;
-}
-
 /** How answers get to Slack; the app decides (thread reply, or ephemeral for slash commands). */
 export interface Outbox {
   reply(message: SlackMessage): Promise<void>;
@@ -81,97 +69,6 @@ export interface Outbox {
   post(message: SlackMessage): Promise<string>;
   update(ts: string, message: SlackMessage): Promise<void>;
   remove(ts: string): Promise<void>;
-}
-
-const PREFIX = /^\s*!poc(?=\s|$)/i;
-
-/**
- * The command text of an incoming message, unescaped, or undefined when the message is not for
- * us. Mentions of the bot are dropped (`@poc run` is `run`); in a direct message no prefix is needed.
- */
-export function commandTextOf(
-  rawText: string,
-  opts: { botUserId?: string; mention?: boolean; direct?: boolean } = {},
-): string | undefined {
-  let raw = rawText;
-  if (opts.botUserId) raw = raw.split(new RegExp(`<@${opts.botUserId}(?:\\|[^>]*)?>`, 'g')).join(' ');
-  const text = unescapeSlack(raw);
-  if (PREFIX.test(text)) return text.replace(PREFIX, '').trim();
-  if (opts.mention || opts.direct) return text.trim();
-  return undefined;
-}
-
-/** "yes" / "ok" / "approve" or "no" / "deny" / "stop" as a whole message (any case, a trailing "!" or "."). */
-export function approvalAnswerOf(rawText: string): 'approve' | 'deny' | undefined {
-  const text = unescapeSlack(rawText)
-    .trim()
-    .replace(/[.!]+$/, '')
-    .toLowerCase();
-  if (['yes', 'ok', 'approve'].includes(text)) return 'approve';
-  if (['no', 'deny', 'stop'].includes(text)) return 'deny';
-  return undefined;
-}
-
-/** People type em dashes where they meant `--` (and some clients turn `--` into one). */
-function normalizeDashes(text: string): string {
-  return text.replace(/(^|\s)[\u2014\u2013](?=[a-z])/g, '$1--');
-}
-
-export function parseSlackCommand(text: string): Command {
-  return parseCommand(tokenize(normalizeDashes(text)), 'slack');
-}
-
-const CHANNEL_ID = /^[A-Z0-9]{1,40}$/;
-const SLACK_TS = /^\d{1,12}\.\d{1,9}$/;
-
-/** Runs reporting to one Slack thread, newest first. */
-export async function runsOfThread(
-  client: Client,
-  channel: string,
-  threadTs: string,
-  limit = 10,
-): Promise<RunSummary[]> {
-  // Both come from Slack, but they end up in a query: only well-formed ids get there.
-  if (!CHANNEL_ID.test(channel) || !SLACK_TS.test(threadTs)) return [];
-  return listRuns(client, { limit, query: `${PocSlackThread.name} = "${channel}/${threadTs}"` });
-}
-
-/** Runs started from one channel, newest first (by the `PocSlackThread` prefix, else the memo). */
-export async function runsOfChannel(
-  client: Client,
-  channel: string,
-  { limit = 10, activeOnly = false } = {},
-): Promise<RunSummary[]> {
-  if (!CHANNEL_ID.test(channel)) return [];
-  const active = activeOnly ? ' AND ExecutionStatus = "Running"' : '';
-  try {
-    return await listRuns(client, { limit, query: `${PocSlackThread.name} STARTS_WITH "${channel}/"${active}` });
-  } catch {
-    // Visibility stores without STARTS_WITH: the newest runs, filtered by the channel in their memo.
-    const recent = await listRuns(client, { limit: 200 });
-    return recent.filter((run) => run.slackChannel === channel && (!activeOnly || !isFinal(run.phase))).slice(0, limit);
-  }
-}
-
-/** The run a command without an id means: the one of this thread, else the newest of this channel. */
-async function defaultRun(ctx: BotContext, inv: Invocation, activeOnly: boolean): Promise<string | undefined> {
-  if (inv.threadTs) {
-    const inThread = (await runsOfThread(ctx.client, inv.channel, inv.threadTs)).find(
-      (run) => !activeOnly || !isFinal(run.phase),
-    );
-    if (inThread) return inThread.workflowId;
-  }
-  return (await runsOfChannel(ctx.client, inv.channel, { limit: 1, activeOnly }))[0]?.workflowId;
-}
-
-async function workflowExists(client: Client, workflowId: string): Promise<boolean> {
-  try {
-    await client.workflow.getHandle(workflowId).describe();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }
 
 const DECIDED_TEXT: Record<DecisionAction, string> = {
@@ -195,125 +92,31 @@ export async function executeCommand(ctx: BotContext, inv: Invocation, text: str
   }
 }
 
+type CommandOf<N extends Command['name']> = Extract<Command, { name: N }>;
+
 async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out: Outbox): Promise<void> {
-  const mayChange = () => ctx.access.allows(inv.user, inv.channel);
   switch (command.name) {
-    case 'help': {
-      const title =
-        inv.source === 'slash'
-          ? '*poc-orchestrator* — `/poc <command>` (or `!poc <command>` in a channel, or mention me):'
-          : '*poc-orchestrator* — `!poc <command>` (or `/poc <command>`, or mention me):';
-      return out.reply(preformatted(title, adaptPrefix(helpText('slack', command.topic), inv), { redact: ctx.redact }));
-    }
-    case 'run': {
-      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const input: PipelineInput = {
-        goal: command.goal,
-        steps: command.steps,
-        onFailure: command.ask ? 'ask' : 'fail',
-        requestedBy: inv.user,
-        ...(command.approve ? { approve: command.approve } : {}),
-      };
-      const start = (slack: SlackTarget, id: string) =>
-        startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
-      if (inv.source === 'slash') {
-        validatePipelineInput(input);
-        const goal = command.goal ? `: ${escapeMrkdwn(command.goal.slice(0, 200))}` : '';
-        return startFromSlash(
-          ctx,
-          inv,
-          out,
-          'pipeline',
-          start,
-          `:hourglass_flowing_sand: ${who(inv.user)} started a pipeline${goal}`,
-        );
-      }
-      await startFromMessage(inv, start);
-      return;
-    }
-    case 'llm': {
-      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const input: LlmInput = {
-        backend: command.backend,
-        model: command.model,
-        prompt: command.prompt,
-        requestedBy: inv.user,
-      };
-      if (command.system !== undefined) input.system = command.system;
-      if (command.maxTokens !== undefined) input.maxTokens = command.maxTokens;
-      if (command.temperature !== undefined) input.temperature = command.temperature;
-      const start = (slack: SlackTarget, id: string) =>
-        startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
-      if (inv.source === 'slash') {
-        validateLlmInput(input);
-        return startFromSlash(
-          ctx,
-          inv,
-          out,
-          'llm',
-          start,
-          `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`,
-        );
-      }
-      await startFromMessage(inv, start);
-      return;
-    }
-    case 'status': {
-      const id = command.id ?? (await defaultRun(ctx, inv, false));
-      if (!id)
-        return out.reply(
-          notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`),
-        );
-      const status = await getRunStatus(ctx.client, id);
-      return out.reply(
-        renderRunStatus(status, { runUrl: runUrl(ctx.config, status.id), interactive: false, redact: ctx.redact }),
-      );
-    }
-    case 'list': {
-      const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
-      return out.reply(renderRunList(runs, { redact: ctx.redact }));
-    }
-    case 'logs': {
-      const status = await getRunStatus(ctx.client, command.id);
-      if (status.kind !== 'pipeline') {
-        return out.reply(
-          notice(
-            `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ` +
-              `${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
-          ),
-        );
-      }
-      const log = readStepLog(status, command.step, command.lines);
-      return out.reply(renderLog({ workflowId: status.id, ...log }, { redact: ctx.redact }));
-    }
-    case 'cancel': {
-      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const id = command.id ?? (await defaultRun(ctx, inv, true));
-      if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
-      const workflowId = await cancelUnlessEnded(ctx, id);
-      return out.reply(
-        notice(
-          `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; ` +
-            'its status message shows when it has stopped.',
-        ),
-      );
-    }
+    case 'help':
+      return helpCommand(inv, command, out, ctx);
+    case 'run':
+      return runCommand(ctx, inv, command, out);
+    case 'llm':
+      return llmCommand(ctx, inv, command, out);
+    case 'status':
+      return statusCommand(ctx, inv, command, out);
+    case 'list':
+      return listCommand(ctx, command, out);
+    case 'logs':
+      return logsCommand(ctx, inv, command, out);
+    case 'cancel':
+      return cancelCommand(ctx, inv, command, out);
     case 'retry':
     case 'skip':
     case 'abort':
     case 'approve':
     case 'approve-all':
-    case 'deny': {
-      if (!mayChange()) return out.reply(notice(refusal(inv.user)));
-      const action = DECISION_ACTIONS[command.name];
-      const result = await decide(ctx.client, command.id, { action, by: inv.user });
-      return out.reply(
-        notice(
-          `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
-            `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
-        ),
-      );
-    }
+    case 'deny':
+      return decisionCommand(ctx, inv, command, out);
     case 'schedule':
       return scheduleCommand(ctx, inv, command, out);
     default:
@@ -323,10 +126,132 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
   }
 }
 
+function mayChange(ctx: BotContext, inv: Invocation): boolean {
+  return ctx.access.allows(inv.user, inv.channel);
+}
+
+function helpCommand(inv: Invocation, command: CommandOf<'help'>, out: Outbox, ctx: BotContext): Promise<void> {
+  const title =
+    inv.source === 'slash'
+      ? '*poc-orchestrator* — `/poc <command>` (or `!poc <command>` in a channel, or mention me):'
+      : '*poc-orchestrator* — `!poc <command>` (or `/poc <command>`, or mention me):';
+  return out.reply(preformatted(title, adaptPrefix(helpText('slack', command.topic), inv), { redact: ctx.redact }));
+}
+
+async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'run'>, out: Outbox): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const input: PipelineInput = {
+    goal: command.goal,
+    steps: command.steps,
+    onFailure: command.ask ? 'ask' : 'fail',
+    requestedBy: inv.user,
+    ...(command.approve ? { approve: command.approve } : {}),
+  };
+  const start = (slack: SlackTarget, id: string) =>
+    startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+  if (inv.source !== 'slash') return startFromMessage(inv, start);
+  validatePipelineInput(input);
+  const goal = command.goal ? `: ${escapeMrkdwn(command.goal.slice(0, 200))}` : '';
+  const intro = `:hourglass_flowing_sand: ${who(inv.user)} started a pipeline${goal}`;
+  return startFromSlash(ctx, inv, out, 'pipeline', start, intro);
+}
+
+async function llmCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'llm'>, out: Outbox): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const input: LlmInput = {
+    backend: command.backend,
+    model: command.model,
+    prompt: command.prompt,
+    requestedBy: inv.user,
+  };
+  if (command.system !== undefined) input.system = command.system;
+  if (command.maxTokens !== undefined) input.maxTokens = command.maxTokens;
+  if (command.temperature !== undefined) input.temperature = command.temperature;
+  const start = (slack: SlackTarget, id: string) =>
+    startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+  if (inv.source !== 'slash') return startFromMessage(inv, start);
+  validateLlmInput(input);
+  const intro = `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`;
+  return startFromSlash(ctx, inv, out, 'llm', start, intro);
+}
+
+async function statusCommand(
+  ctx: BotContext,
+  inv: Invocation,
+  command: CommandOf<'status'>,
+  out: Outbox,
+): Promise<void> {
+  const id = command.id ?? (await defaultRun(ctx.client, inv, false));
+  if (!id) {
+    return out.reply(
+      notice(`No runs started from this channel yet; ${adaptPrefix('`!poc list`', inv)} shows every run.`),
+    );
+  }
+  const status = await getRunStatus(ctx.client, id);
+  return out.reply(
+    renderRunStatus(status, { runUrl: runUrl(ctx.config, status.id), interactive: false, redact: ctx.redact }),
+  );
+}
+
+async function listCommand(ctx: BotContext, command: CommandOf<'list'>, out: Outbox): Promise<void> {
+  const runs = await listRuns(ctx.client, { limit: command.limit, kind: command.kind, phase: command.phase });
+  return out.reply(renderRunList(runs, { redact: ctx.redact }));
+}
+
+async function logsCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'logs'>, out: Outbox): Promise<void> {
+  const status = await getRunStatus(ctx.client, command.id);
+  if (status.kind !== 'pipeline') {
+    return out.reply(
+      notice(
+        `\`${escapeMrkdwn(status.id)}\` is an LLM run and has no step logs; ` +
+          `${adaptPrefix(`\`!poc status ${status.id}\``, inv)} shows its answer.`,
+      ),
+    );
+  }
+  const log = readStepLog(status, command.step, command.lines);
+  return out.reply(renderLog({ workflowId: status.id, ...log }, { redact: ctx.redact }));
+}
+
+async function cancelCommand(
+  ctx: BotContext,
+  inv: Invocation,
+  command: CommandOf<'cancel'>,
+  out: Outbox,
+): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const id = command.id ?? (await defaultRun(ctx.client, inv, true));
+  if (!id) return out.reply(notice('Nothing to cancel: no run of this channel is queued or running.'));
+  const workflowId = await cancelUnlessEnded(ctx, id);
+  return out.reply(
+    notice(
+      `:no_entry_sign: ${who(inv.user)} asked to cancel \`${escapeMrkdwn(workflowId)}\`; ` +
+        'its status message shows when it has stopped.',
+    ),
+  );
+}
+
+async function decisionCommand(
+  ctx: BotContext,
+  inv: Invocation,
+  command: CommandOf<DecisionVerb>,
+  out: Outbox,
+): Promise<void> {
+  if (!mayChange(ctx, inv)) return out.reply(notice(refusal(inv.user)));
+  const action = DECISION_ACTIONS[command.name];
+  const result = await decide(ctx.client, command.id, { action, by: inv.user });
+  return out.reply(
+    notice(
+      `:ok_hand: ${who(inv.user)} chose ${DECIDED_TEXT[action]} ` +
+        `*${escapeMrkdwn(result.step)}* in \`${escapeMrkdwn(command.id)}\`.`,
+    ),
+  );
+}
+
 /** Cancels a run, unless its own status already says it has ended (it may still be saying so in Slack). */
 async function cancelUnlessEnded(ctx: BotContext, id: string): Promise<string> {
   const status = await getRunStatus(ctx.client, id);
-  if (isFinal(status.phase)) throw new Error(`${status.id} has already ended (${status.phase}); nothing to cancel`);
+  if (isFinalPhase(status.phase))
+    throw new Error(`${status.id} has already ended (${status.phase}); nothing to cancel`);
   return cancelRun(ctx.client, status.id);
 }
 
@@ -381,10 +306,10 @@ async function startFromSlash(
 async function scheduleCommand(
   ctx: BotContext,
   inv: Invocation,
-  command: Extract<Command, { name: 'schedule' }>,
+  command: CommandOf<'schedule'>,
   out: Outbox,
 ): Promise<void> {
-  if (command.action !== 'list' && command.action !== 'describe' && !ctx.access.allows(inv.user, inv.channel)) {
+  if (command.action !== 'list' && command.action !== 'describe' && !mayChange(ctx, inv)) {
     return out.reply(notice(refusal(inv.user)));
   }
   const lines: string[] = [];
@@ -398,18 +323,13 @@ async function scheduleCommand(
   );
 }
 
-/** `!poc …` in usage texts, `/poc …` when the command came as a slash command. */
-function adaptPrefix(text: string, inv: Invocation): string {
-  return inv.source === 'slash' ? text.replace(/!poc\b/g, '/poc') : text;
-}
-
 /** A failure as a reply that says what was wrong and, for usage mistakes, the right form. */
 export function errorReply(
   err: unknown,
   inv: Pick<Invocation, 'source'>,
   redact: (text: string) => string,
 ): SlackMessage {
-  const prefix = (text: string) => adaptPrefix(text, inv as Invocation);
+  const prefix = (text: string) => adaptPrefix(text, inv);
   if (err instanceof UsageError) {
     const base = err.usage ? err.message.slice(0, err.message.length - `; usage: ${err.usage}`.length) : err.message;
     const usage = err.usage ? `\nUsage: \`${escapeMrkdwn(prefix(err.usage))}\`` : '';
@@ -454,7 +374,7 @@ async function answerApproval(
   answer: 'approve' | 'deny',
   out: Outbox,
 ): Promise<boolean> {
-  const candidates = (await runsOfThread(ctx.client, inv.channel, threadTs)).filter((run) => !isFinal(run.phase));
+  const candidates = (await runsOfThread(ctx.client, inv.channel, threadTs)).filter((run) => !isFinalPhase(run.phase));
   for (const run of candidates) {
     const status = await getRunStatus(ctx.client, run.workflowId).catch(() => undefined);
     if (
@@ -463,7 +383,7 @@ async function answerApproval(
       status.pendingDecision?.kind !== 'approval'
     )
       continue;
-    if (!ctx.access.allows(inv.user, inv.channel)) {
+    if (!mayChange(ctx, inv)) {
       await out.reply(notice(refusal(inv.user)));
       return true;
     }

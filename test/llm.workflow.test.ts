@@ -166,7 +166,7 @@ describe('llmPrompt workflow', () => {
         return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
       });
       assert.equal(description.typedSearchAttributes.get(PocKind), 'llm');
-      assert.equal((await description.memo)?.prompt, 'Find me by my memo');
+      assert.equal(description.memo?.prompt, 'Find me by my memo');
       const listed = await eventually('the run in a PocKind="llm" query', async () => {
         for await (const execution of client.workflow.list({
           query: `PocKind = "llm" AND WorkflowId = "${workflowId}"`,
@@ -188,7 +188,7 @@ describe('llmPrompt workflow', () => {
         return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
       });
       assert.equal(raw.typedSearchAttributes.get(PocKind), 'llm');
-      assert.equal((await raw.memo)?.prompt, 'x'.repeat(200));
+      assert.equal(raw.memo?.prompt, 'x'.repeat(200));
     },
     TEST_TIMEOUT_MS,
   );

@@ -117,7 +117,7 @@ describe('pipeline workflow', () => {
     const description = await client.workflow.getHandle(workflowId).describe();
     assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
     assert.equal(description.typedSearchAttributes.get(PocPhase), 'DONE');
-    assert.equal((await description.memo)?.goal, 'find me');
+    assert.equal(description.memo?.goal, 'find me');
   });
 
   test(
@@ -135,7 +135,7 @@ describe('pipeline workflow', () => {
         return d.typedSearchAttributes.get(PocPhase) === 'DONE' ? d : undefined;
       });
       assert.equal(description.typedSearchAttributes.get(PocKind), 'pipeline');
-      assert.equal((await description.memo)?.goal, 'raw start');
+      assert.equal(description.memo?.goal, 'raw start');
     },
   );
 

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { PocHost, hostHeartbeatSignal, hostRegistryId, type HostHeartbeat } from '../core/contract.js';
+import { PocHost, hostHeartbeatSignal, hostRegistryId, isExecutionOpen, type HostHeartbeat } from '../core/contract.js';
 import type { HostSettings } from '../core/config.js';
 import { signalRegistry } from '../activities/hosts.js';
 import { listCheckouts, removeCheckout } from '../activities/git.js';
@@ -29,7 +29,7 @@ export function whereaboutsOf(client: Client): (workflowId: string) => Promise<W
         .getHandle(workflowId)
         .describe()
         .then(
-          (d) => ({ open: d.status.name === 'RUNNING', host: d.typedSearchAttributes.get(PocHost) }),
+          (d) => ({ open: isExecutionOpen(d), host: d.typedSearchAttributes.get(PocHost) }),
           (err: unknown) => ({ open: !(err instanceof WorkflowNotFoundError), host: undefined }),
         );
       known.set(workflowId, found);

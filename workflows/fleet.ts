@@ -40,6 +40,8 @@ export interface ClaimRecord extends HostClaim {
   seq: number;
   host: string | null;
   grantId: number | null;
+  /** The grant it held last (kept while it waits again after a loss). */
+  lastGrantId: number | null;
   /** The last notice sent (JSON), so a waiting run hears only about changes. */
   notice: string | null;
 }
@@ -185,6 +187,7 @@ export function addClaim(state: RegistryState, claim: HostClaim): ClaimResult {
     seq: state.nextSeq++,
     host: null,
     grantId: null,
+    lastGrantId: null,
     notice: null,
   });
   return 'new';
@@ -286,6 +289,7 @@ export function schedule(state: RegistryState): GrantMessage[] {
     )[0];
     claim.host = pick.name;
     claim.grantId = state.nextGrantId++;
+    claim.lastGrantId = claim.grantId;
     claim.notice = null;
     grants.push({
       workflowId: claim.workflowId,
@@ -371,7 +375,11 @@ export function queueNotices(state: RegistryState): NoticeMessage[] {
   const waiting = waitingInOrder(state);
   const messages: NoticeMessage[] = [];
   for (const claim of waiting) {
-    const notice: HostQueueNotice = { ahead: aheadOf(state, claim, waiting), ...waitReason(state, claim) };
+    const notice: HostQueueNotice = {
+      ahead: aheadOf(state, claim, waiting),
+      ...waitReason(state, claim),
+      sinceGrant: claim.lastGrantId,
+    };
     const json = JSON.stringify(notice);
     if (json === claim.notice) continue;
     claim.notice = json;

@@ -11,6 +11,7 @@ import {
   releaseHostSignal,
   type HostGrant,
   type HostLostNotice,
+  type HostQueueNotice,
 } from '../core/contract.js';
 
 /** Thrown out of a step that was abandoned because its host was lost (the run moves; nothing is recorded). */
@@ -47,9 +48,22 @@ export interface HostSeat {
 export function hostSeat(run: WaitingRun, changed: () => void, registryId: string, workflowId: string): HostSeat {
   let offered: HostGrant | undefined;
   let held: HostGrant | undefined;
+  /** The grant taken last (null: none yet); a notice about another wait than the one after it is stale. */
+  let lastGrantId: number | null = null;
   let lost: HostLostNotice | undefined;
   let stuck: string | undefined;
+  /** The newest notice about the wait after `lastGrantId`, kept until the run waits (signals may cross). */
+  let latest: HostQueueNotice | undefined;
   let listener: { grantId: number; onLost: (notice: HostLostNotice) => void } | undefined;
+
+  const waiting = () => !offered && (!held || lost !== undefined);
+  const show = () => {
+    if (!latest || !waiting()) return;
+    run.queuePosition = latest.ahead;
+    run.queueReason = latest.reason;
+    stuck = latest.unsatisfiable ? latest.reason : undefined;
+    changed();
+  };
 
   setHandler(hostGrantedSignal, (grant) => {
     if (grant.grantId === held?.grantId || grant.grantId === offered?.grantId) return; // said again
@@ -57,16 +71,15 @@ export function hostSeat(run: WaitingRun, changed: () => void, registryId: strin
     stuck = undefined;
   });
   setHandler(hostQueueSignal, (notice) => {
-    if (offered || (held && !lost)) return; // sent before the grant
-    run.queuePosition = notice.ahead;
-    run.queueReason = notice.reason;
-    stuck = notice.unsatisfiable ? notice.reason : undefined;
-    changed();
+    if ((notice.sinceGrant ?? null) !== lastGrantId) return; // about an earlier wait
+    latest = notice;
+    show();
   });
   setHandler(hostLostSignal, (notice) => {
     if (held?.grantId === notice.grantId && !lost) {
       lost = notice;
       if (listener?.grantId === notice.grantId) listener.onLost(notice);
+      show();
     } else if (offered?.grantId === notice.grantId) {
       offered = undefined; // lost before the run took it; the registry finds it another
     }
@@ -79,6 +92,8 @@ export function hostSeat(run: WaitingRun, changed: () => void, registryId: strin
       else await condition(ready, timeoutMs);
       if (offered) {
         held = offered;
+        lastGrantId = held.grantId;
+        latest = undefined;
         offered = undefined;
         lost = undefined;
         run.queuePosition = null;
@@ -101,6 +116,7 @@ export function hostSeat(run: WaitingRun, changed: () => void, registryId: strin
       held = undefined;
       lost = undefined;
       stuck = undefined;
+      show();
       await getExternalWorkflowHandle(registryId)
         .signal(releaseHostSignal, {
           workflowId,

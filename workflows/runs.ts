@@ -8,13 +8,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
-  FINAL_PHASES,
   PocKind,
   PocPhase,
   PocRequestedBy,
   PocSlackThread,
   type Phase,
   type RunStatus,
+  isFinalPhase,
+  slackThreadKey,
   type SlackTarget,
 } from '../core/contract.js';
 
@@ -29,13 +30,13 @@ export function publishRun(
   slack?: SlackTarget,
 ): void {
   const info = workflowInfo();
-  const thread = slack && (slack.threadTs ?? slack.messageTs);
+  const thread = slack && slackThreadKey(slack);
   const wanted = [
     { key: PocKind, value: kind },
     { key: PocPhase, value: status.phase },
     ...(status.requestedBy ? [{ key: PocRequestedBy, value: status.requestedBy }] : []),
     // How the bot finds the run of a Slack thread (`<channel>/<thread ts>`), with no state of its own.
-    ...(thread ? [{ key: PocSlackThread, value: `${slack.channel}/${thread}` }] : []),
+    ...(thread ? [{ key: PocSlackThread, value: thread }] : []),
   ];
   // Our client sets them at start already; only a bare start (temporal CLI, Web UI) needs the upsert.
   const stale = wanted.filter(({ key, value }) => info.typedSearchAttributes.get(key) !== value);
@@ -52,7 +53,7 @@ export function setPhase(status: RunStatus, phase: Phase): void {
   status.phase = phase;
   upsertSearchAttributes([{ key: PocPhase, value: phase }]);
   log.info('phase', { phase, ...(status.error ? { error: status.error } : {}) });
-  if (FINAL_PHASES.includes(phase)) {
+  if (isFinalPhase(phase)) {
     metricMeter
       .createCounter('poc_runs_finished', 'runs', 'runs finished, by kind and phase')
       .add(1, { kind: status.kind, phase });

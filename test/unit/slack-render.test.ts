@@ -17,7 +17,8 @@ import {
   type SlackMessage,
 } from '../../render/slack.js';
 import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../render/slack-text.js';
-import { approvalAnswerOf, commandTextOf, errorReply, parseSlackCommand } from '../../slack/commands.js';
+import { errorReply } from '../../slack/commands.js';
+import { approvalAnswerOf, commandTextOf, parseSlackCommand } from '../../slack/parse.js';
 import { slackAccess } from '../../slack/auth.js';
 import { ConfigError, loadConfig } from '../../core/config.js';
 import { SlackBotConfigError, slackBotSettings } from '../../slack/app.js';
