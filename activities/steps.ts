@@ -15,6 +15,7 @@ import { ApplicationFailure, Context, log as activityLog } from '@temporalio/act
 import {
   ComposeMissingError,
   LABEL_ATTEMPT,
+  LABEL_HOST,
   LABEL_STEP,
   LABEL_WORKFLOW,
   composeBuildArgv,
@@ -38,15 +39,24 @@ import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type Ste
 const HEARTBEAT_EVERY_MS = 2_000;
 const STOP_GRACE_SECONDS = 5;
 
-/** The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any. */
-export function createRunStep({ compose }: { compose?: ComposeChoice } = {}) {
+/**
+ * The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any; on a
+ * build host, its containers carry the host's name (`poc.host` label, POC_HOST in the container).
+ */
+export function createRunStep({ compose, host }: { compose?: ComposeChoice; host?: string } = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
-    return runStepWith(args, compose);
+    return runStepWith(args, compose, host);
   };
 }
 
 /** The Compose arguments of this step (a build, or a one-off container with our name and labels). */
-function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAttempt: number): string[] {
+function stepArgv(
+  args: RunStepArgs,
+  compose: Compose,
+  name: string,
+  activityAttempt: number,
+  host: string | undefined,
+): string[] {
   const target = { prefix: compose.prefix, files: args.composeFiles, service: args.service };
   if (args.step.kind === 'build') return composeBuildArgv(target);
   return composeRunArgv({
@@ -56,16 +66,22 @@ function stepArgv(args: RunStepArgs, compose: Compose, name: string, activityAtt
       [LABEL_WORKFLOW, args.workflowId],
       [LABEL_STEP, args.step.name],
       [LABEL_ATTEMPT, `${args.attempt}.${activityAttempt}`],
+      ...(host ? [[LABEL_HOST, host] as [string, string]] : []),
     ],
     env: [
       ['POC_RUN_ID', args.workflowId],
       ['POC_STEP', args.step.name],
+      ...(host ? [['POC_HOST', host] as [string, string]] : []),
     ],
     command: args.step.command,
   });
 }
 
-async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | undefined): Promise<StepResult> {
+async function runStepWith(
+  args: RunStepArgs,
+  forcedCompose: ComposeChoice | undefined,
+  host: string | undefined,
+): Promise<StepResult> {
   const ctx = Context.current();
   const started = Date.now();
   const { step, workflowId } = args;
@@ -92,7 +108,7 @@ async function runStepWith(args: RunStepArgs, forcedCompose: ComposeChoice | und
     await removeContainers(leftovers.map((c) => c.id));
   }
 
-  const argv = stepArgv(args, compose, name, ctx.info.attempt);
+  const argv = stepArgv(args, compose, name, ctx.info.attempt, host);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +

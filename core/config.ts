@@ -688,8 +688,8 @@ function hostSettings(r: Reader): HostSettings {
   if (!HOST_NAME.test(name)) {
     throw new ConfigError(
       'POC_HOST_NAME',
-      `POC_HOST_NAME=${name} is not a host name; use letters, digits, ".", "_" and "-" (at most 63, ` +
-        "starting with a letter or digit), or unset it for the machine's name",
+      `POC_HOST_NAME=${name} is not a host name (letters, digits, ".", "_" and "-", at most 63, ` +
+        "starting with a letter or digit); set another, or unset it for the machine's name",
     );
   }
   const labels = r.list('POC_HOST_LABELS') ?? [];
@@ -697,8 +697,8 @@ function hostSettings(r: Reader): HostSettings {
   if (bad !== undefined) {
     throw new ConfigError(
       'POC_HOST_LABELS',
-      `POC_HOST_LABELS: "${bad.slice(0, 40)}" is not a label; use letters, digits, ".", "_", ":" and "-", ` +
-        'comma-separated, like gpu,arm64',
+      `POC_HOST_LABELS=${r.read('POC_HOST_LABELS')}: "${bad.slice(0, 40)}" is not a label ` +
+        '(letters, digits, ".", "_", ":" and "-"); set comma-separated labels like gpu,arm64',
     );
   }
   const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
