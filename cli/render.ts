@@ -1,5 +1,6 @@
 /** Plain-text views of runs for the terminal (colour only when the output is a TTY). */
-import type { LlmStatus, PipelineStatus, RunStatus, StepState } from '../core/contract.js';
+import type { HostInfo, LlmStatus, PipelineStatus, RunStatus, StepState } from '../core/contract.js';
+import { hostMoveText, hostsTable } from '../render/hosts.js';
 import type { RunSummary } from '../client/index.js';
 
 export interface Style {
@@ -77,7 +78,16 @@ export function phaseLine(status: RunStatus, style: Style): string {
 export function renderPipeline(status: PipelineStatus, style: Style): string {
   const lines = [`${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.goal}`];
   if (status.requestedBy) lines.push(`requested by ${status.requestedBy}`);
-  if (status.phase === 'QUEUED' && status.queuePosition)
+  if (status.repo) {
+    const at = status.commit ? ` (commit ${status.commit.slice(0, 12)})` : '';
+    lines.push(`repo ${status.repo}${status.ref ? ` @ ${status.ref}` : ''}${at}`);
+  }
+  if (status.host) lines.push(`host ${status.host}`);
+  for (const move of status.hostMoves ?? []) lines.push(paint(style, 'yellow', `${hostMoveText(move)} (${move.at})`));
+  if (status.phase === 'QUEUED' && status.queueReason) {
+    const ahead = status.queuePosition ? ` (${status.queuePosition} run(s) ahead)` : '';
+    lines.push(`waiting: ${status.queueReason}${ahead}`);
+  } else if (status.phase === 'QUEUED' && status.queuePosition)
     lines.push(`waiting: ${status.queuePosition} run(s) ahead in ${status.workspace ?? 'the workspace'}`);
   for (const step of status.steps) lines.push('  ' + stepLine(step, style));
   if (status.pendingDecision) {
@@ -138,4 +148,14 @@ export function renderList(runs: RunSummary[], style: Style): string {
       return `${r.workflowId.padEnd(idWidth)}  ${paint(style, colour, phase)} ${when}  ${title.replace(/\s+/g, ' ')}`;
     })
     .join('\n');
+}
+
+/** `poc hosts`: one line per host — state, slots in use, labels, last heartbeat, runs (coloured by state). */
+export function renderHosts(hosts: HostInfo[], style: Style, now = Date.now()): string {
+  const colour = (state: string) => (state === 'up' ? 'green' : state === 'lost' ? 'red' : 'yellow');
+  return hostsTable(hosts, now, {
+    header: (line) => paint(style, 'bold', line),
+    row: (line, host) =>
+      paint(style, colour(host.state), line) + (host.problem ? paint(style, 'gray', `  (${host.problem})`) : ''),
+  });
 }

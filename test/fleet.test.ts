@@ -2,8 +2,10 @@
  * The fleet of build hosts on a real dev server, with hosts as in-process workers on one task
  * queue and scripted steps (no Docker): claims in start order with positions and reasons,
  * capacity, labels, a workspace path only some hosts have, a host lost mid-run (its runs start
- * again on another, finished runs untouched), a run left without any eligible host, and runs
- * from git. test/fleet.e2e.test.ts does the same with `poc worker` processes and Docker engines.
+ * again on another, finished runs untouched, the Slack message says so), a run left without any
+ * eligible host, runs from git, and the surfaces: `poc hosts`, `poc run --repo --ref --on`,
+ * `poc status`, `temporal workflow list --query 'PocHost="…"'`, `!poc hosts` and `!poc run --repo`.
+ * test/fleet.e2e.test.ts does the same with `poc worker` processes, each with its own Docker engine.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
@@ -25,10 +27,20 @@ import {
 import type { PrepareRunArgs } from '../activities/types.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { gitRepo, scriptedFiles, startTestHost, type TestHost } from './support/fleet.js';
-import { eventually, tempDir, testServer, type TestServer } from './support/temporal.js';
+import { eventually, tempDir, testServer, withEnv, type TestServer } from './support/temporal.js';
+import { startFakeSlack, textOf, type FakeSlack, type PostedMessage } from './support/fake-slack.js';
+import { startSlackBot, type SlackBot } from '../slack/app.js';
+import { loadConfig } from '../core/config.js';
+import { findTemporalCli } from '../worker/devserver.js';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
 
 let server: TestServer;
+let fake: FakeSlack;
+let bot: SlackBot | undefined;
+const CH = 'C0FLEET';
 const root = tempDir('fleet');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const taskQueue = `fleet-${crypto.randomUUID().slice(0, 8)}`;
 const steps = scriptedSteps();
 /** Which host ran which step (as each host's runStep saw it). */
@@ -56,6 +68,7 @@ async function addHost(name: string, opts: { labels?: string[]; slots?: number; 
     root,
     labels: opts.labels,
     slots: opts.slots,
+    env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl },
     overrides: {
       async runStep(args) {
         ranOn.push({ host: name, workflowId: args.workflowId, step: args.step.name });
@@ -114,11 +127,30 @@ async function result(workflowId: string): Promise<PipelineStatus> {
 
 beforeAll(async () => {
   server = await testServer();
+  fake = await startFakeSlack();
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
 });
 
+/** The status message of a run the workflow posts in `threadTs`, once it matches `pattern`. */
+function slackStatus(threadTs: string, pattern: RegExp): Promise<PostedMessage> {
+  return fake.waitFor(`the status message in ${threadTs} to match ${pattern}`, () => {
+    const message = fake.botMessages(CH, threadTs).find((m) => /\*Pipeline `/.test(textOf(m)));
+    return message && pattern.test(textOf(message)) ? message : undefined;
+  });
+}
+
+function poc(args: string[]) {
+  return execa(process.execPath, [path.join(repoRoot, 'cli', 'poc.js'), ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: server.address, POC_TASK_QUEUE: taskQueue, NO_COLOR: '1' },
+    reject: false,
+    timeout: 120_000,
+  });
+}
+
 afterAll(async () => {
+  await bot?.stop();
   for (const name of [...hosts.keys()]) await stopHost(name);
+  await fake?.stop();
   await client?.connection.close();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
@@ -197,7 +229,12 @@ describe('a fleet of build hosts', () => {
     // b busy with a gpu run, so the next run lands on a.
     const busy = await run({ steps: ['lint'], workspace: workspace({ lint: 'hold' }), labels: ['gpu'] });
     await steps.started(busy.workflowId, 'lint');
-    const victim = await run({ steps: ['build', 'test'], workspace: workspace({ build: 'ok', test: 'hold' }) });
+    const thread = fake.nextTs();
+    const victim = await run({
+      steps: ['build', 'test'],
+      workspace: workspace({ build: 'ok', test: 'hold' }),
+      slack: { channel: CH, threadTs: thread },
+    });
     await steps.started(victim.workflowId, 'test');
     assert.equal((await status(victim.workflowId)).host, 'a');
     await addHost('d');
@@ -223,6 +260,10 @@ describe('a fleet of build hosts', () => {
       'd:test',
     ]);
     expect(await status(finished.workflowId)).toEqual(before);
+    // The run's Slack message names its host and the move.
+    const message = await slackStatus(thread, /DONE/);
+    expect(textOf(message)).toMatch(/on host \*d\*/);
+    expect(textOf(message)).toMatch(/moved from a to d: a stopped answering/);
     steps.release(busy.workflowId, 'lint');
     assert.equal((await result(busy.workflowId)).host, 'b');
   }, 120_000);
@@ -296,4 +337,77 @@ describe('a fleet of build hosts', () => {
     await expect(run({ repo: 'ext::sh -c touch% /tmp/x' })).rejects.toThrow(/spaces or control characters/);
     await expect(run({ repo: '-uhttps://x' })).rejects.toThrow(/is not a repository URL/);
   }, 120_000);
+
+  test('the surfaces: poc hosts, poc run --repo --ref --follow, poc status, temporal workflow list, !poc', async () => {
+    const listed = await poc(['hosts', '--json']);
+    assert.equal(listed.exitCode, 0, listed.stderr);
+    const json = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    const y = json.find((h) => h.name === 'y');
+    expect(y).toMatchObject({ name: 'y', labels: [], slots: 1, running: [], state: 'up' });
+    assert.ok(Date.now() - Date.parse(String(y?.lastSeen)) < 30_000);
+    assert.ok(json.some((h) => h.name === 'a' && h.state === 'lost'));
+    const text = await poc(['hosts']);
+    assert.match(text.stdout, /^HOST\s+STATE\s+SLOTS\s+LABELS\s+LAST SEEN\s+RUNS$/m);
+    assert.match(text.stdout, /^y\s+up\s+0\/1\s+-\s+\d+s ago\s+-$/m);
+    assert.match(text.stdout, /^a\s+lost\s+0\/1\s+.*\(a stopped answering\)$/m);
+
+    const repo = await gitRepo(root, 'cli', scriptedFiles({ lint: 'ok' }));
+    const followed = await poc(['run', '--repo', repo.url, '--ref', 'main', '--steps', 'lint', '--follow']);
+    assert.equal(followed.exitCode, 0, followed.stderr);
+    const id = /started (pipeline-\S+)/.exec(followed.stderr)?.[1] as string;
+    const final = await status(id);
+    assert.match(followed.stderr, new RegExp(`^on host ${final.host}$`, 'm'));
+    assert.match(followed.stderr, new RegExp(`^checked out ${repo.url} main at ${final.commit?.slice(0, 12)}$`, 'm'));
+    const shown = await poc(['status', id]);
+    assert.match(shown.stdout, new RegExp(`^host ${final.host}$`, 'm'));
+    assert.match(shown.stdout, new RegExp(`^repo ${repo.url} @ main \\(commit ${final.commit?.slice(0, 12)}\\)$`, 'm'));
+
+    const temporal = (findTemporalCli() as { path: string }).path;
+    const found = await eventually('temporal workflow list to find the run by PocHost', async () => {
+      const r = await execa(
+        temporal,
+        ['workflow', 'list', '--address', server.address, '--query', `PocHost="${final.host}"`, '--output', 'json'],
+        { reject: false },
+      );
+      return r.stdout.includes(id) ? r.stdout : undefined;
+    });
+    assert.ok(found);
+
+    for (const [args, message] of [
+      [['run', '--ref', 'main'], /--ref needs --repo/],
+      [['run', '--repo', repo.url, '--ref=--upload-pack=touch /tmp/x'], /--ref: "--upload-pack=touch \/tmp\/x" is not/],
+      [['run', '--repo', '--upload-pack=x'], /--repo needs a value/],
+      [['run', '--repo', 'ext::sh'], /--repo: "ext::sh" is not a repository URL/],
+      [['run', '--on', 'a b'], /"a b" is not a host label/],
+    ] as const) {
+      const result = await poc([...args]);
+      assert.equal(result.exitCode, 2, `${args.join(' ')} → ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    }
+
+    // Slack: !poc hosts, and a run from git whose status message names its host and commit.
+    const config = { ...loadConfig({}), temporalAddress: server.address, taskQueue };
+    bot = await startSlackBot({
+      config: withEnv(config, {
+        SLACK_BOT_TOKEN: fake.botToken,
+        SLACK_APP_TOKEN: fake.appToken,
+        SLACK_API_URL: fake.apiUrl,
+      }),
+      client,
+      log: () => undefined,
+    });
+    await fake.connected();
+    const asked = fake.sendMessage({ channel: CH, text: '!poc hosts' });
+    const hostsReply = await fake.waitFor('the hosts reply', () =>
+      fake.botMessages(CH, asked.ts).find((m) => /Build hosts/.test(textOf(m))),
+    );
+    assert.match(textOf(hostsReply), /\*Build hosts\* — 2 of \d+ up/);
+    assert.match(textOf(hostsReply), /y\s+up\s+0\/1/);
+    assert.match(textOf(hostsReply), /\*a\*: a stopped answering/);
+    const started = fake.sendMessage({ channel: CH, text: `!poc run --repo ${repo.url} --ref main --steps lint` });
+    const message = await slackStatus(started.ts, /DONE/);
+    assert.match(textOf(message), /on host \*[yz]\*/);
+    assert.match(textOf(message), new RegExp(`commit \`${final.commit?.slice(0, 12)}\``));
+  }, 180_000);
 });

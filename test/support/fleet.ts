@@ -23,6 +23,7 @@ export async function startTestHost({
   slots = 1,
   timeoutSeconds = 5,
   overrides,
+  env,
 }: {
   address: string;
   taskQueue: string;
@@ -33,11 +34,14 @@ export async function startTestHost({
   slots?: number;
   timeoutSeconds?: number;
   overrides?: Partial<PocActivities>;
+  /** Settings read from the environment (Slack, LLM) for this host's activities. */
+  env?: NodeJS.ProcessEnv;
 }): Promise<TestHost> {
   const host: HostSettings = { name, labels, slots, timeoutSeconds, reposDir: path.join(root, name, 'repos') };
   const worker = await startTestWorker({
     address,
     taskQueue,
+    env,
     config: { host, jobsDir: path.join(root, name, 'jobs') },
     overrides,
   });
