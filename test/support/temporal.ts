@@ -125,11 +125,12 @@ export async function startTestWorker({
   };
 }
 
-/** Polls `check` until it returns a value (not undefined), or fails with `what` after `timeoutMs`. */
+/** Polls `check` every `intervalMs` until it returns a value (not undefined); fails with `what` after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -142,6 +143,6 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
