@@ -23,6 +23,10 @@ export interface HostRecord {
   slots: number;
   timeoutMs: number;
   session: string;
+  /** The session before the current one: hearing from it again means two workers share the name. */
+  previousSession: string | null;
+  /** Workflow time two workers were last heard under this name (null: never). */
+  duplicateAt: number | null;
   /** Workflow time (ms) of the last heartbeat, and of the last one saying the engine answers. */
   lastSeen: number;
   lastHealthy: number;
@@ -93,6 +97,8 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
       slots: hb.slots,
       timeoutMs: hb.timeoutSeconds * 1000,
       session: hb.session,
+      previousSession: null,
+      duplicateAt: null,
       lastSeen: now,
       lastHealthy: hb.problem === null ? now : 0,
       problem: hb.problem,
@@ -103,22 +109,31 @@ export function applyHeartbeat(state: RegistryState, hb: HostHeartbeat, now: num
     });
     return true;
   }
+  // The last word of a worker already replaced by a new one (a restart that overlapped): nothing to do.
+  if (hb.draining && hb.session === host.previousSession) return false;
   let changed =
     host.queue !== hb.queue ||
     host.slots !== hb.slots ||
     !sameList(host.labels, labels) ||
-    (host.problem === null) !== (hb.problem === null) ||
     host.draining !== (hb.draining === true);
   if (host.session !== hb.session) {
+    // A worker restarting starts a new session for good; two workers under one name take turns.
+    if (hb.session === host.previousSession && now - host.lastSeen < host.timeoutMs) host.duplicateAt = now;
+    host.previousSession = host.session;
     host.session = hb.session;
     host.lacks = [];
     changed = true;
   }
   Object.assign(host, { queue: hb.queue, labels, slots: hb.slots, timeoutMs: hb.timeoutSeconds * 1000 });
   host.lastSeen = now;
-  host.problem = hb.problem;
   host.draining = hb.draining === true;
-  if (hb.problem === null) {
+  const duplicated = host.duplicateAt !== null && now - host.duplicateAt < host.timeoutMs;
+  const problem = duplicated
+    ? `two workers use the host name ${host.name}, so its steps could run on either; give each its own POC_HOST_NAME`
+    : hb.problem;
+  if ((host.problem === null) !== (problem === null)) changed = true;
+  host.problem = problem;
+  if (problem === null) {
     host.lastHealthy = now;
     if (host.state === 'lost') {
       host.state = 'up';
@@ -245,7 +260,7 @@ export function expireHosts(state: RegistryState, now: number): LostMessage[] {
     host.lostReason =
       now - host.lastSeen >= host.timeoutMs || host.problem === null
         ? `${host.name} stopped answering`
-        : `the Docker engine of ${host.name} stopped answering (${host.problem})`;
+        : `${host.name} is unusable (${host.problem})`;
     for (const claim of runsOn(state, host.name)) {
       moved.push({
         workflowId: claim.workflowId,

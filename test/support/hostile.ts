@@ -55,6 +55,10 @@ export function hostileStrings(canary: string): string[] {
     '${HOME}',
     '$OPENAI_API_KEY',
     'pipeline-../../x',
+    `--upload-pack=touch ${canary}`,
+    `-oProxyCommand=touch ${canary}`,
+    `ext::sh -c touch% ${canary}`,
+    `file://${canary}.git`,
   ];
 }
 
@@ -96,6 +100,10 @@ const FLAGS = [
   '-z',
   '--max-tokens',
   '--temperature',
+  '--repo',
+  '--ref',
+  '--on',
+  '--queue-timeout',
 ];
 
 function pick<T>(rand: () => number, xs: readonly T[]): T {
@@ -140,6 +148,10 @@ const PIPELINE_FIELDS = [
   'stepTimeoutSeconds',
   'decisionTimeoutSeconds',
   'slack',
+  'repo',
+  'ref',
+  'labels',
+  'queueTimeoutSeconds',
   'stpes',
   'command',
   '__proto__',

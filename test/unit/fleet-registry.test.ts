@@ -199,7 +199,7 @@ describe('host registry bookkeeping', () => {
     expect(expireHosts(state, T0 + 30_000)).toEqual([
       expect.objectContaining({
         workflowId: 'r1',
-        reason: `the Docker engine of ${holder} stopped answering (Cannot connect to the Docker daemon)`,
+        reason: `${holder} is unusable (Cannot connect to the Docker daemon)`,
       }),
     ]);
   });
@@ -230,6 +230,32 @@ describe('host registry bookkeeping', () => {
     expect(state.hosts.map((h) => h.state)).toEqual(['lost']);
     expireHosts(state, T0 + FORGET_LOST_AFTER_MS);
     expect(state.hosts).toEqual([]);
+  });
+
+  test('two workers under one host name: flagged, no new runs there, its runs move after the timeout', () => {
+    const state = fleet(beat('a'), beat('b'));
+    addClaim(state, claim('r1'));
+    schedule(state);
+    const holder = state.claims[0].host as string;
+    const other = holder === 'a' ? 'b' : 'a';
+    // A restart is a new session for good: nothing wrong.
+    expect(applyHeartbeat(state, beat(holder, { session: 'second' }), T0 + 1_000)).toBe(true);
+    applyHeartbeat(state, beat(holder, { session: 'second' }), T0 + 2_000);
+    // The old worker's last word, after the new one started, changes nothing either.
+    expect(applyHeartbeat(state, beat(holder, { draining: true }), T0 + 2_500)).toBe(false);
+    expect(fleetView(state).hosts.find((h) => h.name === holder)?.problem).toBeNull();
+    // The first session again: two workers take turns under one name.
+    applyHeartbeat(state, beat(holder, { session: `${holder}-1` }), T0 + 3_000);
+    expect(fleetView(state).hosts.find((h) => h.name === holder)?.problem).toMatch(
+      new RegExp(`two workers use the host name ${holder}.*give each its own POC_HOST_NAME`),
+    );
+    addClaim(state, claim('r2'));
+    expect(schedule(state).map((g) => g.grant.host)).toEqual([other]);
+    applyHeartbeat(state, beat(holder, { session: 'second' }), T0 + 20_000);
+    applyHeartbeat(state, beat(other), T0 + 30_000);
+    expect(expireHosts(state, T0 + 32_000)).toEqual([
+      expect.objectContaining({ workflowId: 'r1', reason: expect.stringMatching(/is unusable \(two workers/) }),
+    ]);
   });
 
   test('no host at all: the reason says how to start one', () => {
