@@ -174,8 +174,11 @@ export async function checkoutRun(args: CheckoutArgs): Promise<Checkout> {
       });
       const runDir = path.join(args.reposDir, 'runs', args.runFolder);
       const workspace = path.join(runDir, checkoutName(args.repo));
-      if (fs.existsSync(runDir)) fs.rmSync(runDir, { recursive: true, force: true });
-      await git(['-C', cache, 'worktree', 'prune'], undefined);
+      if (fs.existsSync(runDir)) {
+        // An earlier attempt's checkout: gone, and forgotten by the cache (the sweep prunes the others).
+        fs.rmSync(runDir, { recursive: true, force: true });
+        await git(['-C', cache, 'worktree', 'prune'], undefined);
+      }
       fs.mkdirSync(runDir, { recursive: true });
       fs.writeFileSync(path.join(runDir, RUN_MARKER), `${args.workflowId}\n`);
       await git(

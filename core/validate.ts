@@ -107,7 +107,10 @@ function optionalInteger(obj: Record<string, unknown>, field: string, min: numbe
   const value = obj[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InputError(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new InputError(
+      field,
+      `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)?.slice(0, 60)}`,
+    );
   }
   return value;
 }

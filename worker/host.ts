@@ -38,9 +38,12 @@ export function whereaboutsOf(client: Client): (workflowId: string) => Promise<W
   };
 }
 
-/** True when what run `where` left on host `me` should go: the run ended, or it holds another host now. */
-export function leftBehind(where: Whereabouts, me: string | undefined): boolean {
-  return !where.open || (me !== undefined && where.host !== undefined && where.host !== me);
+/**
+ * True when what a run left here should go: the run ended, or — for what carries this host's name
+ * (`markedMine`) — the run no longer holds this host (it moved, or waits for another).
+ */
+export function leftBehind(where: Whereabouts, me: string | undefined, markedMine: boolean): boolean {
+  return !where.open || (me !== undefined && markedMine && where.host !== me);
 }
 
 /** Removes the git checkouts of runs that ended or moved to another host. */
@@ -52,7 +55,7 @@ export async function sweepCheckouts(
   const where = whereaboutsOf(client);
   const removed: string[] = [];
   for (const { runFolder, workflowId } of listCheckouts(host.reposDir)) {
-    if (!leftBehind(await where(workflowId), host.name)) continue;
+    if (!leftBehind(await where(workflowId), host.name, true)) continue;
     await removeCheckout(host.reposDir, runFolder);
     removed.push(runFolder);
   }

@@ -260,7 +260,8 @@ export async function sweepOrphanContainers(
   const orphans: string[] = [];
   for (const container of containers) {
     if (host !== undefined && container.host !== '' && container.host !== host) continue;
-    if (leftBehind(await where(container.workflowId), host)) orphans.push(container.name);
+    const mine = host !== undefined && container.host === host;
+    if (leftBehind(await where(container.workflowId), host, mine)) orphans.push(container.name);
   }
   await removeContainers(orphans);
   if (orphans.length > 0)

@@ -367,8 +367,7 @@ async function onFleet(run: Run): Promise<PipelineStatus> {
       }
       if (ending === 'MISSING') {
         await seat.release({ workspaceMissing: true });
-        status.host = null;
-        run.changed();
+        leaveHost(run);
         continue;
       }
       if (typeof ending === 'object') return await failInvalid(run, ending.invalid, giveBack);
@@ -398,12 +397,19 @@ function takeHost(run: Run, grant: HostGrant, move: { from: string; reason: stri
   run.changed();
 }
 
+/** The run holds no host now: `PocHost` no longer names one (a returning host's sweep sees it left). */
+function leaveHost(run: Run): void {
+  run.status.host = null;
+  upsertSearchAttributes([{ key: PocHost, value: null }]);
+  run.changed();
+}
+
 /** The host is gone: every step starts again on the next host; approvals already given stand. */
 function startOver(run: Run, from: string, reason: string): void {
   const { status, gates } = run;
   for (const d of status.decisions) if (d.action === 'approve' || d.action === 'approveAll') gates.approved.add(d.step);
   status.steps = status.steps.map((s) => ({ ...pendingStep(s.name), attempt: s.attempt, command: s.command }));
-  status.host = null;
+  leaveHost(run);
   status.pendingDecision = null;
   status.error = null;
   // The registry's notice may already be here (it is sent with the loss); it says more.
