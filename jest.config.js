@@ -33,19 +33,14 @@ const common = {
 /** The unit layer's folder; runner/scripts/test.sh points it elsewhere for its own tests. */
 const unitTestsDir = process.env.POC_UNIT_TESTS_DIR || '<rootDir>/test/unit';
 
-/** Folders whose code the coverage figures describe (not tests, benches or examples). */
-const SOURCE_ROOMS = [
-  'core',
-  'client',
-  'docker',
-  'render',
-  'providers',
-  'activities',
-  'workflows',
-  'worker',
-  'cli',
-  'slack',
-];
+/**
+ * Folders whose code the coverage figures describe (not tests, benches or examples). workflows/ is
+ * not among them: its code runs inside the Temporal worker's sandbox, from a webpack bundle that
+ * jest's V8 coverage cannot see, so it would read 0 %; the replay corpus and the integration
+ * layer are what cover it. Code run in child processes (the `poc` CLI spawned by tests) is not
+ * counted either, which is why cli/ reads low.
+ */
+const SOURCE_ROOMS = ['core', 'client', 'docker', 'render', 'providers', 'activities', 'worker', 'cli', 'slack'];
 
 export default {
   projects: [

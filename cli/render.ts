@@ -41,9 +41,11 @@ const STEP_COLOR: Record<StepState['status'], keyof typeof codes> = {
 
 export function seconds(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '';
-  return ms < 60_000
-    ? `${(ms / 1000).toFixed(1)}s`
-    : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+  // Round once to the unit shown, then split: 59.95 s is 1m00s, never 60.0s or 1m60s.
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
+  const total = Math.round(ms / 1000);
+  return `${Math.floor(total / 60)}m${String(total % 60).padStart(2, '0')}s`;
 }
 
 export function stepElapsed(step: StepState, now = Date.now()): number | null {

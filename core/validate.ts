@@ -59,10 +59,25 @@ function quoted(text: string, max = 60): string {
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
+/** What a value is: `null`, `undefined`, `an array`, `an object`, `a string`, … */
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `a string` : `a ${typeof value}`;
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`;
+}
+
+/** A value in a message, one line: strings quoted and cut inside the quotes, NaN and Infinity by name. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quoted(value);
+  if (typeof value === 'number') return String(value);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined; // a bigint, a cycle
+  }
+  if (json === undefined) return describe(value);
+  return json.length > 60 ? `${json.slice(0, 60)}…` : json;
 }
 
 function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<string, unknown> {
@@ -76,30 +91,32 @@ function asObject(raw: unknown, what: string, allowEmpty: boolean): Record<strin
   return raw as Record<string, unknown>;
 }
 
-function rejectUnknown(obj: Record<string, unknown>, known: string[]): void {
+/** `prefix` is the path of a nested object (`slack.`), so the field is named in full. */
+function rejectUnknown(obj: Record<string, unknown>, known: string[], prefix = ''): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
       throw new InputError(
-        key,
+        prefix + key,
         `unknown field; the known fields are ${known.join(', ')}`,
-        /^[\w.]{1,40}$/.test(key) ? key : quoted(key, 40),
+        /^[\w.]{1,40}$/.test(key) ? prefix + key : quoted(prefix + key, prefix.length + 40),
       );
     }
   }
 }
 
-function optionalString(obj: Record<string, unknown>, field: string, max: number): string | undefined {
+/** `path` names the field in errors when `obj` is nested (`slack.channel`). */
+function optionalString(obj: Record<string, unknown>, field: string, max: number, path = field): string | undefined {
   const value = obj[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new InputError(field, `must be a string, got ${describe(value)}`);
-  if (value.length > max) throw new InputError(field, `is ${value.length} characters long; the limit is ${max}`);
-  if (value.includes('\u0000')) throw new InputError(field, 'contains a NUL character');
+  if (typeof value !== 'string') throw new InputError(path, `must be a string, got ${describe(value)}`);
+  if (value.length > max) throw new InputError(path, `is ${value.length} characters long; the limit is ${max}`);
+  if (value.includes('\u0000')) throw new InputError(path, 'contains a NUL character');
   return value;
 }
 
-function requiredString(obj: Record<string, unknown>, field: string, max: number): string {
-  const value = optionalString(obj, field, max);
-  if (value === undefined || value.trim() === '') throw new InputError(field, 'is required and must not be empty');
+function requiredString(obj: Record<string, unknown>, field: string, max: number, path = field): string {
+  const value = optionalString(obj, field, max, path);
+  if (value === undefined || value.trim() === '') throw new InputError(path, 'is required and must not be empty');
   return value;
 }
 
@@ -107,10 +124,7 @@ function optionalInteger(obj: Record<string, unknown>, field: string, min: numbe
   const value = obj[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InputError(
-      field,
-      `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)?.slice(0, 60)}`,
-    );
+    throw new InputError(field, `must be a whole number from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }
@@ -151,14 +165,17 @@ const SLACK_TS = SLACK_ID.ts;
 
 function validateSlack(raw: unknown): SlackTarget | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const obj = asObject(raw, 'slack', false);
-  rejectUnknown(obj, ['channel', 'threadTs', 'messageTs']);
-  const channel = requiredString(obj, 'channel', 40);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError('slack', `must be a JSON object, got ${describe(raw)}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  rejectUnknown(obj, ['channel', 'threadTs', 'messageTs'], 'slack.');
+  const channel = requiredString(obj, 'channel', 40, 'slack.channel');
   if (!CHANNEL_ID.test(channel))
     throw new InputError('slack.channel', `${quoted(channel)} is not a Slack channel id like C0123ABCD`);
   const target: SlackTarget = { channel };
   for (const key of ['threadTs', 'messageTs'] as const) {
-    const ts = optionalString(obj, key, 30);
+    const ts = optionalString(obj, key, 30, `slack.${key}`);
     if (ts === undefined) continue;
     if (!SLACK_TS.test(ts))
       throw new InputError(`slack.${key}`, `${quoted(ts)} is not a Slack timestamp like 1700000000.000100`);
@@ -241,7 +258,7 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
   const onFailure = obj.onFailure ?? 'fail';
   if (onFailure !== 'fail' && onFailure !== 'ask') {
-    throw new InputError('onFailure', `must be "fail" or "ask", got ${JSON.stringify(onFailure)?.slice(0, 60)}`);
+    throw new InputError('onFailure', `must be "fail" or "ask", got ${shown(onFailure)}`);
   }
   let approve: string[] | 'all' = [];
   if (obj.approve === 'all') approve = 'all';
@@ -288,10 +305,7 @@ export function validateLlmInput(raw: unknown): LlmInput {
   rejectUnknown(obj, LLM_FIELDS);
   const backend = obj.backend;
   if (typeof backend !== 'string' || !(LLM_BACKENDS as readonly string[]).includes(backend)) {
-    throw new InputError(
-      'backend',
-      `must be one of ${LLM_BACKENDS.join(', ')}, got ${JSON.stringify(backend ?? null)?.slice(0, 60)}`,
-    );
+    throw new InputError('backend', `must be one of ${LLM_BACKENDS.join(', ')}, got ${shown(backend ?? null)}`);
   }
   const model = requiredString(obj, 'model', LIMITS.model);
   if (!MODEL_NAME.test(model))
@@ -305,10 +319,7 @@ export function validateLlmInput(raw: unknown): LlmInput {
     temperature !== null &&
     (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2))
   ) {
-    throw new InputError(
-      'temperature',
-      `must be a number from 0 to 2, got ${JSON.stringify(temperature)?.slice(0, 60)}`,
-    );
+    throw new InputError('temperature', `must be a number from 0 to 2, got ${shown(temperature)}`);
   }
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
   const input: LlmInput = { backend: backend as LlmInput['backend'], model, prompt };

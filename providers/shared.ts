@@ -3,6 +3,8 @@
  * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
  * header timeout can cut a long answer) whichever method the caller picked.
  */
+import { APIConnectionTimeoutError as AnthropicConnectionTimeoutError } from '@anthropic-ai/sdk';
+import { APIConnectionTimeoutError as OpenAiConnectionTimeoutError } from 'openai';
 import type { LlmBackend } from '../core/contract.js';
 import { LlmError, type Completion, type CompletionRequest, type LlmProvider } from './types.js';
 
@@ -61,9 +63,18 @@ export function missingKey(settings: BackendSettings): LlmError {
   );
 }
 
+/** The three forms of an HTTP date (RFC 9110 §5.6.7): IMF-fixdate, RFC 850, asctime. */
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`, 'i');
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`, 'i');
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`, 'i');
+
 /**
  * Milliseconds to wait from `retry-after-ms` (OpenAI and Anthropic send it), else `retry-after`
- * in seconds or as an HTTP date. Undefined when absent or unreadable.
+ * in seconds or as an HTTP date. Undefined when absent or unreadable: anything else is junk,
+ * never "retry now".
  */
 export function parseRetryAfter(headers: Headers | undefined | null, now = Date.now()): number | undefined {
   if (!headers) return undefined;
@@ -72,7 +83,9 @@ export function parseRetryAfter(headers: Headers | undefined | null, now = Date.
   const value = headers.get('retry-after')?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
+  let date = NaN;
+  if (IMF_FIXDATE.test(value) || RFC850_DATE.test(value)) date = Date.parse(value);
+  else if (ASCTIME_DATE.test(value)) date = Date.parse(`${value} GMT`); // asctime has no zone: it is GMT
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
@@ -232,9 +245,14 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
   if (
     code?.includes('TIMEOUT') ||
     code === 'ETIMEDOUT' ||
-    chain.some((e) => (e as Error)?.name === 'APIConnectionTimeoutError')
+    // By class: OpenAI's SDK names its timeout plain `Error`.
+    chain.some((e) => e instanceof OpenAiConnectionTimeoutError || e instanceof AnthropicConnectionTimeoutError)
   ) {
-    return new LlmError('retryable', backend, `${backend}: timed out talking to ${settings.baseUrl} — will retry`);
+    return new LlmError(
+      'retryable',
+      backend,
+      `${backend}: timed out talking to ${settings.baseUrl} — check ${settings.urlVariable}; will retry`,
+    );
   }
   if (code) return brokenStream(backend, `connection to ${settings.baseUrl} lost (${code})`);
   if (chain.some((e) => e instanceof SyntaxError)) {

@@ -209,7 +209,7 @@ function linesToSections(lines: string[], maxSections: number): Block[] {
 }
 
 /** Keeps a message within Slack's block count, the buttons (last block) always kept. */
-function fitBlocks(blocks: Block[]): Block[] {
+export function fitBlocks(blocks: Block[]): Block[] {
   if (blocks.length <= SLACK_LIMITS.blocks) return blocks;
   const last = blocks[blocks.length - 1];
   const keepLast = last.type === 'actions';

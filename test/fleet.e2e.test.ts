@@ -33,7 +33,7 @@ maybe(
     assert.ok(loss.onDeadHost >= 1, table);
     assert.equal(loss.moved, loss.onDeadHost, table);
     // One host left with one slot: a moved run may wait for the other's run to end, so the bound is on noticing.
-  assert.ok(loss.maxNoticedMs <= documentedMoveMs(timeoutSeconds), table);
+    assert.ok(loss.maxNoticedMs <= documentedMoveMs(timeoutSeconds), table);
     assert.equal(loss.containersLeftOnSurvivors, 0, table);
     // Compose v1 removes a `run --rm` container itself, so the stopped engine keeps it: the sweep's work.
     if (/^docker-compose 1\./.test(loss.compose)) assert.ok(loss.leftoversOnReturn >= 1, table);

@@ -1,14 +1,18 @@
 /** Pure parts of the Slack bot: escaping, unescaping, Block Kit within Slack's limits, parsing. */
-import { describe, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import type { LlmStatus, PipelineStatus, StepState } from '../../core/contract.js';
+import type { LlmStatus, PendingDecision, PipelineStatus, StepState } from '../../core/contract.js';
 import {
   ACTION_IDS,
   SLACK_LIMITS,
   buttonActionOf,
   buttonValue,
+  fitBlocks,
+  isFinal,
+  notice,
   parseButtonValue,
+  preformatted,
   renderHosts,
   renderLog,
   renderRunList,
@@ -615,4 +619,449 @@ test('the app manifest asks for what the bot uses: scopes, events, /poc, interac
   assert.match(manifest, /^\s+should_escape: true$/m, 'mentions and links arrive as <@U…>, which the bot unescapes');
   assert.match(manifest, /interactivity:\n\s+is_enabled: true/);
   assert.match(manifest, /^\s+socket_mode_enabled: true$/m);
+});
+
+describe('Slack limits', () => {
+  const sectionOf = (i: number): Block => ({ type: 'section', text: { type: 'mrkdwn', text: `s${i}` } });
+  const actionsBlock: Block = { type: 'actions', block_id: 'poc_run_actions', elements: [] };
+
+  test('50 blocks or fewer are kept as they are', () => {
+    const blocks = Array.from({ length: 50 }, (_, i) => sectionOf(i));
+    expect(fitBlocks(blocks)).toBe(blocks);
+  });
+
+  test('more than 50: the first ones, a note of how many are hidden, and the buttons last', () => {
+    const fitted = fitBlocks([...Array.from({ length: 60 }, (_, i) => sectionOf(i)), actionsBlock]);
+    expect(fitted).toHaveLength(50);
+    expect(fitted.slice(0, 48)).toEqual(Array.from({ length: 48 }, (_, i) => sectionOf(i)));
+    expect(fitted[48]).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: '…12 more block(s) not shown' }],
+    });
+    expect(fitted[49]).toBe(actionsBlock);
+  });
+
+  test('more than 50 without buttons: the note comes last', () => {
+    const fitted = fitBlocks(Array.from({ length: 51 }, (_, i) => sectionOf(i)));
+    expect(fitted).toHaveLength(50);
+    expect(fitted[48]).toEqual(sectionOf(48));
+    expect(fitted[49]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '…2 more block(s) not shown' }] });
+  });
+
+  test('a section is cut at 3000 characters and the notification text at 40000, marked with …', () => {
+    const long = notice('n'.repeat(50_000));
+    expect(long.text).toBe(`${'n'.repeat(39_999)}…`);
+    const [section] = long.blocks ?? [];
+    expect(section).toEqual({ type: 'section', text: { type: 'mrkdwn', text: `${'n'.repeat(2_999)}…` } });
+    expect(notice('exactly').blocks).toEqual([{ type: 'section', text: { type: 'mrkdwn', text: 'exactly' } }]);
+  });
+
+  test('a long list is packed into sections at line ends, at most 10, the last saying how much is hidden', () => {
+    const runs = Array.from({ length: 1_000 }, (_, i) => ({
+      workflowId: `pipeline-${String(i).padStart(4, '0')}`,
+      phase: 'DONE',
+      title: 'nightly build',
+      requestedBy: 'U0BOB',
+      startTime: new Date('2026-01-01T10:00:00Z'),
+    }));
+    const m = renderRunList(runs, { redact: noRedact });
+    const texts = (m.blocks ?? []).map((b) => (b.type === 'section' ? b.text.text : ''));
+    expect(m.text).toBe('The newest 1000 run(s)');
+    expect(texts[0]).toBe('*The newest 1000 runs*, newest first');
+    const line = texts[1].split('\n')[0];
+    expect(line).toBe(
+      ':white_check_mark: `pipeline-0000` DONE — nightly build · <@U0BOB> · ' +
+        '<!date^1767261600^{date_short_pretty} {time}|2026-01-01 10:00 UTC>',
+    );
+    const perSection = Math.floor((SLACK_LIMITS.sectionText + 1) / (line.length + 1));
+    const sections = Math.ceil(1_000 / perSection);
+    expect(texts).toHaveLength(11);
+    for (const text of texts.slice(1, 10)) expect(text.split('\n')).toHaveLength(perSection);
+    expect(texts[10]).toBe(`_…and ${sections - 9} more part(s), not shown_`);
+    assertWithinLimits(m);
+  });
+
+  test('an answer is split at line ends; an entity or a surrogate pair is never split', () => {
+    const answerOf = (text: string) => {
+      const m = renderRunStatus(
+        llm({
+          phase: 'DONE',
+          result: {
+            text,
+            backend: 'openai',
+            model: 'm',
+            usage: { inputTokens: 1, outputTokens: 1 },
+            finishReason: 'stop',
+            latencyMs: 1,
+            attempts: 1,
+          },
+        }),
+        { redact: noRedact },
+      );
+      return (m.blocks ?? []).slice(1, -1).flatMap((b) => (b.type === 'section' ? [b.text.text] : []));
+    };
+    const lines = Array.from({ length: 60 }, (_, i) => `${String(i).padStart(2, '0')} ${'w'.repeat(96)}`);
+    // 100 characters a line: 29 lines fit in the 2900 characters of a part.
+    expect(answerOf(lines.join('\n'))).toEqual([
+      `*Answer:*\n${lines.slice(0, 29).join('\n')}`,
+      lines.slice(29, 58).join('\n'),
+      lines.slice(58).join('\n'),
+    ]);
+
+    expect(answerOf(`${'x'.repeat(2_899)}&${'y'.repeat(100)}`)).toEqual([
+      `*Answer:*\n${'x'.repeat(2_899)}`,
+      `&amp;${'y'.repeat(100)}`,
+    ]);
+    expect(answerOf(`${'x'.repeat(2_899)}😀${'y'.repeat(100)}`)).toEqual([
+      `*Answer:*\n${'x'.repeat(2_899)}`,
+      `😀${'y'.repeat(100)}`,
+    ]);
+  });
+});
+
+describe('hostile text in every field', () => {
+  const HOSTILE = '<!channel> <@U0BOSS> <http://evil.example|click> & ``` `tick` *bold*';
+  const ESCAPED = '&lt;!channel&gt; &lt;@U0BOSS&gt; &lt;http://evil.example|click&gt; &amp;';
+  /** Our own markup (dates, mentions of real ids); anything else in <…> came from someone's text. */
+  const withoutOurMarkup = (text: string) => text.replace(/<!date\^[^<>]*>|<@U0ALICE>/g, '');
+
+  function expectNoMarkupFromUsers(m: SlackMessage): void {
+    const text = allText(m);
+    expect(withoutOurMarkup(text)).not.toMatch(/[<]/);
+    expect(text).toContain(ESCAPED);
+    assertWithinLimits(m);
+  }
+
+  test('pipeline status: goal, step names and commands, error, pending decision, decisions', () => {
+    const m = renderRunStatus(
+      pipeline({
+        phase: 'AWAITING_DECISION',
+        goal: HOSTILE,
+        steps: [step('lint', { status: 'running', attempt: 1, command: `run ${HOSTILE}` })],
+        error: HOSTILE,
+        pendingDecision: {
+          id: 'd',
+          kind: 'failure',
+          step: HOSTILE,
+          options: ['retry'],
+          deadline: 'not a date <x>',
+        },
+        decisions: [
+          { id: 'a', step: HOSTILE, action: 'retry', by: HOSTILE, at: '' },
+          { id: 'b', step: 'x', action: '<b>' as 'retry', by: 'U0ALICE', at: '' },
+        ],
+      }),
+      { redact: noRedact },
+    );
+    expectNoMarkupFromUsers(m);
+    const text = allText(m);
+    // Backticks of a command would end its inline code early: they become quotes.
+    expect(text).toContain(
+      "`run &lt;!channel&gt; &lt;@U0BOSS&gt; &lt;http://evil.example|click&gt; &amp; ''' 'tick' *bold*`",
+    );
+    expect(text).toContain('No answer by not a date &lt;x&gt; counts as abort');
+    expect(text).toContain('• *x*: &lt;b&gt; by <@U0ALICE>');
+  });
+
+  test('LLM status: prompt, model, backend, answer, finish reason, error', () => {
+    const m = renderRunStatus(
+      llm({
+        phase: 'DONE',
+        prompt: `${HOSTILE}\n> quoted`,
+        model: `m${HOSTILE}`,
+        error: HOSTILE,
+        result: {
+          text: HOSTILE,
+          backend: 'openai',
+          model: 'm',
+          usage: { inputTokens: 1, outputTokens: 2 },
+          finishReason: HOSTILE,
+          latencyMs: 5,
+          attempts: 1,
+        },
+      }),
+      { redact: noRedact },
+    );
+    expectNoMarkupFromUsers(m);
+    expect(allText(m)).toContain(`*Prompt:*\n>${ESCAPED} \`\`\` \`tick\` *bold*\n>&gt; quoted`);
+  });
+
+  test('failure notices, logs and lists', () => {
+    expectNoMarkupFromUsers(
+      renderStepFailure(
+        { step: HOSTILE, attempt: 1, why: HOSTILE, logTail: HOSTILE, logPath: HOSTILE },
+        { redact: noRedact },
+      ),
+    );
+    const log = renderLog(
+      { workflowId: HOSTILE, step: HOSTILE, path: HOSTILE, text: HOSTILE, source: 'status' },
+      { redact: noRedact },
+    );
+    expectNoMarkupFromUsers(log);
+    // A fence in a log cannot close the code block early.
+    const code = log.blocks?.[1];
+    expect(code?.type === 'section' && code.text.text.match(/```/g)).toHaveLength(2);
+    expectNoMarkupFromUsers(
+      renderRunList(
+        [{ workflowId: HOSTILE, phase: HOSTILE, title: HOSTILE, requestedBy: HOSTILE, startTime: new Date(0) }],
+        { redact: noRedact },
+      ),
+    );
+  });
+});
+
+describe('buttons per phase and pending decision', () => {
+  const failure = (options: PendingDecision['options']): PendingDecision => ({
+    id: 'failure-lint-1-0',
+    kind: 'failure',
+    step: 'lint',
+    options,
+    deadline: '2026-01-01T10:10:00.000Z',
+  });
+  const approval = (options: PendingDecision['options']): PendingDecision => ({
+    ...failure(options),
+    id: 'approval-lint-0-0',
+    kind: 'approval',
+  });
+  const runUrl = 'http://127.0.0.1:8233/x';
+
+  test.each<[string, Partial<PipelineStatus>, string[]]>([
+    ['queued', { phase: 'QUEUED' }, ['poc_cancel', 'poc_open_run']],
+    ['running', { phase: 'RUNNING' }, ['poc_cancel', 'poc_open_run']],
+    ['awaiting, without the question yet', { phase: 'AWAITING_DECISION' }, ['poc_cancel', 'poc_open_run']],
+    [
+      'a question on a run no longer awaiting it',
+      { phase: 'RUNNING', pendingDecision: failure(['retry', 'skip', 'abort']) },
+      ['poc_cancel', 'poc_open_run'],
+    ],
+    [
+      'a failure without skip',
+      { phase: 'AWAITING_DECISION', pendingDecision: failure(['retry', 'abort']) },
+      ['poc_retry', 'poc_abort', 'poc_open_run'],
+    ],
+    [
+      'an approval without approve-all',
+      { phase: 'AWAITING_DECISION', pendingDecision: approval(['approve', 'deny']) },
+      ['poc_approve', 'poc_deny', 'poc_open_run'],
+    ],
+    ['done', { phase: 'DONE' }, ['poc_open_run']],
+    ['failed', { phase: 'FAILED', pendingDecision: failure(['retry']) }, ['poc_open_run']],
+    ['cancelled', { phase: 'CANCELLED' }, ['poc_open_run']],
+  ])('pipeline, %s', (_name, over, ids) => {
+    expect(actionIds(renderRunStatus(pipeline(over), { runUrl, redact: noRedact }))).toEqual(ids);
+    // Without a Web UI link, the same buttons less the link; a copy shown by `status` has none.
+    expect(actionIds(renderRunStatus(pipeline(over), { redact: noRedact }))).toEqual(ids.slice(0, -1));
+    expect(actionIds(renderRunStatus(pipeline(over), { runUrl, interactive: false, redact: noRedact }))).toEqual([
+      'poc_open_run',
+    ]);
+  });
+
+  test('styles and payloads: decisions carry the question, Cancel asks for confirmation', () => {
+    const decision = buttons(
+      renderRunStatus(pipeline({ phase: 'AWAITING_DECISION', pendingDecision: failure(['retry', 'skip', 'abort']) }), {
+        redact: noRedact,
+      }),
+    );
+    expect(decision.map((b) => [b.text.text, b.style, b.value])).toEqual([
+      ['Retry', 'primary', '{"w":"pipeline-abc12345","d":"failure-lint-1-0"}'],
+      ['Skip', undefined, '{"w":"pipeline-abc12345","d":"failure-lint-1-0"}'],
+      ['Abort', 'danger', '{"w":"pipeline-abc12345","d":"failure-lint-1-0"}'],
+    ]);
+    const gate = buttons(
+      renderRunStatus(
+        pipeline({ phase: 'AWAITING_DECISION', pendingDecision: approval(['approve', 'approveAll', 'deny']) }),
+        {
+          redact: noRedact,
+        },
+      ),
+    );
+    expect(gate.map((b) => [b.text.text, b.style])).toEqual([
+      ['Approve', 'primary'],
+      ['Approve all', undefined],
+      ['Deny', 'danger'],
+    ]);
+    const m = renderRunStatus(pipeline(), { redact: noRedact });
+    const [cancel] = buttons(m);
+    expect(cancel).toEqual({
+      type: 'button',
+      action_id: 'poc_cancel',
+      text: { type: 'plain_text', text: 'Cancel', emoji: true },
+      value: '{"w":"pipeline-abc12345"}',
+      style: 'danger',
+      confirm: {
+        title: { type: 'plain_text', text: 'Cancel this run?' },
+        text: { type: 'mrkdwn', text: '`pipeline-abc12345` stops; its running step is stopped too.' },
+        confirm: { type: 'plain_text', text: 'Cancel the run' },
+        deny: { type: 'plain_text', text: 'Keep it running' },
+        style: 'danger',
+      },
+    });
+    expect(m.blocks?.at(-1)).toMatchObject({ type: 'actions', block_id: 'poc_run_actions' });
+  });
+
+  test.each<[LlmStatus['phase'], string[]]>([
+    ['RUNNING', ['poc_cancel', 'poc_open_run']],
+    ['DONE', ['poc_open_run']],
+    ['FAILED', ['poc_open_run']],
+    ['CANCELLED', ['poc_open_run']],
+  ])('LLM, %s', (phase, ids) => {
+    expect(actionIds(renderRunStatus(llm({ phase }), { runUrl, redact: noRedact }))).toEqual(ids);
+    expect(actionIds(renderRunStatus(llm({ phase }), { runUrl, interactive: false, redact: noRedact }))).toEqual([
+      'poc_open_run',
+    ]);
+  });
+
+  test('no buttons at all: no actions block', () => {
+    const m = renderRunStatus(pipeline({ phase: 'DONE' }), { redact: noRedact });
+    expect((m.blocks ?? []).some((b) => b.type === 'actions')).toBe(false);
+  });
+});
+
+describe('the rest of the status message', () => {
+  test('queued: first in line, one ahead, several ahead', () => {
+    const queued = (queuePosition: number | null) =>
+      allText(renderRunStatus(pipeline({ phase: 'QUEUED', queuePosition }), { redact: noRedact }));
+    expect(queued(null)).toContain(':hourglass_flowing_sand: Waiting for the workspace.');
+    expect(queued(0)).toContain(':hourglass_flowing_sand: Waiting for the workspace.');
+    expect(queued(1)).toContain('Waiting for the workspace: *1* run ahead.');
+    expect(queued(3)).toContain('Waiting for the workspace: *3* runs ahead.');
+  });
+
+  test('context: who, when, how long, and whether it asks on failure', () => {
+    const context = (over: Partial<PipelineStatus>) => {
+      const block = renderRunStatus(pipeline(over), { redact: noRedact }).blocks?.[1];
+      return block?.type === 'context' ? block.elements[0].text : undefined;
+    };
+    expect(
+      context({ requestedBy: null, onFailure: 'ask', finishedAt: '2026-01-01T12:00:00.000Z', phase: 'DONE' }),
+    ).toBe(
+      'started <!date^1767261600^{date_short_pretty} {time}|2026-01-01 10:00 UTC> · took 2 h 0 min · ' +
+        'asks before giving up on a failed step',
+    );
+    // A finish before the start (clock skew) says nothing of how long it took.
+    expect(context({ requestedBy: 'cli:bob', finishedAt: '2026-01-01T09:00:00.000Z' })).toBe(
+      'requested by cli:bob · started <!date^1767261600^{date_short_pretty} {time}|2026-01-01 10:00 UTC>',
+    );
+  });
+
+  test('each step state', () => {
+    const text = allText(
+      renderRunStatus(
+        pipeline({
+          steps: [
+            step('a', { status: 'running', attempt: 2 }),
+            step('b', { status: 'done', attempt: 1 }),
+            step('c', { status: 'failed', attempt: 3, exitCode: 1, durationMs: 500 }),
+            step('d', { status: 'skipped' }),
+            step('e', { status: 'cancelled', exitCode: 137 }),
+            step('f', { status: 'weird' as StepState['status'] }),
+          ],
+        }),
+        { redact: noRedact },
+      ),
+    );
+    expect(text).toContain(
+      [
+        ':arrows_counterclockwise: *a* · running (attempt 2)',
+        ':white_check_mark: *b*',
+        ':x: *c* · 500 ms · exit 1 · attempt 3',
+        ':fast_forward: *d* · skipped',
+        ':no_entry_sign: *e* · cancelled',
+        ':grey_question: *f* · weird',
+      ].join('\n'),
+    );
+  });
+
+  test('a phase this version does not know: a question mark and the escaped name', () => {
+    const m = renderRunStatus(pipeline({ phase: 'PAUSED<x>' as PipelineStatus['phase'] }), { redact: noRedact });
+    expect(m.text).toBe(':grey_question: Pipeline pipeline-abc12345: PAUSED&lt;x&gt; — nightly');
+    expect(isFinal('PAUSED')).toBe(false);
+    expect(['DONE', 'FAILED', 'CANCELLED', 'RUNNING'].map(isFinal)).toEqual([true, true, true, false]);
+  });
+
+  test('LLM: the partial answer while running, attempts, and nothing to say for an empty answer', () => {
+    const running = allText(renderRunStatus(llm({ partialText: 'So far', attempt: 3 }), { redact: noRedact }));
+    expect(running).toContain('*Answer:*\nSo far');
+    expect(running).toContain('attempt 3 · started');
+    expect(running).not.toContain('thinking');
+    const failed = renderRunStatus(llm({ phase: 'FAILED', partialText: 'partial', error: 'boom' }), {
+      redact: noRedact,
+    });
+    expect(allText(failed)).not.toMatch(/Answer|thinking|partial/);
+    expect(failed.text).toBe(':x: LLM llm-abc12345 (openai/gpt-4o-mini): FAILED');
+  });
+
+  test('redaction applies to what people and steps wrote', () => {
+    const redact = (t: string) => t.replace(/hunter2/g, '[redacted:PW]');
+    const text = allText(
+      renderRunStatus(
+        pipeline({
+          goal: 'pw hunter2',
+          error: 'failed: hunter2',
+          steps: [step('a', { status: 'running', attempt: 1, command: 'login hunter2' })],
+        }),
+        { redact },
+      ),
+    );
+    expect(text).not.toContain('hunter2');
+    expect(text.match(/\[redacted:PW\]/g)).toHaveLength(4);
+  });
+});
+
+describe('replies', () => {
+  test('a log from the status, and a step with no output yet', () => {
+    expect(
+      allText(
+        renderLog(
+          { workflowId: 'pipeline-a', step: 'lint', path: null, text: 'kept lines', source: 'status' },
+          { redact: noRedact },
+        ),
+      ),
+    ).toBe(
+      'Log of lint (pipeline-a)\n:page_facing_up: *lint* of `pipeline-a` — last lines kept by the run\n' +
+        '```\nkept lines\n```',
+    );
+    const none = renderLog(
+      { workflowId: 'pipeline-a', step: 'lint', path: '/l/lint.log', text: '  \n', source: 'none' },
+      { redact: noRedact },
+    );
+    expect(none.blocks).toEqual([
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: ':page_facing_up: *lint* of `pipeline-a` — no output yet\nLog: `/l/lint.log`' },
+      },
+    ]);
+  });
+
+  test('a failure notice without a log path', () => {
+    const m = renderStepFailure(
+      { step: 'lint', attempt: 1, why: 'failed with exit code 1', logTail: 'oops', logPath: '' },
+      { redact: noRedact },
+    );
+    expect(m.text).toBe(':x: lint failed with exit code 1');
+    expect(allText(m)).toBe(':x: lint failed with exit code 1\n:x: *lint* failed with exit code 1\n```\noops\n```');
+  });
+
+  test('a list of one, without a goal or a requester, in a phase the list does not know', () => {
+    const m = renderRunList(
+      [{ workflowId: 'pipeline-a', phase: 'TERMINATED', title: '', requestedBy: null, startTime: new Date(0) }],
+      { redact: noRedact },
+    );
+    expect(allText(m)).toBe(
+      'The newest 1 run(s)\n*The newest 1 run*, newest first\n' +
+        ':grey_question: `pipeline-a` TERMINATED — _(no goal)_ · ' +
+        '<!date^0^{date_short_pretty} {time}|1970-01-01 00:00 UTC>',
+    );
+  });
+
+  test('preformatted text: a title and a code block, redacted', () => {
+    const m = preformatted('*help*', 'poc run <goal> sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX');
+    expect(m).toEqual({
+      text: '*help*',
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: '*help*' } },
+        { type: 'section', text: { type: 'mrkdwn', text: '```\npoc run &lt;goal&gt; [redacted:openai-key]\n```' } },
+      ],
+    });
+  });
 });

@@ -1,5 +1,5 @@
 /** Input checks of workflows/validate.ts: pure, so exercised here without a server. */
-import { describe, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { DEFAULT_STEPS } from '../../core/contract.js';
 import { InputError, LIMITS, validateLlmInput, validatePipelineInput, validateStepNames } from '../../core/validate.js';
@@ -190,6 +190,10 @@ describe('validateStepNames', () => {
     assert.throws(() => validateStepNames(['lint;rm -rf /']), /is not a step name/);
     assert.throws(() => validateStepNames(['lint', 'lint']), /"lint" is listed twice/);
     assert.throws(() => validateStepNames('lint'), /must be an array/);
+    assert.throws(
+      () => validateStepNames(undefined),
+      /^InputError: steps: must be an array of step names, got undefined$/,
+    );
     assert.throws(() => validateStepNames(Array.from({ length: LIMITS.steps + 1 }, (_, i) => `s${i}`)), /the limit is/);
   });
 });
@@ -244,5 +248,283 @@ describe('validateLlmInput', () => {
       fieldOf(() => validateLlmInput({ ...ok, temprature: 1 })),
       'temprature',
     );
+  });
+});
+
+/** [input, field, the whole message]: every check of every field, as the caller reads it. */
+type Rejection = [unknown, string, string];
+
+function rejection(fn: () => unknown): [string, string] {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    expect(err.name).toBe('InputError');
+    return [err.field, err.message];
+  }
+  throw new Error('expected the input to be rejected');
+}
+
+const PIPELINE_FIELDS =
+  'goal, steps, workspace, requestedBy, onFailure, approve, stepTimeoutSeconds, decisionTimeoutSeconds, slack, ' +
+  'repo, ref, labels, queueTimeoutSeconds';
+const LLM_FIELDS = 'backend, model, prompt, system, maxTokens, temperature, requestedBy, slack';
+const NOT_A_STEP = 'is not a step name (lower-case letters, digits, - and _, starting with a letter)';
+
+describe('every pipeline rejection, word for word', () => {
+  test.each<Rejection>([
+    ['run', 'input', 'input: a pipeline needs a JSON object, got a string'],
+    [42, 'input', 'input: a pipeline needs a JSON object, got a number'],
+    [true, 'input', 'input: a pipeline needs a JSON object, got a boolean'],
+    [['lint'], 'input', 'input: a pipeline needs a JSON object, got an array'],
+    [{ stpes: ['lint'] }, 'stpes', `stpes: unknown field; the known fields are ${PIPELINE_FIELDS}`],
+    [
+      { 'slack.channel': 'C1' },
+      'slack.channel',
+      `slack.channel: unknown field; the known fields are ${PIPELINE_FIELDS}`,
+    ],
+    [{ 'a b': 1 }, 'a b', `"a b": unknown field; the known fields are ${PIPELINE_FIELDS}`],
+    [
+      { ['k'.repeat(41)]: 1 },
+      'k'.repeat(41),
+      `"${'k'.repeat(40)}…": unknown field; the known fields are ${PIPELINE_FIELDS}`,
+    ],
+    [{ goal: 42 }, 'goal', 'goal: must be a string, got a number'],
+    [{ goal: ['a'] }, 'goal', 'goal: must be a string, got an array'],
+    [{ goal: 'g'.repeat(LIMITS.goal + 1) }, 'goal', 'goal: is 2001 characters long; the limit is 2000'],
+    [{ goal: 'a\u0000b' }, 'goal', 'goal: contains a NUL character'],
+    [{ steps: 'lint' }, 'steps', 'steps: must be an array of step names, got a string'],
+    [{ steps: [] }, 'steps', 'steps: must name at least one step'],
+    [{ steps: Array.from({ length: 31 }, (_, i) => `s${i}`) }, 'steps', 'steps: names 31 steps; the limit is 30'],
+    [{ steps: ['Lint'] }, 'steps', `steps: "Lint" ${NOT_A_STEP}`],
+    [{ steps: ['lint', '9lives'] }, 'steps', `steps: "9lives" ${NOT_A_STEP}`],
+    [{ steps: ['s'.repeat(41)] }, 'steps', `steps: "${'s'.repeat(41)}" ${NOT_A_STEP}`],
+    [{ steps: ['x'.repeat(61)] }, 'steps', `steps: "${'x'.repeat(60)}…" ${NOT_A_STEP}`],
+    [{ steps: ['lint\n;rm'] }, 'steps', `steps: "lint\\n;rm" ${NOT_A_STEP}`],
+    [{ steps: [7] }, 'steps', `steps: a number ${NOT_A_STEP}`],
+    [{ steps: [null] }, 'steps', `steps: null ${NOT_A_STEP}`],
+    [{ steps: [['a']] }, 'steps', `steps: an array ${NOT_A_STEP}`],
+    [{ steps: ['lint', 'test', 'lint'] }, 'steps', 'steps: "lint" is listed twice'],
+    [{ workspace: 7 }, 'workspace', 'workspace: must be a string, got a number'],
+    [
+      { workspace: 'relative/path' },
+      'workspace',
+      'workspace: "relative/path" must be an absolute path to a compose project folder',
+    ],
+    [{ workspace: '' }, 'workspace', 'workspace: "" must be an absolute path to a compose project folder'],
+    [
+      { workspace: 'C:folder' },
+      'workspace',
+      'workspace: "C:folder" must be an absolute path to a compose project folder',
+    ],
+    [{ workspace: `/${'w'.repeat(1_024)}` }, 'workspace', 'workspace: is 1025 characters long; the limit is 1024'],
+    [{ requestedBy: 7 }, 'requestedBy', 'requestedBy: must be a string, got a number'],
+    [{ requestedBy: 'u'.repeat(201) }, 'requestedBy', 'requestedBy: is 201 characters long; the limit is 200'],
+    [{ requestedBy: 'U1\u0000' }, 'requestedBy', 'requestedBy: contains a NUL character'],
+    [{ onFailure: 'maybe' }, 'onFailure', 'onFailure: must be "fail" or "ask", got "maybe"'],
+    [{ onFailure: 'ASK' }, 'onFailure', 'onFailure: must be "fail" or "ask", got "ASK"'],
+    [{ onFailure: 1 }, 'onFailure', 'onFailure: must be "fail" or "ask", got 1'],
+    [{ onFailure: {} }, 'onFailure', 'onFailure: must be "fail" or "ask", got {}'],
+    [{ approve: 'ALL' }, 'approve', 'approve: must be an array of step names, got a string'],
+    [{ approve: true }, 'approve', 'approve: must be an array of step names, got a boolean'],
+    [{ approve: [] }, 'approve', 'approve: must name at least one step'],
+    [{ approve: ['Test'] }, 'approve', `approve: "Test" ${NOT_A_STEP}`],
+    [{ approve: ['test', 'test'] }, 'approve', 'approve: "test" is listed twice'],
+    [
+      { steps: ['lint', 'test'], approve: ['deploy'] },
+      'approve',
+      'approve: "deploy" is not one of the steps of this run (lint, test)',
+    ],
+    [
+      { approve: ['deploy'] },
+      'approve',
+      'approve: "deploy" is not one of the steps of this run (build, bootstrap, doctor, lint, test)',
+    ],
+    ...([0, -1, 1.5, '30', 86_401, true] as unknown[]).map((value): Rejection => [
+      { stepTimeoutSeconds: value },
+      'stepTimeoutSeconds',
+      `stepTimeoutSeconds: must be a whole number from 1 to 86400, got ${JSON.stringify(value)}`,
+    ]),
+    ...([0, 604_801, 60.5, '600'] as unknown[]).map((value): Rejection => [
+      { decisionTimeoutSeconds: value },
+      'decisionTimeoutSeconds',
+      `decisionTimeoutSeconds: must be a whole number from 1 to 604800, got ${JSON.stringify(value)}`,
+    ]),
+    [
+      { slack: { channel: 'general' } },
+      'slack.channel',
+      'slack.channel: "general" is not a Slack channel id like C0123ABCD',
+    ],
+    [
+      { slack: { channel: 'c0123' } },
+      'slack.channel',
+      'slack.channel: "c0123" is not a Slack channel id like C0123ABCD',
+    ],
+    [
+      { slack: { channel: 'C1', threadTs: 'yesterday' } },
+      'slack.threadTs',
+      'slack.threadTs: "yesterday" is not a Slack timestamp like 1700000000.000100',
+    ],
+    [
+      { slack: { channel: 'C1', messageTs: '1700000000' } },
+      'slack.messageTs',
+      'slack.messageTs: "1700000000" is not a Slack timestamp like 1700000000.000100',
+    ],
+    // What a value is, with the right article; numbers JSON cannot spell, by name.
+    [{ goal: {} }, 'goal', 'goal: must be a string, got an object'],
+    [{ steps: [{}] }, 'steps', `steps: an object ${NOT_A_STEP}`],
+    [{ steps: ['lint', undefined] }, 'steps', `steps: undefined ${NOT_A_STEP}`],
+    [
+      { stepTimeoutSeconds: NaN },
+      'stepTimeoutSeconds',
+      'stepTimeoutSeconds: must be a whole number from 1 to 86400, got NaN',
+    ],
+    [
+      { decisionTimeoutSeconds: Infinity },
+      'decisionTimeoutSeconds',
+      'decisionTimeoutSeconds: must be a whole number from 1 to 604800, got Infinity',
+    ],
+    // A long value is cut inside its quotes.
+    [{ onFailure: 'x'.repeat(100) }, 'onFailure', `onFailure: must be "fail" or "ask", got "${'x'.repeat(60)}…"`],
+    // The Slack target's fields by their full path, in the field and the message.
+    [{ slack: 'C1' }, 'slack', 'slack: must be a JSON object, got a string'],
+    [{ slack: ['C1'] }, 'slack', 'slack: must be a JSON object, got an array'],
+    [{ slack: {} }, 'slack.channel', 'slack.channel: is required and must not be empty'],
+    [{ slack: { channel: 7 } }, 'slack.channel', 'slack.channel: must be a string, got a number'],
+    [{ slack: { channel: 'C'.repeat(41) } }, 'slack.channel', 'slack.channel: is 41 characters long; the limit is 40'],
+    [{ slack: { channel: 'C1', threadTs: 5 } }, 'slack.threadTs', 'slack.threadTs: must be a string, got a number'],
+    [
+      { slack: { channel: 'C1', messageTs: {} } },
+      'slack.messageTs',
+      'slack.messageTs: must be a string, got an object',
+    ],
+    [
+      { slack: { channel: 'C1', thread: '1.2' } },
+      'slack.thread',
+      'slack.thread: unknown field; the known fields are channel, threadTs, messageTs',
+    ],
+    [
+      { slack: { channel: 'C1', 'a b': 1 } },
+      'slack.a b',
+      '"slack.a b": unknown field; the known fields are channel, threadTs, messageTs',
+    ],
+  ])('%j', (input, field, message) => {
+    expect(rejection(() => validatePipelineInput(input))).toEqual([field, message]);
+  });
+});
+
+describe('every LLM rejection, word for word', () => {
+  const ok = { backend: 'openai', model: 'gpt-4o-mini', prompt: 'hi' };
+  test.each<Rejection>([
+    [null, 'input', 'input: an LLM prompt needs a JSON object, got null'],
+    ['hi', 'input', 'input: an LLM prompt needs a JSON object, got a string'],
+    [[ok], 'input', 'input: an LLM prompt needs a JSON object, got an array'],
+    [{ ...ok, temprature: 1 }, 'temprature', `temprature: unknown field; the known fields are ${LLM_FIELDS}`],
+    [{ ...ok, goal: 'x' }, 'goal', `goal: unknown field; the known fields are ${LLM_FIELDS}`],
+    [{ model: 'm', prompt: 'p' }, 'backend', 'backend: must be one of ollama, openai, anthropic, got null'],
+    [{ ...ok, backend: 'gemini' }, 'backend', 'backend: must be one of ollama, openai, anthropic, got "gemini"'],
+    [{ ...ok, backend: 'OpenAI' }, 'backend', 'backend: must be one of ollama, openai, anthropic, got "OpenAI"'],
+    [{ ...ok, backend: 3 }, 'backend', 'backend: must be one of ollama, openai, anthropic, got 3'],
+    [{ backend: 'ollama', prompt: 'p' }, 'model', 'model: is required and must not be empty'],
+    [{ ...ok, model: '  ' }, 'model', 'model: is required and must not be empty'],
+    [{ ...ok, model: 4 }, 'model', 'model: must be a string, got a number'],
+    [{ ...ok, model: 'm'.repeat(201) }, 'model', 'model: is 201 characters long; the limit is 200'],
+    [{ ...ok, model: 'gpt 4; rm' }, 'model', 'model: "gpt 4; rm" is not a model name like llama3.1 or gpt-4o-mini'],
+    [{ ...ok, model: '-rf' }, 'model', 'model: "-rf" is not a model name like llama3.1 or gpt-4o-mini'],
+    [{ ...ok, model: 'm\u0000' }, 'model', 'model: contains a NUL character'],
+    [{ backend: 'ollama', model: 'm' }, 'prompt', 'prompt: is required and must not be empty'],
+    [{ ...ok, prompt: '\n\t ' }, 'prompt', 'prompt: is required and must not be empty'],
+    [{ ...ok, prompt: ['hi'] }, 'prompt', 'prompt: must be a string, got an array'],
+    [
+      { ...ok, prompt: 'p'.repeat(LIMITS.prompt + 1) },
+      'prompt',
+      'prompt: is 200001 characters long; the limit is 200000',
+    ],
+    [{ ...ok, system: false }, 'system', 'system: must be a string, got a boolean'],
+    [
+      { ...ok, system: 's'.repeat(LIMITS.system + 1) },
+      'system',
+      'system: is 50001 characters long; the limit is 50000',
+    ],
+    [{ ...ok, system: '\u0000' }, 'system', 'system: contains a NUL character'],
+    ...([0, -1, 1.5, '10', 1_000_001] as unknown[]).map((value): Rejection => [
+      { ...ok, maxTokens: value },
+      'maxTokens',
+      `maxTokens: must be a whole number from 1 to 1000000, got ${JSON.stringify(value)}`,
+    ]),
+    ...([-0.1, 2.01, '1', true] as unknown[]).map((value): Rejection => [
+      { ...ok, temperature: value },
+      'temperature',
+      `temperature: must be a number from 0 to 2, got ${JSON.stringify(value)}`,
+    ]),
+    [{ ...ok, requestedBy: 5 }, 'requestedBy', 'requestedBy: must be a string, got a number'],
+    [{ ...ok, requestedBy: 'u'.repeat(201) }, 'requestedBy', 'requestedBy: is 201 characters long; the limit is 200'],
+    [
+      { ...ok, slack: { channel: '#general' } },
+      'slack.channel',
+      'slack.channel: "#general" is not a Slack channel id like C0123ABCD',
+    ],
+    [
+      { ...ok, slack: { channel: 'C1', threadTs: '1.2.3' } },
+      'slack.threadTs',
+      'slack.threadTs: "1.2.3" is not a Slack timestamp like 1700000000.000100',
+    ],
+    [undefined, 'input', 'input: an LLM prompt needs a JSON object, got undefined'],
+    [{ ...ok, model: {} }, 'model', 'model: must be a string, got an object'],
+    ...([NaN, Infinity, -Infinity] as unknown[]).map((value): Rejection => [
+      { ...ok, temperature: value },
+      'temperature',
+      `temperature: must be a number from 0 to 2, got ${String(value)}`,
+    ]),
+    [
+      { ...ok, temperature: 't'.repeat(100) },
+      'temperature',
+      `temperature: must be a number from 0 to 2, got "${'t'.repeat(60)}…"`,
+    ],
+    [
+      { ...ok, backend: 'b'.repeat(100) },
+      'backend',
+      `backend: must be one of ollama, openai, anthropic, got "${'b'.repeat(60)}…"`,
+    ],
+    [{ ...ok, maxTokens: NaN }, 'maxTokens', 'maxTokens: must be a whole number from 1 to 1000000, got NaN'],
+    [{ ...ok, slack: 42 }, 'slack', 'slack: must be a JSON object, got a number'],
+    [{ ...ok, slack: { threadTs: '1.2' } }, 'slack.channel', 'slack.channel: is required and must not be empty'],
+  ])('%j', (input, field, message) => {
+    expect(rejection(() => validateLlmInput(input))).toEqual([field, message]);
+  });
+
+  test('what is accepted at the edges of each limit', () => {
+    expect(
+      validateLlmInput({
+        ...ok,
+        model: 'org/model-1.5:q4_K@v2+x',
+        maxTokens: LIMITS.maxTokens,
+        temperature: 2,
+        requestedBy: 'U1',
+        system: null,
+        slack: { channel: 'C0123ABCD', threadTs: '1700000000.000100', messageTs: '1700000000.000200' },
+      }),
+    ).toEqual({
+      ...ok,
+      model: 'org/model-1.5:q4_K@v2+x',
+      maxTokens: 1_000_000,
+      temperature: 2,
+      requestedBy: 'U1',
+      slack: { channel: 'C0123ABCD', threadTs: '1700000000.000100', messageTs: '1700000000.000200' },
+    });
+    expect(validateLlmInput({ ...ok, temperature: null, maxTokens: null, slack: null })).toEqual(ok);
+    const pipeline = validatePipelineInput({
+      goal: '   ',
+      steps: Array.from({ length: LIMITS.steps }, (_, i) => `s${i}`),
+      workspace: 'C:\\projects\\app',
+      onFailure: null,
+      approve: 'all',
+      stepTimeoutSeconds: LIMITS.stepTimeoutSeconds,
+      decisionTimeoutSeconds: LIMITS.decisionTimeoutSeconds,
+    });
+    expect(pipeline.goal).toBe('Run default pipeline');
+    expect(pipeline.steps).toHaveLength(30);
+    expect([pipeline.workspace, pipeline.onFailure, pipeline.approve]).toEqual(['C:\\projects\\app', 'fail', 'all']);
+    expect([pipeline.stepTimeoutSeconds, pipeline.decisionTimeoutSeconds]).toEqual([86_400, 604_800]);
   });
 });

@@ -5,7 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../core/config.js';
-import { CONFIG_FILE, WorkspaceError, jobFolderName, loadWorkspaceConfig } from '../../activities/workspace.js';
+import {
+  CONFIG_FILE,
+  WorkspaceError,
+  jobFolderName,
+  loadWorkspaceConfig,
+  lockKeyFor,
+} from '../../activities/workspace.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-unit-ws-'));
 let count = 0;
@@ -105,5 +111,31 @@ describe('jobFolderName', () => {
     assert.equal(jobFolderName('pipeline-abc123'), 'pipeline-abc123');
     assert.equal(jobFolderName('a/../b c'), 'a_.._b_c');
     assert.equal(jobFolderName('..'), '_..');
+  });
+});
+
+describe('lockKeyFor', () => {
+  test('one key per workspace and task queue, stable across versions', () => {
+    // Pinned: a running lock workflow is found by this key after an upgrade.
+    assert.equal(lockKeyFor('/nonexistent/poc-ws', 'poc-pipeline'), 'a91d4856c1bf7a10');
+    assert.equal(lockKeyFor('/nonexistent/poc-ws', 'other'), '9f82c8e7e8538764');
+  });
+
+  test('the same folder by any path is the same workspace', () => {
+    const real = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-lock-'));
+    try {
+      const link = `${real}-link`;
+      fs.symlinkSync(real, link);
+      try {
+        assert.equal(lockKeyFor(link, 'q'), lockKeyFor(real, 'q'));
+        assert.equal(lockKeyFor(`${real}/.`, 'q'), lockKeyFor(real, 'q'));
+        assert.match(lockKeyFor(real, 'q'), /^[0-9a-f]{16}$/);
+        assert.notEqual(lockKeyFor(real, 'q'), lockKeyFor(real, 'q2'));
+      } finally {
+        fs.rmSync(link);
+      }
+    } finally {
+      fs.rmSync(real, { recursive: true, force: true });
+    }
   });
 });
