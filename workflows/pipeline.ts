@@ -176,9 +176,11 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   return patched(FLEET_PATCH) ? onFleet(run) : onOneWorker(run);
 }
 
-/** Ends the run in `phase`: pending steps skipped, the workspace (and host) given back, the last report out. */
+/** Ends the run in `phase`: the host given back, pending steps skipped, the workspace freed, the last report out. */
 async function finish(run: Run, phase: 'DONE' | 'FAILED' | 'CANCELLED', giveBack?: () => Promise<void>) {
   const { status, reporter } = run;
+  // The host first: its next run need not wait for this one's last report, and the report is the last word.
+  if (giveBack) await CancellationScope.nonCancellable(giveBack);
   for (const step of status.steps) if (step.status === 'pending') step.status = 'skipped';
   status.finishedAt = now();
   status.queuePosition = null;
@@ -189,7 +191,6 @@ async function finish(run: Run, phase: 'DONE' | 'FAILED' | 'CANCELLED', giveBack
   await CancellationScope.nonCancellable(async () => {
     // Leaves the queue, or frees the workspace for the next run.
     await run.queue.leave(status.id);
-    if (giveBack) await giveBack();
     await reporter.finish();
   });
 }
