@@ -103,6 +103,8 @@ export interface PocWorkerOptions {
   activityOverrides?: Partial<PocActivities>;
   /** How the host tells whether its Docker engine answers (null: it does); tests without Docker pass one. */
   checkEngine?: () => Promise<string | null>;
+  /** The host's heartbeats, already going (startWorker starts them before the slow parts of a start). */
+  agent?: HostAgent;
   log?: (msg: string) => void;
 }
 
@@ -151,6 +153,7 @@ export async function createPocWorker({
   taskQueue,
   activityOverrides,
   checkEngine = engineProblem,
+  agent: givenAgent,
   log = () => undefined,
 }: PocWorkerOptions): Promise<PocWorker> {
   const config = { ...givenConfig, taskQueue: taskQueue ?? givenConfig.taskQueue };
@@ -187,7 +190,7 @@ export async function createPocWorker({
     maxConcurrentActivityTaskExecutions: config.worker.maxActivities,
     maxConcurrentActivityTaskPolls: Math.min(config.worker.activityTaskPolls, config.worker.maxActivities),
   });
-  let agent: HostAgent | undefined;
+  let agent = givenAgent;
   const stopAll = () => {
     void agent?.stop();
     stopWorker(shared);
@@ -196,18 +199,7 @@ export async function createPocWorker({
   return {
     host: { name: config.host.name, queue: hostQueue },
     async run() {
-      agent = startHostAgent({
-        client,
-        taskQueue: config.taskQueue,
-        host: config.host,
-        hostQueue,
-        checkEngine,
-        sweep: async () => {
-          await sweepOrphanContainers(client, log, config.host.name);
-          await sweepCheckouts(client, config.host, log);
-        },
-        log,
-      });
+      agent ??= startBuildHost(client, config, checkEngine, log);
       // Heard before it polls: the registry knows the host by the time it handles anything.
       await agent.beat();
       // Either queue's worker ending (a fatal error) ends the other: a host serves both or neither.
@@ -219,6 +211,27 @@ export async function createPocWorker({
     shutdown: stopAll,
     getState: () => shared.getState(),
   };
+}
+
+/** Heartbeats into the registry and the periodic sweep of this worker as a build host. */
+export function startBuildHost(
+  client: Client,
+  config: PocConfig,
+  checkEngine: () => Promise<string | null> = engineProblem,
+  log: (msg: string) => void = () => undefined,
+): HostAgent {
+  return startHostAgent({
+    client,
+    taskQueue: config.taskQueue,
+    host: config.host,
+    hostQueue: hostTaskQueue(config.taskQueue, config.host.name),
+    checkEngine,
+    sweep: async () => {
+      await sweepOrphanContainers(client, log, config.host.name);
+      await sweepCheckouts(client, config.host, log);
+    },
+    log,
+  });
 }
 
 function stopWorker(worker: Worker): void {
@@ -354,7 +367,11 @@ export async function startWorker({
   taskQueue?: string;
   log?: (msg: string) => void;
 }): Promise<StartedWorker> {
-  const config = address ? { ...givenConfig, temporalAddress: address } : givenConfig;
+  const config = {
+    ...givenConfig,
+    ...(address ? { temporalAddress: address } : {}),
+    ...(taskQueue ? { taskQueue } : {}),
+  };
   const clientConnection = await connectTemporal(config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   try {
@@ -365,11 +382,24 @@ export async function startWorker({
         `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
-  if (config.host.slots > 0) {
-    await sweepOrphanContainers(client, log, config.host.name);
-    await sweepCheckouts(client, config.host, log).catch((err: Error) => log(`checkout sweep failed: ${err.message}`));
-  } else {
-    await sweepOrphanContainers(client, log);
+  // A restarted host is heard again at once, before the slow parts (the sweep, bundling the workflows):
+  // back within its timeout, its runs stay where they are.
+  const agent = config.host.slots > 0 ? startBuildHost(client, config, engineProblem, log) : undefined;
+  try {
+    await agent?.beat();
+    if (config.host.slots > 0) {
+      await sweepOrphanContainers(client, log, config.host.name);
+      await sweepCheckouts(client, config.host, log).catch((err: Error) =>
+        log(`checkout sweep failed: ${err.message}`),
+      );
+    } else {
+      await sweepOrphanContainers(client, log);
+    }
+  } catch (err) {
+    // No heartbeats from a host that never started: its runs move after the timeout.
+    await agent?.stop();
+    await clientConnection.close().catch(() => undefined);
+    throw err;
   }
   try {
     await ensureRetentionSchedule(client, config);
@@ -380,13 +410,15 @@ export async function startWorker({
   try {
     connection = await connectNative(config);
   } catch (err) {
+    await agent?.stop();
     await clientConnection.close().catch(() => undefined);
     throw err;
   }
   let worker: PocWorker;
   try {
-    worker = await createPocWorker({ connection, client, config, taskQueue, log });
+    worker = await createPocWorker({ connection, client, config, agent, log });
   } catch (err) {
+    await agent?.stop();
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     throw err;
