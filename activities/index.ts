@@ -25,7 +25,11 @@ export function createActivities({ client, config }: ActivityDeps) {
       jobsDir: config.jobsDir,
       reposDir: config.host.reposDir,
     }),
-    runStep: createRunStep({ compose: config.compose, host: config.host.slots > 0 ? config.host.name : undefined }),
+    runStep: createRunStep({
+      compose: config.compose,
+      client,
+      host: config.host.slots > 0 ? config.host.name : undefined,
+    }),
     ...createLockActivities(client),
     ...createHostActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),

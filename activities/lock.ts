@@ -24,6 +24,11 @@ export function createLockActivities(client: Client) {
         signal: acquireLockSignal,
         signalArgs: [{ workflowId, startedAt }],
         memo: { workspace },
+        // What the Web UI's list and the run's page say of this otherwise anonymous workflow.
+        staticSummary: `workspace lock: ${workspace}`,
+        staticDetails:
+          `One pipeline at a time runs in \`${workspace}\`; the others wait here in start order. ` +
+          'Current details: who holds it and how many wait.',
       });
     },
 

@@ -43,3 +43,22 @@ export class LineTail {
     return this.lines[this.lines.length - 1] ?? '';
   }
 }
+
+/**
+ * The newest line, sent on at most every `everyMs` and only when it changed since the last send
+ * (runs that report to Slack: each send is a signal in the run's history). `next` tells what to
+ * send now, if anything.
+ */
+export class CoalescedLine {
+  private sent: string | undefined;
+  private sentAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly everyMs: number) {}
+
+  next(line: string, now: number): string | undefined {
+    if (!line || line === this.sent || now - this.sentAt < this.everyMs) return undefined;
+    this.sent = line;
+    this.sentAt = now;
+    return line;
+  }
+}

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { execa } from 'execa';
 import { ApplicationFailure, Context, log as activityLog } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { stepOutputSignal, type StepHeartbeat } from '../core/contract.js';
 import {
   ComposeMissingError,
   LABEL_ATTEMPT,
@@ -33,19 +35,51 @@ import {
 import type { ComposeChoice } from '../core/config.js';
 import { redact } from '../core/redact.js';
 import { classifyStep, needsContainerRecord, needsEngineCheck, type ClassifiedStep } from './step-outcome.js';
-import { LineTail } from './step-output.js';
+import { CoalescedLine, LineTail } from './step-output.js';
 import { STEP_FAILURE_TYPES, type RunStepArgs, type StepFailureDetails, type StepResult } from './types.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
+/** The newest line as heartbeats and the `stepOutput` signal carry it. */
+const LIVE_LINE_CHARS = 200;
 const STOP_GRACE_SECONDS = 5;
 
 /**
- * The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any; on a
- * build host, its containers carry the host's name (`poc.host` label, POC_HOST in the container).
+ * The `runStep` activity, with the Compose flavour the config forces (POC_COMPOSE), if any, and
+ * the client that sends a Slack run its step's newest line; on a build host, its containers carry
+ * the host's name (`poc.host` label, POC_HOST in the container).
  */
-export function createRunStep({ compose, host }: { compose?: ComposeChoice; host?: string } = {}) {
+export function createRunStep({
+  compose,
+  client,
+  host,
+}: { compose?: ComposeChoice; client?: Client; host?: string } = {}) {
   return function runStep(args: RunStepArgs): Promise<StepResult> {
-    return runStepWith(args, compose, host);
+    return runStepWith(args, compose, client, host);
+  };
+}
+
+/**
+ * Where the step's newest line goes while it runs: the heartbeat details every beat (what clients
+ * read live with `describe()`, at no cost to history), and — for runs that report to Slack — the
+ * `stepOutput` signal, coalesced to one every `liveOutputSeconds` at most, only when it changed.
+ */
+function liveOutput(args: RunStepArgs, client: Client | undefined) {
+  const ctx = Context.current();
+  const coalesced = args.liveOutputSeconds ? new CoalescedLine(args.liveOutputSeconds * 1000) : undefined;
+  let inFlight = false;
+  return (tail: LineTail) => {
+    const lastLine = tail.lastLine().slice(0, LIVE_LINE_CHARS);
+    const beat: StepHeartbeat = { step: args.step.name, attempt: args.attempt, bytes: tail.bytes, lastLine };
+    ctx.heartbeat(beat);
+    const line = !inFlight && client ? coalesced?.next(lastLine, Date.now()) : undefined;
+    if (line === undefined || !client) return;
+    inFlight = true;
+    client.workflow
+      .getHandle(args.workflowId)
+      .signal(stepOutputSignal, { step: args.step.name, attempt: args.attempt, line })
+      // The line is a courtesy: a run that is gone or a server hiccup never fails the step.
+      .catch((err: unknown) => activityLog.debug('step output not sent', { error: String(err) }))
+      .finally(() => (inFlight = false));
   };
 }
 
@@ -80,6 +114,7 @@ function stepArgv(
 async function runStepWith(
   args: RunStepArgs,
   forcedCompose: ComposeChoice | undefined,
+  client: Client | undefined,
   host: string | undefined,
 ): Promise<StepResult> {
   const ctx = Context.current();
@@ -162,11 +197,9 @@ async function runStepWith(
     void stop();
   };
   ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-  const heartbeat = setInterval(
-    () => ctx.heartbeat({ bytes: tail.bytes, lastLine: tail.lastLine().slice(0, 200) }),
-    HEARTBEAT_EVERY_MS,
-  );
-  ctx.heartbeat({ bytes: 0 });
+  const report = liveOutput(args, client);
+  const heartbeat = setInterval(() => report(tail), HEARTBEAT_EVERY_MS);
+  report(tail);
 
   let result;
   try {

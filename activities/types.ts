@@ -46,6 +46,12 @@ export interface RunStepArgs {
   /** The run's folder: the step's new files in `<workspace>/runner/artifacts` are copied to its artifacts/. */
   jobDir: string;
   timeoutSeconds: number;
+  /**
+   * Set for runs that report to Slack: send the newest output line to the workflow (the
+   * `stepOutput` signal) at most this often, when it changed. Without it the line is only in the
+   * heartbeat details, which cost no history.
+   */
+  liveOutputSeconds?: number;
 }
 
 export interface StepResult {

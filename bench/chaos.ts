@@ -53,9 +53,11 @@ export interface ChaosOptions {
 }
 
 const STEPS = ['build', 'bootstrap', 'doctor', 'lint', 'test'];
-const counted = 'echo "$POC_STEP" >> "runner/counts/$POC_RUN_ID.$POC_STEP" && sleep 1';
+/** A step that appends a line per execution to `runner/counts/<run>.<step>` (counted, not assumed). */
+export const counted = 'echo "$POC_STEP" >> "runner/counts/$POC_RUN_ID.$POC_STEP" && sleep 1';
 
-function countOf(ws: string, workflowId: string, step: string): number {
+/** How many times `step` of `workflowId` ran in `ws` (see `counted`). */
+export function countOf(ws: string, workflowId: string, step: string): number {
   const file = path.join(ws, 'runner', 'counts', `${workflowId}.${step}`);
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').length : 0;
 }
@@ -279,6 +281,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosRow[]> {
   return rows;
 }
 
+/** A Markdown table (README's figures are pasted from these). */
+export function markdownTable(header: string[], rows: Array<Array<string | number>>): string {
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  return [line(header), `|${header.map(() => ' --- |').join('')}`, ...rows.map(line)].join('\n');
+}
+
 export function renderTable(rows: ChaosRow[]): string {
   const header = [
     'scenario',
@@ -290,15 +298,19 @@ export function renderTable(rows: ChaosRow[]): string {
     'containers left',
     'note',
   ];
-  const lines = rows.map((r) =>
-    [r.scenario, r.runs, r.done, r.lost, r.finishedStepsRunTwice, r.inFlightStepsRerun, r.containersLeft, r.note].map(
-      String,
-    ),
+  return markdownTable(
+    header,
+    rows.map((r) => [
+      r.scenario,
+      r.runs,
+      r.done,
+      r.lost,
+      r.finishedStepsRunTwice,
+      r.inFlightStepsRerun,
+      r.containersLeft,
+      r.note,
+    ]),
   );
-  return [header, ...lines]
-    .map((cells) => `| ${cells.join(' | ')} |`)
-    .join('\n')
-    .replace(/^(\|[^\n]*\|)\n/, `$1\n|${header.map(() => ' --- |').join('')}\n`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

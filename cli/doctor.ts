@@ -4,7 +4,7 @@ import { loadWorkspaceConfig } from '../activities/workspace.js';
 import { cliVersion, findTemporalCli, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
 import type { Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
+import { ENV_FILES, clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 import { connectTemporal, connectionOptions, describeConnectionError, describeSecurity } from '../core/temporal.js';
 
@@ -74,6 +74,16 @@ export async function runDoctor(config: PocConfig): Promise<Check[]> {
   }
 
   await checkBuildHost(config, add);
+
+  add(
+    'Settings files',
+    'PASS',
+    config.envFiles.length
+      ? `read ${config.envFiles.join(', ')} (values never shown; the real environment wins over them)`
+      : `none (\`${ENV_FILES.join('` and `')}\` in ${process.cwd()} are read when present)`,
+  );
+  await checkOllama(config, add);
+  await checkOutboundHttps(config, add);
 
   add(
     'Slack bot',
@@ -177,6 +187,79 @@ async function checkTemporal(config: PocConfig, add: (name: string, state: Check
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+type Add = (name: string, state: CheckState, detail: string) => void;
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** The cause of a failed fetch, in a few words (`ECONNREFUSED`, `getaddrinfo ENOTFOUND …`, a timeout). */
+function whyUnreachable(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+/** Which Ollama is used and where the setting came from (OLLAMA_HOST wins over OLLAMA_BASE_URL); WARN only. */
+async function checkOllama(config: PocConfig, add: Add): Promise<void> {
+  const { host, setting } = config.llm.ollama;
+  const url = (/^https?:\/\//i.test(host) ? host : `http://${host}`).replace(/\/+$/, '');
+  const from = setting
+    ? `from ${setting}${setting === 'OLLAMA_HOST' ? '; it wins over OLLAMA_BASE_URL' : ''}`
+    : 'the default; set OLLAMA_HOST (or OLLAMA_BASE_URL) for another';
+  try {
+    const response = await fetch(`${url}/api/version`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const body = (await response.json().catch(() => ({}))) as { version?: string };
+    add('Ollama', 'PASS', `${url} (${from}) answers: Ollama ${body.version ?? `HTTP ${response.status}`}`);
+  } catch (err) {
+    add(
+      'Ollama',
+      'WARN',
+      `${url} (${from}) does not answer (${whyUnreachable(err)}); needed only for --backend ollama`,
+    );
+  }
+}
+
+/**
+ * Outbound HTTPS to the hosted providers this machine would call: required (FAIL), as the
+ * original's doctor had it, unless the machine is declared offline (POC_OFFLINE=1).
+ */
+async function checkOutboundHttps(config: PocConfig, add: Add): Promise<void> {
+  if (config.offline) {
+    add(
+      'Outbound HTTPS',
+      'WARN',
+      'not checked: POC_OFFLINE=1 declares this machine offline (hosted providers unusable)',
+    );
+    return;
+  }
+  const targets = [
+    { backend: 'openai', url: config.llm.openai.baseUrl ?? 'https://api.openai.com/v1' },
+    { backend: 'anthropic', url: config.llm.anthropic.baseUrl ?? 'https://api.anthropic.com' },
+  ].filter((t) => t.url.startsWith('https://'));
+  if (targets.length === 0) {
+    add('Outbound HTTPS', 'PASS', 'not needed: OPENAI_BASE_URL and ANTHROPIC_BASE_URL are plain http servers');
+    return;
+  }
+  const failures: string[] = [];
+  const answered: string[] = [];
+  for (const { backend, url } of targets) {
+    const origin = new URL(url).origin;
+    try {
+      // Any HTTP answer (401 without a key included) proves the way out works.
+      const response = await fetch(origin, { method: 'HEAD', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      answered.push(`${origin} (${backend}, HTTP ${response.status})`);
+    } catch (err) {
+      failures.push(`${origin} (${backend}): ${whyUnreachable(err)}`);
+    }
+  }
+  if (failures.length === 0) add('Outbound HTTPS', 'PASS', `${answered.join(', ')} answered`);
+  else
+    add(
+      'Outbound HTTPS',
+      'FAIL',
+      `no answer from ${failures.join('; ')} — fix the network or proxy, ` +
+        'or set POC_OFFLINE=1 if this machine is offline on purpose (then only --backend ollama works)',
+    );
 }
 
 function days(seconds: number): string {

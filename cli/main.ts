@@ -18,17 +18,29 @@ import {
   getRunStatus,
   listHosts,
   listRuns,
+  liveStepOutput,
   startLlm,
   startPipeline,
   waitForLlmResult,
+  type LiveStepOutput,
   type LlmStatus,
   type PipelineStatus,
+  type StepState,
   type RunStatus,
 } from '../client/index.js';
-import { ConfigError, loadConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
+import { ConfigError, loadHostConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
-import { paint, renderHosts, renderList, renderStatus, stepLine, type Style } from './render.js';
+import {
+  paint,
+  plainLine,
+  renderHosts,
+  renderList,
+  renderStatus,
+  spinnerLine,
+  stepLine,
+  type Style,
+} from './render.js';
 import { hostMoveText } from '../render/hosts.js';
 import { redact } from '../core/redact.js';
 
@@ -57,6 +69,11 @@ function whoAmI(): string {
   }
 }
 
+/** Where a run started here comes from, for the Web UI's details. */
+function cliSource(): string {
+  return `poc CLI on ${os.hostname()}`;
+}
+
 export async function main(argv: string[], streams: Io = process): Promise<number> {
   const previous = io;
   io = streams;
@@ -80,7 +97,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   let config: PocConfig;
   try {
-    config = loadConfig();
+    // `.env` and `runner/.env` of this folder first (the real environment wins), as the original did.
+    config = loadHostConfig();
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     err(`poc: ${redact(e.message)}`);
@@ -163,7 +181,7 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
           ref: command.ref,
           queueTimeoutSeconds: command.queueTimeoutSeconds,
         },
-        { id: command.id, taskQueue: config.taskQueue },
+        { id: command.id, taskQueue: config.taskQueue, source: cliSource() },
       );
       if (command.json && !command.follow) {
         out(JSON.stringify(started));
@@ -199,7 +217,11 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
         return 0;
       }
       const client = await getClient();
-      const started = await startLlm(client, { ...input, requestedBy: whoAmI() }, { taskQueue: config.taskQueue });
+      const started = await startLlm(
+        client,
+        { ...input, requestedBy: whoAmI() },
+        { taskQueue: config.taskQueue, source: cliSource() },
+      );
       if (!command.json) err(`started ${started.workflowId}  ${runUrl(config, started.workflowId)}`);
       return streamLlm(client, started.workflowId, command.json);
     }
@@ -276,6 +298,10 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       const { runScheduleCommand } = await import('../client/schedules.js');
       return runScheduleCommand(await getClient(), config, command, out);
     }
+    case 'cluster': {
+      const { runClusterCommand } = await import('./cluster.js');
+      return runClusterCommand(command, config, { out, err });
+    }
   }
 }
 
@@ -304,16 +330,27 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   let lastHost: string | null = null;
   let lastCommit: string | null = null;
   let movesShown = 0;
-  const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let frame = 0;
+  const runningStep = () => current?.steps.find((step) => step.status === 'running');
+  const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
+  // The running step's newest output line, from its heartbeat: a step that takes minutes is never silent.
+  let live: LiveStepOutput | undefined;
+  const liveFor = (step: StepState) =>
+    live && live.step === step.name && live.attempt === step.attempt ? live.lastLine : undefined;
+  const stopWatching = json
+    ? () => undefined
+    : watchLiveOutput(client, workflowId, tty ? 1_000 : 5_000, (update) => {
+        live = update;
+        const running = runningStep();
+        const line = running && liveFor(running);
+        if (!tty && running && line) err(paint(s, 'gray', `  │ ${running.name}: ${plainLine(line)}`));
+      });
   const ticker = tty
     ? setInterval(() => {
-        const running = current?.steps.find((step) => step.status === 'running');
-        if (running)
-          io.stderr.write(`\r\u001b[2K${spinner[frame++ % spinner.length]} ${stepLine(running, s).slice(2)}`);
+        const running = runningStep();
+        if (running) io.stderr.write(`\r\u001b[2K${spinnerLine(running, frame++, liveFor(running), s, columns())}`);
       }, 100)
     : undefined;
-  const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -381,6 +418,7 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
     );
   } finally {
     if (ticker) clearInterval(ticker);
+    stopWatching();
     clearInterval(watchInterrupt);
     process.off('SIGINT', onSigint);
     clearLine();
@@ -414,29 +452,108 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   return status;
 }
 
+/** Terminal width for one-line displays. */
+function columns(): number {
+  return (io.stderr as { columns?: number }).columns ?? 100;
+}
+
+/**
+ * Calls `onChange` whenever the run's running step reports a new output line (its heartbeat
+ * details, read every `everyMs`); returns the function that stops watching.
+ */
+function watchLiveOutput(
+  client: Client,
+  workflowId: string,
+  everyMs: number,
+  onChange: (live: LiveStepOutput) => void,
+): () => void {
+  let stopped = false;
+  let last = '';
+  let wake: (() => void) | undefined;
+  void (async () => {
+    while (!stopped) {
+      const live = await liveStepOutput(client, workflowId).catch(() => undefined);
+      const key = live ? `${live.step}#${live.attempt}:${live.lastLine}` : '';
+      if (!stopped && live?.lastLine && key !== last) {
+        last = key;
+        onChange(live);
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, everyMs).unref();
+      });
+    }
+  })();
+  return () => {
+    stopped = true;
+    wake?.();
+  };
+}
+
+/**
+ * Streams a step's log as it grows. When the file is on another machine (the worker's), the
+ * running step's newest line comes from its heartbeat instead; on a terminal a spinner with the
+ * elapsed time shows the step is alive between lines.
+ */
 async function followLog(client: Client, status: PipelineStatus, stepName?: string): Promise<number> {
   let step = pickStep(status, stepName);
   let offset = 0;
   let current = status;
-  for (;;) {
-    if (step.logPath) {
-      const chunk = readFrom(step.logPath, offset);
-      offset = chunk.offset;
-      if (chunk.text) io.stdout.write(chunk.text);
-    }
-    if (['DONE', 'FAILED', 'CANCELLED'].includes(current.phase)) return current.phase === 'DONE' ? 0 : 1;
-    if (!stepName && step.status !== 'running' && step.status !== 'pending') {
-      const next = pickStep(current);
-      if (next.name !== step.name && next.logPath) {
-        step = next;
-        offset = 0;
-        err(`--- ${step.name} ---`);
-        continue;
+  const tty = Boolean(io.stderr.isTTY);
+  const s = style(io.stderr);
+  let frame = 0;
+  let live: LiveStepOutput | undefined;
+  let remoteLine = '';
+  let partial = '';
+  const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
+  const stopWatching = watchLiveOutput(client, status.id, 1_000, (update) => (live = update));
+  try {
+    for (;;) {
+      const local = step.logPath !== null && fs.existsSync(step.logPath);
+      if (step.logPath && local) {
+        const chunk = readFrom(step.logPath, offset);
+        offset = chunk.offset;
+        if (chunk.text) {
+          // Whole lines only while the spinner is up, so it never lands in the middle of one.
+          const text = partial + chunk.text;
+          const cut = tty ? text.lastIndexOf('\n') + 1 : text.length;
+          partial = text.slice(cut);
+          clearLine();
+          io.stdout.write(text.slice(0, cut));
+        }
+      } else if (live && live.step === step.name && live.attempt === step.attempt && live.lastLine !== remoteLine) {
+        remoteLine = live.lastLine;
+        clearLine();
+        out(plainLine(remoteLine));
       }
+      if (['DONE', 'FAILED', 'CANCELLED'].includes(current.phase)) {
+        clearLine();
+        if (partial) io.stdout.write(partial);
+        return current.phase === 'DONE' ? 0 : 1;
+      }
+      if (!stepName && step.status !== 'running' && step.status !== 'pending') {
+        const next = pickStep(current);
+        if (next.name !== step.name && next.logPath) {
+          if (partial) io.stdout.write(`${partial}\n`);
+          partial = '';
+          step = next;
+          offset = 0;
+          clearLine();
+          err(`--- ${step.name} ---`);
+          continue;
+        }
+      }
+      if (tty && step.status === 'running') {
+        const line = local ? undefined : remoteLine || undefined;
+        io.stderr.write(`\r\u001b[2K${spinnerLine(step, frame++, line, s, columns())}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+      current = (await getRunStatus(client, status.id)) as PipelineStatus;
+      step = current.steps.find((candidate) => candidate.name === step.name) ?? step;
     }
-    await new Promise((r) => setTimeout(r, 250));
-    current = (await getRunStatus(client, status.id)) as PipelineStatus;
-    step = current.steps.find((s) => s.name === step.name) ?? step;
+  } finally {
+    stopWatching();
+    clearLine();
   }
 }
 

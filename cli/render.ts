@@ -65,6 +65,43 @@ export function stepLine(step: StepState, style: Style, now = Date.now()): strin
   );
 }
 
+export const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** A line of a step's output made safe for one terminal line: colours, cursor moves and controls removed. */
+export function plainLine(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- terminal escapes are exactly what is removed
+      .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007?/g, '')
+      // eslint-disable-next-line no-control-regex -- so are the other control characters
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
+}
+
+/**
+ * The ticking line of a running step on a terminal: spinner, name, elapsed time and — when the
+ * step has reported one — its newest output line, cut to the terminal's width.
+ */
+export function spinnerLine(
+  step: StepState,
+  frame: number,
+  lastLine: string | undefined,
+  style: Style,
+  width = 100,
+  now = Date.now(),
+): string {
+  const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : '';
+  const head =
+    `${SPINNER[frame % SPINNER.length]} ${step.name.padEnd(10)} running   ` +
+    `${seconds(stepElapsed(step, now)).padStart(7)}${attempt}`;
+  const line = lastLine ? plainLine(lastLine) : '';
+  const room = width - head.length - 4;
+  const output = line && room >= 10 ? ` │ ${line.length > room ? `${line.slice(0, room - 1)}…` : line}` : '';
+  return paint(style, 'blue', head) + paint(style, 'gray', output);
+}
+
 export function phaseLine(status: RunStatus, style: Style): string {
   const color =
     status.phase === 'DONE'
@@ -91,7 +128,11 @@ export function renderPipeline(status: PipelineStatus, style: Style): string {
     lines.push(`waiting: ${status.queueReason}${ahead}`);
   } else if (status.phase === 'QUEUED' && status.queuePosition)
     lines.push(`waiting: ${status.queuePosition} run(s) ahead in ${status.workspace ?? 'the workspace'}`);
-  for (const step of status.steps) lines.push('  ' + stepLine(step, style));
+  for (const step of status.steps) {
+    lines.push('  ' + stepLine(step, style));
+    if (step.status === 'running' && step.lastLine)
+      lines.push(paint(style, 'gray', `      │ ${plainLine(step.lastLine)}`));
+  }
   if (status.pendingDecision) {
     const d = status.pendingDecision;
     const verbs = d.options.map((o) => (o === 'approveAll' ? 'approve-all' : o)).join('|');
@@ -105,6 +146,11 @@ export function renderPipeline(status: PipelineStatus, style: Style): string {
   }
   for (const d of status.decisions)
     lines.push(paint(style, 'gray', `  ${d.step}: ${d.action} by ${d.by ?? 'someone'} at ${d.at}`));
+  const refused = status.lastRefusedDecision;
+  if (refused) {
+    const what = `${refused.action ? `"${refused.action}"` : 'a decision'}${refused.by ? ` from ${refused.by}` : ''}`;
+    lines.push(paint(style, 'yellow', `last refused decision: ${what} at ${refused.at}: ${refused.reason}`));
+  }
   if (status.error) lines.push(paint(style, 'red', `error: ${status.error}`));
   return lines.join('\n');
 }

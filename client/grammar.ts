@@ -11,7 +11,14 @@ import {
   type LlmBackend,
   type Phase,
 } from '../core/contract.js';
-import { HOST_LABEL, InputError, STEP_NAME, validateRef, validateRepo } from '../core/validate.js';
+import {
+  ANTHROPIC_NO_TEMPERATURE,
+  HOST_LABEL,
+  InputError,
+  STEP_NAME,
+  validateRef,
+  validateRepo,
+} from '../core/validate.js';
 
 export type Surface = 'cli' | 'slack';
 
@@ -46,6 +53,10 @@ export const DECISION_ACTIONS: Record<DecisionVerb, DecisionAction> = {
   'approve-all': 'approveAll',
   deny: 'deny',
 };
+
+/** `poc cluster up|status|down`: the local production-shaped Temporal (cluster/). */
+export const CLUSTER_ACTIONS = ['up', 'status', 'down'] as const;
+export type ClusterAction = (typeof CLUSTER_ACTIONS)[number];
 
 export type Command =
   | {
@@ -98,6 +109,7 @@ export type Command =
       schedule: string;
       json: boolean;
     }
+  | { name: 'cluster'; action: ClusterAction; wipe: boolean; env: boolean; json: boolean }
   | { name: 'help'; topic?: string }
   | { name: 'up' | 'server' | 'worker' | 'bot' | 'doctor' | 'hosts'; json: boolean }
   | { name: 'version' };
@@ -252,13 +264,37 @@ export const COMMANDS: Record<string, CommandSpec> = {
     surfaces: ['cli'],
   },
   version: { usage: 'version', summary: 'print the version', flags: {}, positional: 'none', surfaces: ['cli'] },
+  cluster: {
+    usage: 'cluster up|status|down [--env] [--wipe] [--json]',
+    summary:
+      'a production-shaped Temporal here: PostgreSQL, frontend/history/matching/worker, mTLS, Web UI ' +
+      '(--env prints only the exports, --wipe with down deletes its data)',
+    flags: { env: { type: 'boolean' }, wipe: { type: 'boolean' }, json },
+    positional: 'optional',
+    surfaces: ['cli'],
+  },
 };
 
 /** Slack sends typographic quotes when people type ordinary ones. */
 const QUOTES: Record<string, string> = { '\u201c': '"', '\u201d': '"', '\u2018': "'", '\u2019': "'" };
 
-/** Splits text into words: "double" and 'single' quotes group, backslash escapes in double quotes and bare words. */
-export function tokenize(text: string): string[] {
+/**
+ * What ends an error that has no usage of its own: the usage of the command the text starts with,
+ * when it names one, else where the command list is (`poc help`, or `!poc help` in Slack).
+ */
+export function usageHint(firstWord: string | undefined, surface: Surface): string {
+  const prefix = surface === 'slack' ? '!poc' : 'poc';
+  const name = firstWord?.toLowerCase() ?? '';
+  const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (spec && (!spec.surfaces || spec.surfaces.includes(surface))) return `usage: ${prefix} ${spec.usage}`;
+  return `\`${prefix} help\` lists the commands`;
+}
+
+/**
+ * Splits text into words: "double" and 'single' quotes group, backslash escapes in double quotes
+ * and bare words. A quote left open is a UsageError that ends with the usage of the command.
+ */
+export function tokenize(text: string, surface: Surface = 'slack'): string[] {
   const src = text.replace(/[\u201c\u201d\u2018\u2019]/g, (q) => QUOTES[q]);
   const words: string[] = [];
   let word = '';
@@ -267,7 +303,10 @@ export function tokenize(text: string): string[] {
     const c = src[i];
     if (c === '"' || c === "'") {
       const end = findClosing(src, i + 1, c);
-      if (end < 0) throw new UsageError(`unclosed ${c === '"' ? 'double' : 'single'} quote`);
+      if (end < 0) {
+        const what = `unclosed ${c === '"' ? 'double' : 'single'} quote; close it or escape it with \\`;
+        throw new UsageError(`${what}; ${usageHint(words[0] ?? (inWord ? word : undefined), surface)}`);
+      }
       const inner = src.slice(i + 1, end);
       word += c === '"' ? inner.replace(/\\(["\\])/g, '$1') : inner;
       inWord = true;
@@ -302,7 +341,9 @@ const MAX_WORDS = 200;
 /** Parses the words after `poc` (CLI argv, or the tokenized text of a Slack message). */
 export function parseCommand(argv: string[], surface: Surface): Command {
   if (argv.length > MAX_WORDS)
-    throw new UsageError(`too many words (${argv.length}); keep a command under ${MAX_WORDS}`);
+    throw new UsageError(
+      `too many words (${argv.length}); keep a command under ${MAX_WORDS}; ${usageHint(argv[0], surface)}`,
+    );
   const [rawName, ...rest] = argv;
   if (rawName === undefined || rawName === '' || rawName === '--help' || rawName === '-h') return { name: 'help' };
   if (rawName === '--version' || rawName === '-v') return { name: 'version' };
@@ -434,6 +475,8 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
         throw new UsageError('give the prompt either with --prompt or as text, not both', usage);
       const prompt = (f.prompt as string | undefined) ?? pos.join(' ');
       if (!prompt.trim()) throw new UsageError('a prompt is needed', usage);
+      if (backend === 'anthropic' && f.temperature !== undefined)
+        throw new UsageError(`--temperature: ${ANTHROPIC_NO_TEMPERATURE}`, usage);
       return {
         name,
         backend,
@@ -489,6 +532,9 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       return { name, id: needId(), json: isJson };
     case 'schedule':
       return buildSchedule(f, pos, usage);
+    case 'cluster':
+      expect(1);
+      return buildCluster(f, pos[0], usage);
     case 'help':
       expect(1);
       return { name, topic: pos[0]?.toLowerCase() };
@@ -527,6 +573,19 @@ function fleetFlags(f: FlagValues, usage: string) {
     ...(ref !== undefined ? { ref } : {}),
     ...(queueTimeoutSeconds !== undefined ? { queueTimeoutSeconds } : {}),
   };
+}
+
+function buildCluster(f: FlagValues, action: string | undefined, usage: string): Command {
+  if (!action) throw new UsageError(`say what to do with the cluster: ${CLUSTER_ACTIONS.join(', ')}`, usage);
+  if (!(CLUSTER_ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`unknown cluster action ${shown(action, 40)}; use ${CLUSTER_ACTIONS.join(', ')}`, usage);
+  const wipe = f.wipe === true;
+  const env = f.env === true;
+  const json = f.json === true;
+  if (wipe && action !== 'down') throw new UsageError('--wipe goes with `cluster down`', usage);
+  if (env && action === 'down') throw new UsageError('--env goes with `cluster up` or `cluster status`', usage);
+  if (env && json) throw new UsageError('give --env or --json, not both', usage);
+  return { name: 'cluster', action: action as ClusterAction, wipe, env, json };
 }
 
 const SCHEDULE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;

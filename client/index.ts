@@ -44,6 +44,7 @@ import {
   type SlackTarget,
 } from '../core/contract.js';
 import { validateLlmInput, validatePipelineInput } from '../core/validate.js';
+import { llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
 import type { llmPromptWorkflow } from '../workflows/llm.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 
@@ -51,6 +52,8 @@ export * from '../core/contract.js';
 export { InputError } from '../core/validate.js';
 export { ConfigError, loadConfig, type PocConfig } from '../core/config.js';
 export { TemporalConnectionError, connectionOptions, describeConnectionError } from '../core/temporal.js';
+export { llmMetadata, pipelineMetadata, type RunMetadata } from './metadata.js';
+export { liveStepOutput, type LiveStepOutput } from './live.js';
 
 /** A run id that does not exist (neither `pipeline-<id>` nor `llm-<id>`). */
 export class RunNotFoundError extends Error {
@@ -99,6 +102,12 @@ export interface StartOptions {
   idempotent?: boolean;
   /** Extra memo (e.g. the Slack channel, so the bot can find a channel's runs). */
   memo?: Record<string, string>;
+  /**
+   * Where the run was asked for, for the Web UI's details (Temporal markdown, one line): the CLI
+   * says `poc CLI on <host>`, the bot links the Slack thread, schedules name themselves. Default:
+   * the Slack thread of `input.slack`, else `the poc client API`.
+   */
+  source?: string;
 }
 
 export interface Started {
@@ -117,7 +126,13 @@ async function start<W extends StartableWorkflow>(
   workflowId: string,
   input: Parameters<W>[0],
   opts: StartOptions,
-  extras: { kind: 'pipeline' | 'llm'; requestedBy?: string; memo: Record<string, string>; slack?: SlackTarget },
+  extras: {
+    kind: 'pipeline' | 'llm';
+    requestedBy?: string;
+    memo: Record<string, string>;
+    slack?: SlackTarget;
+    metadata: RunMetadata;
+  },
 ): Promise<Started> {
   const slackThread = extras.slack ? slackThreadKey(extras.slack) : undefined;
   const searchAttributes = [
@@ -144,6 +159,9 @@ async function start<W extends StartableWorkflow>(
       args: [input],
       memo: { ...extras.memo, ...opts.memo },
       typedSearchAttributes: searchAttributes,
+      // What the Web UI shows on the run's page and in its list (Temporal user metadata).
+      staticSummary: extras.metadata.summary,
+      staticDetails: extras.metadata.details,
       workflowIdConflictPolicy: opts.idempotent ? 'USE_EXISTING' : 'FAIL',
       // A finished run keeps its id: a redelivered Slack message must not start it again.
       workflowIdReusePolicy: opts.idempotent ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
@@ -172,6 +190,7 @@ export async function startPipeline(
     requestedBy: valid.requestedBy,
     memo: { goal: valid.goal, ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
     slack: valid.slack,
+    metadata: pipelineMetadata(valid, opts.source),
   });
 }
 
@@ -183,6 +202,7 @@ export async function startLlm(client: Client, input: LlmInput, opts: StartOptio
     requestedBy: valid.requestedBy,
     memo: { prompt: valid.prompt.slice(0, 200), ...(valid.slack ? { slackChannel: valid.slack.channel } : {}) },
     slack: valid.slack,
+    metadata: llmMetadata(valid, opts.source),
   });
 }
 

@@ -23,6 +23,7 @@ import {
 } from '../core/contract.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { validatePipelineInput } from '../core/validate.js';
+import { pipelineMetadata } from './metadata.js';
 
 const SCHEDULE_PREFIX = INTERNAL_ID.schedulePrefix;
 
@@ -54,7 +55,7 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
     workspace: opts.workspace,
     requestedBy: `schedule:${opts.name}`,
   };
-  validatePipelineInput(input);
+  const metadata = pipelineMetadata(validatePipelineInput(input), `schedule ${opts.name} (${opts.cron})`);
   const scheduleId = `${SCHEDULE_PREFIX}${opts.name}`;
   try {
     await client.schedule.create<typeof pipelineWorkflow>({
@@ -68,6 +69,8 @@ export async function createSchedule(client: Client, config: PocConfig, opts: Cr
         taskQueue: config.taskQueue,
         args: [input],
         memo: { goal: input.goal as string },
+        staticSummary: metadata.summary,
+        staticDetails: metadata.details,
         typedSearchAttributes: [
           { key: PocKind, value: 'pipeline' },
           { key: PocPhase, value: 'QUEUED' },

@@ -46,7 +46,7 @@ export class ConfigError extends Error {
 }
 
 export type ConfigGroup =
-  'Temporal' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Hosts' | 'Retention' | 'Metrics' | 'Paths';
+  'Temporal' | 'Cluster' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Hosts' | 'Retention' | 'Metrics' | 'Paths';
 
 export interface ConfigVariable {
   name: string;
@@ -173,6 +173,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "folder of the embedded dev server's SQLite file and log",
     default: '`runner/temporal`',
   },
+  // Cluster (`poc cluster`)
+  {
+    name: 'POC_CLUSTER_DIR',
+    group: 'Cluster',
+    description: 'folder of the cluster `poc cluster up` runs: database, configs, certificates, logs',
+    default: '`runner/cluster`',
+  },
+  {
+    name: 'POC_POSTGRES_BIN_DIR',
+    group: 'Cluster',
+    description: "PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`) for `poc cluster`",
+    default: 'the newest `/usr/lib/postgresql/<major>/bin`, then `PATH`',
+  },
   // Slack
   { name: 'SLACK_BOT_TOKEN', group: 'Slack', description: 'Bot User OAuth Token (`xoxb-…`)', default: 'bot off' },
   {
@@ -240,7 +253,26 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'any value: let the Anthropic SDK print its own log lines',
     default: 'off',
   },
-  { name: 'OLLAMA_HOST', group: 'LLM', description: 'Ollama server', default: OLLAMA_DEFAULT_HOST },
+  {
+    name: 'OLLAMA_HOST',
+    group: 'LLM',
+    description: 'Ollama server (`http://host:port` or `host:port`)',
+    default: OLLAMA_DEFAULT_HOST,
+  },
+  {
+    name: 'OLLAMA_BASE_URL',
+    group: 'LLM',
+    description: 'the same, under the name other tools use; `OLLAMA_HOST` wins when both are set',
+    default: 'see `OLLAMA_HOST`',
+  },
+  {
+    name: 'POC_OFFLINE',
+    group: 'LLM',
+    description:
+      '`1`: this machine has no outbound HTTPS on purpose; doctors then do not FAIL on it ' +
+      '(hosted providers are out of reach)',
+    default: 'outbound HTTPS is required',
+  },
   {
     name: 'POC_LLM_IDLE_TIMEOUT_MS',
     group: 'LLM',
@@ -423,7 +455,8 @@ export interface LlmSettings {
     sdkLog: boolean;
   };
   anthropic: { apiKey: string | undefined; baseUrl: string | undefined; sdkLog: boolean };
-  ollama: { host: string };
+  /** `setting`: the variable the host came from (OLLAMA_HOST, else OLLAMA_BASE_URL), undefined for the default. */
+  ollama: { host: string; setting?: 'OLLAMA_HOST' | 'OLLAMA_BASE_URL' };
   idleTimeoutMs: number;
 }
 
@@ -447,6 +480,13 @@ export interface HostSettings {
   timeoutSeconds: number;
   /** Clone cache and checkouts of runs from git. */
   reposDir: string;
+}
+
+export interface ClusterSettings {
+  /** POC_CLUSTER_DIR (resolved), default `<repo>/runner/cluster`. */
+  dir: string;
+  /** POC_POSTGRES_BIN_DIR (resolved), else undefined: looked for where Debian puts it, then PATH. */
+  postgresBinDir: string | undefined;
 }
 
 export interface PocConfig {
@@ -476,12 +516,18 @@ export interface PocConfig {
   compose: ComposeChoice | undefined;
   /** POC_HOST_*: this worker as a build host. */
   host: HostSettings;
+  /** `poc cluster`: where the cluster lives and which PostgreSQL runs it. */
+  cluster: ClusterSettings;
   /** Per-user cache (the Temporal CLI build lives here). */
   cacheDir: string;
   /** PATH, where `temporal` and `go` are looked for. */
   searchPath: string;
   /** False when NO_COLOR is set. */
   color: boolean;
+  /** POC_OFFLINE: no outbound HTTPS on purpose (the doctor does not require it). */
+  offline: boolean;
+  /** The `.env` files read into the environment before this config was loaded (`loadHostConfig`); names only. */
+  envFiles: string[];
 }
 
 /** Reads one variable by the common rules: trimmed, empty = unset; only known names. */
@@ -580,10 +626,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     worker: workerTuning(r),
     compose: composeChoice(r),
     host: hostSettings(r),
+    cluster: {
+      dir: r.dir('POC_CLUSTER_DIR', path.join(repoRoot, 'runner', 'cluster')),
+      postgresBinDir: r.read('POC_POSTGRES_BIN_DIR') && r.dir('POC_POSTGRES_BIN_DIR', ''),
+    },
     cacheDir: cacheDirOf(r),
     searchPath: r.read('PATH') ?? '',
     color: r.read('NO_COLOR') === undefined,
+    offline: r.bool('POC_OFFLINE') ?? false,
+    envFiles: [],
   };
+}
+
+/** The files the `poc` command reads into its environment, in this order, relative to where it is started. */
+export const ENV_FILES = ['.env', 'runner/.env'] as const;
+
+/**
+ * Reads `.env` and `runner/.env` of `dir` (those that exist) into `process.env` with Node's own
+ * `process.loadEnvFile`, which never replaces a variable that is already set: the real
+ * environment wins, then `.env`, then `runner/.env`. Returns the paths read (never values).
+ */
+export function loadEnvFiles(dir: string = process.cwd()): string[] {
+  const read: string[] = [];
+  for (const name of ENV_FILES) {
+    const file = path.resolve(dir, name);
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) continue;
+    try {
+      process.loadEnvFile(file);
+    } catch (err) {
+      throw new ConfigError(name, `${file} cannot be read (${(err as Error).message}); fix or remove it`);
+    }
+    read.push(file);
+  }
+  return read;
+}
+
+/**
+ * What the host processes (the `poc` command: up, worker, bot, llm --direct, …)
+ * load: the `.env` files, then the config.
+ */
+export function loadHostConfig(dir: string = process.cwd()): PocConfig {
+  const envFiles = loadEnvFiles(dir);
+  return { ...loadConfig(process.env), envFiles };
 }
 
 function retentionDays(r: Reader): number {
@@ -617,12 +701,14 @@ export function slackConfigured(slack: SlackSettings): boolean {
 }
 
 function llmSettings(r: Reader): LlmSettings {
-  const ollama = r.read('OLLAMA_HOST');
+  // OLLAMA_BASE_URL is what several other tools call it; OLLAMA_HOST is Ollama's own name and wins.
+  const setting = r.read('OLLAMA_HOST') !== undefined ? 'OLLAMA_HOST' : 'OLLAMA_BASE_URL';
+  const ollama = r.read(setting);
   // Ollama takes `host:port` as well as a URL; only a value with a scheme other than http(s) is wrong.
   if (ollama && (/\s/.test(ollama) || (/^[a-z][a-z0-9+.-]*:\/\//i.test(ollama) && !/^https?:\/\//i.test(ollama)))) {
     throw new ConfigError(
-      'OLLAMA_HOST',
-      `OLLAMA_HOST=${ollama} is not an Ollama address; set it like ${OLLAMA_DEFAULT_HOST} or unset it`,
+      setting,
+      `${setting}=${ollama} is not an Ollama address; set it like ${OLLAMA_DEFAULT_HOST} or unset it`,
     );
   }
   return {
@@ -638,7 +724,7 @@ function llmSettings(r: Reader): LlmSettings {
       baseUrl: r.url('ANTHROPIC_BASE_URL', 'https://api.anthropic.com'),
       sdkLog: r.read('ANTHROPIC_LOG') !== undefined,
     },
-    ollama: { host: ollama ?? OLLAMA_DEFAULT_HOST },
+    ollama: ollama ? { host: ollama, setting } : { host: OLLAMA_DEFAULT_HOST },
     idleTimeoutMs: r.int('POC_LLM_IDLE_TIMEOUT_MS', DEFAULT_LLM_IDLE_TIMEOUT_MS),
   };
 }

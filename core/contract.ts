@@ -174,6 +174,11 @@ export interface StepState {
   command: string | null;
   /** The build host that ran this step (as the activity reports it), null before it ran. */
   host?: string | null;
+  /**
+   * The newest line of a running step's output (redacted, one line), sent by the step while it runs
+   * when the run reports to Slack; null otherwise (clients read it live with `liveStepOutput`).
+   */
+  lastLine?: string | null;
 }
 
 export type DecisionAction = 'retry' | 'skip' | 'abort' | 'approve' | 'approveAll' | 'deny';
@@ -204,6 +209,18 @@ export interface DecisionRecord {
   at: string;
 }
 
+/**
+ * A `decide` signal the run could not take (tctl and `temporal workflow signal` cannot be refused
+ * the way an update is): kept in `status.lastRefusedDecision` with the reason, and logged.
+ */
+export interface RefusedDecision {
+  /** The action as sent (cut to 40 characters), or null when the payload had none. */
+  action: string | null;
+  by: string | null;
+  reason: string;
+  at: string;
+}
+
 export interface PipelineStatus {
   id: string;
   kind: 'pipeline';
@@ -231,6 +248,8 @@ export interface PipelineStatus {
   repo?: string | null;
   ref?: string | null;
   commit?: string | null;
+  /** The last `decide` signal that was refused, with the reason; null when none was. */
+  lastRefusedDecision?: RefusedDecision | null;
 }
 
 export type LlmBackend = 'ollama' | 'openai' | 'anthropic';
@@ -298,6 +317,11 @@ export interface DecideResult {
 
 export const statusQuery = defineQuery<RunStatus>('status');
 export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
+/**
+ * The same decision as a signal, for tctl and older tools that cannot send updates: same payload,
+ * same rules; a refused one is recorded in `status.lastRefusedDecision` instead of rejected.
+ */
+export const decideSignal = defineSignal<[Decision]>('decide');
 /** Streamed text from the LLM activity to its workflow: `attempt` restarts the text. */
 export const llmChunkSignal = defineSignal<[{ attempt: number; text: string }]>('llmChunk');
 
@@ -427,3 +451,16 @@ export const hostQueueSignal = defineSignal<[HostQueueNotice]>('hostQueue');
 export const hostLostSignal = defineSignal<[HostLostNotice]>('hostLost');
 /** The registry's view of the fleet (`poc hosts`). */
 export const fleetQuery = defineQuery<FleetView>('hosts');
+// Live output of a running step (see CLAUDE.md, "Live step output").
+/** What the `runStep` activity heartbeats while its step runs; `describe()` shows it as the activity's details. */
+export interface StepHeartbeat {
+  step: string;
+  /** The workflow's attempt at the step. */
+  attempt: number;
+  /** Bytes of output so far. */
+  bytes: number;
+  /** The newest complete line of output, redacted and cut to 200 characters ('' before the first). */
+  lastLine: string;
+}
+/** The newest line of a running step, sent to its workflow at most every few seconds (runs that report to Slack). */
+export const stepOutputSignal = defineSignal<[{ step: string; attempt: number; line: string }]>('stepOutput');

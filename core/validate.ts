@@ -300,6 +300,14 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
 
+/**
+ * Why a temperature for Anthropic is refused rather than dropped: the Messages API version the SDK
+ * sends (2026-10-21) answers any `temperature` with a 400, default values included.
+ */
+export const ANTHROPIC_NO_TEMPERATURE =
+  'the anthropic backend cannot take a temperature (its Messages API, version 2026-10-21, refuses one); ' +
+  'leave it out, or use openai or ollama for a set temperature';
+
 export function validateLlmInput(raw: unknown): LlmInput {
   const obj = asObject(raw, 'an LLM prompt', false);
   rejectUnknown(obj, LLM_FIELDS);
@@ -320,6 +328,9 @@ export function validateLlmInput(raw: unknown): LlmInput {
     (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2))
   ) {
     throw new InputError('temperature', `must be a number from 0 to 2, got ${shown(temperature)}`);
+  }
+  if (backend === 'anthropic' && typeof temperature === 'number') {
+    throw new InputError('temperature', ANTHROPIC_NO_TEMPERATURE);
   }
   const requestedBy = optionalString(obj, 'requestedBy', LIMITS.requestedBy);
   const input: LlmInput = { backend: backend as LlmInput['backend'], model, prompt };

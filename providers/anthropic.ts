@@ -5,7 +5,8 @@
 import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsStreaming } from '@anthropic-ai/sdk/resources/messages';
 import type { LlmSettings } from '../core/config.js';
-import type { LlmProvider } from './types.js';
+import { ANTHROPIC_NO_TEMPERATURE } from '../core/validate.js';
+import { LlmError, type LlmProvider } from './types.js';
 import {
   brokenStream,
   buildProvider,
@@ -54,7 +55,9 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
     return fromOtherError(settings, err, signal);
   };
 
-  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, signal }) {
+  const exchange: Exchange = async function* ({ model, prompt, system, maxTokens, temperature, signal }) {
+    // Refused, never dropped: the API version this SDK sends answers a temperature with a 400.
+    if (temperature !== undefined) throw new LlmError('fatal', 'anthropic', `anthropic: ${ANTHROPIC_NO_TEMPERATURE}`);
     const params: MessageCreateParamsStreaming = {
       model,
       max_tokens: maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
@@ -62,8 +65,6 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic']): Ll
       stream: true,
     };
     if (system) params.system = system;
-    // No `temperature`: the Messages API of this SDK generation deprecated and dropped it, so it
-    // is left out rather than sent untyped for the API to refuse.
 
     let stopReason: string | null = null;
     let stopped = false;

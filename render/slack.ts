@@ -238,6 +238,8 @@ function stepLine(step: StepState, r: (s: string) => string): string {
     case 'running':
       parts.push(attempt ? `running (${attempt})` : 'running');
       if (step.command) parts.push(inlineCode(r(step.command), 150));
+      // Its newest output line (sent coalesced by the step): a long step is never a silent one.
+      if (step.lastLine) return `${parts.join(' · ')}\n        ↳ ${inlineCode(r(step.lastLine), 200)}`;
       break;
     case 'done':
     case 'failed':
@@ -335,6 +337,12 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
               `A *yes* or *no* reply in this thread works too. No answer by ${deadline} counts as deny.`,
       ),
     );
+  }
+  const refused = s.lastRefusedDecision;
+  if (refused && !isFinal(s.phase)) {
+    const what = refused.action ? `"${mrkdwn(refused.action, 40)}"` : 'a decision';
+    const from = refused.by ? ` from ${who(refused.by)}` : '';
+    blocks.push(context([`:no_entry: ${what}${from} was refused: ${mrkdwn(r(refused.reason), 300)}`]));
   }
   if (s.decisions.length > 0) {
     const shown = s.decisions.slice(-10);

@@ -156,7 +156,11 @@ async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
     ...(command.queueTimeoutSeconds ? { queueTimeoutSeconds: command.queueTimeoutSeconds } : {}),
   };
   const start = (slack: SlackTarget, id: string) =>
-    startPipeline(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+    startPipeline(
+      ctx.client,
+      { ...input, slack },
+      { id, idempotent: true, taskQueue: ctx.config.taskQueue, source: slackSource(inv.team, slack) },
+    );
   if (inv.source !== 'slash') return startFromMessage(inv, start);
   validatePipelineInput(input);
   const goal = command.goal ? `: ${escapeMrkdwn(command.goal.slice(0, 200))}` : '';
@@ -176,7 +180,11 @@ async function llmCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
   if (command.maxTokens !== undefined) input.maxTokens = command.maxTokens;
   if (command.temperature !== undefined) input.temperature = command.temperature;
   const start = (slack: SlackTarget, id: string) =>
-    startLlm(ctx.client, { ...input, slack }, { id, idempotent: true, taskQueue: ctx.config.taskQueue });
+    startLlm(
+      ctx.client,
+      { ...input, slack },
+      { id, idempotent: true, taskQueue: ctx.config.taskQueue, source: slackSource(inv.team, slack) },
+    );
   if (inv.source !== 'slash') return startFromMessage(inv, start);
   validateLlmInput(input);
   const intro = `:robot_face: ${who(inv.user)} asked ${escapeMrkdwn(command.backend)}/${escapeMrkdwn(command.model)}`;
@@ -457,4 +465,12 @@ export async function executeButton(ctx: BotContext, click: ButtonClick, out: Cl
       .ephemeral(notice(`That click did nothing: ${reason.text.replace(/^:[a-z_]+: /, '')}`))
       .catch((e: Error) => ctx.log(`could not answer a click: ${e.message}`));
   }
+}
+
+/** The Web UI's "source" of a run started here: a link that opens its Slack thread (Temporal markdown). */
+export function slackSource(team: string, slack: SlackTarget): string {
+  const ts = slack.threadTs ?? slack.messageTs;
+  if (!ts) return `Slack channel ${slack.channel}`;
+  const url = `https://app.slack.com/client/${team}/${slack.channel}/thread/${slack.channel}-${ts}`;
+  return `[Slack thread ${slack.channel}/${ts}](${url})`;
 }

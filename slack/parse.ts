@@ -45,11 +45,12 @@ export function commandTextOf(
 
 /** The words that answer an approval gate when a thread reply is exactly one of them (any case). */
 export const APPROVAL_WORDS: Readonly<Record<'approve' | 'deny', readonly string[]>> = {
-  approve: ['yes', 'ok', 'approve'],
-  deny: ['no', 'deny', 'stop'],
+  // Exactly the original's words, short ones included.
+  approve: ['yes', 'y', 'approve', 'ok', 'go'],
+  deny: ['no', 'n', 'deny', 'reject', 'stop'],
 };
 
-/** "yes" / "ok" / "approve" or "no" / "deny" / "stop" as a whole message (any case, a trailing "!" or "."). */
+/** An approval word as a whole message (any case, a trailing "!" or "."): `APPROVAL_WORDS`. */
 export function approvalAnswerOf(rawText: string): 'approve' | 'deny' | undefined {
   const text = unescapeSlack(rawText)
     .trim()

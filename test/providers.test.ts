@@ -113,7 +113,8 @@ for (const c of CASES) {
           prompt: 'What is the answer?',
           system: 'Be brief.',
           maxTokens: 64,
-          temperature: 0.25,
+          // Anthropic's API refuses a temperature: that backend refuses it before sending (below).
+          temperature: backend === 'anthropic' ? undefined : 0.25,
           onText: (text) => seen.push(text),
         });
         assert.equal(completion.text, 'The answer is 42.');
@@ -352,6 +353,24 @@ for (const c of CASES) {
     }
   });
 }
+
+describe('temperature', () => {
+  test(
+    'anthropic refuses one with a fatal error naming the fix, and sends nothing; openai and ollama send it',
+    async () => {
+      const anthropic = CASES.find((c) => c.backend === 'anthropic');
+      assert.ok(anthropic);
+      const before = fake.requests.length;
+      const err = await failureOf(
+        createProvider('anthropic', llm(anthropic.env())).complete({ model: 'm', prompt: 'p', temperature: 0.7 }),
+      );
+      assert.equal(err.kind, 'fatal');
+      assert.match(err.message, /^anthropic: the anthropic backend cannot take a temperature .*leave it out/);
+      assert.equal(fake.requests.length, before, 'nothing sent');
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
 
 describe('runLlmDirect', () => {
   test(

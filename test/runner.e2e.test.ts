@@ -123,7 +123,17 @@ beforeAll(async () => {
   const override = path.join(root, 'offline.override.yml');
   fs.writeFileSync(
     override,
-    ['services:', '  runner:', '    network_mode: none', '    build:', '      network: none', ''].join('\n'),
+    [
+      'services:',
+      '  runner:',
+      '    network_mode: none',
+      // Declared offline, as the runner_offline service is: the doctor then does not require HTTPS.
+      '    environment:',
+      '      - POC_OFFLINE=1',
+      '    build:',
+      '      network: none',
+      '',
+    ].join('\n'),
   );
   // runStep runs Compose with this process's environment and no -f (the repository has no
   // poc.config.json), so these reach every step of the run.
@@ -215,6 +225,7 @@ describe('the runner image, offline', () => {
       const doctorLog = logs('doctor');
       assert.match(doctorLog, /doctor: checking \/workspace on the container/);
       assert.match(doctorLog, /\[7\/7\]/);
+      assert.match(doctorLog, /\[5\/7\] WARN outbound HTTPS — not checked: POC_OFFLINE=1 declares this run offline/);
       const artifact = path.join(jobsDir, workflowId, 'artifacts', 'doctor-summary.json');
       assert.ok(fs.existsSync(artifact), 'the doctor summary is copied to the run folder');
       const summary = JSON.parse(fs.readFileSync(artifact, 'utf8')) as {

@@ -258,6 +258,8 @@ describe('runner/.env.example', () => {
     'ANTHROPIC_API_KEY',
     'ANTHROPIC_BASE_URL',
     'OLLAMA_HOST',
+    'OLLAMA_BASE_URL',
+    'POC_OFFLINE',
     'POC_TEMPORAL_UI_URL',
     'POC_METRICS_PORT',
     'POC_HOST_NAME',
@@ -302,12 +304,14 @@ describe('doctor.sh on the host', () => {
     closedPort = await freePort();
   });
 
+  /** Nothing reachable, and the run declared offline (so outbound HTTPS is not required). */
   function offlineEnv(extra: Record<string, string | undefined> = {}) {
     return cleanEnv({
       OLLAMA_HOST: `http://127.0.0.1:${closedPort}`,
       POC_DOCTOR_HTTPS_URL: `https://127.0.0.1:${closedPort}/`,
       TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`,
       POC_DOCTOR_TIMEOUT: '3',
+      POC_OFFLINE: '1',
       ...extra,
     });
   }
@@ -322,11 +326,12 @@ describe('doctor.sh on the host', () => {
   }
 
   test(
-    'seven numbered checks; with a key set and nothing reachable: ' + 'WARNs only, exit 0, the key never printed',
+    'seven numbered checks; with a key set and nothing reachable: ' +
+      'outbound HTTPS FAILs, exit 1, the key never printed',
     async () => {
       const dir = project(tsProject);
-      const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret }));
-      assert.equal(result.exitCode, 0, result.all);
+      const result = await bash(dir, 'doctor.sh', offlineEnv({ OPENAI_API_KEY: secret, POC_OFFLINE: undefined }));
+      assert.equal(result.exitCode, 1, result.all);
       for (let i = 1; i <= 7; i++) assert.match(result.all, new RegExp(`^\\[${i}/7\\] (PASS|WARN|FAIL) `, 'm'));
       assert.match(result.all, /\[1\/7\] PASS Node\.js >= 20/);
       assert.match(result.all, /\[2\/7\] PASS dependencies installed — all 1 declared packages present/);
@@ -335,10 +340,16 @@ describe('doctor.sh on the host', () => {
         result.all,
         new RegExp(`\\[4/7\\] WARN Ollama reachable — no answer from http://127\\.0\\.0\\.1:${closedPort}`),
       );
-      assert.match(result.all, /\[5\/7\] WARN outbound HTTPS/);
+      assert.match(
+        result.all,
+        new RegExp(
+          `\\[5/7\\] FAIL outbound HTTPS — no answer from https://127\\.0\\.0\\.1:${closedPort}/ .*` +
+            'fix the network or proxy, or declare the run offline with POC_OFFLINE=1',
+        ),
+      );
       assert.match(result.all, /\[6\/7\] PASS provider keys present — OPENAI_API_KEY set; ANTHROPIC_API_KEY not set/);
       assert.match(result.all, /\[7\/7\] WARN Temporal reachable/);
-      assert.match(result.all, /doctor: 4 PASS, 3 WARN, 0 FAIL/);
+      assert.match(result.all, /doctor: 4 PASS, 2 WARN, 1 FAIL/);
 
       const summaryText = fs.readFileSync(path.join(dir, 'runner', 'artifacts', 'doctor-summary.json'), 'utf8');
       for (const text of [result.all, summaryText]) {
@@ -346,9 +357,9 @@ describe('doctor.sh on the host', () => {
         assert.ok(!text.includes(secret.slice(0, 20)), 'part of the key value was printed');
       }
       const summary = summaryOf(dir);
-      assert.equal(summary.ok, true);
+      assert.equal(summary.ok, false);
       assert.equal(summary.where, 'host');
-      assert.deepEqual(summary.counts, { pass: 4, warn: 3, fail: 0 });
+      assert.deepEqual(summary.counts, { pass: 4, warn: 2, fail: 1 });
       assert.deepEqual(
         summary.checks.map((c) => [c.id, c.status]),
         [
@@ -356,7 +367,7 @@ describe('doctor.sh on the host', () => {
           [2, 'PASS'],
           [3, 'PASS'],
           [4, 'WARN'],
-          [5, 'WARN'],
+          [5, 'FAIL'],
           [6, 'PASS'],
           [7, 'WARN'],
         ],
@@ -364,6 +375,33 @@ describe('doctor.sh on the host', () => {
       assert.equal(summary.checks[5].detail, 'OPENAI_API_KEY set; ANTHROPIC_API_KEY not set');
     },
   );
+
+  test('declared offline (POC_OFFLINE=1, as runner_offline sets it): outbound HTTPS is not required', async () => {
+    const dir = project(tsProject);
+    const result = await bash(dir, 'doctor.sh', offlineEnv({ POC_DOCTOR_SKIP_TSC: '1' }));
+    assert.equal(result.exitCode, 0, result.all);
+    assert.match(result.all, /\[5\/7\] WARN outbound HTTPS — not checked: POC_OFFLINE=1 declares this run offline/);
+    assert.equal(summaryOf(dir).checks[4].status, 'WARN');
+  });
+
+  test('OLLAMA_BASE_URL is read as an alias; OLLAMA_HOST wins, and the line says which is used', async () => {
+    const dir = project(tsProject);
+    const alias = `http://127.0.0.1:${closedPort}/alias`;
+    const viaAlias = await bash(
+      dir,
+      'doctor.sh',
+      offlineEnv({ OLLAMA_HOST: undefined, OLLAMA_BASE_URL: alias, POC_DOCTOR_SKIP_TSC: '1' }),
+    );
+    assert.match(
+      viaAlias.all,
+      /\[4\/7\] WARN Ollama reachable — no answer from http:\/\/127\.0\.0\.1:\d+\/alias \(from OLLAMA_BASE_URL/,
+    );
+    const both = await bash(dir, 'doctor.sh', offlineEnv({ OLLAMA_BASE_URL: alias, POC_DOCTOR_SKIP_TSC: '1' }));
+    assert.match(
+      both.all,
+      /\[4\/7\] WARN Ollama reachable — no answer from http:\/\/127\.0\.0\.1:\d+ \(from OLLAMA_HOST/,
+    );
+  });
 
   test('with no provider key: a WARN that says only ollama will work', async () => {
     const dir = project(tsProject);
@@ -550,6 +588,120 @@ describe('bootstrap.sh', () => {
     assert.equal(third.exitCode, 0, third.all);
     assert.match(third.all, /changed; reinstalling/);
     assert.notEqual(fs.readFileSync(stamp, 'utf8').trim(), hash);
+  });
+
+  /** A project with one dependency whose tarball `registry` serves (or does not). */
+  function withDependency(registry: string): string {
+    const lock = {
+      name: 'fx',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        '': { name: 'fx', version: '1.0.0', dependencies: { 'fx-dep': '1.0.0' } },
+        'node_modules/fx-dep': { version: '1.0.0', resolved: `${registry}fx-dep/-/fx-dep-1.0.0.tgz` },
+      },
+    };
+    return project(
+      {
+        'package.json': JSON.stringify({
+          name: 'fx',
+          version: '1.0.0',
+          private: true,
+          dependencies: { 'fx-dep': '1.0.0' },
+        }),
+        'package-lock.json': JSON.stringify(lock, null, 2),
+      },
+      { modules: false },
+    );
+  }
+
+  /** A registry that accepts connections: answers the probe (or not) and never sends a tarball. */
+  async function silentRegistry(answerProbe: boolean): Promise<{ url: string; close: () => void }> {
+    const sockets = new Set<net.Socket>();
+    const server = http.createServer((req, res) => {
+      if (answerProbe && req.method === 'HEAD') res.end();
+    });
+    server.on('connection', (socket) => sockets.add(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    return { url, close: () => (sockets.forEach((socket) => socket.destroy()), server.close()) };
+  }
+
+  const cache = () => fs.mkdtempSync(path.join(root, 'npm-cache-'));
+
+  test('no registry: fails at once naming it and the cause, with the ways out; npm never waits', async () => {
+    const registry = `http://127.0.0.1:${await freePort()}/`;
+    const dir = withDependency(registry);
+    const result = await bash(
+      dir,
+      'bootstrap.sh',
+      cleanEnv({ npm_config_registry: registry, npm_config_cache: cache() }),
+    );
+    assert.equal(result.exitCode, 1, result.all);
+    assert.match(
+      result.all,
+      new RegExp(`cannot install: ${registry.replace(/[.]/g, '\\.')} is unreachable from here \\(ECONNREFUSED\\)`),
+    );
+    assert.match(result.all, /ways out:\n.*a proxy: set HTTPS_PROXY/);
+    assert.match(result.all, /a prepared dependency volume: .*\n.*\n.*runner_offline/);
+    assert.match(result.all, /POC_NPM_CI_ARGS=--offline/);
+    assert.doesNotMatch(result.all, /running npm ci/);
+  });
+
+  test('a registry that never answers: the probe gives up after its timeout', async () => {
+    const registry = await silentRegistry(false);
+    try {
+      const dir = withDependency(registry.url);
+      const env = cleanEnv({
+        npm_config_registry: registry.url,
+        npm_config_cache: cache(),
+        POC_BOOTSTRAP_PROBE_TIMEOUT: '2',
+      });
+      const result = await bash(dir, 'bootstrap.sh', env);
+      assert.equal(result.exitCode, 1, result.all);
+      assert.match(result.all, /is unreachable from here \(no answer within 2 s\)/);
+    } finally {
+      registry.close();
+    }
+  });
+
+  test("npm's own fetch gives up in seconds, not minutes, and the cause is named", async () => {
+    // The probe passes, the download hangs: what a registry behind a broken proxy looks like.
+    const registry = await silentRegistry(true);
+    try {
+      const dir = withDependency(registry.url);
+      const env = cleanEnv({
+        npm_config_registry: registry.url,
+        npm_config_cache: cache(),
+        npm_config_fetch_timeout: '1500',
+      });
+      const result = await bash(dir, 'bootstrap.sh', env);
+      assert.equal(result.exitCode, 1, result.all);
+      assert.match(result.all, /running npm ci/);
+      assert.match(result.all, /is unreachable from here \(network timeout, after npm's retries\)/);
+      assert.match(result.all, /ways out:/);
+      assert.ok(!fs.existsSync(path.join(dir, 'node_modules', '.poc-bootstrap.sha256')), 'nothing stamped');
+    } finally {
+      registry.close();
+    }
+  });
+
+  test('declared offline (POC_OFFLINE=1): only the npm cache is used, and an empty one says so', async () => {
+    const registry = `http://127.0.0.1:${await freePort()}/`;
+    const dir = withDependency(registry);
+    const result = await bash(
+      dir,
+      'bootstrap.sh',
+      cleanEnv({ npm_config_registry: registry, npm_config_cache: cache(), POC_OFFLINE: '1' }),
+    );
+    assert.equal(result.exitCode, 1, result.all);
+    assert.match(result.all, /POC_OFFLINE=1: installing from the npm cache only \(npm ci --offline\)/);
+    assert.match(
+      result.all,
+      /cannot install offline: the npm cache lacks packages of package-lock\.json \(ENOTCACHED\)/,
+    );
   });
 
   test('without package-lock.json: a clear error, nothing installed', async () => {

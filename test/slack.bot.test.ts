@@ -20,6 +20,7 @@ import {
   listRuns,
   resolveRunId,
   slackRunId,
+  stepOutputSignal,
   type LlmInput,
   type LlmResult,
   type PipelineStatus,
@@ -470,6 +471,53 @@ describe('Slack bot (Socket Mode)', () => {
       await fake.clickButton(gate, 'poc_approve_all', { user: ALICE }).acked;
       const done = await statusReaches(all.ts, /— \*DONE\*/);
       assert.match(textOf(done), /\*lint\*: approved \(with every later gate\) by <@U0ALICE>/);
+    },
+    LIMIT,
+  );
+
+  test(
+    "the original's short approval words: 'go' approves, 'reject' denies",
+    async () => {
+      const approved = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint --approve lint' });
+      await statusReaches(approved.ts, /\*lint\* waits for approval/);
+      fake.sendMessage({ user: BOB, text: 'go', threadTs: approved.ts });
+      assert.match(textOf(await statusReaches(approved.ts, /— \*DONE\*/)), /\*lint\*: approved by <@U0BOB>/);
+
+      const rejected = fake.sendMessage({ user: ALICE, text: '!poc run --steps lint --approve lint' });
+      await statusReaches(rejected.ts, /\*lint\* waits for approval/);
+      fake.sendMessage({ user: ALICE, text: 'Reject', threadTs: rejected.ts });
+      assert.match(textOf(await statusReaches(rejected.ts, /— \*CANCELLED\*/)), /\*lint\*: denied by <@U0ALICE>/);
+    },
+    LIMIT,
+  );
+
+  test(
+    "the status message shows the running step's newest line (redacted); the Web UI details link the thread",
+    async () => {
+      const command = fake.sendMessage({ user: ALICE, text: '!poc run live output --steps review' });
+      const id = pipelineIdOf(command.ts);
+      try {
+        await statusReaches(command.ts, /\*review\* · running/);
+        // What the step itself sends for a run that reports to Slack (activities/steps.ts, coalesced).
+        await client.workflow
+          .getHandle(id)
+          .signal(stepOutputSignal, { step: 'review', attempt: 1, line: `fetching with ${fake.botToken}` });
+        const live = await statusReaches(command.ts, /\*review\* · running.*\n\s+↳ `fetching with \[redacted/);
+        assert.ok(!textOf(live).includes(fake.botToken), 'the token was shown');
+      } finally {
+        // Never left holding the workspace, whatever failed: the tests after this one use it too.
+        steps.release(id, 'review');
+      }
+      await statusReaches(command.ts, /— \*DONE\*/);
+
+      const details = (await (await client.workflow.getHandle(id).describe()).staticDetails()) ?? '';
+      const thread = `${CH}/${command.ts}`;
+      assert.ok(
+        details.includes(
+          `[Slack thread ${thread}](https://app.slack.com/client/${fake.teamId}/${CH}/thread/${CH}-${command.ts})`,
+        ),
+        details,
+      );
     },
     LIMIT,
   );

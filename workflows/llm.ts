@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { FAILURE_TYPES, llmChunkSignal, statusQuery, type LlmResult, type LlmStatus } from '../core/contract.js';
+import { withCurrentDetails, withSummary } from './details.js';
 import { startReporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
 import { InputError, validateLlmInput } from '../core/validate.js';
@@ -72,7 +73,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
       status.partialText += text.slice(0, PARTIAL_TEXT_LIMIT - status.partialText.length);
   });
   publishRun('llm', status, { prompt: input.prompt.slice(0, 200) }, input.slack);
-  const reporter = startReporter(status, input.slack);
+  const reporter = withCurrentDetails(startReporter(status, input.slack), status);
   reporter.changed();
 
   const end = async (phase: 'DONE' | 'FAILED' | 'CANCELLED') => {
@@ -84,7 +85,7 @@ export async function llmPromptWorkflow(rawInput: unknown): Promise<LlmResult> {
 
   try {
     const { slack: _slack, requestedBy: _by, ...request } = input;
-    const result = await completePrompt(request);
+    const result = await withSummary(completePrompt, `${request.backend}/${request.model}`, request);
     status.result = result;
     status.attempt = result.attempts;
     status.partialText = '';

@@ -13,6 +13,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
   type SignalDefinition,
@@ -26,6 +27,7 @@ import {
   releaseLockSignal,
   type LockState,
 } from '../core/contract.js';
+import { withSummary } from './details.js';
 
 const { isRunOpen } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -69,6 +71,8 @@ export async function workspaceLockWorkflow(initial: LockState): Promise<void> {
 
   const lockId = workflowInfo().workflowId;
   for (;;) {
+    // The Web UI's line for the lock: which run holds the workspace and how many wait.
+    setCurrentDetails(lockDetails(state));
     if (state.holder === null && state.queue.length > 0) {
       const next = (state.queue.shift() as { workflowId: string }).workflowId;
       state.holder = next;
@@ -106,7 +110,7 @@ export async function workspaceLockWorkflow(initial: LockState): Promise<void> {
     }
     const holder = state.holder;
     const moved = await condition(() => state.holder !== holder || queueMoved || regrant, HOLDER_CHECK_INTERVAL);
-    if (!moved && !(await isRunOpen(holder))) {
+    if (!moved && !(await withSummary(isRunOpen, `is ${holder} still open?`, holder))) {
       if (state.holder === holder) state.holder = null;
       queueMoved = true;
     }
@@ -125,4 +129,15 @@ async function tell<Args extends unknown[]>(
   } catch {
     return false;
   }
+}
+
+/** `held by pipeline-x · 2 waiting: pipeline-a, pipeline-b` (the workspace is in the lock's summary). */
+export function lockDetails(state: LockState): string {
+  const waiting = state.queue.map((r) => r.workflowId);
+  const shown = waiting.slice(0, 5).join(', ') + (waiting.length > 5 ? ', …' : '');
+  return (
+    `${state.holder ? `held by ${state.holder}` : 'free'} · ${waiting.length} waiting` +
+    (waiting.length ? `: ${shown}` : '') +
+    ` · ${state.workspace}`
+  );
 }

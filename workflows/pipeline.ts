@@ -25,7 +25,7 @@ import {
   type WorkflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { RunPlan } from '../activities/types.js';
+import type { LockRequestArgs, RunPlan } from '../activities/types.js';
 import {
   APPROVAL_ACTIONS,
   FAILURE_ACTIONS,
@@ -40,9 +40,11 @@ import {
 } from '../core/contract.js';
 import { InputError, validatePipelineInput, type ValidPipelineInput } from '../core/validate.js';
 import { decisionGate, type Question } from './decisions.js';
+import { withCurrentDetails, withSummary } from './details.js';
 import { HostInterrupted, hostSeat } from './host-claim.js';
 import { startReporter, type Reporter } from './reporter.js';
 import { applicationFailureOf, publishRun, setPhase } from './runs.js';
+import { followStepOutput } from './step-output.js';
 import { pendingStep, runStepToEnd, type StepRunContext } from './steps.js';
 import { workspaceQueue, type WorkspaceQueue } from './workspace-queue.js';
 
@@ -77,6 +79,11 @@ function prepareOnHost(taskQueue: string) {
   }).prepareRun;
 }
 
+/** The workspace lock's request, named in the Web UI. */
+function joinWorkspaceQueue(request: typeof localSetup.requestWorkspaceLock) {
+  return (args: LockRequestArgs) => withSummary(request, `queue for the workspace ${args.workspace}`, args);
+}
+
 function now(): string {
   return new Date().toISOString();
 }
@@ -109,6 +116,7 @@ function initialStatus(input: ValidPipelineInput): PipelineStatus {
     startedAt: now(),
     finishedAt: null,
     slackMessage: input.slack?.messageTs ? { channel: input.slack.channel, ts: input.slack.messageTs } : null,
+    lastRefusedDecision: null,
     host: null,
     hostMoves: [],
     queueReason: null,
@@ -142,7 +150,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
   const status = initialStatus(input);
   setHandler(statusQuery, () => status);
   publishRun('pipeline', status, { goal: input.goal }, input.slack);
-  const reporter = startReporter(status, input.slack);
+  // Slack (when the run reports there) and the Web UI's current details follow every change.
+  const reporter = withCurrentDetails(startReporter(status, input.slack), status);
 
   const changed = () => reporter.changed();
   const enterPhase = (phase: PipelineStatus['phase']) => {
@@ -150,8 +159,9 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     changed();
   };
 
-  // Decisions (after a failure with onFailure=ask, or before a gated step) arrive as the `decide` update.
-  const decisions = decisionGate(status, (awaiting) => enterPhase(awaiting ? 'AWAITING_DECISION' : 'RUNNING'));
+  // Decisions (after a failure with onFailure=ask, or before a gated step) arrive as the `decide`
+  // update, or as the `decide` signal from tools that only send signals (tctl).
+  const decisions = decisionGate(status, (awaiting) => enterPhase(awaiting ? 'AWAITING_DECISION' : 'RUNNING'), changed);
   const ask = (kind: Question['kind'], step: StepState) =>
     decisions.ask({
       kind,
@@ -162,6 +172,8 @@ export async function pipelineWorkflow(rawInput?: unknown): Promise<PipelineStat
     });
 
   const queue = workspaceQueue(status, changed);
+  // A running step's newest line (sent only when the run reports to Slack, which shows it).
+  followStepOutput(status, changed);
   const run: Run = {
     input,
     info,
@@ -282,7 +294,12 @@ async function onOneWorker(run: Run): Promise<PipelineStatus> {
 
   let plan: RunPlan;
   try {
-    plan = await prepareRun({ workflowId: status.id, workspace: input.workspace, steps: input.steps });
+    const steps = input.steps.join(', ');
+    plan = await withSummary(prepareRun, `prepare: ${steps}`, {
+      workflowId: status.id,
+      workspace: input.workspace,
+      steps: input.steps,
+    });
   } catch (err) {
     const failure = applicationFailureOf(err);
     if (failure?.type === FAILURE_TYPES.invalidInput) return failInvalid(run, failure.message);
@@ -293,7 +310,7 @@ async function onOneWorker(run: Run): Promise<PipelineStatus> {
 
   try {
     status.queuePosition = 0;
-    await run.queue.wait(requestWorkspaceLock, {
+    await run.queue.wait(joinWorkspaceQueue(requestWorkspaceLock), {
       lockId: `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`,
       workspace: plan.workspace,
       workflowId: status.id,
@@ -304,6 +321,7 @@ async function onOneWorker(run: Run): Promise<PipelineStatus> {
       status,
       reporter: run.reporter,
       stepTimeoutSeconds: input.stepTimeoutSeconds,
+      liveOutput: input.slack !== undefined,
     });
     return await end(run, ending);
   } catch (err) {
@@ -324,7 +342,8 @@ async function onFleet(run: Run): Promise<PipelineStatus> {
   const giveBack = () => seat.release();
   const root = CancellationScope.current();
   try {
-    await localSetup.claimHost({
+    const labels = input.labels.length > 0 ? ` with ${input.labels.join(', ')}` : '';
+    await withSummary(localSetup.claimHost, `claim a build host${labels}`, {
       registryId,
       claim: {
         workflowId: status.id,
@@ -424,7 +443,7 @@ async function onHost(run: Run, grant: HostGrant, interrupted: Promise<never>): 
   const { input, status, info } = run;
   let plan: RunPlan;
   try {
-    plan = await prepareOnHost(grant.queue)({
+    plan = await withSummary(prepareOnHost(grant.queue), `prepare on ${grant.host}: ${input.steps.join(', ')}`, {
       workflowId: status.id,
       workspace: input.workspace,
       steps: input.steps,
@@ -449,7 +468,7 @@ async function onHost(run: Run, grant: HostGrant, interrupted: Promise<never>): 
   run.changed();
   if (!plan.commit) {
     // A checkout of its own needs no lock; a workspace path is never used by two runs at once on a host.
-    await run.queue.wait(localSetup.requestWorkspaceLock, {
+    await run.queue.wait(joinWorkspaceQueue(localSetup.requestWorkspaceLock), {
       lockId: `${INTERNAL_ID.workspaceLockPrefix}${plan.lockKey}`,
       workspace: plan.workspace,
       workflowId: status.id,
@@ -461,6 +480,7 @@ async function onHost(run: Run, grant: HostGrant, interrupted: Promise<never>): 
     status,
     reporter: run.reporter,
     stepTimeoutSeconds: input.stepTimeoutSeconds,
+    liveOutput: input.slack !== undefined,
     host: { name: grant.host, taskQueue: grant.queue, interrupt: interrupted },
   });
 }

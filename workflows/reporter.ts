@@ -8,6 +8,7 @@
  */
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { withSummary } from './details.js';
 import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
 
 const { reportToSlack } = proxyActivities<Activities>({
@@ -48,7 +49,7 @@ export function startReporter(status: RunStatus, target: SlackTarget | undefined
       const upTo = version;
       const outgoing = replies.splice(0, replies.length);
       try {
-        const message = await reportToSlack({
+        const message = await withSummary(reportToSlack, `Slack: ${status.phase}`, {
           target,
           status,
           messageTs: status.slackMessage?.ts ?? target.messageTs ?? null,

@@ -4,10 +4,11 @@
  * unreachable, Compose failing before the script ran) retried here with backoff so that
  * `status.error` says what is going on meanwhile.
  */
-import { ActivityCancellationType, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityCancellationType, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
+import { withSummary } from './details.js';
 import { HostInterrupted } from './host-claim.js';
 import type { Reporter } from './reporter.js';
 import { applicationFailureOf } from './runs.js';
@@ -18,6 +19,14 @@ const MAX_INFRA_RETRIES = 8;
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 600;
 /** Long enough for a slow `docker compose` start, short enough that a dead worker is noticed soon. */
 const STEP_HEARTBEAT_TIMEOUT = '20 seconds';
+/**
+ * How often, at most, a running step sends its newest output line to the workflow (runs that
+ * report to Slack only): each send is a signal in history, and Slack takes about one update a
+ * second per channel anyway. Readers without Slack get the line from the heartbeat instead.
+ */
+export const LIVE_OUTPUT_EVERY_SECONDS = 10;
+/** Patch id: steps of runs that report to Slack send their newest output line. */
+export const STEP_LIVE_OUTPUT = 'step-live-output';
 
 function stepActivity(timeoutSeconds: number, taskQueue: string | undefined) {
   return proxyActivities<Activities>({
@@ -61,6 +70,7 @@ export function pendingStep(name: string): StepState {
     logTail: null,
     command: null,
     host: null,
+    lastLine: null,
   };
 }
 
@@ -72,6 +82,8 @@ export interface StepRunContext {
   /** On a fleet: the host the run holds, the task queue only its worker polls, and a promise that rejects with
    * HostInterrupted when that host is lost (the step is abandoned at once; its cancel request stops any retry). */
   host?: { name: string; taskQueue: string; interrupt: Promise<never> };
+  /** True when the run reports to Slack: its steps then send their newest output line (coalesced). */
+  liveOutput?: boolean;
 }
 
 /**
@@ -94,11 +106,14 @@ export async function runStepToEnd(
     step.finishedAt = null;
     step.exitCode = null;
     step.durationMs = null;
+    step.lastLine = null;
     step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
     if (ctx.host) step.host = ctx.host.name;
     reporter.changed();
     try {
-      const pending = runStep({
+      const liveOutput = ctx.liveOutput && patched(STEP_LIVE_OUTPUT);
+      const summary = step.attempt > 1 ? `${step.name} (attempt ${step.attempt})` : step.name;
+      const pending = withSummary(runStep, summary, {
         workflowId: status.id,
         workspace: runPlan.workspace,
         composeFiles: runPlan.composeFiles,
@@ -108,6 +123,7 @@ export async function runStepToEnd(
         logPath: step.logPath,
         jobDir: runPlan.jobDir,
         timeoutSeconds,
+        ...(liveOutput ? { liveOutputSeconds: LIVE_OUTPUT_EVERY_SECONDS } : {}),
       });
       let result;
       if (ctx.host) {

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # doctor: is this machine (or the runner container) ready for poc-orchestrator?
 #
-# Seven numbered checks, each PASS, WARN or FAIL. FAIL only for what every pipeline needs (Node,
-# dependencies, a compiling project); what is optional (Ollama, internet, provider keys, a
-# Temporal server) can only WARN. Exit code 1 when anything FAILed, else 0. A JSON summary goes to
-# runner/artifacts/doctor-summary.json (POC_ARTIFACTS_DIR overrides the folder).
+# Seven numbered checks, each PASS, WARN or FAIL. FAIL for what every pipeline needs (Node,
+# dependencies, a compiling project) and for outbound HTTPS, which hosted providers need — unless
+# the run is declared offline (POC_OFFLINE=1, as the `runner_offline` service sets it). What is
+# optional (Ollama, provider keys, a Temporal server) can only WARN. Exit code 1 when anything
+# FAILed, else 0. A JSON summary goes to runner/artifacts/doctor-summary.json (POC_ARTIFACTS_DIR
+# overrides the folder).
 #
 # Usage: bash runner/scripts/doctor.sh   (on the host, or in the container as the `doctor` step)
-# Knobs: OLLAMA_HOST, TEMPORAL_ADDRESS, POC_DOCTOR_HTTPS_URL (outbound probe),
-#        POC_DOCTOR_TIMEOUT (seconds per network probe, default 5), POC_DOCTOR_SKIP_TSC=1.
+# Knobs: OLLAMA_HOST (or OLLAMA_BASE_URL; OLLAMA_HOST wins), TEMPORAL_ADDRESS, POC_OFFLINE=1,
+#        POC_DOCTOR_HTTPS_URL (outbound probe), POC_DOCTOR_TIMEOUT (seconds per network probe,
+#        default 5), POC_DOCTOR_SKIP_TSC=1.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,11 +31,23 @@ else
   where=host
   host_default=127.0.0.1
 fi
-ollama_url=${OLLAMA_HOST:-http://$host_default:11434}
+# OLLAMA_BASE_URL is what other tools call it; Ollama's own OLLAMA_HOST wins when both are set.
+if [[ -n ${OLLAMA_HOST:-} ]]; then
+  ollama_from=OLLAMA_HOST
+elif [[ -n ${OLLAMA_BASE_URL:-} ]]; then
+  ollama_from=OLLAMA_BASE_URL
+else
+  ollama_from=default
+fi
+ollama_url=${OLLAMA_HOST:-${OLLAMA_BASE_URL:-http://$host_default:11434}}
 [[ $ollama_url == *://* ]] || ollama_url=http://$ollama_url
 ollama_url=${ollama_url%/}
 temporal_address=${TEMPORAL_ADDRESS:-$host_default:7233}
 https_url=${POC_DOCTOR_HTTPS_URL:-https://api.openai.com/v1/models}
+case ${POC_OFFLINE:-} in
+  1 | true | yes) offline=1 ;;
+  *) offline=0 ;;
+esac
 
 total=7
 names=()
@@ -149,21 +164,24 @@ fi
 if status=$(http_probe "$ollama_url/api/version" 2>"$scratch/why"); then
   if [[ $status == 200 ]]; then
     version=$(sed -nE 's/.*"version"[[:space:]]*:[[:space:]]*"([^"]*)".*/\1/p' "$scratch/body" | head -n 1)
-    result PASS "Ollama reachable" "Ollama ${version:-(version unknown)} at $ollama_url"
+    result PASS "Ollama reachable" "Ollama ${version:-(version unknown)} at $ollama_url (from $ollama_from)"
   else
     result WARN "Ollama reachable" "$ollama_url answered HTTP $status to /api/version; is it Ollama?"
   fi
 else
   hint="set OLLAMA_HOST or start Ollama (needed only for --backend ollama)"
-  result WARN "Ollama reachable" "no answer from $ollama_url ($(head -n 1 "$scratch/why")); $hint"
+  result WARN "Ollama reachable" "no answer from $ollama_url (from $ollama_from: $(head -n 1 "$scratch/why")); $hint"
 fi
 
-# 5. Outbound HTTPS (optional: hosted providers need it, offline runs do not).
-if status=$(http_probe "$https_url" 2>"$scratch/why"); then
+# 5. Outbound HTTPS: hosted providers need it, so it is required unless the run is declared offline.
+if ((offline == 1)); then
+  result WARN "outbound HTTPS" "not checked: POC_OFFLINE=1 declares this run offline; hosted providers are out of reach"
+elif status=$(http_probe "$https_url" 2>"$scratch/why"); then
   result PASS "outbound HTTPS" "$https_url answered (HTTP $status)"
 else
-  hint="hosted providers will be unreachable"
-  result WARN "outbound HTTPS" "no answer from $https_url ($(head -n 1 "$scratch/why")); $hint"
+  hint="hosted providers need it: fix the network or proxy, or declare the run offline with POC_OFFLINE=1"
+  hint+=" (the runner_offline service does)"
+  result FAIL "outbound HTTPS" "no answer from $https_url ($(head -n 1 "$scratch/why")); $hint"
 fi
 
 # 6. Provider keys: whether they are set — never their values, not even their length.

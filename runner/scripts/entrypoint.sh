@@ -48,7 +48,8 @@ load_env_file() {
 if [[ -f $env_file ]]; then load_env_file "$env_file"; fi
 
 # Ollama runs on the host; host.docker.internal reaches it (extra_hosts: host-gateway on Linux).
-export OLLAMA_HOST=${OLLAMA_HOST:-http://host.docker.internal:11434}
+# OLLAMA_BASE_URL is honoured as an alias; OLLAMA_HOST wins when both are set.
+export OLLAMA_HOST=${OLLAMA_HOST:-${OLLAMA_BASE_URL:-http://host.docker.internal:11434}}
 export POC_IN_CONTAINER=1
 
 # Only in the runner image (Dockerfile.poc sets POC_IN_RUNNER_IMAGE): the steps below rewrite

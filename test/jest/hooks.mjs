@@ -14,4 +14,9 @@ export const e2eSetup = async () => {
   await provision.provisionDocker();
   await provision.provisionTemporal();
 };
+/** `npm run test:cluster`: a Docker engine and a production-shaped cluster instead of the dev server. */
+export const clusterSetup = async () => {
+  await provision.provisionDocker();
+  await provision.provisionCluster();
+};
 export const teardown = () => provision.teardown();

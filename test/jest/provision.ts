@@ -7,6 +7,11 @@
  * - for e2e, a Docker engine (started when installed and we may; installed with apt when we are
  *   root on Debian and it is missing), stopped again at the end if we started it.
  *
+ * - for `npm run test:cluster`, instead of the dev server: a production-shaped cluster (cluster/:
+ *   PostgreSQL, four Temporal services, mTLS) in a temporary folder, and the variables a user
+ *   would export for it (TEMPORAL_ADDRESS, TEMPORAL_TLS_*), so every test, helper, worker process
+ *   and `poc` subprocess connects through loadConfig + connectionOptions like production does.
+ *
  * Everything started here is remembered on globalThis and stopped by pid in teardown.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +19,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { clusterDown, clusterEnvironment, clusterUp } from '../../cluster/index.js';
+import { loadConfig } from '../../core/config.js';
 import { ensureTemporalCli, startDevServer, type DevServer } from '../../worker/devserver.js';
 import { freePort } from '../support/temporal.js';
 
@@ -23,6 +30,9 @@ interface Provisioned {
   server?: DevServer;
   serverDir?: string;
   dockerd?: ChildProcess;
+  clusterDir?: string;
+  /** The variables set for the cluster, removed again at the end. */
+  clusterVariables?: string[];
 }
 
 export function provisioned(): Provisioned {
@@ -47,6 +57,37 @@ export async function provisionTemporal(): Promise<void> {
   });
   process.env.POC_TEST_TEMPORAL_ADDRESS = state.server.address;
   log(`Temporal dev server for this run on ${state.server.address} (${cli.source}: ${cli.path})`);
+}
+
+/**
+ * One cluster for the run (the Temporal CLI too: tests drive it with --tls-* flags). The first run
+ * on a machine builds temporal-server (minutes, cached); later ones start in seconds.
+ */
+export async function provisionCluster(): Promise<void> {
+  const state = provisioned();
+  if (state.clusterDir) return;
+  const cli = await ensureTemporalCli(log, { allowDownload: true });
+  process.env.TEMPORAL_CLI_PATH ??= cli.path;
+  // Under /tmp: PostgreSQL runs as its own user and must reach the folder.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-test-cluster-'));
+  let status;
+  try {
+    status = await clusterUp({ config: loadConfig(), dir, log });
+  } catch (err) {
+    // clusterUp stopped what it had started; the folder is ours to remove.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  state.clusterDir = dir;
+  const variables = {
+    ...clusterEnvironment(status),
+    POC_TEST_TEMPORAL_ADDRESS: status.address,
+    POC_TEST_CLUSTER_DIR: dir,
+  };
+  Object.assign(process.env, variables);
+  state.clusterVariables = Object.keys(variables);
+  const roles = status.processes.map((p) => `${p.role} ${p.pid}`).join(', ');
+  log(`Temporal cluster for this run on ${status.address} (mTLS; ${roles}) in ${dir}`);
 }
 
 async function engineUp(): Promise<boolean> {
@@ -107,6 +148,12 @@ export async function teardown(): Promise<void> {
     delete process.env.POC_TEST_TEMPORAL_ADDRESS;
   }
   if (state.serverDir) fs.rmSync(state.serverDir, { recursive: true, force: true });
+  if (state.clusterDir) {
+    await clusterDown({ dir: state.clusterDir, wipe: true, log });
+    fs.rmSync(state.clusterDir, { recursive: true, force: true });
+    for (const name of state.clusterVariables ?? []) delete process.env[name];
+    state.clusterDir = undefined;
+  }
   const dockerd = state.dockerd;
   if (dockerd && dockerd.exitCode === null) {
     const exited = new Promise((resolve) => dockerd.once('exit', resolve));

@@ -23,7 +23,7 @@ import {
 } from '../../client/index.js';
 import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
-import type { LlmInput, LlmResult } from '../../core/contract.js';
+import { decideSignal, stepOutputSignal, type LlmInput, type LlmResult } from '../../core/contract.js';
 import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
 import { gitRepo, scriptedFiles, startTestHost, type TestHost } from './fleet.js';
 import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
@@ -130,6 +130,43 @@ try {
       (await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined,
     );
     await decide(client, workflowId, { action: 'approveAll', by: 'U3' });
+    return workflowId;
+  });
+  await scenario('pipeline-signal-decide', async () => {
+    // tctl's way: a refused `decide` signal (recorded in status), then one that answers.
+    const { workflowId } = await startPipeline(
+      client,
+      { steps: ['lint'], workspace: ws({ lint: 'fail-once 1' }), onFailure: 'ask' },
+      { taskQueue },
+    );
+    await eventually('a decision', async () =>
+      (await getRunStatus(client, workflowId)).phase === 'AWAITING_DECISION' ? true : undefined,
+    );
+    const handle = client.workflow.getHandle(workflowId);
+    await handle.signal(decideSignal, { action: 'approve', by: 'tctl' });
+    await eventually('the refusal', async () => {
+      const status = await getRunStatus(client, workflowId);
+      return status.kind === 'pipeline' && status.lastRefusedDecision ? true : undefined;
+    });
+    await handle.signal(decideSignal, { action: 'retry', by: 'tctl' });
+    return workflowId;
+  });
+  await scenario('pipeline-live-output', async () => {
+    // A run that reports to Slack: its running step sends its newest line.
+    const { workflowId } = await startPipeline(
+      client,
+      { steps: ['lint'], workspace: ws({ lint: 'hold' }), slack: { channel: 'C1', threadTs: '1700000000.000300' } },
+      { taskQueue },
+    );
+    await steps.started(workflowId, 'lint');
+    await client.workflow
+      .getHandle(workflowId)
+      .signal(stepOutputSignal, { step: 'lint', attempt: 1, line: 'eslint: 12 files' });
+    await eventually('the line', async () => {
+      const status = await getRunStatus(client, workflowId);
+      return status.kind === 'pipeline' && status.steps[0].lastLine ? true : undefined;
+    });
+    steps.release(workflowId, 'lint');
     return workflowId;
   });
   await scenario(

@@ -4,13 +4,16 @@
  *   "ok" · "exit N" · "fail-once N" (exit N on the first attempt, then pass) · "block" (until
  *   cancelled) · "hold" (until the test calls `release`, or cancelled) · "docker-down-once" (engine
  *   unreachable on the first attempt).
- * Every start is announced on `events`, so tests wait for events, not for time.
+ * While it runs, a step heartbeats as the real one does (`StepHeartbeat`: its newest line is
+ * `<step> attempt <n> is working`). Every start is announced on `events`, so tests wait for
+ * events, not for time.
  */
 import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { RunStepArgs, StepResult } from '../../activities/types.js';
+import type { StepHeartbeat } from '../../core/contract.js';
 
 export interface StepEvent {
   workflowId: string;
@@ -37,6 +40,8 @@ export function scriptedSteps() {
     fs.mkdirSync(path.dirname(args.logPath), { recursive: true });
     fs.appendFileSync(args.logPath, `${args.step.name} attempt ${args.attempt}\n`);
     events.emit('started', event);
+    const line = `${args.step.name} attempt ${args.attempt} is working`;
+    const working: StepHeartbeat = { step: args.step.name, attempt: args.attempt, bytes: line.length, lastLine: line };
     const [verb, arg] = args.step.command.split(' ');
     const fail = (code: number) =>
       ApplicationFailure.create({
@@ -61,7 +66,7 @@ export function scriptedSteps() {
           });
         break;
       case 'block': {
-        const beat = setInterval(() => ctx.heartbeat(), 200);
+        const beat = setInterval(() => ctx.heartbeat(working), 200);
         try {
           if (!ctx.cancellationSignal.aborted) await once(ctx.cancellationSignal, 'abort');
         } finally {
@@ -71,7 +76,7 @@ export function scriptedSteps() {
         throw ctx.cancellationSignal.reason;
       }
       case 'hold': {
-        const beat = setInterval(() => ctx.heartbeat(), 200);
+        const beat = setInterval(() => ctx.heartbeat(working), 200);
         try {
           if (!released.has(key)) {
             const abort = ctx.cancellationSignal.aborted ? Promise.resolve() : once(ctx.cancellationSignal, 'abort');

@@ -1,7 +1,10 @@
 /**
- * A real Temporal dev server and a real worker for tests. `npm test` (test/run.ts) starts one
- * server for the whole run and passes its address in POC_TEST_TEMPORAL_ADDRESS; a test file run
- * on its own starts its own. Each test file gets its own task queue, so files never share work.
+ * A real Temporal server and a real worker for tests. jest's globalSetup (test/jest/provision.ts)
+ * starts one server for the whole run — the dev server, or with `npm run test:cluster` the
+ * production-shaped cluster behind mTLS — and passes its address in POC_TEST_TEMPORAL_ADDRESS (and
+ * the cluster's TEMPORAL_TLS_* variables); a file run outside jest starts its own dev server. Every
+ * connection is made from loadConfig + connectionOptions, as the product makes it. Each test file
+ * gets its own task queue, so files never share work.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -11,6 +14,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type PocConfig } from '../../core/config.js';
+import { connectionOptions } from '../../core/temporal.js';
 import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
 import {
   createPocWorker,
@@ -95,10 +99,11 @@ export async function startTestWorker({
 }): Promise<TestWorker> {
   const workerEnv = { ...process.env, ...env };
   const config = { ...loadConfig(workerEnv), temporalAddress: address, taskQueue, ...configOverrides };
-  const connection = await Connection.connect({ address });
+  const options = connectionOptions(config);
+  const connection = await Connection.connect(options);
   const client = new Client({ connection, namespace: config.namespace });
   await ensureSearchAttributes(connection, config.namespace);
-  const native = await NativeConnection.connect({ address });
+  const native = await NativeConnection.connect(options);
   const worker = await createPocWorker({
     connection: native,
     client,

@@ -7,6 +7,7 @@ import { describe, test, expect } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import {
   CONFIG_TABLE_BEGIN,
   CONFIG_TABLE_END,
@@ -85,6 +86,7 @@ describe('CONFIG_VARIABLES and README', () => {
       'worker',
       'cli',
       'slack',
+      'cluster',
     ];
     const offenders: string[] = [];
     const walk = (dir: string) => {
@@ -304,5 +306,56 @@ describe('loadConfig', () => {
     expect(configError({ TEMPORAL_PROFILE: 'prod', HOME: path.join(os.tmpdir(), 'nowhere') }).variable).toBe(
       'TEMPORAL_PROFILE',
     );
+  });
+});
+
+describe('seed habits', () => {
+  test('OLLAMA_BASE_URL is an alias of OLLAMA_HOST; OLLAMA_HOST wins; the setting used is named', () => {
+    expect(loadConfig({ OLLAMA_BASE_URL: 'http://gpu:11434' }).llm.ollama).toEqual({
+      host: 'http://gpu:11434',
+      setting: 'OLLAMA_BASE_URL',
+    });
+    expect(loadConfig({ OLLAMA_HOST: 'box:11434', OLLAMA_BASE_URL: 'http://gpu:11434' }).llm.ollama).toEqual({
+      host: 'box:11434',
+      setting: 'OLLAMA_HOST',
+    });
+    expect(loadConfig({}).llm.ollama).toEqual({ host: 'http://127.0.0.1:11434' });
+    expect(configError({ OLLAMA_BASE_URL: 'ftp://gpu' }).message).toBe(
+      'OLLAMA_BASE_URL=ftp://gpu is not an Ollama address; set it like http://127.0.0.1:11434 or unset it',
+    );
+  });
+
+  test('POC_OFFLINE declares the machine offline', () => {
+    expect(loadConfig({}).offline).toBe(false);
+    expect(loadConfig({ POC_OFFLINE: '1' }).offline).toBe(true);
+    expect(configError({ POC_OFFLINE: 'maybe' }).variable).toBe('POC_OFFLINE');
+  });
+
+  test('.env then runner/.env are read with process.loadEnvFile; the real environment wins; names only', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poc-envfiles-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'runner'));
+      fs.writeFileSync(path.join(dir, '.env'), 'POC_TEST_ENVFILE_A=from-dotenv\nPOC_TEST_ENVFILE_B=from-dotenv\n');
+      fs.writeFileSync(
+        path.join(dir, 'runner', '.env'),
+        'POC_TEST_ENVFILE_B=from-runner\nPOC_TEST_ENVFILE_C="from runner"\n',
+      );
+      // In a process of its own: process.loadEnvFile writes the real environment, which jest's sandbox copies.
+      const script =
+        `const { loadEnvFiles } = await import(${JSON.stringify(path.join(repoRoot, 'core', 'config.ts'))});` +
+        'const files = loadEnvFiles(process.argv[1]);' +
+        "const values = ['A', 'B', 'C'].map((k) => process.env['POC_TEST_ENVFILE_' + k]);" +
+        'console.log(JSON.stringify({ files, values }));';
+      const { stdout } = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+        env: { ...process.env, POC_TEST_ENVFILE_A: 'real' },
+        cwd: repoRoot,
+      });
+      expect(JSON.parse(stdout)).toEqual({
+        files: [path.join(dir, '.env'), path.join(dir, 'runner', '.env')],
+        values: ['real', 'from-dotenv', 'from runner'],
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

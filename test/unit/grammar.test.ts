@@ -41,8 +41,9 @@ const USAGE: Record<string, string> = {
   bot: 'bot',
   doctor: 'doctor',
   version: 'version',
+  cluster: 'cluster up|status|down [--env] [--wipe] [--json]',
 };
-const CLI_ONLY = ['models', 'up', 'server', 'worker', 'bot', 'doctor', 'version'];
+const CLI_ONLY = ['models', 'up', 'server', 'worker', 'bot', 'doctor', 'version', 'cluster'];
 const SURFACES: Surface[] = ['cli', 'slack'];
 
 const prefixOf = (surface: Surface) => (surface === 'slack' ? '!poc' : 'poc');
@@ -126,14 +127,16 @@ describe('tokenize', () => {
     expect(tokenize(text)).toEqual(words);
   });
 
+  const fix = 'close it or escape it with \\';
+  const commandList = '`!poc help` lists the commands';
   test.each<[string, string]>([
-    ['run "open', 'unclosed double quote'],
-    ["run 'open", 'unclosed single quote'],
-    ['"a\\"', 'unclosed double quote'],
-    ['\u201copen', 'unclosed double quote'],
-    ["fix it, don't break it", 'unclosed single quote'],
-    ['don\u2019t', 'unclosed single quote'],
-  ])('%j: %s (no usage)', (text, message) => {
+    ['run "open', `unclosed double quote; ${fix}; usage: ${usageOf('run', 'slack')}`],
+    ["run 'open", `unclosed single quote; ${fix}; usage: ${usageOf('run', 'slack')}`],
+    ['"a\\"', `unclosed double quote; ${fix}; ${commandList}`],
+    ['\u201copen', `unclosed double quote; ${fix}; ${commandList}`],
+    ["fix it, don't break it", `unclosed single quote; ${fix}; ${commandList}`],
+    ['don\u2019t', `unclosed single quote; ${fix}; ${commandList}`],
+  ])('%j: %s (the usage of the command it interrupted, or where the commands are)', (text, message) => {
     const err = usageError(() => tokenize(text));
     expect(err.message).toBe(message);
     expect(err.usage).toBeUndefined();
@@ -168,11 +171,11 @@ describe('every verb on both surfaces', () => {
       { ...LLM, backend: 'openai', model: 'gpt-4o-mini', prompt: 'why is the sky blue' },
     ],
     [
-      'llm -b anthropic -m claude -p "the prompt" --system "be brief" --max-tokens 100 --temperature 0.5',
+      'llm -b openai -m gpt -p "the prompt" --system "be brief" --max-tokens 100 --temperature 0.5',
       {
         ...LLM,
-        backend: 'anthropic',
-        model: 'claude',
+        backend: 'openai',
+        model: 'gpt',
         prompt: 'the prompt',
         system: 'be brief',
         maxTokens: 100,
@@ -238,6 +241,8 @@ describe('every verb on both surfaces', () => {
     ['doctor --json', { name: 'doctor', json: true }],
     ['hosts --json', { name: 'hosts', json: true }],
     ['version', { name: 'version' }],
+    ['cluster up --json', { name: 'cluster', action: 'up', wipe: false, env: false, json: true }],
+    ['cluster down --wipe', { name: 'cluster', action: 'down', wipe: true, env: false, json: false }],
   ];
 
   test.each(SURFACES.flatMap((surface) => BOTH.map(([line, command]) => [surface, line, command] as const)))(
@@ -544,9 +549,9 @@ describe('every mistake: one line, with the usage', () => {
     ['cli', ['run\nnow'], 'unknown command "run\\nnow"; `poc help` lists the commands'],
     ['cli', ['x'.repeat(50)], `unknown command "${'x'.repeat(40)}…"; \`poc help\` lists the commands`],
     ['slack', ['-x'], 'unknown command "-x"; `!poc help` lists the commands'],
-    ['cli', Array(201).fill('run'), 'too many words (201); keep a command under 200'],
-    ['slack', Array(500).fill('x'), 'too many words (500); keep a command under 200'],
-  ])('%s: %j → %s (no usage)', (surface, words, message) => {
+    ['cli', Array(201).fill('run'), `too many words (201); keep a command under 200; usage: ${usageOf('run', 'cli')}`],
+    ['slack', Array(500).fill('x'), 'too many words (500); keep a command under 200; `!poc help` lists the commands'],
+  ])('%s: %j → %s (no usage of its own)', (surface, words, message) => {
     const err = usageError(() => parseCommand(words, surface));
     expect(err.message).toBe(message);
     expect(err.usage).toBeUndefined();
@@ -586,6 +591,8 @@ describe('helpText', () => {
         'poc bot          only the Slack bot',
         'poc doctor       check Temporal CLI, server, Docker engine and Compose',
         'poc version      print the version',
+        'poc cluster      a production-shaped Temporal here: PostgreSQL, frontend/history/matching/worker, mTLS, ' +
+          'Web UI (--env prints only the exports, --wipe with down deletes its data)',
       ].join('\n'),
     );
   });

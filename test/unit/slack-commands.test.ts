@@ -45,7 +45,10 @@ describe('approvalAnswerOf', () => {
     ['Deny!', 'deny'],
     ['yes?', undefined],
     ['&lt;yes&gt;', undefined],
-    ['y', undefined],
+    ['y', 'approve'],
+    ['Go!', 'approve'],
+    ['n', 'deny'],
+    ['reject', 'deny'],
     ['approved', undefined],
     ['no no', undefined],
     ['!poc approve', undefined],
@@ -53,6 +56,8 @@ describe('approvalAnswerOf', () => {
     expect(approvalAnswerOf(text)).toBe(answer);
   });
 });
+
+const RUN_USAGE = '!poc run [goal] [--steps a,b] [--ask] [--approve a,b|all] [--on label,…] [--repo URL [--ref REF]]';
 
 describe('parseSlackCommand', () => {
   const RUN = {
@@ -89,8 +94,8 @@ describe('parseSlackCommand', () => {
         '[--on label,…] [--repo URL [--ref REF]]',
     ],
     ['models -b ollama', 'unknown command "models"; `!poc help` lists the commands'],
-    ['run "open', 'unclosed double quote'],
-    ['run \u201copen', 'unclosed double quote'],
+    ['run "open', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],
+    ['run \u201copen', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],
   ])('%j → %s', (text, message) => {
     expect(() => parseSlackCommand(text)).toThrow(new UsageError(message));
   });

@@ -23,7 +23,7 @@ import {
 } from '../../render/slack.js';
 import { codeBlock, cut, cutStart, escapeMrkdwn, mrkdwn, unescapeSlack, who } from '../../render/slack-text.js';
 import { errorReply } from '../../slack/commands.js';
-import { approvalAnswerOf, commandTextOf, parseSlackCommand } from '../../slack/parse.js';
+import { APPROVAL_WORDS, approvalAnswerOf, commandTextOf, parseSlackCommand } from '../../slack/parse.js';
 import { slackAccess } from '../../slack/auth.js';
 import { ConfigError, loadConfig } from '../../core/config.js';
 import { SlackBotConfigError, slackBotSettings } from '../../slack/app.js';
@@ -203,6 +203,22 @@ describe('status message', () => {
     const [cancel, link] = buttons(m);
     assert.deepEqual(parseButtonValue(cancel.value), { workflowId: 'pipeline-abc12345' });
     assert.equal(link.url, runUrl);
+    assertWithinLimits(m);
+  });
+
+  test("a running step's newest output line, redacted; a refused decide signal with its reason", () => {
+    const secret = 'xoxb-123456789012-abcdefabcdef';
+    const m = renderRunStatus(
+      pipeline({
+        steps: [step('lint', { status: 'running', attempt: 1, lastLine: `npm ERR! token ${secret}` })],
+        lastRefusedDecision: { action: 'retry', by: 'U0BOB', reason: 'not awaiting a decision', at: '' },
+      }),
+      { runUrl, redact: (text) => text.split(secret).join('[redacted]') },
+    );
+    const text = allText(m);
+    assert.match(text, /\*lint\* · running\n\s+↳ `npm ERR! token \[redacted\]`/);
+    assert.ok(!text.includes(secret));
+    assert.match(text, /:no_entry: "retry" from <@U0BOB> was refused: not awaiting a decision/);
     assertWithinLimits(m);
   });
 
@@ -520,6 +536,14 @@ describe('Slack commands', () => {
     for (const no of ['no', 'DENY', 'stop!']) assert.equal(approvalAnswerOf(no), 'deny', no);
     for (const other of ['yes please', 'okay', 'no way', 'not ok', ''])
       assert.equal(approvalAnswerOf(other), undefined, other);
+  });
+
+  test("the original's approval words, exactly: yes y approve ok go / no n deny reject stop", () => {
+    assert.deepEqual([...APPROVAL_WORDS.approve].sort(), ['approve', 'go', 'ok', 'y', 'yes']);
+    assert.deepEqual([...APPROVAL_WORDS.deny].sort(), ['deny', 'n', 'no', 'reject', 'stop']);
+    for (const yes of ['y', 'Go!', 'GO']) assert.equal(approvalAnswerOf(yes), 'approve', yes);
+    for (const no of ['n', 'Reject.', 'N']) assert.equal(approvalAnswerOf(no), 'deny', no);
+    for (const other of ['go ahead', 'yep', 'nope', 'rejected', 'g']) assert.equal(approvalAnswerOf(other), undefined);
   });
 
   test('the one grammar, with what Slack clients do to dashes and quotes', () => {

@@ -206,8 +206,8 @@ describe('validateLlmInput', () => {
       prompt: 'hello',
     });
     const full = validateLlmInput({
-      backend: 'anthropic',
-      model: 'claude-x',
+      backend: 'openai',
+      model: 'gpt-x',
       prompt: 'p',
       system: 's',
       maxTokens: 10,
@@ -216,6 +216,14 @@ describe('validateLlmInput', () => {
     assert.equal(full.system, 's');
     assert.equal(full.maxTokens, 10);
     assert.equal(full.temperature, 0);
+  });
+
+  test('refuses a temperature for anthropic, whose API refuses one, instead of dropping it', () => {
+    assert.throws(
+      () => validateLlmInput({ backend: 'anthropic', model: 'claude-x', prompt: 'p', temperature: 0.2 }),
+      /^InputError: temperature: the anthropic backend cannot take a temperature .*leave it out/,
+    );
+    assert.equal(validateLlmInput({ backend: 'ollama', model: 'm', prompt: 'p', temperature: 0.2 }).temperature, 0.2);
   });
 
   test('rejects bad backends, models, prompts and numbers by field', () => {

@@ -13,13 +13,13 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../../core/config.js';
+import { loadConfig } from '../core/config.js';
 import {
   TemporalConnectionError,
   connectTemporal,
   connectionOptions,
   describeConnectionError,
-} from '../../core/temporal.js';
+} from '../core/temporal.js';
 
 let dir: string;
 const file = (name: string) => path.join(dir, name);

@@ -1,0 +1,3 @@
+import { clusterSetup } from './hooks.mjs';
+
+export default clusterSetup;
