@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { PocConfig } from '../core/config.js';
 import { createChatActivities } from './chat.js';
+import { createHostActivities } from './hosts.js';
 import { createLlmActivities } from './llm.js';
 import { createLockActivities } from './lock.js';
 import { createRetentionActivities } from './retention.js';
@@ -21,9 +22,19 @@ export interface ActivityDeps {
 
 export function createActivities({ client, config }: ActivityDeps) {
   return {
-    prepareRun: createPrepareRun({ workspace: config.workspace, jobsDir: config.jobsDir }),
-    runStep: createRunStep({ compose: config.compose, owner: containerOwner(client, config), client }),
+    prepareRun: createPrepareRun({
+      workspace: config.workspace,
+      jobsDir: config.jobsDir,
+      reposDir: config.host.reposDir,
+    }),
+    runStep: createRunStep({
+      compose: config.compose,
+      owner: containerOwner(client, config),
+      client,
+      host: config.host.slots > 0 ? config.host.name : undefined,
+    }),
     ...createLockActivities(client),
+    ...createHostActivities(client),
     ...createRetentionActivities({ client, jobsDir: config.jobsDir }),
     ...createLlmActivities({ client, llm: config.llm, jobsDir: config.jobsDir }),
     ...createSlackActivities({ config }),

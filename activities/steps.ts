@@ -17,6 +17,7 @@ import { stepOutputSignal, type StepHeartbeat } from '../core/contract.js';
 import {
   ComposeMissingError,
   LABEL_ATTEMPT,
+  LABEL_HOST,
   LABEL_STEP,
   LABEL_WORKFLOW,
   composeBuildArgv,
@@ -61,6 +62,8 @@ export interface RunStepDeps {
   owner?: () => Promise<ContainerOwner>;
   /** Sends a Slack run its step's newest line (the `stepOutput` signal); without it, heartbeats only. */
   client?: Client;
+  /** On a build host, its name: its containers carry it (`poc.host` label, POC_HOST in the container). */
+  host?: string;
 }
 
 /** The `runStep` activity. */
@@ -105,6 +108,7 @@ function stepArgv(
   name: string,
   activityAttempt: number,
   owner: ContainerOwner | undefined,
+  host: string | undefined,
 ): string[] {
   const setup = args.compose;
   const target = setup
@@ -126,10 +130,12 @@ function stepArgv(
       [LABEL_STEP, args.step.name],
       [LABEL_ATTEMPT, `${args.attempt}.${activityAttempt}`],
       ...(owner ? ownerLabels(owner) : []),
+      ...(host ? [[LABEL_HOST, host] as [string, string]] : []),
     ],
     env: [
       ['POC_RUN_ID', args.workflowId],
       ['POC_STEP', args.step.name],
+      ...(host ? [['POC_HOST', host] as [string, string]] : []),
     ],
     command: args.step.command,
   });
@@ -223,7 +229,7 @@ async function runStepBeating(
 
   const setup = composeSetupHere(args, writeLine);
   const owner = await deps.owner?.();
-  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt, owner);
+  const argv = stepArgv({ ...args, compose: setup }, compose, name, ctx.info.attempt, owner, deps.host);
   writeLine(
     `=== ${new Date(started).toISOString()} step ${step.name} · attempt ${args.attempt}` +
       `${ctx.info.attempt > 1 ? ` (activity attempt ${ctx.info.attempt})` : ''}` +

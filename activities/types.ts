@@ -39,12 +39,20 @@ export interface RunPlan {
   steps: StepPlan[];
   /** Absent in plans recorded before it existed: their steps read the workspace as it is. */
   compose?: ComposeSetup;
+  /** A run from git: the commit checked out (its workspace is a checkout of its own, shared with no run). */
+  commit?: string | null;
 }
 
 export interface PrepareRunArgs {
   workflowId: string;
   workspace?: string;
   steps: string[];
+  /** On a fleet, where the run can go to another host: a workspace path missing here is WorkspaceMissing. */
+  onFleet?: boolean;
+  /** A run from git (see activities/git.ts); `commit` pins what a moved run checked out first. */
+  repo?: string;
+  ref?: string;
+  commit?: string;
 }
 
 export interface RunStepArgs {
@@ -73,6 +81,8 @@ export interface StepResult {
   exitCode: number;
   durationMs: number;
   logTail: string;
+  /** The build host that ran it (POC_HOST_NAME of its worker). */
+  host?: string;
 }
 
 /** Details of a `StepFailed` / `StepTimeout` failure. */

@@ -20,6 +20,7 @@ import { CHAT_TOOLS, CHAT_TOOL_NAMES, DEFAULT_STEPS, FAILURE_TYPES, type ChatToo
 import { MAX_ID_NAME_LENGTH, STEP_NAME, idName } from '../core/validate.js';
 import { createRedactor } from '../core/redact.js';
 import { fixComposeSetup } from './compose-setup.js';
+import { checkoutRun } from './git.js';
 import type { PrepareRunArgs, RunPlan, StepPlan } from './types.js';
 
 export const CONFIG_FILE = 'poc.config.json';
@@ -43,6 +44,8 @@ export interface ChatPolicy {
 }
 
 export class WorkspaceError extends Error {}
+/** The workspace folder is not there (on a fleet, another host may have it). */
+export class WorkspaceMissingError extends WorkspaceError {}
 
 function defaultStep(name: string): StepPlan {
   if (name === 'build') return { name, kind: 'build', command: 'compose build', timeoutSeconds: null };
@@ -55,7 +58,7 @@ export function loadWorkspaceConfig(workspace: string): WorkspaceConfig {
   try {
     stat = fs.statSync(workspace);
   } catch {
-    throw new WorkspaceError(
+    throw new WorkspaceMissingError(
       `workspace ${workspace} does not exist; set POC_WORKSPACE or the run's workspace to a compose project folder`,
     );
   }
@@ -263,13 +266,30 @@ export function workspaceSecrets(workspace: string): Record<string, string> {
   return values;
 }
 
-export function createPrepareRun(defaults: { workspace: string; jobsDir: string }) {
+export function createPrepareRun(defaults: { workspace: string; jobsDir: string; reposDir?: string }) {
   return async function prepareRun(args: PrepareRunArgs): Promise<RunPlan> {
-    const workspace = path.resolve(args.workspace ?? defaults.workspace);
+    let workspace = path.resolve(args.workspace ?? defaults.workspace);
+    let commit: string | null = null;
+    if (args.repo) {
+      const checkout = await checkoutRun({
+        repo: args.repo,
+        ref: args.ref,
+        commit: args.commit,
+        workflowId: args.workflowId,
+        runFolder: jobFolderName(args.workflowId),
+        reposDir: defaults.reposDir ?? path.join(defaults.jobsDir, '..', 'repos'),
+        heartbeat: () => Context.current().heartbeat(),
+      });
+      workspace = checkout.workspace;
+      commit = checkout.commit;
+    }
     let config: WorkspaceConfig;
     try {
       config = loadWorkspaceConfig(workspace);
     } catch (err) {
+      if (err instanceof WorkspaceMissingError && args.onFleet) {
+        throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.workspaceMissing);
+      }
       if (!(err instanceof WorkspaceError)) throw err;
       // A broken poc.config.json is quoted in the message: what it holds must not reach history.
       const redact = createRedactor({ ...process.env, ...workspaceSecrets(workspace) });
@@ -333,6 +353,7 @@ export function createPrepareRun(defaults: { workspace: string; jobsDir: string 
       jobDir,
       steps,
       compose,
+      ...(args.repo ? { commit } : {}),
     };
   };
 }

@@ -3,6 +3,7 @@ import { detectCompose, engineVersion, engineProblem } from '../docker/index.js'
 import { loadWorkspaceConfig } from '../activities/workspace.js';
 import { cliVersion, findTemporalCli, goAvailable, NO_CLI_HELP } from '../worker/devserver.js';
 import type { Connection } from '@temporalio/client';
+import { execa } from 'execa';
 import { ENV_FILES, clientAddress, slackConfigured, type PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
 import { connectTemporal, connectionOptions, describeConnectionError, describeSecurity } from '../core/temporal.js';
@@ -72,6 +73,8 @@ export async function runDoctor(config: PocConfig): Promise<Check[]> {
     add('Workspace', 'FAIL', (err as Error).message);
   }
 
+  await checkBuildHost(config, add);
+
   add(
     'Settings files',
     'PASS',
@@ -92,6 +95,29 @@ export async function runDoctor(config: PocConfig): Promise<Check[]> {
         : 'SLACK_BOT_TOKEN / SLACK_APP_TOKEN not set; the bot stays off',
   );
   return checks;
+}
+
+/** This machine as a build host: its name, labels and slots, and git for runs from a repository. */
+async function checkBuildHost(config: PocConfig, add: (name: string, state: CheckState, detail: string) => void) {
+  const { host } = config;
+  if (host.slots === 0) {
+    add('Build host', 'PASS', 'POC_HOST_SLOTS=0: a worker here runs workflows only, no steps');
+    return;
+  }
+  const labels = host.labels.length > 0 ? `labels ${host.labels.join(', ')}` : 'no labels';
+  add(
+    'Build host',
+    'PASS',
+    `"${host.name}" — ${host.slots} slot(s), ${labels}, lost after ${host.timeoutSeconds} s without a heartbeat`,
+  );
+  const git = await execa('git', ['--version'], { reject: false, timeout: 10_000 });
+  add(
+    'git',
+    git.exitCode === 0 ? 'PASS' : 'WARN',
+    git.exitCode === 0
+      ? `${String(git.stdout).trim()}; clones and checkouts in ${host.reposDir}`
+      : 'git is not installed: runs from a repository (`poc run --repo …`) cannot check out on this host',
+  );
 }
 
 /**

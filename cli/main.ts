@@ -18,6 +18,7 @@ import {
   endChat,
   followRun,
   getRunStatus,
+  listHosts,
   listRuns,
   liveStepOutput,
   startLlm,
@@ -33,7 +34,18 @@ import {
 import { ConfigError, loadHostConfig, repoRoot, runUrl, type PocConfig } from '../core/config.js';
 import { DECISION_ACTIONS, helpText, parseCommand, UsageError, type Command } from '../client/grammar.js';
 import { readFrom, readStepLog, pickStep } from '../client/logs.js';
-import { paint, plainLine, renderList, renderStatus, spinnerLine, stepLine, totalsText, type Style } from './render.js';
+import {
+  paint,
+  plainLine,
+  renderHosts,
+  renderList,
+  renderStatus,
+  spinnerLine,
+  stepLine,
+  totalsText,
+  type Style,
+} from './render.js';
+import { hostMoveText } from '../render/hosts.js';
 import { redact } from '../core/redact.js';
 
 class RunFailed extends Error {}
@@ -174,8 +186,9 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
     }
     case 'run': {
       const client = await getClient();
-      // --workspace, else this shell's POC_WORKSPACE, else the worker's default (its own POC_WORKSPACE).
-      const chosen = command.workspace ?? config.workspaceFromEnv;
+      // --workspace, else this shell's POC_WORKSPACE, else the host's default (its own POC_WORKSPACE);
+      // a run from git (--repo) has a checkout of its own on its host instead.
+      const chosen = command.repo ? undefined : (command.workspace ?? config.workspaceFromEnv);
       const workspace = chosen ? path.resolve(chosen) : undefined;
       const started = await startPipeline(
         client,
@@ -186,6 +199,10 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
           requestedBy: whoAmI(),
           onFailure: command.ask ? 'ask' : 'fail',
           approve: command.approve,
+          labels: command.labels,
+          repo: command.repo,
+          ref: command.ref,
+          queueTimeoutSeconds: command.queueTimeoutSeconds,
         },
         { id: command.id, taskQueue: config.taskQueue, source: cliSource() },
       );
@@ -259,6 +276,11 @@ async function dispatch(command: Command, config: PocConfig, getClient: () => Pr
       const id = command.id ?? (await newestRun(client));
       const status = await getRunStatus(client, id);
       out(command.json ? JSON.stringify(status, null, 2) : renderStatus(status, style()));
+      return 0;
+    }
+    case 'hosts': {
+      const hosts = await listHosts(await getClient(), { taskQueue: config.taskQueue });
+      out(command.json ? JSON.stringify(hosts, null, 2) : renderHosts(hosts, style()));
       return 0;
     }
     case 'list': {
@@ -351,6 +373,9 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
   let current: PipelineStatus | undefined;
   let lastPhase = '';
   let lastError = '';
+  let lastHost: string | null = null;
+  let lastCommit: string | null = null;
+  let movesShown = 0;
   let frame = 0;
   const runningStep = () => current?.steps.find((step) => step.status === 'running');
   const clearLine = () => tty && io.stderr.write('\r\u001b[2K');
@@ -391,12 +416,28 @@ async function followPipeline(client: Client, workflowId: string, json: boolean)
           out(JSON.stringify(p));
           return;
         }
+        for (const move of (p.hostMoves ?? []).slice(movesShown)) {
+          clearLine();
+          err(paint(s, 'yellow', hostMoveText(move)));
+        }
+        movesShown = p.hostMoves?.length ?? 0;
         if (p.phase !== lastPhase) {
           lastPhase = p.phase;
           clearLine();
           const extra = p.phase === 'QUEUED' && p.queuePosition ? ` (${p.queuePosition} ahead)` : '';
-          if (!['DONE', 'FAILED', 'CANCELLED'].includes(p.phase)) err(paint(s, 'bold', `${p.phase}${extra}`));
+          const why = p.phase === 'QUEUED' && p.queueReason ? `: ${p.queueReason}` : '';
+          if (!['DONE', 'FAILED', 'CANCELLED'].includes(p.phase)) err(paint(s, 'bold', `${p.phase}${extra}${why}`));
         }
+        if (p.host && p.host !== lastHost) {
+          clearLine();
+          err(paint(s, 'gray', `on host ${p.host}`));
+        }
+        lastHost = p.host ?? null;
+        if (p.commit && p.commit !== lastCommit) {
+          clearLine();
+          err(paint(s, 'gray', `checked out ${p.repo ?? ''} ${p.ref ? `${p.ref} ` : ''}at ${p.commit.slice(0, 12)}`));
+        }
+        lastCommit = p.commit ?? null;
         if (p.error && p.error !== lastError) {
           lastError = p.error;
           if (p.phase === 'RUNNING' || p.phase === 'QUEUED') {

@@ -3,11 +3,13 @@ import type {
   ChatStatus,
   ChatTotals,
   ChatTurn,
+  HostInfo,
   LlmStatus,
   PipelineStatus,
   RunStatus,
   StepState,
 } from '../core/contract.js';
+import { hostMoveText, hostsTable } from '../render/hosts.js';
 import type { RunSummary } from '../client/index.js';
 
 export interface Style {
@@ -124,7 +126,16 @@ export function phaseLine(status: RunStatus, style: Style): string {
 export function renderPipeline(status: PipelineStatus, style: Style): string {
   const lines = [`${paint(style, 'bold', status.id)}  ${phaseLine(status, style)}  ${status.goal}`];
   if (status.requestedBy) lines.push(`requested by ${status.requestedBy}`);
-  if (status.phase === 'QUEUED' && status.queuePosition)
+  if (status.repo) {
+    const at = status.commit ? ` (commit ${status.commit.slice(0, 12)})` : '';
+    lines.push(`repo ${status.repo}${status.ref ? ` @ ${status.ref}` : ''}${at}`);
+  }
+  if (status.host) lines.push(`host ${status.host}`);
+  for (const move of status.hostMoves ?? []) lines.push(paint(style, 'yellow', `${hostMoveText(move)} (${move.at})`));
+  if (status.phase === 'QUEUED' && status.queueReason) {
+    const ahead = status.queuePosition ? ` (${status.queuePosition} run(s) ahead)` : '';
+    lines.push(`waiting: ${status.queueReason}${ahead}`);
+  } else if (status.phase === 'QUEUED' && status.queuePosition)
     lines.push(`waiting: ${status.queuePosition} run(s) ahead in ${status.workspace ?? 'the workspace'}`);
   for (const step of status.steps) {
     lines.push('  ' + stepLine(step, style));
@@ -279,4 +290,14 @@ export function renderList(given: RunSummary[], style: Style): string {
       return `${r.workflowId.padEnd(idWidth)}  ${paint(style, colour, phase)} ${when}  ${title.replace(/\s+/g, ' ')}`;
     })
     .join('\n');
+}
+
+/** `poc hosts`: one line per host — state, slots in use, labels, last heartbeat, runs (coloured by state). */
+export function renderHosts(hosts: HostInfo[], style: Style, now = Date.now()): string {
+  const colour = (state: string) => (state === 'up' ? 'green' : state === 'lost' ? 'red' : 'yellow');
+  return hostsTable(hosts, now, {
+    header: (line) => paint(style, 'bold', line),
+    row: (line, host) =>
+      paint(style, colour(host.state), line) + (host.problem ? paint(style, 'gray', `  (${host.problem})`) : ''),
+  });
 }

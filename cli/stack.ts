@@ -145,6 +145,7 @@ export async function up(config: PocConfig, log: Log): Promise<void> {
   log(`  Temporal gRPC   ${address}${how}`);
   log(`  Web UI          ${uiUrl}`);
   log(`  worker          task queue "${config.taskQueue}", namespace "${config.namespace}"`);
+  log(`  build host      ${describeHost(config)}`);
   log(`  workspace       ${config.workspace}`);
   log(`  Slack bot       ${bot ? 'running' : 'off (set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to start it)'}`);
   if (config.metricsPort !== undefined)
@@ -169,6 +170,13 @@ export async function serverOnly(config: PocConfig, log: Log): Promise<void> {
   );
 }
 
+/** `b1 (2 slots, labels gpu)`, or why this worker runs no steps. */
+function describeHost({ host }: PocConfig): string {
+  if (host.slots === 0) return 'off (POC_HOST_SLOTS=0: workflows only)';
+  const labels = host.labels.length > 0 ? `, labels ${host.labels.join(',')}` : '';
+  return `"${host.name}" (${host.slots} slot${host.slots === 1 ? '' : 's'}${labels})`;
+}
+
 export async function workerOnly(config: PocConfig, log: Log): Promise<void> {
   installRuntime({
     metricsPort: config.metricsPort,
@@ -178,7 +186,8 @@ export async function workerOnly(config: PocConfig, log: Log): Promise<void> {
   });
   const worker = await startWorker({ address: clientAddress(config), config, log });
   const stopSignal = armStopSignal(log);
-  log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}". Ctrl-C stops it.`);
+  log(`worker on ${clientAddress(config)}, task queue "${config.taskQueue}", build host ${describeHost(config)}.`);
+  log('Ctrl-C stops it.');
   await runUntilSignal([workerPiece(worker)], log, worker.running, stopSignal);
 }
 

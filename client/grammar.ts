@@ -11,7 +11,14 @@ import {
   type LlmBackend,
   type Phase,
 } from '../core/contract.js';
-import { ANTHROPIC_NO_TEMPERATURE, STEP_NAME } from '../core/validate.js';
+import {
+  ANTHROPIC_NO_TEMPERATURE,
+  HOST_LABEL,
+  InputError,
+  STEP_NAME,
+  validateRef,
+  validateRepo,
+} from '../core/validate.js';
 
 export type Surface = 'cli' | 'slack';
 
@@ -62,6 +69,11 @@ export type Command =
       workspace?: string;
       id?: string;
       json: boolean;
+      /** Host labels the run needs (`--on gpu,arm64`). */
+      labels?: string[];
+      repo?: string;
+      ref?: string;
+      queueTimeoutSeconds?: number;
     }
   | {
       name: 'llm';
@@ -113,7 +125,7 @@ export type Command =
     }
   | { name: 'cluster'; action: ClusterAction; wipe: boolean; env: boolean; json: boolean }
   | { name: 'help'; topic?: string }
-  | { name: 'up' | 'server' | 'worker' | 'bot' | 'doctor'; json: boolean }
+  | { name: 'up' | 'server' | 'worker' | 'bot' | 'doctor' | 'hosts'; json: boolean }
   | { name: 'version' };
 
 type FlagType = 'string' | 'boolean' | 'int' | 'number' | 'list';
@@ -136,12 +148,16 @@ const json: FlagSpec = { type: 'boolean', surfaces: ['cli'] };
 
 export const COMMANDS: Record<string, CommandSpec> = {
   run: {
-    usage: 'run [goal] [--steps a,b] [--ask] [--approve a,b|all]',
+    usage: 'run [goal] [--steps a,b] [--ask] [--approve a,b|all] [--on label,…] [--repo URL [--ref REF]]',
     summary: 'start a pipeline (steps default to build,bootstrap,doctor,lint,test)',
     flags: {
       steps: { type: 'list', short: 's' },
       ask: { type: 'boolean' },
       approve: { type: 'list' },
+      on: { type: 'list' },
+      repo: { type: 'string' },
+      ref: { type: 'string' },
+      'queue-timeout': { type: 'int' },
       follow: { type: 'boolean', short: 'f', surfaces: ['cli'] },
       workspace: { type: 'string', surfaces: ['cli'] },
       id: { type: 'string', surfaces: ['cli'] },
@@ -244,6 +260,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
       json,
     },
     positional: 'rest',
+  },
+  hosts: {
+    usage: 'hosts',
+    summary: 'the build hosts: labels, slots in use, runs, last heartbeat',
+    flags: { json },
+    positional: 'none',
   },
   help: { usage: 'help [command]', summary: 'this list', flags: {}, positional: 'optional' },
   up: {
@@ -479,6 +501,7 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
         workspace: f.workspace as string | undefined,
         id: f.id as string | undefined,
         json: isJson,
+        ...fleetFlags(f, usage),
       };
     }
     case 'llm': {
@@ -578,8 +601,37 @@ function build(name: string, f: FlagValues, pos: string[], usage: string, surfac
       return { name };
     default:
       expect(0);
-      return { name: name as 'up' | 'server' | 'worker' | 'bot' | 'doctor', json: isJson };
+      return { name: name as 'up' | 'server' | 'worker' | 'bot' | 'doctor' | 'hosts', json: isJson };
   }
+}
+
+/** `--on`, `--repo`, `--ref`, `--queue-timeout` of `run`, checked as the workflow will check them. */
+function fleetFlags(f: FlagValues, usage: string) {
+  const labels = f.on as string[] | undefined;
+  const bad = labels?.find((label) => !HOST_LABEL.test(label));
+  if (labels !== undefined && labels.length === 0) throw new UsageError('--on needs a host label', usage);
+  if (bad !== undefined) throw new UsageError(`${shown(bad, 40)} is not a host label (e.g. gpu, arm64)`, usage);
+  const repo = f.repo as string | undefined;
+  const ref = f.ref as string | undefined;
+  if (ref !== undefined && repo === undefined) throw new UsageError('--ref needs --repo', usage);
+  if (repo !== undefined && f.workspace !== undefined)
+    throw new UsageError('give either --workspace or --repo, not both', usage);
+  try {
+    if (repo !== undefined) validateRepo(repo, '--repo');
+    if (ref !== undefined) validateRef(ref, '--ref');
+  } catch (err) {
+    if (err instanceof InputError) throw new UsageError(err.message, usage);
+    throw err;
+  }
+  const queueTimeoutSeconds = f['queue-timeout'] as number | undefined;
+  if (queueTimeoutSeconds !== undefined && queueTimeoutSeconds < 1)
+    throw new UsageError('--queue-timeout must be a number of seconds, at least 1', usage);
+  return {
+    ...(labels ? { labels } : {}),
+    ...(repo !== undefined ? { repo } : {}),
+    ...(ref !== undefined ? { ref } : {}),
+    ...(queueTimeoutSeconds !== undefined ? { queueTimeoutSeconds } : {}),
+  };
 }
 
 function buildCluster(f: FlagValues, action: string | undefined, usage: string): Command {

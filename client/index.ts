@@ -25,6 +25,8 @@ import {
   WORKFLOW_TYPES,
   decideUpdate,
   endUpdate,
+  fleetQuery,
+  hostRegistryId,
   isExecutionOpen,
   isFinalPhase,
   sayUpdate,
@@ -34,6 +36,8 @@ import {
   type ChatStatus,
   type DecideResult,
   type Decision,
+  type FleetView,
+  type HostInfo,
   type LlmInput,
   type LlmResult,
   type LlmStatus,
@@ -473,4 +477,32 @@ export async function waitForLlmResult(client: Client, id: string): Promise<LlmR
     if (err instanceof WorkflowFailedError) throw new Error(err.cause?.message ?? err.message);
     throw err;
   }
+}
+
+/** No host has registered on the task queue (its registry does not exist). */
+export class NoHostsError extends Error {
+  constructor(readonly taskQueue: string) {
+    super(`no build host has registered on task queue "${taskQueue}" yet; start one with \`poc worker\``);
+    this.name = 'NoHostsError';
+  }
+}
+
+/**
+ * The fleet of `taskQueue` (default: the client's): every host with its labels, slots, runs and
+ * last heartbeat, and the runs waiting for one, in order, with the reason.
+ */
+export async function getFleet(client: Client, opts: { taskQueue?: string } = {}): Promise<FleetView> {
+  const taskQueue = opts.taskQueue ?? clientConfigs.get(client)?.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const handle = client.workflow.getHandle(hostRegistryId(taskQueue));
+  try {
+    return await handle.query(fleetQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NoHostsError(taskQueue);
+    throw err;
+  }
+}
+
+/** `poc hosts --json`: `[{ name, labels, slots, running, lastSeen, state, queue, problem }]`, up first. */
+export async function listHosts(client: Client, opts: { taskQueue?: string } = {}): Promise<HostInfo[]> {
+  return (await getFleet(client, opts)).hosts;
 }

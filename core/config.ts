@@ -16,7 +16,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE, LLM_BACKENDS, type LlmBackend } from './contract.js';
-import { SLACK_ID } from './validate.js';
+import { HOST_LABEL, HOST_NAME, SLACK_ID } from './validate.js';
 
 /**
  * The repository (or installed package) this file belongs to: the default workspace and the home of
@@ -37,6 +37,10 @@ export const DEFAULT_CHAT_MODELS: Record<LlmBackend, string> = {
   anthropic: 'claude-sonnet-4-5',
 };
 
+export const DEFAULT_HOST_TIMEOUT_SECONDS = 30;
+/** Pipelines mostly wait on containers, so even a small machine runs a few at once. */
+export const MIN_DEFAULT_SLOTS = 4;
+
 /** A setting that cannot be used as given: the message is one line naming the variable and the fix. */
 export class ConfigError extends Error {
   constructor(
@@ -50,7 +54,7 @@ export class ConfigError extends Error {
 }
 
 export type ConfigGroup =
-  'Temporal' | 'Cluster' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Retention' | 'Metrics' | 'Paths';
+  'Temporal' | 'Cluster' | 'Slack' | 'LLM' | 'Worker' | 'Pipelines' | 'Hosts' | 'Retention' | 'Metrics' | 'Paths';
 
 export interface ConfigVariable {
   name: string;
@@ -363,6 +367,42 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       'where a step could rewrite them',
     default: '`$POC_STATE_DIR/jobs`',
   },
+  // The fleet of build hosts
+  {
+    name: 'POC_HOST_NAME',
+    group: 'Hosts',
+    description: "this worker's name as a build host (letters, digits, `.`, `_`, `-`)",
+    default: "the machine's host name",
+  },
+  {
+    name: 'POC_HOST_LABELS',
+    group: 'Hosts',
+    description:
+      'comma-separated labels of this host (`gpu,arm64`): `poc run --on gpu` runs only on hosts that have them',
+    default: 'none',
+  },
+  {
+    name: 'POC_HOST_SLOTS',
+    group: 'Hosts',
+    description: 'pipelines this host runs at once; 0: not a build host (the worker runs workflows only)',
+    default: `the number of CPUs, at least ${MIN_DEFAULT_SLOTS}`,
+  },
+  {
+    name: 'POC_HOST_TIMEOUT_SECONDS',
+    group: 'Hosts',
+    description:
+      'a host not heard from for this long (or whose Docker engine does not answer) is lost and its runs move to ' +
+      'another host; hosts heartbeat every fifth of it',
+    default: String(DEFAULT_HOST_TIMEOUT_SECONDS),
+  },
+  {
+    name: 'POC_REPOS_DIR',
+    group: 'Hosts',
+    description:
+      'where a host keeps its clone cache (`cache/`) and the checkouts of runs from git (`runs/`); ' +
+      'outside any workspace, as run folders are',
+    default: '`$POC_STATE_DIR/repos`',
+  },
   // Retention, metrics
   {
     name: 'POC_RETENTION_DAYS',
@@ -491,6 +531,17 @@ export interface WorkerTuning {
 
 export type ComposeChoice = 'docker compose' | 'docker-compose';
 
+/** This worker as a build host of the fleet. */
+export interface HostSettings {
+  name: string;
+  labels: string[];
+  /** Pipelines at once; 0 = not a build host. */
+  slots: number;
+  timeoutSeconds: number;
+  /** Clone cache and checkouts of runs from git. */
+  reposDir: string;
+}
+
 export interface ClusterSettings {
   /** POC_CLUSTER_DIR (resolved), default `<repo>/runner/cluster`. */
   dir: string;
@@ -526,6 +577,8 @@ export interface PocConfig {
   worker: WorkerTuning;
   /** POC_COMPOSE: a forced Compose flavour, else undefined (the first that works). */
   compose: ComposeChoice | undefined;
+  /** POC_HOST_*: this worker as a build host. */
+  host: HostSettings;
   /** `poc cluster`: where the cluster lives and which PostgreSQL runs it. */
   cluster: ClusterSettings;
   /** Per-user cache (the Temporal CLI build lives here). */
@@ -663,6 +716,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PocConfig {
     chat: chatSettings(r),
     worker: workerTuning(r),
     compose: composeChoice(r),
+    host: hostSettings(r, stateDir),
     cluster: {
       dir: r.dir('POC_CLUSTER_DIR', path.join(repoRoot, 'runner', 'cluster')),
       postgresBinDir: r.read('POC_POSTGRES_BIN_DIR') && r.dir('POC_POSTGRES_BIN_DIR', ''),
@@ -849,6 +903,44 @@ function composeChoice(r: Reader): ComposeChoice | undefined {
     'POC_COMPOSE',
     `POC_COMPOSE=${raw} is not understood; set it to "docker compose" or "docker-compose", or unset it`,
   );
+}
+
+/** The machine's host name as a host name of ours (other characters become `-`). */
+export function defaultHostName(): string {
+  const cleaned = os
+    .hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63);
+  return cleaned || 'localhost';
+}
+
+function hostSettings(r: Reader, stateDir: string): HostSettings {
+  const name = r.read('POC_HOST_NAME') ?? defaultHostName();
+  if (!HOST_NAME.test(name)) {
+    throw new ConfigError(
+      'POC_HOST_NAME',
+      `POC_HOST_NAME=${name} is not a host name (letters, digits, ".", "_" and "-", at most 63, ` +
+        "starting with a letter or digit); set another, or unset it for the machine's name",
+    );
+  }
+  const labels = r.list('POC_HOST_LABELS') ?? [];
+  const bad = labels.find((label) => !HOST_LABEL.test(label));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      'POC_HOST_LABELS',
+      `POC_HOST_LABELS=${r.read('POC_HOST_LABELS')}: "${bad.slice(0, 40)}" is not a label ` +
+        '(letters, digits, ".", "_", ":" and "-"); set comma-separated labels like gpu,arm64',
+    );
+  }
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return {
+    name,
+    labels: [...new Set(labels)],
+    slots: r.int('POC_HOST_SLOTS', Math.max(MIN_DEFAULT_SLOTS, cpus), { min: 0, max: 1_000 }),
+    timeoutSeconds: r.int('POC_HOST_TIMEOUT_SECONDS', DEFAULT_HOST_TIMEOUT_SECONDS, { min: 5, max: 3_600 }),
+    reposDir: r.dir('POC_REPOS_DIR', path.join(stateDir, 'repos')),
+  };
 }
 
 function cacheDirOf(r: Reader): string {

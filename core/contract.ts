@@ -12,6 +12,7 @@ export const WORKFLOW_TYPES = {
   workspaceLock: 'workspaceLock',
   retention: 'pruneJobs',
   conversation: 'conversation',
+  hostRegistry: 'hostRegistry',
 } as const;
 /** Run ids: `pipeline-<id>` / `llm-<id>` / `chat-<id>` (public: people type them, scripts parse them). */
 export const ID_PREFIX = { pipeline: 'pipeline-', llm: 'llm-', chat: 'chat-' } as const;
@@ -26,6 +27,8 @@ export const INTERNAL_ID = {
   retentionSchedule: 'poc-retention',
   schedulePrefix: 'poc-',
   scheduledRunPrefix: `${ID_PREFIX.pipeline}sched-`,
+  /** The fleet's `hostRegistry` workflow: `poc-hosts`, `poc-hosts-<queue>` on other task queues. */
+  hostRegistry: 'poc-hosts',
 } as const;
 /** The task queue when POC_TASK_QUEUE is unset; its retention schedule keeps the plain id. */
 export const DEFAULT_TASK_QUEUE = 'poc';
@@ -76,6 +79,10 @@ export const FAILURE_TYPES = {
   pipelineFailed: 'PipelineFailed',
   /** A second answer to a question that was already answered. */
   decisionTaken: 'DecisionTaken',
+  /** The run's workspace path does not exist on the host it was given (it tries another host). */
+  workspaceMissing: 'WorkspaceMissing',
+  /** A pipeline that found no host to run on before its queueTimeoutSeconds. */
+  noEligibleHost: 'NoEligibleHost',
   /** A provider error no retry can change (4xx, missing key). */
   llmFatal: 'LlmFatal',
   /** Rate limit, 5xx, lost connection: retried with backoff. */
@@ -146,6 +153,14 @@ export interface PipelineInput {
   /** How long a failure or an approval waits for a decision before it counts as abort/deny. */
   decisionTimeoutSeconds?: number;
   slack?: SlackTarget;
+  /** A git repository to check out on the host instead of a workspace path (`https://…`, `ssh://…`, `file://…`). */
+  repo?: string;
+  /** Branch, tag or commit of `repo` (default: the repository's default branch). */
+  ref?: string;
+  /** Labels the host must have (POC_HOST_LABELS), e.g. `["gpu"]`. */
+  labels?: string[];
+  /** How long the run may wait for an eligible host before it ends FAILED (default: as long as it takes). */
+  queueTimeoutSeconds?: number;
 }
 
 export interface StepState {
@@ -160,6 +175,8 @@ export interface StepState {
   /** Last lines of the step's log (redacted), kept for failed steps and for readers without the file. */
   logTail: string | null;
   command: string | null;
+  /** The build host that ran this step (as the activity reports it), null before it ran. */
+  host?: string | null;
   /**
    * The newest line of a running step's output (redacted, one line), sent by the step while it runs
    * when the run reports to Slack; null otherwise (clients read it live with `liveStepOutput`).
@@ -228,6 +245,16 @@ export interface PipelineStatus {
   finishedAt: string | null;
   /** Slack message that mirrors this run, once posted. */
   slackMessage: { channel: string; ts: string } | null;
+  /** The build host running it; null while it waits for one. */
+  host?: string | null;
+  /** Every time the run had to leave a host and start again on another. */
+  hostMoves?: HostMove[];
+  /** Why a QUEUED run waits (no host with its labels, every eligible host busy, …). */
+  queueReason?: string | null;
+  /** The repository, ref and checked-out commit of a run from git (null for a workspace path). */
+  repo?: string | null;
+  ref?: string | null;
+  commit?: string | null;
   /** The last `decide` signal that was refused, with the reason; null when none was. */
   lastRefusedDecision?: RefusedDecision | null;
 }
@@ -551,6 +578,114 @@ export const endSignal = defineSignal<[EndRequest]>('end');
 /** Streamed answer text from the model activity: `turn` and `attempt` restart the text. */
 export const chatChunkSignal = defineSignal<[{ turn: number; attempt: number; text: string }]>('chatChunk');
 
+// The fleet of build hosts: every `poc worker` is a host with its own task queue; one
+// `hostRegistry` workflow per task queue hears the hosts' heartbeats and gives each pipeline a
+// host with a free slot (README, "A fleet of build hosts"; the design in CLAUDE.md).
+
+/** A host's own task queue: only its worker polls it, so every step scheduled there runs on that host. */
+export function hostTaskQueue(taskQueue: string, host: string): string {
+  return `${taskQueue}@${host}`;
+}
+
+/** The registry of the hosts serving `taskQueue` (one per task queue, like the workspace locks). */
+export function hostRegistryId(taskQueue: string): string {
+  return taskQueue === DEFAULT_TASK_QUEUE ? INTERNAL_ID.hostRegistry : `${INTERNAL_ID.hostRegistry}-${taskQueue}`;
+}
+
+/** What a host tells the registry every few seconds (POC_HOST_TIMEOUT_SECONDS / 5). */
+export interface HostHeartbeat {
+  name: string;
+  queue: string;
+  labels: string[];
+  slots: number;
+  /** The host counts as lost when it has not been heard (or its engine has not answered) for this long. */
+  timeoutSeconds: number;
+  /** New with every worker process: what the registry learnt about the host's folders is forgotten then. */
+  session: string;
+  /** Null while the host's Docker engine answers, else why it does not. */
+  problem: string | null;
+  /** The worker is shutting down: no new runs for it; its runs stay, unless it is not back within its timeout. */
+  draining?: boolean;
+}
+
+/** A pipeline asks for a host (signal-with-start of the registry; repeating it is harmless). */
+export interface HostClaim {
+  workflowId: string;
+  /** Claims are served in start order, whatever order they arrive in. */
+  startedAt: string;
+  labels: string[];
+  /** The workspace path (null: the host's default); two runs never share one on a host. */
+  workspace: string | null;
+  /** A checkout of its own (a run from git): no workspace to share, any host can take it. */
+  ownCheckout: boolean;
+}
+
+export interface HostRelease {
+  workflowId: string;
+  /** The grant being given back; a release of an older grant is ignored. */
+  grantId?: number;
+  /** The host does not have the run's workspace: remember that, and find the run another host. */
+  workspaceMissing?: boolean;
+}
+
+export interface HostGrant {
+  grantId: number;
+  host: string;
+  queue: string;
+}
+
+export interface HostQueueNotice {
+  /** Runs that will get an eligible host before this one. */
+  ahead: number;
+  reason: string;
+  /** No host that is up can ever take the run as things are (its workspace is on none of them). */
+  unsatisfiable: boolean;
+  /** The last grant the run held before this wait (null: none yet): tells a notice from an older wait apart. */
+  sinceGrant?: number | null;
+}
+
+export interface HostLostNotice {
+  grantId: number;
+  host: string;
+  reason: string;
+}
+
+/** `status.hostMoves[]`: the run left `from` and started again on `to`. */
+export interface HostMove {
+  from: string;
+  to: string;
+  at: string;
+  reason: string;
+}
+
+/** A row of `poc hosts --json`. */
+export interface HostInfo {
+  name: string;
+  labels: string[];
+  slots: number;
+  /** Runs holding a slot on the host. */
+  running: string[];
+  lastSeen: string;
+  /** `draining`: shutting down, takes no new runs. */
+  state: 'up' | 'draining' | 'lost';
+  queue: string;
+  /** Why the host is not healthy (its Docker engine does not answer), or why it was lost. */
+  problem: string | null;
+}
+
+export interface FleetView {
+  hosts: HostInfo[];
+  waiting: { workflowId: string; ahead: number; reason: string }[];
+}
+
+export const hostHeartbeatSignal = defineSignal<[HostHeartbeat]>('hostHeartbeat');
+export const claimHostSignal = defineSignal<[HostClaim]>('claimHost');
+export const releaseHostSignal = defineSignal<[HostRelease]>('releaseHost');
+export const hostGrantedSignal = defineSignal<[HostGrant]>('hostGranted');
+export const hostQueueSignal = defineSignal<[HostQueueNotice]>('hostQueue');
+export const hostLostSignal = defineSignal<[HostLostNotice]>('hostLost');
+/** The registry's view of the fleet (`poc hosts`). */
+export const fleetQuery = defineQuery<FleetView>('hosts');
 // Live output of a running step (see CLAUDE.md, "Live step output").
 /** What the `runStep` activity heartbeats while its step runs; `describe()` shows it as the activity's details. */
 export interface StepHeartbeat {

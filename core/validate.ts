@@ -31,6 +31,9 @@ export class InputError extends Error {
 }
 
 export const STEP_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+/** A build host's name (POC_HOST_NAME) and labels (POC_HOST_LABELS, `--on`). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const HOST_LABEL = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
 export const LIMITS = {
   goal: 2_000,
   prompt: 200_000,
@@ -42,6 +45,9 @@ export const LIMITS = {
   stepTimeoutSeconds: 86_400,
   decisionTimeoutSeconds: 7 * 86_400,
   maxTokens: 1_000_000,
+  repo: 1_000,
+  labels: 20,
+  queueTimeoutSeconds: 30 * 86_400,
 } as const;
 
 const PIPELINE_FIELDS = [
@@ -54,6 +60,10 @@ const PIPELINE_FIELDS = [
   'stepTimeoutSeconds',
   'decisionTimeoutSeconds',
   'slack',
+  'repo',
+  'ref',
+  'labels',
+  'queueTimeoutSeconds',
 ];
 const LLM_FIELDS = ['backend', 'model', 'prompt', 'system', 'maxTokens', 'temperature', 'requestedBy', 'slack'];
 
@@ -187,11 +197,67 @@ function validateSlack(raw: unknown): SlackTarget | undefined {
   return target;
 }
 
+/** Transports git may use for `repo` (never `ext::` and the like, which run commands). */
+const REPO_URL = /^(https?|ssh|git|file):\/\/[^\s]+$/;
+/** `user@host:path`, git's scp-like form for SSH. */
+const REPO_SCP = /^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9.-]{1,253}:[A-Za-z0-9._~/+-]+$/;
+/** What git check-ref-format allows, narrowed: never an option (`-x`), `..`, `@{`, `:` or glob characters. */
+const GIT_REF = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.lock$)(?!.*[/.]$)[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$/;
+
+/** Checks a repository URL given by anyone: a transport git knows, no credentials, nothing like an option. */
+export function validateRepo(repo: string, field = 'repo'): string {
+  if (/[\p{Cc}\s]/u.test(repo)) throw new InputError(field, 'must not contain spaces or control characters');
+  if (repo.startsWith('-') || repo.includes('::') || !(REPO_URL.test(repo) || REPO_SCP.test(repo))) {
+    throw new InputError(
+      field,
+      `${quoted(repo, 80)} is not a repository URL; use https://, ssh://, git://, file:// or user@host:path`,
+    );
+  }
+  if (/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(repo)) {
+    throw new InputError(
+      field,
+      'must not carry a password or token (it would be stored with the run); ' +
+        'give the hosts a git credential helper or an SSH key instead',
+    );
+  }
+  return repo;
+}
+
+export function validateRef(ref: string, field = 'ref'): string {
+  if (!GIT_REF.test(ref)) {
+    throw new InputError(
+      field,
+      `${quoted(ref, 60)} is not a branch, tag or commit (letters, digits, ".", "_", "/", "+", "-"; ` +
+        'not starting with "-")',
+    );
+  }
+  return ref;
+}
+
+export function validateLabels(value: unknown, field = 'labels'): string[] {
+  if (!Array.isArray(value)) throw new InputError(field, `must be an array of host labels, got ${describe(value)}`);
+  if (value.length > LIMITS.labels)
+    throw new InputError(field, `names ${value.length} labels; the limit is ${LIMITS.labels}`);
+  for (const label of value) {
+    if (typeof label !== 'string' || !HOST_LABEL.test(label)) {
+      const shown = typeof label === 'string' ? quoted(label) : describe(label);
+      throw new InputError(field, `${shown} is not a host label (letters, digits, ".", "_", ":" and "-")`);
+    }
+  }
+  return [...new Set(value as string[])];
+}
+
 /** The pipeline input with defaults applied; throws InputError naming the bad field. */
 export type ValidPipelineInput = Required<
-  Omit<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>
+  Omit<
+    PipelineInput,
+    'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds' | 'repo' | 'ref' | 'queueTimeoutSeconds'
+  >
 > &
-  Pick<PipelineInput, 'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds'>;
+  Pick<
+    PipelineInput,
+    'slack' | 'workspace' | 'requestedBy' | 'stepTimeoutSeconds' | 'repo' | 'ref' | 'queueTimeoutSeconds'
+  >;
 
 export function validatePipelineInput(raw: unknown): ValidPipelineInput {
   const obj = asObject(raw, 'a pipeline', true);
@@ -218,6 +284,16 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
   const stepTimeoutSeconds = optionalInteger(obj, 'stepTimeoutSeconds', 1, LIMITS.stepTimeoutSeconds);
   const decisionTimeoutSeconds =
     optionalInteger(obj, 'decisionTimeoutSeconds', 1, LIMITS.decisionTimeoutSeconds) ?? 600;
+  const repoText = optionalString(obj, 'repo', LIMITS.repo);
+  const repo = repoText === undefined ? undefined : validateRepo(repoText);
+  const refText = optionalString(obj, 'ref', 200);
+  const ref = refText === undefined ? undefined : validateRef(refText);
+  if (ref !== undefined && repo === undefined) throw new InputError('ref', 'needs a repo to be a ref of');
+  if (repo !== undefined && workspace !== undefined) {
+    throw new InputError('repo', 'give either a workspace path or a repo, not both');
+  }
+  const labels = obj.labels === undefined || obj.labels === null ? [] : validateLabels(obj.labels);
+  const queueTimeoutSeconds = optionalInteger(obj, 'queueTimeoutSeconds', 1, LIMITS.queueTimeoutSeconds);
   return {
     goal,
     steps,
@@ -228,6 +304,10 @@ export function validatePipelineInput(raw: unknown): ValidPipelineInput {
     stepTimeoutSeconds,
     decisionTimeoutSeconds,
     slack: validateSlack(obj.slack),
+    repo,
+    ref,
+    labels,
+    queueTimeoutSeconds,
   };
 }
 

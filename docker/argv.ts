@@ -30,6 +30,9 @@ export function ownerLabels(owner: ContainerOwner): [string, string][] {
   ];
 }
 
+/** The build host whose step made the container (several hosts may share an engine). */
+export const LABEL_HOST = 'poc.host';
+
 /** What both kinds of step share: the Compose executable's leading words, the project's files and service. */
 export interface ComposeTarget {
   /** `['compose']` for `docker compose`, `[]` for `docker-compose`. */

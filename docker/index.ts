@@ -8,7 +8,7 @@
 import { execa } from 'execa';
 import type { ComposeChoice } from '../core/config.js';
 import { idName } from '../core/validate.js';
-import { LABEL_NAMESPACE_ID, LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
+import { LABEL_HOST, LABEL_NAMESPACE_ID, LABEL_STEP, LABEL_WORKFLOW } from './argv.js';
 
 export * from './argv.js';
 export * from './environment.js';
@@ -150,6 +150,8 @@ export interface LabelledContainer {
   state: string;
   /** The namespace id of the Temporal that ran it ('' for containers made before the label existed). */
   namespaceId: string;
+  /** Its LABEL_HOST, empty when it has none (containers made before the fleet). */
+  host: string;
 }
 
 /** Our containers (all, or one run's, or one step of one run). */
@@ -166,15 +168,15 @@ export async function listContainers(
   if (filter.step) args.push('--filter', `label=${LABEL_STEP}=${filter.step}`);
   const label = (name: string) => `{{.Label "${name}"}}`;
   const columns = ['{{.ID}}', '{{.Names}}', label(LABEL_WORKFLOW), label(LABEL_STEP), '{{.State}}'];
-  args.push('--format', [...columns, label(LABEL_NAMESPACE_ID)].join('\t'));
+  args.push('--format', [...columns, label(LABEL_NAMESPACE_ID), label(LABEL_HOST)].join('\t'));
   const result = await execa('docker', args, { reject: false, timeout: 30_000 });
   if (result.exitCode !== 0) throw new Error(`docker ps failed: ${String(result.stderr).trim().slice(0, 300)}`);
   return String(result.stdout)
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [id, name, workflowId, step, state, namespaceId = ''] = line.split('\t');
-      return { id, name, workflowId, step, state, namespaceId };
+      const [id, name, workflowId, step, state, namespaceId = '', host = ''] = line.split('\t');
+      return { id, name, workflowId, step, state, namespaceId, host };
     });
 }
 

@@ -9,6 +9,7 @@ import {
   type ChatTotals,
   type ChatUsage,
   type DecisionAction,
+  type HostInfo,
   type DecisionRecord,
   type LlmStatus,
   type Phase,
@@ -19,6 +20,7 @@ import {
   type StepStatus,
 } from '../core/contract.js';
 import { redact as processRedact } from '../core/redact.js';
+import { hostMoveText, hostsTable } from './hosts.js';
 import { codeBlock, cut, escapeMrkdwn, formatDuration, mrkdwn, slackDate, who } from './slack-text.js';
 
 /** Slack's documented limits (a message over them is rejected with `invalid_blocks` or `msg_too_long`). */
@@ -295,18 +297,28 @@ function renderPipeline(s: PipelineStatus, opts: RenderOptions): SlackMessage {
   blocks.push(
     context([
       s.requestedBy ? `requested by ${who(s.requestedBy)}` : null,
+      s.host ? `on host *${escapeMrkdwn(s.host)}*` : null,
+      s.repo ? `${inlineCode(r(s.repo), 200)}${s.ref ? ` @ ${inlineCode(s.ref, 100)}` : ''}` : null,
+      s.commit ? `commit ${inlineCode(s.commit.slice(0, 12), 20)}` : null,
       `started ${slackDate(s.startedAt)}`,
       took !== null && took >= 0 ? `took ${formatDuration(took)}` : null,
       s.onFailure === 'ask' ? 'asks before giving up on a failed step' : null,
     ]),
   );
+  for (const move of (s.hostMoves ?? []).slice(-5)) {
+    blocks.push(section(`:twisted_rightwards_arrows: ${mrkdwn(hostMoveText(move), 500)}`));
+  }
   if (s.phase === 'QUEUED') {
     const ahead = s.queuePosition;
+    const aheadText = ahead && ahead > 0 ? `*${ahead}* run${ahead === 1 ? '' : 's'} ahead` : '';
     blocks.push(
       section(
-        ahead && ahead > 0
-          ? `:hourglass_flowing_sand: Waiting for the workspace: *${ahead}* run${ahead === 1 ? '' : 's'} ahead.`
-          : ':hourglass_flowing_sand: Waiting for the workspace.',
+        s.queueReason
+          ? `:hourglass_flowing_sand: Waiting for a host: ${mrkdwn(r(s.queueReason), 1_000)}` +
+              (aheadText ? ` (${aheadText}).` : '.')
+          : aheadText
+            ? `:hourglass_flowing_sand: Waiting for the workspace: ${aheadText}.`
+            : ':hourglass_flowing_sand: Waiting for the workspace.',
       ),
     );
   }
@@ -494,6 +506,21 @@ export function renderLog(log: LogReply, opts: Pick<RenderOptions, 'redact'> = {
   const blocks = [section(head)];
   if (log.text.trim()) blocks.push(section(codeBlock(r(log.text), SLACK_LIMITS.sectionText - 10)));
   return message(`Log of ${escapeMrkdwn(log.step)} (${escapeMrkdwn(log.workflowId)})`, blocks);
+}
+
+/** `!poc hosts`: the same table as `poc hosts`, with the reason of any host that is not well. */
+export function renderHosts(hosts: HostInfo[], now = Date.now()): SlackMessage {
+  if (hosts.length === 0) return notice('No build hosts yet; start one with `poc worker`.');
+  const up = hosts.filter((h) => h.state === 'up').length;
+  const title = `*Build hosts* — ${up} of ${hosts.length} up`;
+  const problems = hosts
+    .filter((h) => h.problem)
+    .map((h) => `• *${escapeMrkdwn(h.name)}*: ${mrkdwn(h.problem ?? '', 300)}`);
+  return message(title, [
+    section(title),
+    section(codeBlock(hostsTable(hosts, now), SLACK_LIMITS.sectionText - 10)),
+    ...(problems.length > 0 ? linesToSections(problems, 2) : []),
+  ]);
 }
 
 /** A reply of our own words (already mrkdwn) — errors, confirmations. */

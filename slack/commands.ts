@@ -15,6 +15,7 @@ import {
   endChat,
   getRunStatus,
   isFinalPhase,
+  listHosts,
   say,
   slackRunId,
   startChat,
@@ -48,6 +49,7 @@ import {
   notice,
   parseButtonValue,
   preformatted,
+  renderHosts,
   renderLog,
   renderRunList,
   renderRunStatus,
@@ -139,6 +141,8 @@ async function dispatch(ctx: BotContext, inv: Invocation, command: Command, out:
       return decisionCommand(ctx, inv, command, out);
     case 'schedule':
       return scheduleCommand(ctx, inv, command, out);
+    case 'hosts':
+      return out.reply(renderHosts(await listHosts(ctx.client, { taskQueue: ctx.config.taskQueue })));
     default:
       throw new UsageError(
         `"${command.name}" is not available in Slack; ${adaptPrefix('`!poc help`', inv)} lists the commands`,
@@ -180,6 +184,10 @@ async function runCommand(ctx: BotContext, inv: Invocation, command: CommandOf<'
     onFailure: command.ask ? 'ask' : 'fail',
     requestedBy: inv.user,
     ...(command.approve ? { approve: command.approve } : {}),
+    ...(command.labels ? { labels: command.labels } : {}),
+    ...(command.repo ? { repo: command.repo } : {}),
+    ...(command.ref ? { ref: command.ref } : {}),
+    ...(command.queueTimeoutSeconds ? { queueTimeoutSeconds: command.queueTimeoutSeconds } : {}),
   };
   const start = (slack: SlackTarget, id: string) =>
     startPipeline(

@@ -262,6 +262,11 @@ describe('runner/.env.example', () => {
     'POC_OFFLINE',
     'POC_TEMPORAL_UI_URL',
     'POC_METRICS_PORT',
+    'POC_HOST_NAME',
+    'POC_HOST_LABELS',
+    'POC_HOST_SLOTS',
+    'POC_HOST_TIMEOUT_SECONDS',
+    'POC_REPOS_DIR',
   ];
   const example = fs.readFileSync(path.join(repoRoot, 'runner', '.env.example'), 'utf8');
 

@@ -1,8 +1,12 @@
 /**
- * The worker: our workflows and activities on task queue `poc` (POC_TASK_QUEUE).
+ * The worker: our workflows and activities on task queue `poc` (POC_TASK_QUEUE) and, as a build
+ * host of the fleet (POC_HOST_NAME, POC_HOST_SLOTS, POC_HOST_LABELS), the steps of the runs it
+ * holds on its own task queue `<queue>@<host>` — Temporal's worker-specific task queue: only this
+ * worker polls it, so everything scheduled there runs here, with this machine's Docker engine and
+ * folders. It heartbeats into the task queue's host registry (worker/host.ts).
  *
  * At start it registers the search attributes (idempotent, so a fresh external server works
- * too) and sweeps containers left by runs that are no longer executing.
+ * too) and sweeps containers left by runs that are no longer executing, or no longer here.
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +25,7 @@ import {
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
+import { engineProblem } from '../docker/index.js';
 import type { PocConfig, WorkerTuning } from '../core/config.js';
 import {
   TemporalConnectionError,
@@ -28,9 +33,11 @@ import {
   connectionOptions,
   describeConnectionError,
 } from '../core/temporal.js';
-import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES } from '../core/contract.js';
+import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES, hostTaskQueue } from '../core/contract.js';
 import { containerOwner } from '../activities/owner.js';
-import { startOrphanSweeps } from './sweep.js';
+import type { ContainerOwner } from '../docker/index.js';
+import { startOrphanSweeps, sweepOrphanContainers } from './sweep.js';
+import { startHostAgent, sweepCheckouts, type HostAgent } from './host.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
@@ -100,6 +107,11 @@ export interface PocWorkerOptions {
   taskQueue?: string;
   /** Replaces some activities (tests of workflow logic that should not need Docker). */
   activityOverrides?: Partial<PocActivities>;
+  /** How the host tells whether its Docker engine answers (null: it does); tests without Docker pass one. */
+  checkEngine?: () => Promise<string | null>;
+  /** The host's heartbeats, already going (startWorker starts them before the slow parts of a start). */
+  agent?: HostAgent;
+  log?: (msg: string) => void;
 }
 
 export type PocActivities = Activities;
@@ -123,28 +135,114 @@ export function tuning(worker: WorkerTuning) {
   };
 }
 
+/** A worker: the shared task queue and, when it is a build host, its own queue and its heartbeats. */
+export interface PocWorker {
+  /** This worker as a build host (undefined with POC_HOST_SLOTS=0). */
+  readonly host: { name: string; queue: string } | undefined;
+  /** Runs until `shutdown()` or a fatal error of either queue's worker. */
+  run(): Promise<void>;
+  shutdown(): void;
+  getState(): ReturnType<Worker['getState']>;
+}
+
+/** Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate. */
+const heartbeatThrottle = {
+  maxHeartbeatThrottleInterval: '1 second',
+  defaultHeartbeatThrottleInterval: '1 second',
+  shutdownGraceTime: '10 seconds',
+} as const;
+
 export async function createPocWorker({
   connection,
   client,
-  config,
+  config: givenConfig,
   taskQueue,
   activityOverrides,
-}: PocWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  checkEngine = engineProblem,
+  agent: givenAgent,
+  log = () => undefined,
+}: PocWorkerOptions): Promise<PocWorker> {
+  const config = { ...givenConfig, taskQueue: taskQueue ?? givenConfig.taskQueue };
+  const activities: Activities = { ...createActivities({ client, config }), ...activityOverrides };
+  const shared = await Worker.create({
     connection,
     namespace: config.namespace,
-    taskQueue: taskQueue ?? config.taskQueue,
+    taskQueue: config.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
-      ...createActivities({ client, config: { ...config, taskQueue: taskQueue ?? config.taskQueue } }),
-      ...activityOverrides,
-    },
-    // Cancels reach activities through heartbeats: send them often enough that Cancel feels immediate.
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
-    shutdownGraceTime: '10 seconds',
+    activities,
+    ...heartbeatThrottle,
     ...tuning(config.worker),
   });
+  if (config.host.slots === 0) {
+    return {
+      host: undefined,
+      run: () => shared.run(),
+      shutdown: () => stopWorker(shared),
+      getState: () => shared.getState(),
+    };
+  }
+  const hostQueue = hostTaskQueue(config.taskQueue, config.host.name);
+  const { runStep, prepareRun } = activities;
+  const hostWorker = await Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: hostQueue,
+    // What must happen on this machine: its workspace, its Docker engine. The step says where it ran.
+    activities: {
+      prepareRun,
+      runStep: async (args: Parameters<typeof runStep>[0]) => ({ ...(await runStep(args)), host: config.host.name }),
+    },
+    ...heartbeatThrottle,
+    maxConcurrentActivityTaskExecutions: config.worker.maxActivities,
+    maxConcurrentActivityTaskPolls: Math.min(config.worker.activityTaskPolls, config.worker.maxActivities),
+  });
+  let agent = givenAgent;
+  const stopAll = () => {
+    void agent?.stop();
+    stopWorker(shared);
+    stopWorker(hostWorker);
+  };
+  return {
+    host: { name: config.host.name, queue: hostQueue },
+    async run() {
+      agent ??= startBuildHost(client, config, checkEngine, log);
+      // Heard before it polls: the registry knows the host by the time it handles anything.
+      await agent.beat();
+      // Either queue's worker ending (a fatal error) ends the other: a host serves both or neither.
+      const results = await Promise.allSettled([shared.run().finally(stopAll), hostWorker.run().finally(stopAll)]);
+      await agent.stop();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown: stopAll,
+    getState: () => shared.getState(),
+  };
+}
+
+/** Heartbeats into the registry and the periodic sweep of this worker as a build host. */
+export function startBuildHost(
+  client: Client,
+  config: PocConfig,
+  checkEngine: () => Promise<string | null> = engineProblem,
+  log: (msg: string) => void = () => undefined,
+  owner: () => Promise<ContainerOwner> = containerOwner(client, config),
+): HostAgent {
+  return startHostAgent({
+    client,
+    taskQueue: config.taskQueue,
+    host: config.host,
+    hostQueue: hostTaskQueue(config.taskQueue, config.host.name),
+    checkEngine,
+    sweep: async () => {
+      await sweepOrphanContainers(client, await owner(), log, config.host.name);
+      await sweepCheckouts(client, config.host, log);
+    },
+    log,
+  });
+}
+
+function stopWorker(worker: Worker): void {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
 }
 
 /** Registers our custom search attributes on the namespace; already present is fine. */
@@ -213,7 +311,7 @@ export async function ensureRetentionSchedule(
 }
 
 export interface StartedWorker {
-  worker: Worker;
+  worker: PocWorker;
   connection: NativeConnection;
   client: Client;
   /** Resolves when the worker has stopped (after `shutdown()` or a fatal error). */
@@ -250,7 +348,11 @@ export async function startWorker({
   /** How often leftover containers are swept (after the sweep at start). */
   sweepEveryMs?: number;
 }): Promise<StartedWorker> {
-  const config = address ? { ...givenConfig, temporalAddress: address } : givenConfig;
+  const config = {
+    ...givenConfig,
+    ...(address ? { temporalAddress: address } : {}),
+    ...(taskQueue ? { taskQueue } : {}),
+  };
   const clientConnection = await connectTemporal(config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   try {
@@ -261,9 +363,26 @@ export async function startWorker({
         `register ${SEARCH_ATTRIBUTES.join(', ')} as Keyword yourself`,
     );
   }
-  const owner = containerOwner(client, { ...config, taskQueue: taskQueue ?? config.taskQueue });
-  const sweeps = startOrphanSweeps(client, owner, { everyMs: sweepEveryMs, log });
-  await sweeps.first;
+  const owner = containerOwner(client, config);
+  const host = config.host.slots > 0 ? config.host.name : undefined;
+  // A restarted host is heard again at once, before the slow parts (the sweep, bundling the workflows):
+  // back within its timeout, its runs stay where they are.
+  const agent = host ? startBuildHost(client, config, engineProblem, log, owner) : undefined;
+  const sweeps = startOrphanSweeps(client, owner, { everyMs: sweepEveryMs, log, host });
+  try {
+    await agent?.beat();
+    await sweeps.first;
+    if (host)
+      await sweepCheckouts(client, config.host, log).catch((err: Error) =>
+        log(`checkout sweep failed: ${err.message}`),
+      );
+  } catch (err) {
+    // No heartbeats from a host that never started: its runs move after the timeout.
+    await sweeps.stop();
+    await agent?.stop();
+    await clientConnection.close().catch(() => undefined);
+    throw err;
+  }
   try {
     await ensureRetentionSchedule(client, config);
   } catch (err) {
@@ -274,14 +393,16 @@ export async function startWorker({
     connection = await connectNative(config);
   } catch (err) {
     await sweeps.stop();
+    await agent?.stop();
     await clientConnection.close().catch(() => undefined);
     throw err;
   }
-  let worker: Worker;
+  let worker: PocWorker;
   try {
-    worker = await createPocWorker({ connection, client, config, taskQueue });
+    worker = await createPocWorker({ connection, client, config, agent, log });
   } catch (err) {
     await sweeps.stop();
+    await agent?.stop();
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     throw err;

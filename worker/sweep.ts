@@ -5,28 +5,22 @@
  * run that namespace says is closed or gone. Another server's or another namespace's containers,
  * and containers from before the labels existed, are left alone: a worker never guesses.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { isExecutionOpen } from '../core/contract.js';
+import type { Client } from '@temporalio/client';
 import { listContainers, removeContainers, type ContainerOwner } from '../docker/index.js';
+import { leftBehind, whereaboutsOf } from './host.js';
 
 export const DEFAULT_SWEEP_EVERY_MS = 10 * 60_000;
 
-/** True when `workflowId` is closed, or not there at all, on the client's namespace. */
-async function provedClosed(client: Client, workflowId: string): Promise<boolean> {
-  try {
-    return !isExecutionOpen(await client.workflow.getHandle(workflowId).describe());
-  } catch (err) {
-    // A running run is always found: not found on the namespace that labelled it means not running.
-    if (err instanceof WorkflowNotFoundError) return true;
-    throw err;
-  }
-}
-
-/** Removes this namespace's containers whose run is closed; returns their names. */
+/**
+ * Removes this namespace's containers whose run is closed — and, on build host `host`, those
+ * marked with its name whose run holds another host now (it moved while this one was away).
+ * Another host's containers (a shared engine) are never touched. Returns their names.
+ */
 export async function sweepOrphanContainers(
   client: Client,
   owner: ContainerOwner,
   log: (msg: string) => void = () => undefined,
+  host?: string,
 ): Promise<string[]> {
   let containers;
   try {
@@ -35,18 +29,14 @@ export async function sweepOrphanContainers(
     log(`container sweep skipped: ${(err as Error).message}`);
     return [];
   }
-  const closed = new Map<string, boolean>();
+  // Looked up once per run: only a run the server says is closed or gone counts as closed.
+  const where = whereaboutsOf(client);
   const orphans: string[] = [];
   for (const container of containers) {
     if (container.namespaceId !== owner.namespaceId) continue;
-    if (!closed.has(container.workflowId)) {
-      try {
-        closed.set(container.workflowId, await provedClosed(client, container.workflowId));
-      } catch {
-        closed.set(container.workflowId, false); // The server did not answer: nothing is proved.
-      }
-    }
-    if (closed.get(container.workflowId)) orphans.push(container.name);
+    if (host !== undefined && container.host !== '' && container.host !== host) continue;
+    const mine = host !== undefined && container.host === host;
+    if (leftBehind(await where(container.workflowId), host, mine)) orphans.push(container.name);
   }
   await removeContainers(orphans);
   if (orphans.length > 0)
@@ -65,13 +55,17 @@ export interface OrphanSweeps {
 export function startOrphanSweeps(
   client: Client,
   owner: () => Promise<ContainerOwner>,
-  { everyMs = DEFAULT_SWEEP_EVERY_MS, log = () => undefined }: { everyMs?: number; log?: (msg: string) => void } = {},
+  {
+    everyMs = DEFAULT_SWEEP_EVERY_MS,
+    log = () => undefined,
+    host,
+  }: { everyMs?: number; log?: (msg: string) => void; host?: string } = {},
 ): OrphanSweeps {
   let running: Promise<void> = Promise.resolve();
   const sweep = () => {
     running = running.then(async () => {
       try {
-        await sweepOrphanContainers(client, await owner(), log);
+        await sweepOrphanContainers(client, await owner(), log, host);
       } catch (err) {
         log(`container sweep skipped: ${(err as Error).message}`);
       }

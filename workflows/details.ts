@@ -28,10 +28,12 @@ function pipelineDetails(s: PipelineStatus): string {
   const where = s.workspace ? ` in ${s.workspace}` : '';
   const done = s.steps.filter((step) => step.status === 'done').length;
   switch (s.phase) {
-    case 'QUEUED':
-      return s.queuePosition
-        ? `QUEUED · ${plural(s.queuePosition, 'run')} ahead${where}`
-        : `QUEUED · waiting for the workspace${where}`;
+    case 'QUEUED': {
+      // On a fleet, why the run waits (no host with its labels, every host busy, …) says more than its place.
+      const why = s.queueReason ? ` · ${s.queueReason}` : '';
+      if (s.queuePosition) return `QUEUED · ${plural(s.queuePosition, 'run')} ahead${where}${why}`;
+      return s.queueReason ? `QUEUED · ${s.queueReason}` : `QUEUED · waiting for the workspace${where}`;
+    }
     case 'RUNNING': {
       const index = s.steps.findIndex((step) => step.status === 'running');
       if (index < 0) return `RUNNING · ${done}/${s.steps.length} steps done${s.error ? ` · ${s.error}` : ''}`;

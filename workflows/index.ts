@@ -7,3 +7,4 @@ export { llmPromptWorkflow as llmPrompt } from './llm.js';
 export { workspaceLockWorkflow as workspaceLock } from './lock.js';
 export { pruneJobsWorkflow as pruneJobs } from './retention.js';
 export { conversationWorkflow as conversation } from './conversation.js';
+export { hostRegistryWorkflow as hostRegistry } from './host-registry.js';

@@ -9,6 +9,7 @@ import type { Activities } from '../activities/index.js';
 import type { RunPlan, StepFailureDetails, StepPlan } from '../activities/types.js';
 import { STEP_FAILURE_TYPES, type PipelineStatus, type StepState } from '../core/contract.js';
 import { withSummary } from './details.js';
+import { HostInterrupted } from './host-claim.js';
 import type { Reporter } from './reporter.js';
 import { applicationFailureOf } from './runs.js';
 
@@ -40,8 +41,10 @@ export const LIVE_OUTPUT_EVERY_SECONDS = 10;
 /** Patch id: steps of runs that report to Slack send their newest output line. */
 export const STEP_LIVE_OUTPUT = 'step-live-output';
 
-function stepActivity(timeoutSeconds: number) {
+function stepActivity(timeoutSeconds: number, taskQueue: string | undefined) {
   return proxyActivities<Activities>({
+    // On a fleet, the queue of the run's host: only that host's worker polls it.
+    ...(taskQueue ? { taskQueue } : {}),
     // The activity enforces the step's own timeout (and stops the container); this is the backstop.
     startToCloseTimeout: `${timeoutSeconds + 120} seconds`,
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -79,6 +82,7 @@ export function pendingStep(name: string): StepState {
     durationMs: null,
     logTail: null,
     command: null,
+    host: null,
     lastLine: null,
   };
 }
@@ -88,6 +92,9 @@ export interface StepRunContext {
   reporter: Reporter;
   /** The run's own step timeout (input.stepTimeoutSeconds), which wins over the workspace's. */
   stepTimeoutSeconds: number | undefined;
+  /** On a fleet: the host the run holds, the task queue only its worker polls, and a promise that rejects with
+   * HostInterrupted when that host is lost (the step is abandoned at once; its cancel request stops any retry). */
+  host?: { name: string; taskQueue: string; interrupt: Promise<never> };
   /** True when the run reports to Slack: its steps then send their newest output line (coalesced). */
   liveOutput?: boolean;
 }
@@ -104,7 +111,7 @@ export async function runStepToEnd(
 ): Promise<'done' | 'failed'> {
   const { status, reporter } = ctx;
   const timeoutSeconds = ctx.stepTimeoutSeconds ?? stepPlan.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
-  const runStep = stepActivity(timeoutSeconds);
+  const runStep = stepActivity(timeoutSeconds, ctx.host?.taskQueue);
   let waitingSince: number | undefined;
   for (let infraRetries = 0; ;) {
     const attemptStarted = Date.now();
@@ -116,11 +123,12 @@ export async function runStepToEnd(
     step.durationMs = null;
     step.lastLine = null;
     step.logPath = `${runPlan.jobDir}/logs/${step.name}.log`;
+    if (ctx.host) step.host = ctx.host.name;
     reporter.changed();
     try {
       const liveOutput = ctx.liveOutput && patched(STEP_LIVE_OUTPUT);
       const summary = step.attempt > 1 ? `${step.name} (attempt ${step.attempt})` : step.name;
-      const result = await withSummary(runStep, summary, {
+      const pending = withSummary(runStep, summary, {
         workflowId: status.id,
         workspace: runPlan.workspace,
         composeFiles: runPlan.composeFiles,
@@ -134,17 +142,27 @@ export async function runStepToEnd(
         ...(runPlan.compose ? { compose: runPlan.compose } : {}),
         ...(liveOutput ? { liveOutputSeconds: LIVE_OUTPUT_EVERY_SECONDS } : {}),
       });
+      let result;
+      if (ctx.host) {
+        // An abandoned step settles later (its cancel waits for the lost host's heartbeat timeout): nobody waits.
+        pending.catch(() => undefined);
+        result = await Promise.race([pending, ctx.host.interrupt]);
+      } else {
+        result = await pending;
+      }
       Object.assign(step, {
         status: 'done',
         exitCode: result.exitCode,
         durationMs: result.durationMs,
         logTail: result.logTail,
         finishedAt: now(),
+        ...(result.host ? { host: result.host } : {}),
       });
       status.error = null;
       reporter.changed();
       return 'done';
     } catch (err) {
+      if (err instanceof HostInterrupted) throw err;
       if (isCancellation(err)) {
         step.status = 'cancelled';
         step.finishedAt = now();

@@ -65,6 +65,10 @@ export function hostileStrings(canary: string): string[] {
     '${HOME}',
     '$OPENAI_API_KEY',
     'pipeline-../../x',
+    `--upload-pack=touch ${canary}`,
+    `-oProxyCommand=touch ${canary}`,
+    `ext::sh -c touch% ${canary}`,
+    `file://${canary}.git`,
   ];
 }
 
@@ -106,6 +110,10 @@ const FLAGS = [
   '-z',
   '--max-tokens',
   '--temperature',
+  '--repo',
+  '--ref',
+  '--on',
+  '--queue-timeout',
 ];
 
 function pick<T>(rand: () => number, xs: readonly T[]): T {
@@ -150,6 +158,10 @@ const PIPELINE_FIELDS = [
   'stepTimeoutSeconds',
   'decisionTimeoutSeconds',
   'slack',
+  'repo',
+  'ref',
+  'labels',
+  'queueTimeoutSeconds',
   'stpes',
   'command',
   '__proto__',

@@ -353,23 +353,20 @@ export interface FixtureStep {
 }
 
 /**
- * A compose project folder whose `runner` service is the bash image: no network, never pulled,
- * nothing to build (`build` steps pass as "uses an image, skipping"). `steps` go to
- * poc.config.json; `files` are written relative to the folder (scripts, fixtures).
+ * The files of a compose project whose `runner` service is the bash image: no network, never
+ * pulled, nothing to build (`build` steps pass as "uses an image, skipping"). `steps` go to
+ * poc.config.json; `files` are added as they are (scripts, fixtures).
  */
-export function fixtureWorkspace(
-  dir: string,
+export function fixtureFiles(
   steps: Record<string, string | FixtureStep>,
   {
     files = {},
     image = BASH_IMAGE,
     config = {},
   }: { files?: Record<string, string>; image?: string; config?: Record<string, unknown> } = {},
-): string {
-  fs.mkdirSync(path.join(dir, 'runner', 'artifacts'), { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'docker-compose.yml'),
-    [
+): Record<string, string> {
+  return {
+    'docker-compose.yml': [
       'services:',
       '  runner:',
       `    image: ${image}`,
@@ -381,9 +378,19 @@ export function fixtureWorkspace(
       '      - .:/workspace',
       '',
     ].join('\n'),
-  );
-  fs.writeFileSync(path.join(dir, 'poc.config.json'), JSON.stringify({ steps, ...config }, null, 2) + '\n');
-  for (const [rel, content] of Object.entries(files)) {
+    'poc.config.json': JSON.stringify({ steps, ...config }, null, 2) + '\n',
+    'runner/artifacts/.keep': '',
+    ...files,
+  };
+}
+
+/** A compose project folder of fixtureFiles (scripts, `*.sh`, are made executable). */
+export function fixtureWorkspace(
+  dir: string,
+  steps: Record<string, string | FixtureStep>,
+  opts: { files?: Record<string, string>; image?: string; config?: Record<string, unknown> } = {},
+): string {
+  for (const [rel, content] of Object.entries(fixtureFiles(steps, opts))) {
     const file = path.join(dir, rel);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, content, { mode: rel.endsWith('.sh') ? 0o755 : 0o644 });

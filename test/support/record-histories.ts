@@ -16,7 +16,10 @@ import {
   decide,
   endChat,
   getChatStatus,
+  getPipelineStatus,
   getRunStatus,
+  hostRegistryId,
+  hostTaskQueue,
   say,
   startChat,
   startLlm,
@@ -27,6 +30,7 @@ import { lockKeyFor } from '../../activities/workspace.js';
 import { ensureTemporalCli } from '../../worker/devserver.js';
 import { decideSignal, llmChunkSignal, stepOutputSignal, type LlmInput, type LlmResult } from '../../core/contract.js';
 import { scriptedSteps, scriptedWorkspace } from './scripted-steps.js';
+import { gitRepo, scriptedFiles, startTestHost, type TestHost } from './fleet.js';
 import { eventually, startTestWorker, tempDir, testServer } from './temporal.js';
 
 const label = process.argv[2];
@@ -236,7 +240,56 @@ try {
   );
   await cancelRun(client, first.workflowId);
   await scenario('pipeline-queued', async () => second.workflowId);
-  recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared, taskQueue)}`]);
+  // Since the fleet, a workspace's lock is per host: its key is taken on the host's own queue.
+  const lockQueue = hostTaskQueue(taskQueue, worker.config.host.name);
+  recorded.push(['workspace-lock', `poc-lock-${lockKeyFor(shared, lockQueue)}`]);
+
+  // The fleet: a run from git; a run that waits for a label, gets a host, loses it and moves on.
+  const repo = await gitRepo(root, 'app', scriptedFiles({ lint: 'ok', test: 'ok' }));
+  await scenario(
+    'pipeline-repo',
+    async () =>
+      (await startPipeline(client, { steps: ['lint', 'test'], repo: repo.url, ref: 'main' }, { taskQueue })).workflowId,
+  );
+  const extraHosts: TestHost[] = [];
+  const host = async (name: string) => {
+    const started = await startTestHost({
+      address: server.address,
+      taskQueue,
+      name,
+      root,
+      labels: ['movable'],
+      overrides: { runStep: steps.runStep },
+    });
+    extraHosts.push(started);
+    return started;
+  };
+  try {
+    await scenario('pipeline-moved', async () => {
+      const { workflowId } = await startPipeline(
+        client,
+        { steps: ['lint', 'test'], workspace: ws({ lint: 'ok', test: 'hold' }), labels: ['movable'] },
+        { taskQueue },
+      );
+      await eventually('the label wait', async () =>
+        (await getPipelineStatus(client, workflowId)).queueReason ? true : undefined,
+      );
+      const first = await host('rec-a');
+      await steps.started(workflowId, 'test');
+      await host('rec-b');
+      await first.stop();
+      await eventually(
+        'the move',
+        async () => ((await getPipelineStatus(client, workflowId)).host === 'rec-b' ? true : undefined),
+        60_000,
+      );
+      steps.release(workflowId, 'test');
+      return workflowId;
+    });
+  } finally {
+    for (const extra of extraHosts) await extra.stop();
+  }
+  recorded.push(['host-registry', hostRegistryId(taskQueue)]);
   await scenario(
     'llm-done',
     async () =>

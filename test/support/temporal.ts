@@ -12,11 +12,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type PocConfig } from '../../core/config.js';
 import { connectionOptions } from '../../core/temporal.js';
 import { findTemporalCli, startDevServer } from '../../worker/devserver.js';
-import { createPocWorker, ensureSearchAttributes, installRuntime, type PocActivities } from '../../worker/index.js';
+import {
+  createPocWorker,
+  ensureSearchAttributes,
+  installRuntime,
+  type PocActivities,
+  type PocWorker,
+} from '../../worker/index.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,7 +76,7 @@ export interface TestWorker {
   client: Client;
   config: PocConfig;
   taskQueue: string;
-  worker: Worker;
+  worker: PocWorker;
   /** Stops the worker and closes its connections. */
   stop(): Promise<void>;
 }
@@ -81,12 +87,15 @@ export async function startTestWorker({
   overrides,
   config: configOverrides = {},
   taskQueue = `test-${crypto.randomUUID().slice(0, 8)}`,
+  checkEngine,
 }: {
   address: string;
   env?: NodeJS.ProcessEnv;
   overrides?: Partial<PocActivities>;
   config?: Partial<PocConfig>;
   taskQueue?: string;
+  /** How the host checks its Docker engine; with scripted steps (no Docker) it always answers. */
+  checkEngine?: () => Promise<string | null>;
 }): Promise<TestWorker> {
   const workerEnv = { ...process.env, ...env };
   const config = { ...loadConfig(workerEnv), temporalAddress: address, taskQueue, ...configOverrides };
@@ -101,6 +110,7 @@ export async function startTestWorker({
     config,
     taskQueue,
     activityOverrides: overrides,
+    checkEngine: checkEngine ?? (overrides?.runStep ? async () => null : undefined),
   });
   const running = worker.run();
   let stopped = false;
@@ -120,11 +130,12 @@ export async function startTestWorker({
   };
 }
 
-/** Polls `check` until it returns a value (not undefined), or fails with `what` after `timeoutMs`. */
+/** Polls `check` every `intervalMs` until it returns a value (not undefined); fails with `what` after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -137,6 +148,6 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

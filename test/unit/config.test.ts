@@ -13,11 +13,14 @@ import {
   CONFIG_TABLE_END,
   CONFIG_VARIABLES,
   ConfigError,
+  MIN_DEFAULT_SLOTS,
   configVariablesMarkdown,
+  defaultHostName,
   loadConfig,
   repoRoot,
   secretValues,
 } from '../../core/config.js';
+import { HOST_NAME } from '../../core/validate.js';
 
 const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
 
@@ -134,6 +137,31 @@ describe('loadConfig', () => {
     });
     expect(config.compose).toBeUndefined();
     expect(config.color).toBe(true);
+    expect(config.host).toEqual({
+      name: defaultHostName(),
+      labels: [],
+      slots: Math.max(MIN_DEFAULT_SLOTS, os.availableParallelism()),
+      timeoutSeconds: 30,
+      reposDir: path.join(config.stateDir, 'repos'),
+    });
+    expect(config.host.name).toMatch(HOST_NAME);
+  });
+
+  test('build host settings: name, labels (deduplicated), slots (0 = not a host), timeout, repos folder', () => {
+    const config = loadConfig({
+      POC_HOST_NAME: ' b1 ',
+      POC_HOST_LABELS: 'gpu, arm64,gpu,',
+      POC_HOST_SLOTS: '0',
+      POC_HOST_TIMEOUT_SECONDS: '12',
+      POC_REPOS_DIR: '/srv/poc/repos',
+    });
+    expect(config.host).toEqual({
+      name: 'b1',
+      labels: ['gpu', 'arm64'],
+      slots: 0,
+      timeoutSeconds: 12,
+      reposDir: '/srv/poc/repos',
+    });
   });
 
   test('values are trimmed and an empty value counts as unset, for every kind of setting', () => {
@@ -178,6 +206,11 @@ describe('loadConfig', () => {
       [{ OLLAMA_HOST: 'ftp://x' }, 'OLLAMA_HOST'],
       [{ TEMPORAL_ADDRESS: 'temporal.example.com' }, 'TEMPORAL_ADDRESS'],
       [{ TEMPORAL_TLS: 'maybe', TEMPORAL_ADDRESS: 'h:7233' }, 'TEMPORAL_TLS'],
+      [{ POC_HOST_NAME: '-b1' }, 'POC_HOST_NAME'],
+      [{ POC_HOST_NAME: 'b 1' }, 'POC_HOST_NAME'],
+      [{ POC_HOST_LABELS: 'gpu,a b' }, 'POC_HOST_LABELS'],
+      [{ POC_HOST_SLOTS: '-1' }, 'POC_HOST_SLOTS'],
+      [{ POC_HOST_TIMEOUT_SECONDS: '2' }, 'POC_HOST_TIMEOUT_SECONDS'],
     ];
     for (const [env, variable] of cases) {
       const err = configError(env);

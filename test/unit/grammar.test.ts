@@ -17,7 +17,7 @@ import {
 
 /** Each verb's usage as users read it (after `poc ` or `!poc `). */
 const USAGE: Record<string, string> = {
-  run: 'run [goal] [--steps a,b] [--ask] [--approve a,b|all]',
+  run: 'run [goal] [--steps a,b] [--ask] [--approve a,b|all] [--on label,…] [--repo URL [--ref REF]]',
   llm: 'llm --backend ollama|openai|anthropic --model M [--system S] [--max-tokens N] [--temperature T] ' + '<prompt>',
   chat: 'chat [--backend ollama|openai|anthropic] [--model M] [--system S] [prompt]',
   end: 'end [id]',
@@ -35,6 +35,7 @@ const USAGE: Record<string, string> = {
   schedule:
     'schedule create <name> --cron "0 3 * * *" [--steps a,b] [--goal G] [--overlap skip|buffer] | ' +
     'list | pause|unpause|delete|trigger|describe <name>',
+  hosts: 'hosts',
   help: 'help [command]',
   up: 'up',
   server: 'server',
@@ -154,6 +155,18 @@ describe('every verb on both surfaces', () => {
       { ...RUN, goal: 'fix the build', steps: ['lint', 'test'], ask: true, approve: ['test'] },
     ],
     ['run -s lint --approve all', { ...RUN, steps: ['lint'], approve: 'all' }],
+    [
+      'run --on gpu,arm64 --repo https://git.example.com/app.git --ref release/1.2 --queue-timeout 600',
+      {
+        ...RUN,
+        labels: ['gpu', 'arm64'],
+        repo: 'https://git.example.com/app.git',
+        ref: 'release/1.2',
+        queueTimeoutSeconds: 600,
+      },
+    ],
+    ['run --repo git@git.example.com:team/app.git', { ...RUN, repo: 'git@git.example.com:team/app.git' }],
+    ['hosts', { name: 'hosts', json: false }],
     ['llm --backend ollama --model m hi', LLM],
     [
       'llm -b openai -m gpt-4o-mini why is the sky blue',
@@ -251,6 +264,7 @@ describe('every verb on both surfaces', () => {
     ['worker', { name: 'worker', json: false }],
     ['bot', { name: 'bot', json: false }],
     ['doctor --json', { name: 'doctor', json: true }],
+    ['hosts --json', { name: 'hosts', json: true }],
     ['version', { name: 'version' }],
     ['cluster up --json', { name: 'cluster', action: 'up', wipe: false, env: false, json: true }],
     ['cluster down --wipe', { name: 'cluster', action: 'down', wipe: true, env: false, json: false }],
@@ -614,6 +628,7 @@ describe('helpText', () => {
         'poc approve-all  let every remaining gated step run',
         'poc deny         refuse a gated step (the run ends)',
         'poc schedule     pipelines on a timetable (Temporal Schedules)',
+        'poc hosts        the build hosts: labels, slots in use, runs, last heartbeat',
         'poc help         this list',
         'poc up           dev server + worker + Slack bot (when its tokens are set), in one command',
         'poc server       only the embedded Temporal dev server',
@@ -645,6 +660,7 @@ describe('helpText', () => {
         '!poc approve-all  let every remaining gated step run',
         '!poc deny         refuse a gated step (the run ends)',
         '!poc schedule     pipelines on a timetable (Temporal Schedules)',
+        '!poc hosts        the build hosts: labels, slots in use, runs, last heartbeat',
         '!poc help         this list',
       ].join('\n'),
     );

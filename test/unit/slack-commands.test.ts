@@ -62,7 +62,7 @@ describe('approvalAnswerOf', () => {
   });
 });
 
-const RUN_USAGE = '!poc run [goal] [--steps a,b] [--ask] [--approve a,b|all]';
+const RUN_USAGE = '!poc run [goal] [--steps a,b] [--ask] [--approve a,b|all] [--on label,…] [--repo URL [--ref REF]]';
 
 describe('parseSlackCommand', () => {
   const RUN = {
@@ -93,7 +93,11 @@ describe('parseSlackCommand', () => {
   });
 
   test.each<[string, string]>([
-    ['run --follow', 'unknown option --follow; usage: !poc run [goal] [--steps a,b] [--ask] [--approve a,b|all]'],
+    [
+      'run --follow',
+      'unknown option --follow; usage: !poc run [goal] [--steps a,b] [--ask] [--approve a,b|all] ' +
+        '[--on label,…] [--repo URL [--ref REF]]',
+    ],
     ['models -b ollama', 'unknown command "models"; `!poc help` lists the commands'],
     ['run "open', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],
     ['run \u201copen', `unclosed double quote; close it or escape it with \\; usage: ${RUN_USAGE}`],

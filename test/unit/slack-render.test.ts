@@ -13,6 +13,7 @@ import {
   notice,
   parseButtonValue,
   preformatted,
+  renderHosts,
   renderLog,
   renderRunList,
   renderRunStatus,
@@ -226,6 +227,70 @@ describe('status message', () => {
     });
     assert.match(allText(m), /— \*QUEUED\*[\s\S]*Waiting for the workspace: \*2\* runs ahead/);
     assert.deepEqual(actionIds(m), [ACTION_IDS.cancel]);
+  });
+
+  test('on a fleet: the host, the repository and commit, every move, and why a queued run waits', () => {
+    const moved = renderRunStatus(
+      pipeline({
+        host: 'b2',
+        repo: 'https://git.example.com/team/app.git',
+        ref: 'main',
+        commit: '4f2c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e',
+        hostMoves: [{ from: 'b1', to: 'b2', at: '2026-01-01T10:01:00.000Z', reason: 'b1 stopped answering' }],
+      }),
+      { redact: noRedact },
+    );
+    const text = allText(moved);
+    assert.match(text, /on host \*b2\*/);
+    assert.match(text, /`https:\/\/git\.example\.com\/team\/app\.git` @ `main`/);
+    assert.match(text, /commit `4f2c1e0a9b8d`/);
+    assert.match(text, /:twisted_rightwards_arrows: moved from b1 to b2: b1 stopped answering/);
+    assertWithinLimits(moved);
+    const waiting = renderRunStatus(
+      pipeline({
+        phase: 'QUEUED',
+        queuePosition: 1,
+        queueReason: 'no host that is up has label gpu <b>',
+        steps: [step('lint')],
+      }),
+      { redact: noRedact },
+    );
+    assert.match(
+      allText(waiting),
+      /Waiting for a host: no host that is up has label gpu &lt;b&gt; \(\*1\* run ahead\)/,
+    );
+    const hosts = renderHosts(
+      [
+        {
+          name: 'b1',
+          labels: ['gpu'],
+          slots: 2,
+          running: ['pipeline-a'],
+          lastSeen: '2026-01-01T10:00:55.000Z',
+          state: 'up',
+          queue: 'poc@b1',
+          problem: null,
+        },
+        {
+          name: 'b2',
+          labels: [],
+          slots: 1,
+          running: [],
+          lastSeen: '2026-01-01T09:00:00.000Z',
+          state: 'lost',
+          queue: 'poc@b2',
+          problem: 'b2 stopped answering',
+        },
+      ],
+      Date.parse('2026-01-01T10:01:00.000Z'),
+    );
+    const table = allText(hosts);
+    assert.match(table, /\*Build hosts\* — 1 of 2 up/);
+    assert.match(table, /^HOST {2}STATE {2}SLOTS {2}LABELS {2}LAST SEEN {2}RUNS$/m);
+    assert.match(table, /^b1 {4}up {5}1\/2 {4}gpu {5}5s ago {5}pipeline-a$/m);
+    assert.match(table, /^b2 {4}lost {3}0\/1 {4}- {7}61m ago {4}-$/m);
+    assert.match(table, /• \*b2\*: b2 stopped answering/);
+    assertWithinLimits(hosts);
   });
 
   test(

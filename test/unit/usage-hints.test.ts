@@ -48,7 +48,7 @@ describe('usage errors', () => {
   test('an unclosed quote names the quote, the fix and the command it interrupted', () => {
     expect(usageErrorOf('run "nightly check', 'slack').message).toBe(
       'unclosed double quote; close it or escape it with \\; usage: !poc run [goal] [--steps a,b] [--ask] ' +
-        '[--approve a,b|all]',
+        '[--approve a,b|all] [--on label,…] [--repo URL [--ref REF]]',
     );
   });
 

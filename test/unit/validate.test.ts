@@ -14,6 +14,93 @@ function fieldOf(fn: () => unknown): string {
   assert.fail('expected the input to be rejected');
 }
 
+describe('validatePipelineInput: the fleet fields', () => {
+  test('repo, ref, labels and queueTimeoutSeconds are kept when valid', () => {
+    const input = validatePipelineInput({
+      repo: 'https://git.example.com/team/app.git',
+      ref: 'release/1.2',
+      labels: ['gpu', 'arm64', 'gpu'],
+      queueTimeoutSeconds: 600,
+    });
+    assert.equal(input.repo, 'https://git.example.com/team/app.git');
+    assert.equal(input.ref, 'release/1.2');
+    assert.deepEqual(input.labels, ['gpu', 'arm64']);
+    assert.equal(input.queueTimeoutSeconds, 600);
+    assert.deepEqual(validatePipelineInput({}).labels, []);
+    for (const repo of ['file:///srv/git/app.git', 'ssh://git@host/app.git', 'git@host.example:team/app.git']) {
+      assert.equal(validatePipelineInput({ repo }).repo, repo);
+    }
+    for (const ref of ['main', 'v1.2.3', 'feature/x_y+z', '4f2c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e']) {
+      assert.equal(validatePipelineInput({ repo: 'file:///r.git', ref }).ref, ref);
+    }
+  });
+
+  test('a hostile repository URL or ref is refused with the field named, before git sees it', () => {
+    const repos = [
+      '--upload-pack=touch /tmp/x',
+      '-u/tmp/x',
+      'ext::sh -c touch% /tmp/x',
+      'ext::sh',
+      'fd::3',
+      '/srv/git/app.git',
+      'https://example.com/a b.git',
+      'https://example.com/a.git\nhttps://evil',
+      'https://user:secret@example.com/app.git',
+      'javascript:alert(1)',
+    ];
+    for (const repo of repos)
+      assert.equal(
+        fieldOf(() => validatePipelineInput({ repo })),
+        'repo',
+        repo,
+      );
+    const refs = [
+      '--output=/tmp/x',
+      '-b',
+      'a..b',
+      'main~1',
+      'main^',
+      'x:y',
+      'a b',
+      'HEAD@{1}',
+      'x.lock',
+      'dir/',
+      '/abs',
+    ];
+    for (const ref of refs) {
+      assert.equal(
+        fieldOf(() => validatePipelineInput({ repo: 'file:///r.git', ref })),
+        'ref',
+        ref,
+      );
+    }
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ ref: 'main' })),
+      'ref',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ repo: 'file:///r.git', workspace: '/srv/app' })),
+      'repo',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ labels: 'gpu' })),
+      'labels',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ labels: ['gpu', '-x'] })),
+      'labels',
+    );
+    assert.equal(
+      fieldOf(() => validatePipelineInput({ queueTimeoutSeconds: 0 })),
+      'queueTimeoutSeconds',
+    );
+    assert.throws(
+      () => validatePipelineInput({ repo: 'https://user:secret@example.com/app.git' }),
+      /must not carry a password or token/,
+    );
+  });
+});
+
 describe('validatePipelineInput', () => {
   test('an empty input gets every default', () => {
     for (const raw of [undefined, null, {}]) {
@@ -187,7 +274,8 @@ function rejection(fn: () => unknown): [string, string] {
 }
 
 const PIPELINE_FIELDS =
-  'goal, steps, workspace, requestedBy, onFailure, approve, stepTimeoutSeconds, decisionTimeoutSeconds, slack';
+  'goal, steps, workspace, requestedBy, onFailure, approve, stepTimeoutSeconds, decisionTimeoutSeconds, slack, ' +
+  'repo, ref, labels, queueTimeoutSeconds';
 const LLM_FIELDS = 'backend, model, prompt, system, maxTokens, temperature, requestedBy, slack';
 const NOT_A_STEP = 'is not a step name (lower-case letters, digits, - and _, starting with a letter)';
 
