@@ -8,8 +8,6 @@
  * At start it registers the search attributes (idempotent, so a fresh external server works
  * too) and sweeps containers left by runs that are no longer executing, or no longer here.
  */
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import {
@@ -17,11 +15,9 @@ import {
   NativeConnection,
   Runtime,
   Worker,
-  bundleWorkflowCode,
   makeTelemetryFilterString,
   type LogEntry,
   type LogLevel,
-  type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { createActivities, type Activities } from '../activities/index.js';
@@ -38,21 +34,11 @@ import { containerOwner } from '../activities/owner.js';
 import type { ContainerOwner } from '../docker/index.js';
 import { startOrphanSweeps, sweepOrphanContainers } from './sweep.js';
 import { startHostAgent, sweepCheckouts, type HostAgent } from './host.js';
+import { workflowBundle } from './bundle.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
 
-/** `workflows/index.ts` in a clone (run through tsx), `dist/workflows/index.js` when built; webpack bundles either. */
-const workflowsSource = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const workflowsPath = fs.existsSync(workflowsSource)
-  ? workflowsSource
-  : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-
-let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, built once per process (webpack takes a few seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  return bundlePromise;
-}
+export { workflowBundle, workflowsPath } from './bundle.js';
 
 let runtimeInstalled = false;
 /**
@@ -168,7 +154,7 @@ export async function createPocWorker({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(config.cacheDir, log),
     activities,
     ...heartbeatThrottle,
     ...tuning(config.worker),
