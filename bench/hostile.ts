@@ -132,6 +132,8 @@ async function main(): Promise<void> {
       POC_TASK_QUEUE: taskQueue,
       POC_JOBS_DIR: jobsDir,
       POC_LOG_LEVEL: 'WARN',
+      // Every sleeper runs at once: the figure is the worker's memory with that many steps in flight.
+      POC_HOST_SLOTS: String(PIPELINES + 4),
     });
     stops.push(() => worker.kill());
     await worker.waitFor(/^ready$/m, 180_000);
