@@ -465,6 +465,7 @@ async function onHost(run: Run, grant: HostGrant, interrupted: Promise<never>): 
     throw err;
   }
   status.workspace = plan.workspace;
+  status.jobDir = plan.jobDir;
   if (plan.commit) status.commit = plan.commit;
   plan.steps.forEach((step, i) => (status.steps[i].command = step.command));
   run.changed();
