@@ -110,7 +110,11 @@ export default {
   collectCoverageFrom: SOURCE_ROOMS.map((room) => `<rootDir>/${room}/**/*.ts`),
   coverageReporters: ['text', 'text-summary', 'json-summary'],
   // The floor, from the full run's measured 86.6 / 85.1 / 91.4 / 86.6 % (README): a little under it,
-  // as e2e timing moves a few branches from run to run.
-  coverageThreshold: { global: { statements: 85, branches: 84, functions: 90, lines: 85 } },
+  // as e2e timing moves a few branches from run to run. Only for the whole run CI makes: a single
+  // file with --coverage is not held to it.
+  coverageThreshold:
+    process.env.CI === 'true' && !clusterRun
+      ? { global: { statements: 85, branches: 84, functions: 90, lines: 85 } }
+      : undefined,
   coverageDirectory: '<rootDir>/coverage',
 };
