@@ -313,10 +313,18 @@ async function main(): Promise<void> {
     const startAll = async (type: string, input: unknown, workflowId: string) => {
       workflowIds.push(workflowId);
       const handle = await client.workflow.start(type, { workflowId, taskQueue, args: [input] });
+      // A run that asks a question, or waits for a host it can never have (a label no host has), is
+      // cancelled: what counts is what it leaves behind, not how long it would wait.
+      let queuedSince: number | undefined;
       const watcher = setInterval(() => {
         void handle
           .query('status')
-          .then((s) => ((s as { phase?: string }).phase === 'AWAITING_DECISION' ? handle.cancel() : undefined))
+          .then((s) => {
+            const { phase, queueReason } = s as { phase?: string; queueReason?: string | null };
+            queuedSince = phase === 'QUEUED' && queueReason ? (queuedSince ?? Date.now()) : undefined;
+            const stuck = queuedSince !== undefined && Date.now() - queuedSince > 30_000;
+            return phase === 'AWAITING_DECISION' || stuck ? handle.cancel() : undefined;
+          })
           .catch(() => undefined);
       }, 1_000);
       await handle.result().catch(() => undefined);
