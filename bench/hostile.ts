@@ -316,8 +316,10 @@ async function main(): Promise<void> {
       // A run that asks a question, or waits for a host it can never have (a label no host has), is
       // cancelled: what counts is what it leaves behind, not how long it would wait.
       let queuedSince: number | undefined;
-      const watcher = setInterval(() => {
-        void handle
+      // One query at a time, and the last one awaited: none may outlive the connection.
+      let asking: Promise<unknown> | undefined;
+      const ask = () =>
+        handle
           .query('status')
           .then((s) => {
             const { phase, queueReason } = s as { phase?: string; queueReason?: string | null };
@@ -325,10 +327,14 @@ async function main(): Promise<void> {
             const stuck = queuedSince !== undefined && Date.now() - queuedSince > 30_000;
             return phase === 'AWAITING_DECISION' || stuck ? handle.cancel() : undefined;
           })
-          .catch(() => undefined);
+          .catch(() => undefined)
+          .finally(() => (asking = undefined));
+      const watcher = setInterval(() => {
+        asking ??= ask();
       }, 1_000);
       await handle.result().catch(() => undefined);
       clearInterval(watcher);
+      await asking;
     };
     await Promise.all([
       ...inputs.map((input, i) => startAll('pipeline', input, `pipeline-hostile-${i}`)),
