@@ -73,9 +73,14 @@ export function composeProjectArgs(target: ComposeTarget): string[] {
   ];
 }
 
-/** `docker compose [-p …] [-f …] build <service>`. */
+/**
+ * `docker compose [-p …] [-f …] build <service>`. The v1 client (`docker-compose`, the classic
+ * builder) keeps the intermediate containers of a failed build unless told `--force-rm`; v2 builds
+ * with BuildKit, which leaves none and has no such option.
+ */
 export function composeBuildArgv(target: ComposeTarget): string[] {
-  return [...target.prefix, ...composeProjectArgs(target), 'build', target.service];
+  const v1 = target.prefix.length === 0;
+  return [...target.prefix, ...composeProjectArgs(target), 'build', ...(v1 ? ['--force-rm'] : []), target.service];
 }
 
 /** `docker compose [-p …] [-f …] run --rm -T --name … --label … -e … <service> bash -lc <command>`. */

@@ -139,10 +139,17 @@ describe('the Compose project of a workspace', () => {
       '-f',
       '/state/jobs/r/compose/1-docker-compose.yml',
       'build',
+      '--force-rm',
       'runner',
     ]);
     const run = composeRunArgv({ ...target, name: 'n', labels: [], env: [], command: 'true' });
     expect(run.slice(0, 9)).toEqual(composeBuildArgv(target).slice(0, 8).concat('run'));
+  });
+
+  test('a failed v1 build leaves no intermediate container (--force-rm); v2 builds with BuildKit', () => {
+    const target = { prefix: [], files: [], service: 'runner' };
+    expect(composeBuildArgv(target)).toEqual(['build', '--force-rm', 'runner']);
+    expect(composeBuildArgv({ ...target, prefix: ['compose'] })).toEqual(['compose', 'build', 'runner']);
   });
 });
 

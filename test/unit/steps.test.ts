@@ -9,7 +9,7 @@ describe('compose argv', () => {
 
   test('build: the files, then build <service>', () => {
     expect(composeBuildArgv(target)).toEqual(['compose', '-f', 'a.yml', '-f', 'b.yml', 'build', 'runner']);
-    expect(composeBuildArgv({ ...target, prefix: [], files: [] })).toEqual(['build', 'runner']);
+    expect(composeBuildArgv({ ...target, prefix: [], files: [] })).toEqual(['build', '--force-rm', 'runner']);
   });
 
   test('run: a named one-off container with labels and variables, the command one argument of bash -lc', () => {
