@@ -135,28 +135,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
         for (const { view, ts: known } of args.messages) {
           const key = String(view.key);
           const shown = renderChatTurn(view, { runUrl: runUrl(config, view.conversationId), redact });
-          let ts: string | null = known ?? posted[key] ?? null;
-          if (ts) {
-            try {
-              await client.chat.update({ channel, ts, text: shown.text, blocks: shown.blocks });
-            } catch (err) {
-              if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
-              ts = null;
-            }
-          }
-          if (!ts) {
-            const answer = await client.chat.postMessage({
-              channel,
-              thread_ts: threadTs,
-              text: shown.text,
-              blocks: shown.blocks,
-              unfurl_links: false,
-              unfurl_media: false,
-            });
-            if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
-            ts = answer.ts;
-          }
-          posted[key] = ts;
+          posted[key] = await updateOrPost(client, channel, known ?? posted[key] ?? null, shown, threadTs);
           ctx.heartbeat({ posted, endPosted: false } satisfies ChatReportProgress);
         }
         if (args.end && !progress.endPosted) {
@@ -187,22 +166,11 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
           unfurl_media: false,
         });
 
-      let ts = args.messageTs ?? progress.ts ?? null;
+      const known = args.messageTs ?? progress.ts ?? null;
+      let ts: string;
       try {
-        if (ts) {
-          try {
-            await client.chat.update({ channel, ts, text: shown.text, blocks: shown.blocks });
-          } catch (err) {
-            if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
-            ts = null;
-          }
-        }
-        if (!ts) {
-          const posted = await post(args.target.threadTs, shown);
-          if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
-          ts = posted.ts;
-          ctx.heartbeat({ ts, repliesPosted: 0 } satisfies ReportProgress);
-        }
+        ts = await updateOrPost(client, channel, known, shown, args.target.threadTs);
+        if (ts !== known) ctx.heartbeat({ ts, repliesPosted: 0 } satisfies ReportProgress);
         for (let i = progress.repliesPosted ?? 0; i < args.replies.length; i++) {
           await post(args.target.threadTs ?? ts, renderStepFailure(args.replies[i], { redact }));
           ctx.heartbeat({ ts, repliesPosted: i + 1 } satisfies ReportProgress);
@@ -213,6 +181,37 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
       return { channel, ts };
     },
   };
+}
+
+/**
+ * Shows `message` in the message `ts` (edited in place) or, when there is none yet or it was
+ * deleted, in a new one; returns the ts it is in.
+ */
+async function updateOrPost(
+  client: WebClient,
+  channel: string,
+  ts: string | null,
+  message: SlackMessage,
+  threadTs: string | undefined,
+): Promise<string> {
+  if (ts) {
+    try {
+      await client.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
+      return ts;
+    } catch (err) {
+      if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
+    }
+  }
+  const posted = await client.chat.postMessage({
+    channel,
+    thread_ts: threadTs,
+    text: message.text,
+    blocks: message.blocks,
+    unfurl_links: false,
+    unfurl_media: false,
+  });
+  if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
+  return posted.ts;
 }
 
 function platformError(err: unknown): string | undefined {
