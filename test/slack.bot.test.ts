@@ -4,6 +4,7 @@
  * `runStep` and `completePrompt` are scripted (no Docker, no LLM). The status messages asserted
  * on are posted by the workflows themselves through the `reportToSlack` activity.
  */
+import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
@@ -1012,6 +1013,59 @@ describe('Slack bot start-up and the reportToSlack activity', () => {
           }),
         /Socket Mode did not connect .*invalid_auth/,
       );
+    },
+    LIMIT,
+  );
+
+  test(
+    'reportToSlack edits its message in place, and posts a new one when someone deleted it',
+    async () => {
+      const { reportToSlack } = createSlackActivities({
+        config: withEnv(worker.config, { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl }),
+      });
+      const threadTs = fake.sendMessage({ channel: 'C0REPOST', text: 'a thread' }).ts;
+      const status = (goal: string): PipelineStatus => ({
+        id: 'pipeline-repost1',
+        kind: 'pipeline',
+        phase: 'RUNNING',
+        goal,
+        requestedBy: ALICE,
+        queuePosition: null,
+        steps: [],
+        error: null,
+        workspace: null,
+        onFailure: 'fail',
+        pendingDecision: null,
+        decisions: [],
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        slackMessage: null,
+      });
+      const report = (goal: string, messageTs: string | null) =>
+        new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run(reportToSlack, {
+          target: { channel: 'C0REPOST', threadTs },
+          status: status(goal),
+          messageTs,
+          replies: [],
+        }) as Promise<{ ts: string }>;
+      const first = await report('first words', null);
+      const edited = await report('second words', first.ts);
+      assert.equal(edited.ts, first.ts);
+      const [message] = fake.botMessages('C0REPOST', threadTs);
+      assert.equal(message.versions.length, 2);
+      // Someone deletes the status message (through Slack's own API, as a person's client would).
+      await new WebClient(fake.botToken, { slackApiUrl: fake.apiUrl }).chat.delete({
+        channel: 'C0REPOST',
+        ts: first.ts,
+      });
+      const reposted = await report('third words', first.ts);
+      assert.notEqual(reposted.ts, first.ts);
+      const shown = fake.botMessages('C0REPOST', threadTs);
+      assert.deepEqual(
+        shown.map((m) => m.ts),
+        [reposted.ts],
+      );
+      assert.match(JSON.stringify(shown[0].blocks), /third words/);
     },
     LIMIT,
   );
