@@ -140,7 +140,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
         }
         if (args.end && !progress.endPosted) {
           const shown = renderChatEnd(args.end, { runUrl: runUrl(config, args.end.conversationId), redact });
-          await client.chat.postMessage({ channel, thread_ts: threadTs, text: shown.text, blocks: shown.blocks });
+          await postIn(client, channel, threadTs, shown);
           ctx.heartbeat({ posted, endPosted: true } satisfies ChatReportProgress);
         }
       } catch (err) {
@@ -156,23 +156,13 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
       const { channel } = args.target;
       const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
 
-      const post = (threadTs: string | undefined, message: SlackMessage) =>
-        client.chat.postMessage({
-          channel,
-          thread_ts: threadTs,
-          text: message.text,
-          blocks: message.blocks,
-          unfurl_links: false,
-          unfurl_media: false,
-        });
-
       const known = args.messageTs ?? progress.ts ?? null;
       let ts: string;
       try {
         ts = await updateOrPost(client, channel, known, shown, args.target.threadTs);
         if (ts !== known) ctx.heartbeat({ ts, repliesPosted: 0 } satisfies ReportProgress);
         for (let i = progress.repliesPosted ?? 0; i < args.replies.length; i++) {
-          await post(args.target.threadTs ?? ts, renderStepFailure(args.replies[i], { redact }));
+          await postIn(client, channel, args.target.threadTs ?? ts, renderStepFailure(args.replies[i], { redact }));
           ctx.heartbeat({ ts, repliesPosted: i + 1 } satisfies ReportProgress);
         }
       } catch (err) {
@@ -202,7 +192,14 @@ async function updateOrPost(
       if (!MESSAGE_GONE.has(platformError(err) ?? '')) throw err;
     }
   }
-  const posted = await client.chat.postMessage({
+  const posted = await postIn(client, channel, threadTs, message);
+  if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
+  return posted.ts;
+}
+
+/** A new message in `channel` (in the thread `threadTs`, if any), without link previews. */
+function postIn(client: WebClient, channel: string, threadTs: string | undefined, message: SlackMessage) {
+  return client.chat.postMessage({
     channel,
     thread_ts: threadTs,
     text: message.text,
@@ -210,8 +207,6 @@ async function updateOrPost(
     unfurl_links: false,
     unfurl_media: false,
   });
-  if (!posted.ts) throw new Error('chat.postMessage answered without a ts');
-  return posted.ts;
 }
 
 function platformError(err: unknown): string | undefined {
