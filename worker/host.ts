@@ -83,7 +83,8 @@ export interface HostAgent {
   stop(): Promise<void>;
 }
 
-const SWEEP_EVERY_MS = 60_000;
+/** A build host's runs move to other hosts when it is lost: what they left is looked for every minute. */
+export const HOST_SWEEP_EVERY_MS = 60_000;
 
 /** Starts heartbeats and the periodic sweep; `stop()` ends both (the registry notices the silence). */
 export function startHostAgent(opts: HostAgentOptions): HostAgent {
@@ -122,7 +123,7 @@ export function startHostAgent(opts: HostAgentOptions): HostAgent {
   const beating = serialized(() => beat());
   const sweeping = serialized(sweep);
   const heartbeats = setInterval(() => void (stopped || beating.run()), intervalMs);
-  const sweeps = setInterval(() => void (stopped || sweeping.run()), SWEEP_EVERY_MS);
+  const sweeps = setInterval(() => void (stopped || sweeping.run()), HOST_SWEEP_EVERY_MS);
 
   return {
     beat: () => beating.run(),

@@ -32,8 +32,8 @@ import {
 import { DEFAULT_TASK_QUEUE, INTERNAL_ID, WORKFLOW_TYPES, hostTaskQueue } from '../core/contract.js';
 import { containerOwner } from '../activities/owner.js';
 import type { ContainerOwner } from '../docker/index.js';
-import { startOrphanSweeps, sweepOrphanContainers } from './sweep.js';
-import { startHostAgent, sweepCheckouts, type HostAgent } from './host.js';
+import { DEFAULT_SWEEP_EVERY_MS, startOrphanSweeps, sweepOrphanContainers } from './sweep.js';
+import { HOST_SWEEP_EVERY_MS, startHostAgent, sweepCheckouts, type HostAgent } from './host.js';
 import { workflowBundle } from './bundle.js';
 import type { pruneJobsWorkflow, PruneJobsInput } from '../workflows/retention.js';
 import { SEARCH_ATTRIBUTES } from './devserver.js';
@@ -205,13 +205,17 @@ export async function createPocWorker({
   };
 }
 
-/** Heartbeats into the registry and the periodic sweep of this worker as a build host. */
+/**
+ * Heartbeats into the registry and the periodic sweep of this worker as a build host: its
+ * checkouts and — unless `owner` is null because the worker's own orphan sweep already covers
+ * them (startWorker) — its containers.
+ */
 export function startBuildHost(
   client: Client,
   config: PocConfig,
   checkEngine: () => Promise<string | null> = engineProblem,
   log: (msg: string) => void = () => undefined,
-  owner: () => Promise<ContainerOwner> = containerOwner(client, config),
+  owner: (() => Promise<ContainerOwner>) | null = containerOwner(client, config),
 ): HostAgent {
   return startHostAgent({
     client,
@@ -220,7 +224,7 @@ export function startBuildHost(
     hostQueue: hostTaskQueue(config.taskQueue, config.host.name),
     checkEngine,
     sweep: async () => {
-      await sweepOrphanContainers(client, await owner(), log, config.host.name);
+      if (owner) await sweepOrphanContainers(client, await owner(), log, config.host.name);
       await sweepCheckouts(client, config.host, log);
     },
     log,
@@ -353,8 +357,14 @@ export async function startWorker({
   const host = config.host.slots > 0 ? config.host.name : undefined;
   // A restarted host is heard again at once, before the slow parts (the sweep, bundling the workflows):
   // back within its timeout, its runs stay where they are.
-  const agent = host ? startBuildHost(client, config, engineProblem, log, owner) : undefined;
-  const sweeps = startOrphanSweeps(client, owner, { everyMs: sweepEveryMs, log, host });
+  // One periodic container sweep per worker (a host's runs move, so a host sweeps more often);
+  // the host agent's own sweep keeps to the checkouts.
+  const agent = host ? startBuildHost(client, config, engineProblem, log, null) : undefined;
+  const sweeps = startOrphanSweeps(client, owner, {
+    everyMs: sweepEveryMs ?? (host ? HOST_SWEEP_EVERY_MS : DEFAULT_SWEEP_EVERY_MS),
+    log,
+    host,
+  });
   try {
     await agent?.beat();
     await sweeps.first;
