@@ -7,7 +7,7 @@
  * next attempt continues from there instead of posting twice.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
+import type { ErrorCode, LogLevel, WebAPICallError, WebClient } from '@slack/web-api';
 import { runUrl, secretValues, type PocConfig } from '../core/config.js';
 import {
   SLACK_FAILURE_TYPES,
@@ -20,6 +20,7 @@ import {
 import { renderRunStatus, renderStepFailure, type SlackMessage } from '../render/slack.js';
 import { renderChatEnd, renderChatTurn } from '../render/chat.js';
 import { createRedactor } from '../core/redact.js';
+import { loadOnce } from '../core/load-once.js';
 
 export interface ReportArgs {
   target: SlackTarget;
@@ -89,11 +90,23 @@ interface ReportProgress {
   repliesPosted?: number;
 }
 
+/**
+ * The Slack SDK is loaded when a run first reports: a worker that never talks to Slack never holds
+ * it in memory. Its error codes, by value, so that reading an error needs no SDK.
+ */
+const slackSdk = loadOnce(() => import('@slack/web-api'));
+const SLACK_ERROR_CODES = {
+  platform: 'slack_webapi_platform_error',
+  rateLimited: 'slack_webapi_rate_limited_error',
+  http: 'slack_webapi_http_error',
+} as const satisfies Record<string, `${ErrorCode}`>;
+const SDK_LOG_LEVEL: `${LogLevel.ERROR}` = 'error';
+
 export function createSlackActivities({ config }: { config: PocConfig }) {
   const redact = createRedactor({ ...process.env, ...secretValues(config) });
   let cached: { key: string; client: WebClient } | undefined;
 
-  function webClient(): WebClient {
+  async function webClient(): Promise<WebClient> {
     const token = config.slack.botToken;
     if (!token) {
       throw ApplicationFailure.nonRetryable(
@@ -105,6 +118,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
     const url = config.slack.apiUrl;
     const key = `${token}\u0000${url ?? ''}`;
     if (cached?.key !== key) {
+      const { WebClient } = await slackSdk();
       cached = {
         key,
         client: new WebClient(token, {
@@ -113,7 +127,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
           // blips and 429s (it waits the Retry-After itself).
           retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
           timeout: 10_000,
-          logLevel: LogLevel.ERROR,
+          logLevel: SDK_LOG_LEVEL as LogLevel,
         }),
       };
     }
@@ -129,7 +143,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
       const ctx = Context.current();
       const progress = (ctx.info.heartbeatDetails as ChatReportProgress | undefined) ?? {};
       const posted: Record<string, string> = { ...progress.posted };
-      const client = webClient();
+      const client = await webClient();
       const { channel, threadTs } = args.target;
       try {
         for (const { view, ts: known } of args.messages) {
@@ -152,7 +166,7 @@ export function createSlackActivities({ config }: { config: PocConfig }) {
     async reportToSlack(args: ReportArgs): Promise<{ channel: string; ts: string }> {
       const ctx = Context.current();
       const progress = (ctx.info.heartbeatDetails as ReportProgress | undefined) ?? {};
-      const client = webClient();
+      const client = await webClient();
       const { channel } = args.target;
       const shown = renderRunStatus(args.status, { runUrl: runUrl(config, args.status.id), redact });
 
@@ -211,7 +225,7 @@ function postIn(client: WebClient, channel: string, threadTs: string | undefined
 
 function platformError(err: unknown): string | undefined {
   const e = err as WebAPICallError;
-  return e?.code === ErrorCode.PlatformError ? String(e.data?.error ?? '') : undefined;
+  return e?.code === SLACK_ERROR_CODES.platform ? String(e.data?.error ?? '') : undefined;
 }
 
 /** Slack's error, as a Temporal failure that says whether another attempt can help. */
@@ -232,7 +246,7 @@ export function toSlackFailure(err: unknown, redact: (text: string) => string = 
     }
     return ApplicationFailure.retryable(message, SLACK_FAILURE_TYPES.unavailable);
   }
-  if (e?.code === ErrorCode.RateLimitedError && typeof e.retryAfter === 'number') {
+  if (e?.code === SLACK_ERROR_CODES.rateLimited && typeof e.retryAfter === 'number') {
     return ApplicationFailure.create({
       message,
       type: SLACK_FAILURE_TYPES.unavailable,
@@ -240,7 +254,7 @@ export function toSlackFailure(err: unknown, redact: (text: string) => string = 
     });
   }
   if (
-    e?.code === ErrorCode.HTTPError &&
+    e?.code === SLACK_ERROR_CODES.http &&
     typeof e.statusCode === 'number' &&
     e.statusCode >= 400 &&
     e.statusCode < 500 &&

@@ -2,7 +2,8 @@
  * Anthropic through the official SDK. ANTHROPIC_BASE_URL is without `/v1`. Always streamed:
  * input tokens from `message_start`, output tokens and stop reason from `message_delta`.
  */
-import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import type * as AnthropicSdkModule from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type {
   ContentBlockParam,
   MessageCreateParamsStreaming,
@@ -17,6 +18,8 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
+  knowTimeoutError,
+  loadOnce,
   missingKey,
   normalizeFinishReason,
   parseToolArguments,
@@ -31,6 +34,14 @@ const OFFICIAL_BASE_URL = 'https://api.anthropic.com';
 /** The API requires `max_tokens`; this is what a prompt without `maxTokens` may use. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
+type AnthropicSdk = typeof AnthropicSdkModule;
+/** The SDK, loaded on first use; its timeout error class is known to fromOtherError from then on. */
+export const anthropicSdk = loadOnce(async (): Promise<AnthropicSdk> => {
+  const sdk = await import('@anthropic-ai/sdk');
+  knowTimeoutError(sdk.APIConnectionTimeoutError);
+  return sdk;
+});
+
 export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hooks: ProviderHooks = {}): LlmProvider {
   const configuredUrl = anthropic.baseUrl;
   const settings: BackendSettings = {
@@ -43,15 +54,18 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hoo
   if (!apiKey) throw missingKey(settings);
   // An explicit key keeps the SDK from its own credential chain (profiles, token files);
   // a null base URL keeps it from reading process.env instead of our config.
-  const client = new Anthropic({
+  const options: ConstructorParameters<typeof Anthropic>[0] = {
     apiKey,
     baseURL: configuredUrl ?? null,
     maxRetries: 0,
     fetch: watchedFetch(hooks.onBytes),
     logLevel: anthropic.sdkLog ? undefined : 'off',
-  });
+  };
+  let connected: Promise<{ sdk: AnthropicSdk; client: Anthropic }> | undefined;
+  const connect = () => (connected ??= anthropicSdk().then((sdk) => ({ sdk, client: new sdk.default(options) })));
 
-  const toLlmError = (err: unknown, model: string | undefined, signal?: AbortSignal) => {
+  const toLlmError = (sdk: AnthropicSdk, err: unknown, model: string | undefined, signal?: AbortSignal) => {
+    const { APIConnectionError, APIError, APIUserAbortError } = sdk;
     if (signal?.aborted || err instanceof APIUserAbortError) return cancelled('anthropic');
     if (err instanceof APIError && !(err instanceof APIConnectionError)) {
       const body = err.error as { error?: { message?: unknown; type?: string } } | undefined;
@@ -88,6 +102,7 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hoo
     let outputTokens = 0;
     // Tool use blocks by their index: id and name at the block's start, the input as JSON fragments.
     const calls = new Map<number, { id: string; name: string; json: string }>();
+    const { sdk, client } = await connect();
     try {
       const stream = await client.messages.create(params, { signal });
       for await (const event of stream) {
@@ -128,7 +143,7 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hoo
         }
       }
     } catch (err) {
-      throw toLlmError(err, model, signal);
+      throw toLlmError(sdk, err, model, signal);
     }
     // The SDK ends an aborted stream quietly: without this check a cancelled answer would look complete.
     if (signal?.aborted) throw cancelled('anthropic');
@@ -146,12 +161,13 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hoo
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {
+    const { sdk, client } = await connect();
     try {
       const ids: string[] = [];
       for await (const model of client.models.list({}, { signal })) ids.push(model.id);
       return ids;
     } catch (err) {
-      throw toLlmError(err, undefined, signal);
+      throw toLlmError(sdk, err, undefined, signal);
     }
   }
 

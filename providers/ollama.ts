@@ -3,7 +3,6 @@
  * abort signal, so both come in here: the host explicitly, the signal through the `fetch` it
  * calls (which also lets us read `retry-after` off the response, which the SDK drops).
  */
-import { Ollama } from 'ollama';
 import type { Message, Tool } from 'ollama';
 import type { ChatToolCall } from '../core/contract.js';
 import type { LlmSettings } from '../core/config.js';
@@ -14,6 +13,7 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
+  loadOnce,
   normalizeFinishReason,
   type BackendSettings,
   watchedFetch,
@@ -22,6 +22,8 @@ import {
 } from './shared.js';
 
 export { OLLAMA_DEFAULT_HOST } from '../core/config.js';
+
+const ollamaSdk = loadOnce(() => import('ollama'));
 
 /** What the SDK throws for an HTTP error (`ResponseError`); matched by shape, it is not exported. */
 interface OllamaResponseError extends Error {
@@ -42,7 +44,8 @@ export function createOllamaProvider(ollama: LlmSettings['ollama'], hooks: Provi
   const settings: BackendSettings = { backend: 'ollama', urlVariable: 'OLLAMA_HOST', baseUrl: host };
 
   /** A client per call: its `fetch` carries that call's signal and keeps the last response's headers. */
-  function clientFor(signal?: AbortSignal) {
+  async function clientFor(signal?: AbortSignal) {
+    const { Ollama } = await ollamaSdk();
     const seen: { headers?: Headers } = {};
     const fetchWithSignal: typeof fetch = async (input, init) => {
       const signals = [init?.signal, signal].filter((s): s is AbortSignal => !!s);
@@ -68,7 +71,7 @@ export function createOllamaProvider(ollama: LlmSettings['ollama'], hooks: Provi
   };
 
   const exchange: Exchange = async function* ({ model, messages, system, tools, maxTokens, temperature, signal }) {
-    const { ollama, seen } = clientFor(signal);
+    const { ollama, seen } = await clientFor(signal);
     const options: { num_predict?: number; temperature?: number } = {};
     if (maxTokens !== undefined) options.num_predict = maxTokens;
     if (temperature !== undefined) options.temperature = temperature;
@@ -134,7 +137,7 @@ export function createOllamaProvider(ollama: LlmSettings['ollama'], hooks: Provi
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {
-    const { ollama, seen } = clientFor(signal);
+    const { ollama, seen } = await clientFor(signal);
     try {
       const { models } = await ollama.list();
       return models.map((m) => m.name || m.model);

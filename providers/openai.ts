@@ -3,7 +3,8 @@
  * OPENAI_BASE_URL includes `/v1`. Always streamed, usage from the final chunk
  * (`stream_options.include_usage`).
  */
-import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import type * as OpenAiSdkModule from 'openai';
+import type OpenAI from 'openai';
 import type {
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
@@ -16,6 +17,8 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
+  knowTimeoutError,
+  loadOnce,
   missingKey,
   normalizeFinishReason,
   parseToolArguments,
@@ -27,6 +30,14 @@ import {
 } from './shared.js';
 
 const OFFICIAL_BASE_URL = 'https://api.openai.com/v1';
+
+type OpenAiSdk = typeof OpenAiSdkModule;
+/** The SDK, loaded on first use; its timeout error class is known to fromOtherError from then on. */
+export const openAiSdk = loadOnce(async (): Promise<OpenAiSdk> => {
+  const sdk = await import('openai');
+  knowTimeoutError(sdk.APIConnectionTimeoutError);
+  return sdk;
+});
 
 function hostOf(url: string): string | undefined {
   try {
@@ -48,7 +59,7 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
   const apiKey = openai.apiKey;
   if (!apiKey) throw missingKey(settings);
   // Every setting comes from our config, never from the SDK's own look into process.env (null = unset).
-  const client = new OpenAI({
+  const options: ConstructorParameters<typeof OpenAI>[0] = {
     apiKey,
     baseURL: configuredUrl ?? null,
     organization: openai.orgId ?? null,
@@ -58,9 +69,12 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
     fetch: watchedFetch(hooks.onBytes),
     // Our errors say what went wrong; the SDK's console lines would only repeat it.
     logLevel: openai.sdkLog ? undefined : 'off',
-  });
+  };
+  let connected: Promise<{ sdk: OpenAiSdk; client: OpenAI }> | undefined;
+  const connect = () => (connected ??= openAiSdk().then((sdk) => ({ sdk, client: new sdk.default(options) })));
 
-  const toLlmError = (err: unknown, model: string | undefined, signal?: AbortSignal) => {
+  const toLlmError = (sdk: OpenAiSdk, err: unknown, model: string | undefined, signal?: AbortSignal) => {
+    const { APIConnectionError, APIError, APIUserAbortError } = sdk;
     if (signal?.aborted) return cancelled('openai');
     if (err instanceof APIError && !(err instanceof APIConnectionError) && !(err instanceof APIUserAbortError)) {
       const body = err.error as { message?: unknown; type?: string; code?: string } | undefined;
@@ -99,6 +113,7 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
     let outputTokens = 0;
     // Tool calls arrive in pieces, keyed by their index: the id and name first, the arguments in fragments.
     const calls = new Map<number, { id: string; name: string; args: string }>();
+    const { sdk, client } = await connect();
     try {
       const stream = await client.chat.completions.create(params, { signal });
       for await (const chunk of stream) {
@@ -120,7 +135,7 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
         }
       }
     } catch (err) {
-      throw toLlmError(err, model, signal);
+      throw toLlmError(sdk, err, model, signal);
     }
     // The SDK ends an aborted stream quietly: without this check a cancelled answer would look complete.
     if (signal?.aborted) throw cancelled('openai');
@@ -142,12 +157,13 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
   };
 
   async function listModels(signal?: AbortSignal): Promise<string[]> {
+    const { sdk, client } = await connect();
     try {
       const ids: string[] = [];
       for await (const model of client.models.list({ signal })) ids.push(model.id);
       return ids;
     } catch (err) {
-      throw toLlmError(err, undefined, signal);
+      throw toLlmError(sdk, err, undefined, signal);
     }
   }
 

@@ -3,9 +3,8 @@
  * parsing, and `complete`/`stream` built on one streamed exchange, so every call streams (no
  * header timeout can cut a long answer) whichever method the caller picked.
  */
-import { APIConnectionTimeoutError as AnthropicConnectionTimeoutError } from '@anthropic-ai/sdk';
-import { APIConnectionTimeoutError as OpenAiConnectionTimeoutError } from 'openai';
 import type { ChatToolCall, LlmBackend } from '../core/contract.js';
+export { loadOnce } from '../core/load-once.js';
 import {
   LlmError,
   type Completion,
@@ -14,6 +13,13 @@ import {
   type ConversationRequest,
   type LlmProvider,
 } from './types.js';
+
+/** The SDKs' connection-timeout error classes, known once each SDK is loaded (see loadOnce). */
+const timeoutErrorClasses = new Set<abstract new (...args: never[]) => Error>();
+
+export function knowTimeoutError(errorClass: abstract new (...args: never[]) => Error): void {
+  timeoutErrorClasses.add(errorClass);
+}
 
 /** What a finished stream tells besides its text. */
 export interface StreamEnd {
@@ -306,7 +312,7 @@ export function fromOtherError(settings: BackendSettings, err: unknown, signal?:
     code?.includes('TIMEOUT') ||
     code === 'ETIMEDOUT' ||
     // By class: OpenAI's SDK names its timeout plain `Error`.
-    chain.some((e) => e instanceof OpenAiConnectionTimeoutError || e instanceof AnthropicConnectionTimeoutError)
+    chain.some((e) => [...timeoutErrorClasses].some((errorClass) => e instanceof errorClass))
   ) {
     return new LlmError(
       'retryable',

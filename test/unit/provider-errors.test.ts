@@ -23,6 +23,8 @@ import {
   type HttpFailure,
 } from '../../providers/shared.js';
 import { LlmError, type LlmErrorKind } from '../../providers/types.js';
+import { anthropicSdk } from '../../providers/anthropic.js';
+import { openAiSdk } from '../../providers/openai.js';
 
 const OPENAI: BackendSettings = {
   backend: 'openai',
@@ -345,6 +347,11 @@ describe('fromHttpStatus', () => {
 });
 
 describe('fromOtherError', () => {
+  // The SDKs load on a provider's first call; from then on their timeout classes are recognised.
+  beforeAll(async () => {
+    await Promise.all([openAiSdk(), anthropicSdk()]);
+  });
+
   const servers: net.Server[] = [];
   /** A 127.0.0.1 server that does `onData` to each connection once the request arrives. */
   async function server(onData: (socket: net.Socket) => void): Promise<string> {
