@@ -113,7 +113,7 @@ export function tuning(worker: WorkerTuning) {
   return {
     maxConcurrentActivityTaskExecutions: worker.maxActivities,
     maxConcurrentWorkflowTaskExecutions: worker.maxWorkflowTasks,
-    maxCachedWorkflows: worker.maxCachedWorkflows,
+    ...(worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: worker.maxCachedWorkflows } : {}),
     // The SDK wants 2 ≤ polls ≤ slots.
     maxConcurrentWorkflowTaskPolls: Math.min(Math.max(2, worker.workflowTaskPolls), worker.maxWorkflowTasks),
     maxConcurrentActivityTaskPolls: Math.min(worker.activityTaskPolls, worker.maxActivities),

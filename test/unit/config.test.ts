@@ -130,7 +130,7 @@ describe('loadConfig', () => {
     expect(config.worker).toEqual({
       maxActivities: 500,
       maxWorkflowTasks: 100,
-      maxCachedWorkflows: 2000,
+      maxCachedWorkflows: undefined,
       workflowTaskPolls: 10,
       activityTaskPolls: 10,
       nonStickyPollRatio: 0.2,
