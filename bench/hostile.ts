@@ -1,6 +1,10 @@
 /**
  * The worker under hostile load, against a real dev server, a real Docker engine and a real
- * worker process (its memory measured from /proc):
+ * worker process (its memory measured from /proc). The worker is `poc worker` as it ships: this
+ * repository packed, the tarball installed into an empty folder, `node_modules/.bin/poc worker`
+ * started (its first line sets the V8 and malloc sizes; plain node, no tsx). Its memory is measured
+ * again for `cli/poc.js worker` from this clone (the TypeScript sources through tsx), in a row of
+ * its own.
  *
  *   - ingest: a step printing BENCH_FLOOD_MB MB without a newline, through the worker, against the
  *     same `docker compose run` read and thrown away by a plain loop in this process (baseline);
@@ -21,6 +25,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { Client, Connection } from '@temporalio/client';
 import { getPipelineStatus, startLlm, startPipeline, type PipelineStatus } from '../client/index.js';
@@ -31,7 +36,8 @@ import { startFakeLlm } from '../test/support/fake-llm.js';
 import { startFakeSlack } from '../test/support/fake-slack.js';
 import { CONTAINER_CANARY, hostileIds, hostileInputs } from '../test/support/hostile.js';
 import { ensureBashImage, fixtureWorkspace } from '../test/support/images.js';
-import { startTsx, type Child } from '../test/support/processes.js';
+import { packAndInstall } from '../test/support/package.js';
+import { startProcess } from '../test/support/processes.js';
 import { freePort } from '../test/support/temporal.js';
 
 const size = (name: string, fallback: number) =>
@@ -42,6 +48,7 @@ const PROMPTS = size('BENCH_PROMPTS', 500);
 const STREAM_SECONDS = size('BENCH_STREAM_SECONDS', 120);
 const HOSTILE = size('BENCH_HOSTILE', 300);
 const MiB = 1024 * 1024;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Resident memory of a process now (VmRSS), in MiB. */
 function rssMiB(pid: number): number {
@@ -121,24 +128,38 @@ async function main(): Promise<void> {
       DATABASE_URL: `postgres://app:pw-${crypto.randomBytes(8).toString('hex')}@db/app`,
     };
     const dotenvSecret = `dotenv-${crypto.randomBytes(12).toString('hex')}`;
-    const taskQueue = `bench-hostile-${crypto.randomUUID().slice(0, 8)}`;
     const jobsDir = path.join(dir, 'jobs');
-    const worker: Child = startTsx('test/support/worker-process.ts', {
-      ...planted,
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_API_URL: slack.apiUrl,
-      TEMPORAL_ADDRESS: devServer.address,
-      POC_TASK_QUEUE: taskQueue,
-      POC_JOBS_DIR: jobsDir,
-      POC_LOG_LEVEL: 'WARN',
-      // Every sleeper runs at once: the figure is the worker's memory with that many steps in flight.
-      POC_HOST_SLOTS: String(PIPELINES + 4),
-    });
-    stops.push(() => worker.kill());
-    await worker.waitFor(/^ready$/m, 180_000);
-    const pid = worker.process.pid as number;
-    const run = async (input: Parameters<typeof startPipeline>[1]): Promise<PipelineStatus> => {
+    say('packing and installing the package…');
+    const pkg = await packAndInstall(path.join(dir, 'package'));
+    const workerFolder = path.join(dir, 'worker-cwd'); // no .env of this repository's is read
+    fs.mkdirSync(workerFolder);
+    /** `poc worker`, as installed or from this clone, on a task queue of its own. */
+    const startPocWorker = async (form: 'installed' | 'clone') => {
+      const taskQueue = `bench-hostile-${form}-${crypto.randomUUID().slice(0, 8)}`;
+      const env = {
+        ...planted,
+        OPENAI_BASE_URL: `${llm.url}/v1`,
+        SLACK_BOT_TOKEN: slack.botToken,
+        SLACK_API_URL: slack.apiUrl,
+        TEMPORAL_ADDRESS: devServer.address,
+        POC_TASK_QUEUE: taskQueue,
+        POC_JOBS_DIR: jobsDir,
+        // Every sleeper runs at once: the figure is the worker's memory with that many steps in flight.
+        POC_HOST_SLOTS: String(PIPELINES + 4),
+        NODE_OPTIONS: '',
+      };
+      const child =
+        form === 'installed'
+          ? startProcess(pkg.bin, ['worker'], env, { cwd: workerFolder, name: 'poc worker (installed)' })
+          : startProcess(path.join(root, 'cli', 'poc.js'), ['worker'], env, {
+              cwd: workerFolder,
+              name: 'poc worker (clone)',
+            });
+      stops.push(() => child.kill());
+      await child.waitFor(/worker on .*task queue/, 300_000);
+      return { child, taskQueue, pid: child.process.pid as number };
+    };
+    const run = async (input: Parameters<typeof startPipeline>[1], taskQueue: string): Promise<PipelineStatus> => {
       const { workflowId } = await startPipeline(client, input, { taskQueue });
       await client.workflow
         .getHandle(workflowId)
@@ -146,16 +167,20 @@ async function main(): Promise<void> {
         .catch(() => undefined);
       return getPipelineStatus(client, workflowId);
     };
-
-    // Idle: after one warm-up run, the worker waiting for work.
     const warm = fixtureWorkspace(path.join(dir, 'warm'), { lint: 'true' });
-    await run({ steps: ['lint'], workspace: warm });
-    const idle: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      idle.push(rssMiB(pid));
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const idleMiB = idle.sort((a, b) => a - b)[idle.length >> 1];
+    /** Idle after one warm-up run, the worker waiting for work: the median of 20 readings. */
+    const idleOf = async (pid: number, taskQueue: string) => {
+      await run({ steps: ['lint'], workspace: warm }, taskQueue);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const idle: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        idle.push(rssMiB(pid));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return idle.sort((a, b) => a - b)[idle.length >> 1];
+    };
+    const { child: worker, taskQueue, pid } = await startPocWorker('installed');
+    const idleMiB = await idleOf(pid, taskQueue);
 
     // Ingest: newline-less output through the worker, against a plain reader of the same Compose call.
     const floodCommand = `head -c ${FLOOD_MB * 1_000_000} /dev/zero | tr '\\0' x`;
@@ -176,7 +201,9 @@ async function main(): Promise<void> {
     plain.stdout?.on('data', (chunk: Buffer) => (plainBytes += chunk.length));
     await plain;
     const baselineMs = performance.now() - baselineStarted;
-    const flood = await peakDuring(pid, () => run({ steps: ['flood'], workspace: floodWs, stepTimeoutSeconds: 3_600 }));
+    const flood = await peakDuring(pid, () =>
+      run({ steps: ['flood'], workspace: floodWs, stepTimeoutSeconds: 3_600 }, taskQueue),
+    );
     const floodMs = flood.result.steps[0].durationMs ?? NaN;
     const logged = fs.statSync(flood.result.steps[0].logPath as string).size;
 
@@ -205,61 +232,73 @@ async function main(): Promise<void> {
     const sleepers = Array.from({ length: PIPELINES }, (_, i) =>
       fixtureWorkspace(path.join(dir, `sleep-${i}`), { wait: 'sleep 600' }),
     );
-    const started = await Promise.all(
-      sleepers.map((ws) => startPipeline(client, { steps: ['wait'], workspace: ws }, { taskQueue })),
-    );
-    const busy = await peakDuring(pid, async () => {
-      await until(
-        `${PIPELINES} step containers running`,
-        async () => {
-          const { stdout } = await execa('docker', ['ps', '-q', '--filter', `label=poc.task-queue=${taskQueue}`]);
-          return stdout.split('\n').filter(Boolean).length >= PIPELINES ? true : undefined;
-        },
-        30 * 60_000,
+    const memoryUnderLoad = async (workerPid: number, queue: string) => {
+      const started = await Promise.all(
+        sleepers.map((ws) => startPipeline(client, { steps: ['wait'], workspace: ws }, { taskQueue: queue })),
       );
-      const samples: number[] = [];
-      for (let i = 0; i < 40; i++) {
-        samples.push(rssMiB(pid));
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      return Math.max(...samples);
-    });
-    await Promise.all(started.map(({ workflowId }) => client.workflow.getHandle(workflowId).cancel()));
-    await Promise.all(
-      started.map(({ workflowId }) =>
-        client.workflow
-          .getHandle(workflowId)
-          .result()
-          .catch(() => undefined),
-      ),
-    );
+      const busy = await peakDuring(workerPid, async () => {
+        await until(
+          `${PIPELINES} step containers running`,
+          async () => {
+            const { stdout } = await execa('docker', ['ps', '-q', '--filter', `label=poc.task-queue=${queue}`]);
+            return stdout.split('\n').filter(Boolean).length >= PIPELINES ? true : undefined;
+          },
+          30 * 60_000,
+        );
+        const samples: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          samples.push(rssMiB(workerPid));
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        return Math.max(...samples);
+      });
+      await Promise.all(started.map(({ workflowId }) => client.workflow.getHandle(workflowId).cancel()));
+      await Promise.all(
+        started.map(({ workflowId }) =>
+          client.workflow
+            .getHandle(workflowId)
+            .result()
+            .catch(() => undefined),
+        ),
+      );
 
-    // Memory during many prompts at once.
-    llm.defaultBehaviour = { headersDelayMs: 50, chunks: ['ok'] };
-    const prompts = await peakDuring(pid, () =>
-      Promise.all(
-        Array.from({ length: PROMPTS }, async () => {
-          const { workflowId } = await startLlm(
-            client,
-            { backend: 'openai', model: 'gpt-4o-mini', prompt: 'Say ok' },
-            { taskQueue },
-          );
-          return client.workflow.getHandle(workflowId).result();
-        }),
-      ),
-    );
-    say();
-    say('worker resident memory');
-    say(`  idle (baseline)                          ${idleMiB.toFixed(0)} MiB`);
-    say(
-      `  ${String(PIPELINES).padStart(3)} pipelines running (sleep steps)    ${busy.result.toFixed(0)} MiB ` +
-        `(${(busy.result / idleMiB).toFixed(2)}× idle; goal ≤ 200 MiB: ${busy.result <= 200 ? 'met' : 'NOT met'})`,
-    );
-    say(
-      `  during ${PROMPTS} LLM prompts                 ${prompts.peakMiB.toFixed(0)} MiB ` +
-        `(${(prompts.peakMiB / idleMiB).toFixed(2)}× idle; ` +
-        `goal ≤ 400 MiB: ${prompts.peakMiB <= 400 ? 'met' : 'NOT met'})`,
-    );
+      // Memory during many prompts at once.
+      llm.defaultBehaviour = { headersDelayMs: 50, chunks: ['ok'] };
+      const prompts = await peakDuring(workerPid, () =>
+        Promise.all(
+          Array.from({ length: PROMPTS }, async () => {
+            const { workflowId } = await startLlm(
+              client,
+              { backend: 'openai', model: 'gpt-4o-mini', prompt: 'Say ok' },
+              { taskQueue: queue },
+            );
+            return client.workflow.getHandle(workflowId).result();
+          }),
+        ),
+      );
+      return { busyMiB: busy.result, promptsMiB: prompts.peakMiB };
+    };
+    const sayMemory = (
+      title: string,
+      idle: number,
+      { busyMiB, promptsMiB }: { busyMiB: number; promptsMiB: number },
+    ) => {
+      say();
+      say(`worker resident memory: ${title}`);
+      say(
+        `  idle (baseline)                          ${idle.toFixed(0)} MiB ` +
+          `(goal ≤ 200 MiB: ${idle <= 200 ? 'met' : 'NOT met'})`,
+      );
+      say(
+        `  ${String(PIPELINES).padStart(3)} pipelines running (sleep steps)    ${busyMiB.toFixed(0)} MiB ` +
+          `(${(busyMiB / idle).toFixed(2)}× idle; goal ≤ 200 MiB: ${busyMiB <= 200 ? 'met' : 'NOT met'})`,
+      );
+      say(
+        `  during ${PROMPTS} LLM prompts                 ${promptsMiB.toFixed(0)} MiB ` +
+          `(${(promptsMiB / idle).toFixed(2)}× idle; goal ≤ 400 MiB: ${promptsMiB <= 400 ? 'met' : 'NOT met'})`,
+      );
+    };
+    sayMemory('`node_modules/.bin/poc worker`, the installed package', idleMiB, await memoryUnderLoad(pid, taskQueue));
 
     // Streaming: one answer of STREAM_SECONDS, 10 chunks a second, to the workflow and a Slack message.
     llm.defaultBehaviour = {
@@ -372,6 +411,15 @@ async function main(): Promise<void> {
     say(`  (${dotenvCopies} run folders hold the owner-only copy of the workspace's .env their steps read)`);
     say(
       `leaks found: ${leaks.length}${leaks.length ? ` — ${[...new Set(leaks)].slice(0, 40).join('; ')}` : ''} (goal 0)`,
+    );
+
+    // The same memory figures for `cli/poc.js worker` in this clone (tsx compiles the sources in-process).
+    await worker.kill();
+    const clone = await startPocWorker('clone');
+    sayMemory(
+      '`cli/poc.js worker` in a clone (TypeScript through tsx)',
+      await idleOf(clone.pid, clone.taskQueue),
+      await memoryUnderLoad(clone.pid, clone.taskQueue),
     );
     process.stdout.write(lines.join('\n') + '\n');
   } finally {

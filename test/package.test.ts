@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { getPipelineStatus } from '../client/index.js';
+import { packAndInstall, runIn } from './support/package.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { startTestWorker, tempDir, testServer, type TestServer, type TestWorker } from './support/temporal.js';
 
@@ -25,21 +25,8 @@ let server: TestServer;
 let worker: TestWorker;
 let packedFiles: string[] = [];
 
-/**
- * The environment of a child: no loader the test runner may have put in NODE_OPTIONS, and none of
- * the npm_* variables `npm test` sets (npm_config_local_prefix would point npm at this repository).
- */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'NODE_OPTIONS' || key === 'INIT_CWD' || (/^npm_/i.test(key) && key !== 'npm_config_cache')) continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
 async function run(file: string, args: string[], cwd: string, extra: Record<string, string> = {}) {
-  return execa(file, args, { cwd, env: childEnv(extra), extendEnv: false, reject: false, all: true, timeout: 240_000 });
+  return runIn(file, args, cwd, extra);
 }
 
 beforeAll(async () => {
@@ -52,20 +39,8 @@ beforeAll(async () => {
     });
   })();
   const packing = (async () => {
-    const out = path.join(dir, 'pack');
-    fs.mkdirSync(out);
-    const pack = await run('npm', ['pack', '--pack-destination', out, '--json'], root);
-    if (pack.exitCode !== 0) throw new Error(`npm pack failed:\n${pack.all}`);
-    const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
-    packedFiles = info.files.map((f) => f.path);
-    fs.mkdirSync(consumer);
-    fs.writeFileSync(
-      path.join(consumer, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2),
-    );
-    const tarball = path.join(out, path.basename(info.filename));
-    const install = await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], consumer);
-    if (install.exitCode !== 0) throw new Error(`npm install of the tarball failed:\n${install.all}`);
+    const pkg = await packAndInstall(dir);
+    packedFiles = pkg.packedFiles;
     for (const file of ['start-and-cancel.mjs', 'typed-client.ts', 'tsconfig.json'])
       fs.copyFileSync(path.join(root, 'examples', file), path.join(consumer, file));
   })();

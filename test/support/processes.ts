@@ -1,4 +1,4 @@
-/** Child processes for tests: started with tsx, awaited on a line they print, always killed at the end. */
+/** Child processes for tests (with tsx, or any command): awaited on a line they print, always killed at the end. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +18,19 @@ export interface Child {
 }
 
 export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], {
-    cwd: root,
+  return startProcess(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], env, { name: script });
+}
+
+/** `command` with `args`, from `cwd` (the repository by default), with `env` over this process's environment. */
+export function startProcess(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  { cwd = root, name = path.basename(command) }: { cwd?: string; name?: string } = {},
+): Child {
+  const script = name;
+  const child = spawn(command, args, {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
