@@ -327,7 +327,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     group: 'Worker',
     description:
       "workflows kept in the sticky cache; by default the SDK's share of the worker's heap limit " +
-      '(about 110 under the `poc` command\'s 384 MiB, about 2,300 with a 4 GiB heap)',
+      "(about 110 under the `poc` command's 384 MiB, about 2,300 with a 4 GiB heap)",
     default: 'from the heap limit',
   },
   {
