@@ -54,7 +54,10 @@ function workspace(stepCommands: Record<string, string>, under = root): string {
 }
 
 /** Host `name`; with `disk`, only workspace paths under that folder exist there. */
-async function addHost(name: string, opts: { labels?: string[]; slots?: number; disk?: string } = {}) {
+async function addHost(
+  name: string,
+  opts: { labels?: string[]; slots?: number; disk?: string; timeoutSeconds?: number } = {},
+) {
   const { createPrepareRun } = await import('../activities/workspace.js');
   const realPrepare = createPrepareRun({
     workspace: root,
@@ -68,6 +71,7 @@ async function addHost(name: string, opts: { labels?: string[]; slots?: number; 
     root,
     labels: opts.labels,
     slots: opts.slots,
+    timeoutSeconds: opts.timeoutSeconds,
     env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl },
     overrides: {
       async runStep(args) {
@@ -191,6 +195,40 @@ describe('a fleet of build hosts', () => {
     assert.equal((await status(fourth.workflowId)).phase, 'QUEUED');
     steps.release(second.workflowId, 'lint');
     assert.equal((await result(fourth.workflowId)).phase, 'DONE');
+  });
+
+  test('slots freed together all go to waiting runs at once, even while the registry is busy', async () => {
+    // Two runs end together, so the second release reaches the registry while it still sends the
+    // first one's grant. A release lost there left its slot empty until the registry's next timer
+    // (the host's 60 s timeout here) — never a wait on an event.
+    const chain = await addHost('chain', { slots: 2, labels: ['chain'], timeoutSeconds: 60 });
+    const start = (lint: string) => run({ steps: ['lint'], labels: ['chain'], workspace: workspace({ lint }) });
+    /** Seconds each wait took: for a run to hear it waits, for a freed slot to reach it. */
+    const waits: Record<string, number> = {};
+    const timed = async (what: string, wait: () => Promise<unknown>) => {
+      const since = Date.now();
+      await wait();
+      waits[what] = Math.round((Date.now() - since) / 1000);
+    };
+    for (let round = 0; round < 3; round++) {
+      const held = [await start('hold'), await start('hold')];
+      for (const h of held) await steps.started(h.workflowId, 'lint');
+      const waiting = [await start('ok'), await start('ok')];
+      await timed(`round ${round}: queued`, () =>
+        Promise.all(
+          waiting.map((w) => until(w.workflowId, 'QUEUED with a reason', (s) => Boolean(s.queueReason), 120_000)),
+        ),
+      );
+      for (const h of held) steps.release(h.workflowId, 'lint');
+      await timed(`round ${round}: granted`, () =>
+        Promise.all(waiting.map((w) => until(w.workflowId, 'granted', (s) => s.host === 'chain', 120_000))),
+      );
+      await Promise.all([...held, ...waiting].map((s) => result(s.workflowId)));
+    }
+    // About a second each on a busy machine; a lost signal waits for the timer.
+    expect(Object.entries(waits).filter(([, seconds]) => !(seconds < 20))).toEqual([]);
+    await chain.stop();
+    hosts.delete('chain');
   });
 
   test('a label no host has: the run waits with that reason and starts when a host with it joins', async () => {

@@ -14,6 +14,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -77,6 +78,11 @@ export async function hostRegistryWorkflow(initial?: RegistryState): Promise<voi
   let nextOpenCheck = Date.now() + OPEN_CHECK_MS;
   let idleSince = Date.now();
   for (;;) {
+    // A signal that arrives while this round's messages go out (a run releasing its slot) marks
+    // the state dirty again; clearing the flag only after those awaits lost it, and the freed slot
+    // stayed empty until some other event woke the registry (a wave of runs, in the fleet bench).
+    const wakeOnEverySignal = patched('registry-dirty-before-round');
+    if (wakeOnEverySignal) dirty = false;
     const now = Date.now();
     const lost = expireHosts(state, now);
     const grants = schedule(state);
@@ -120,7 +126,7 @@ export async function hostRegistryWorkflow(initial?: RegistryState): Promise<voi
       state.claims.length > 0 ? nextOpenCheck : Infinity,
       idle(state) ? idleSince + IDLE_END_MS : Infinity,
     );
-    dirty = false;
+    if (!wakeOnEverySignal) dirty = false;
     if (wakeAt === Infinity) await condition(() => dirty);
     else await condition(() => dirty, Math.max(100, wakeAt - Date.now()));
   }
