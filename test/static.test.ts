@@ -38,6 +38,8 @@ test(`no tracked .ts, .js, .mjs or .sh file has a line over ${MAX_LINE} characte
     lines.forEach((line, i) => {
       // Characters (code points), as eslint's max-len counts them.
       const length = [...line].length;
+      // A #! line is read whole by the kernel and cannot be wrapped (cli/poc.js; eslint skips it too).
+      if (i === 0 && line.startsWith('#!')) return;
       if (length > MAX_LINE) long.push(`${file}:${i + 1} has ${length} characters`);
     });
   }

@@ -14,7 +14,8 @@ export interface Child {
   output: () => string;
   /** Resolves when the process printed a line matching `pattern` (rejects if it exits first). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal`; SIGKILL after `graceMs` (15 s) if it has not ended by then. */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
 export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Child {
@@ -84,10 +85,10 @@ export function startProcess(
         check();
       });
     },
-    async kill(signal = 'SIGTERM') {
+    async kill(signal = 'SIGTERM', graceMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },
