@@ -27,7 +27,7 @@ import {
 import type { PrepareRunArgs } from '../activities/types.js';
 import { scriptedSteps, scriptedWorkspace } from './support/scripted-steps.js';
 import { gitRepo, scriptedFiles, startTestHost, type TestHost } from './support/fleet.js';
-import { eventually, tempDir, testServer, withEnv, type TestServer } from './support/temporal.js';
+import { eventually, startTestWorker, tempDir, testServer, withEnv, type TestServer } from './support/temporal.js';
 import { startFakeSlack, textOf, type FakeSlack, type PostedMessage } from './support/fake-slack.js';
 import { startSlackBot, type SlackBot } from '../slack/app.js';
 import { loadConfig } from '../core/config.js';
@@ -229,6 +229,33 @@ describe('a fleet of build hosts', () => {
     expect(Object.entries(waits).filter(([, seconds]) => !(seconds < 20))).toEqual([]);
     await chain.stop();
     hosts.delete('chain');
+  });
+
+  test('a host told to stop while its first heartbeat is on its way stops, and never starts polling', async () => {
+    // Ctrl-C right after `poc up` prints its banner: the worker still awaits the heartbeat it sends
+    // before it polls (its engine check is slow on a loaded machine). That stop used to be dropped
+    // (neither queue's worker ran yet) and the worker then polled on until killed.
+    let engineAnswers = () => {};
+    const engineCheck = new Promise<null>((resolve) => (engineAnswers = () => resolve(null)));
+    const early = await startTestWorker({
+      address: server.address,
+      // A registry of its own: the other tests count the hosts of theirs.
+      taskQueue: `${taskQueue}-early`,
+      config: {
+        host: { name: 'early', labels: [], slots: 1, timeoutSeconds: 5, reposDir: path.join(root, 'early', 'repos') },
+      },
+      checkEngine: () => engineCheck,
+    });
+    const stopped = early.stop();
+    engineAnswers();
+    let bound: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      stopped.then(() => 'stopped'),
+      new Promise((resolve) => (bound = setTimeout(resolve, 30_000, 'still running after 30 s'))),
+    ]);
+    clearTimeout(bound);
+    assert.equal(outcome, 'stopped');
+    assert.equal(early.worker.getState(), 'STOPPED');
   });
 
   test('a label no host has: the run waits with that reason and starts when a host with it joins', async () => {

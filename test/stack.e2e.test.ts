@@ -97,9 +97,9 @@ test('with TEMPORAL_ADDRESS set, poc up uses that server and starts none of its 
     await second.waitFor(/Ctrl-C stops everything/, 120_000);
     assert.match(second.output(), new RegExp(`Temporal gRPC\\s+127\\.0\\.0\\.1:${port}\\n`));
     assert.doesNotMatch(second.output(), /embedded dev server/);
-    // Clean, not fast: the worker's shutdown waits for its open polls to end, which has taken
-    // over 15 s on a loaded machine; what counts here is the exit code.
-    await second.kill('SIGINT', 60_000);
+    // At once after the banner: the worker may still be sending the heartbeat it sends before it
+    // polls, and Ctrl-C then must stop it all the same (it once went on polling until killed).
+    await second.kill('SIGINT');
     assert.equal(
       second.process.exitCode,
       0,

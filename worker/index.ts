@@ -127,6 +127,7 @@ export interface PocWorker {
   readonly host: { name: string; queue: string } | undefined;
   /** Runs until `shutdown()` or a fatal error of either queue's worker. */
   run(): Promise<void>;
+  /** Stops it; at any time and more than once — also before run() has started polling (it then ends at once). */
   shutdown(): void;
   getState(): ReturnType<Worker['getState']>;
 }
@@ -160,10 +161,18 @@ export async function createPocWorker({
     ...tuning(config.worker),
   });
   if (config.host.slots === 0) {
+    let stopAsked = false;
     return {
       host: undefined,
-      run: () => shared.run(),
-      shutdown: () => stopWorker(shared),
+      run() {
+        const running = shared.run();
+        if (stopAsked) stopWorker(shared);
+        return running;
+      },
+      shutdown() {
+        stopAsked = true;
+        stopWorker(shared);
+      },
       getState: () => shared.getState(),
     };
   }
@@ -183,7 +192,11 @@ export async function createPocWorker({
     maxConcurrentActivityTaskPolls: Math.min(config.worker.activityTaskPolls, config.worker.maxActivities),
   });
   let agent = givenAgent;
+  // A stop can come while run() still awaits the first heartbeat, before either worker runs (Ctrl-C
+  // just after `poc up` printed its banner): remembered here, it stops them as soon as they start.
+  let stopAsked = false;
   const stopAll = () => {
+    stopAsked = true;
     void agent?.stop();
     stopWorker(shared);
     stopWorker(hostWorker);
@@ -195,7 +208,9 @@ export async function createPocWorker({
       // Heard before it polls: the registry knows the host by the time it handles anything.
       await agent.beat();
       // Either queue's worker ending (a fatal error) ends the other: a host serves both or neither.
-      const results = await Promise.allSettled([shared.run().finally(stopAll), hostWorker.run().finally(stopAll)]);
+      const both = Promise.allSettled([shared.run().finally(stopAll), hostWorker.run().finally(stopAll)]);
+      if (stopAsked) stopAll();
+      const results = await both;
       await agent.stop();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -414,7 +429,7 @@ export async function startWorker({
     client,
     running,
     async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
     },
   };

@@ -14,8 +14,8 @@ export interface Child {
   output: () => string;
   /** Resolves when the process printed a line matching `pattern` (rejects if it exits first). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Sends `signal`; SIGKILL after `graceMs` (15 s) if it has not ended by then. */
-  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+  /** Sends `signal`; SIGKILL after 15 s if it has not ended by then. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export function startTsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Child {
@@ -85,10 +85,10 @@ export function startProcess(
         check();
       });
     },
-    async kill(signal = 'SIGTERM', graceMs = 15_000) {
+    async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
     },

@@ -122,7 +122,7 @@ export async function startTestWorker({
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running.catch(() => undefined);
       await native.close();
       await connection.close();
