@@ -10,6 +10,7 @@ import type {
   MessageParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { LlmSettings } from '../core/config.js';
+import { loadOnce } from '../core/load-once.js';
 import { ANTHROPIC_NO_TEMPERATURE } from '../core/validate.js';
 import { LlmError, type ChatMessage, type LlmProvider } from './types.js';
 import {
@@ -19,7 +20,6 @@ import {
   fromHttpStatus,
   fromOtherError,
   knowTimeoutError,
-  loadOnce,
   missingKey,
   normalizeFinishReason,
   parseToolArguments,
@@ -61,8 +61,11 @@ export function createAnthropicProvider(anthropic: LlmSettings['anthropic'], hoo
     fetch: watchedFetch(hooks.onBytes),
     logLevel: anthropic.sdkLog ? undefined : 'off',
   };
-  let connected: Promise<{ sdk: AnthropicSdk; client: Anthropic }> | undefined;
-  const connect = () => (connected ??= anthropicSdk().then((sdk) => ({ sdk, client: new sdk.default(options) })));
+  // One client per provider, made on first call (a failed SDK load is tried again on the next).
+  const connect = loadOnce(async (): Promise<{ sdk: AnthropicSdk; client: Anthropic }> => {
+    const sdk = await anthropicSdk();
+    return { sdk, client: new sdk.default(options) };
+  });
 
   const toLlmError = (sdk: AnthropicSdk, err: unknown, model: string | undefined, signal?: AbortSignal) => {
     const { APIConnectionError, APIError, APIUserAbortError } = sdk;

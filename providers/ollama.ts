@@ -6,6 +6,7 @@
 import type { Message, Tool } from 'ollama';
 import type { ChatToolCall } from '../core/contract.js';
 import type { LlmSettings } from '../core/config.js';
+import { loadOnce } from '../core/load-once.js';
 import type { ChatMessage, LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -13,7 +14,6 @@ import {
   cancelled,
   fromHttpStatus,
   fromOtherError,
-  loadOnce,
   normalizeFinishReason,
   type BackendSettings,
   watchedFetch,

@@ -10,6 +10,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { LlmSettings } from '../core/config.js';
+import { loadOnce } from '../core/load-once.js';
 import type { ChatMessage, LlmProvider } from './types.js';
 import {
   brokenStream,
@@ -18,7 +19,6 @@ import {
   fromHttpStatus,
   fromOtherError,
   knowTimeoutError,
-  loadOnce,
   missingKey,
   normalizeFinishReason,
   parseToolArguments,
@@ -70,8 +70,11 @@ export function createOpenAiProvider(openai: LlmSettings['openai'], hooks: Provi
     // Our errors say what went wrong; the SDK's console lines would only repeat it.
     logLevel: openai.sdkLog ? undefined : 'off',
   };
-  let connected: Promise<{ sdk: OpenAiSdk; client: OpenAI }> | undefined;
-  const connect = () => (connected ??= openAiSdk().then((sdk) => ({ sdk, client: new sdk.default(options) })));
+  // One client per provider, made on first call (a failed SDK load is tried again on the next).
+  const connect = loadOnce(async (): Promise<{ sdk: OpenAiSdk; client: OpenAI }> => {
+    const sdk = await openAiSdk();
+    return { sdk, client: new sdk.default(options) };
+  });
 
   const toLlmError = (sdk: OpenAiSdk, err: unknown, model: string | undefined, signal?: AbortSignal) => {
     const { APIConnectionError, APIError, APIUserAbortError } = sdk;

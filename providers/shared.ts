@@ -4,7 +4,6 @@
  * header timeout can cut a long answer) whichever method the caller picked.
  */
 import type { ChatToolCall, LlmBackend } from '../core/contract.js';
-export { loadOnce } from '../core/load-once.js';
 import {
   LlmError,
   type Completion,
