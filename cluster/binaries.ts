@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { PocConfig } from '../core/config.js';
+import { goInstall, isExecutable, onPath } from '../core/programs.js';
 import { withFileLock } from './lock.js';
 
 export const SERVER_MODULE = 'go.temporal.io/server';
@@ -43,65 +44,6 @@ export function uiBinDir(paths: BuildPaths): string {
   return path.join(paths.cacheDir, 'temporal-ui-server', UI_VERSION);
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * `go install` into a staging GOBIN, then each built program renamed to its final name: a build
- * killed half-way never leaves a file that looks finished. Progress lines every 15 s and every
- * 25th module download, so nobody stares at a silent terminal for minutes.
- */
-async function goInstall(
-  log: Log,
-  { label, packages, gobin, paths }: { label: string; packages: string[]; gobin: string; paths: BuildPaths },
-): Promise<{ ok: true } | { ok: false; tail: string }> {
-  const go = onPath('go', paths);
-  if (!go) return { ok: false, tail: 'Go is not installed (no `go` on PATH)' };
-  fs.rmSync(gobin, { recursive: true, force: true });
-  fs.mkdirSync(gobin, { recursive: true });
-  log(`building ${label} with go install (takes a few minutes, once; cached in ${path.dirname(gobin)})`);
-  const started = Date.now();
-  const ticker = setInterval(
-    () => log(`  … still building ${label} (${Math.round((Date.now() - started) / 1000)} s)`),
-    15_000,
-  );
-  try {
-    const child = execa(go, ['install', ...packages], {
-      env: { GOBIN: gobin, CGO_ENABLED: '0' },
-      all: true,
-      reject: false,
-      buffer: { all: true },
-    });
-    let downloads = 0;
-    child.all?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line.startsWith('go: downloading')) continue;
-        downloads += 1;
-        if (downloads % 25 === 1) log(`  go: downloading modules (${downloads} so far)`);
-      }
-    });
-    const result = await child;
-    if (result.exitCode === 0) {
-      log(`built ${label} in ${Math.round((Date.now() - started) / 1000)} s`);
-      return { ok: true };
-    }
-    const tail = String(result.all ?? result.message ?? '')
-      .trim()
-      .split('\n')
-      .slice(-4)
-      .join(' | ');
-    return { ok: false, tail };
-  } finally {
-    clearInterval(ticker);
-  }
-}
-
 /** `temporal-server` and `temporal-sql-tool`, building them when the cache does not have them. */
 export async function ensureServerBinaries(
   log: Log,
@@ -131,7 +73,7 @@ async function buildServerBinaries(
     label: `temporal-server and temporal-sql-tool ${SERVER_VERSION}`,
     packages: [`${SERVER_MODULE}/cmd/server@${SERVER_VERSION}`, `${SERVER_MODULE}/cmd/tools/sql@${SERVER_VERSION}`],
     gobin,
-    paths,
+    searchPath: paths.searchPath,
   });
   if (!built.ok) throw new Error(`go install of ${SERVER_MODULE}@${SERVER_VERSION} failed: ${built.tail}`);
   fs.renameSync(path.join(gobin, 'server'), serverPath);
@@ -177,7 +119,7 @@ async function buildUiServer(
     label: `the Temporal UI server ${UI_VERSION}`,
     packages: [`${UI_MODULE}/cmd/server@${UI_VERSION}`],
     gobin,
-    paths,
+    searchPath: paths.searchPath,
   });
   if (!built.ok) {
     const reason = `go install ${UI_MODULE}/cmd/server@${UI_VERSION} failed: ${built.tail}`;
@@ -195,7 +137,7 @@ async function buildUiServer(
  * fetches it if a cache clean removed it after the build).
  */
 export async function serverModuleDir(paths: BuildPaths): Promise<string | undefined> {
-  const go = onPath('go', paths);
+  const go = onPath('go', paths.searchPath);
   if (!go) return undefined;
   const result = await execa(go, ['mod', 'download', '-json', `${SERVER_MODULE}@${SERVER_VERSION}`], {
     cwd: paths.cacheDir,
@@ -227,7 +169,7 @@ export async function ensureClusterBinaries(
   paths: BuildPaths,
   { ui = true }: { ui?: boolean } = {},
 ): Promise<ClusterBinaries> {
-  if (!onPath('go', paths) && !isExecutable(path.join(serverBinDir(paths), 'temporal-server'))) {
+  if (!onPath('go', paths.searchPath) && !isExecutable(path.join(serverBinDir(paths), 'temporal-server'))) {
     throw new Error(
       'Go is not installed, so temporal-server cannot be built; install Go 1.25 or later ' +
         `(it runs \`go install ${SERVER_MODULE}/cmd/server@${SERVER_VERSION}\`)`,
@@ -239,11 +181,4 @@ export async function ensureClusterBinaries(
   const schemaDirs = moduleDir ? postgresSchemaDirs(moduleDir) : undefined;
   const uiBinary: UiServerBinary = ui ? await ensureUiServer(log, paths) : { path: undefined, reason: 'not asked for' };
   return { serverPath, sqlToolPath, schemaDirs, moduleDir, ui: uiBinary };
-}
-
-function onPath(name: string, paths: BuildPaths): string | undefined {
-  for (const dir of paths.searchPath.split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
 }

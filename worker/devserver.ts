@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
 import { loadConfig, type PocConfig } from '../core/config.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../core/contract.js';
+import { goInstall, isExecutable, onPath } from '../core/programs.js';
 
 /** `go install` works for these tags only: later ones carry a `replace` directive. Tried in order. */
 export const CLI_VERSIONS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
@@ -36,24 +37,6 @@ export function cachedCliPath(version: string = CLI_VERSIONS[0], lookup: CliLook
   return path.join(lookup.cacheDir, 'temporal', version, process.platform === 'win32' ? 'temporal.exe' : 'temporal');
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, lookup: CliLookup): string | undefined {
-  for (const dir of lookup.searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 /** Where a `temporal` CLI already is, without building or downloading anything. */
 export function findTemporalCli(lookup: CliLookup = loadConfig()): TemporalCli | undefined {
   const explicit = lookup.temporal.cliPath;
@@ -63,7 +46,7 @@ export function findTemporalCli(lookup: CliLookup = loadConfig()): TemporalCli |
     }
     return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
   }
-  const fromPath = onPath('temporal', lookup);
+  const fromPath = onPath('temporal', lookup.searchPath);
   if (fromPath) return { path: fromPath, source: 'PATH' };
   for (const version of CLI_VERSIONS) {
     const cached = cachedCliPath(version, lookup);
@@ -81,7 +64,7 @@ export function findTemporalCli(lookup: CliLookup = loadConfig()): TemporalCli |
 }
 
 export function goAvailable(lookup: CliLookup = loadConfig()): string | undefined {
-  return onPath('go', lookup);
+  return onPath('go', lookup.searchPath);
 }
 
 /**
@@ -92,50 +75,24 @@ export async function buildTemporalCli(
   log: (line: string) => void,
   lookup: CliLookup = loadConfig(),
 ): Promise<TemporalCli> {
-  const go = goAvailable(lookup);
-  if (!go) throw new Error('Go is not installed, so the Temporal CLI cannot be built');
+  if (!goAvailable(lookup)) throw new Error('Go is not installed, so the Temporal CLI cannot be built');
   const failures: string[] = [];
   for (const version of CLI_VERSIONS) {
     const target = cachedCliPath(version, lookup);
-    const gobin = path.dirname(target);
-    fs.mkdirSync(gobin, { recursive: true });
-    log(`building the Temporal CLI ${version} with go install (takes a few minutes, once; cached in ${gobin})`);
-    const started = Date.now();
-    const ticker = setInterval(
-      () => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`),
-      15_000,
-    );
-    try {
-      const child = execa(go, ['install', `${CLI_MODULE}@${version}`], {
-        env: { GOBIN: gobin, CGO_ENABLED: '0' },
-        all: true,
-        reject: false,
-        buffer: { all: true },
-      });
-      let downloads = 0;
-      child.all?.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (line.startsWith('go: downloading')) {
-            downloads += 1;
-            if (downloads % 25 === 1) log(`  go: downloading modules (${downloads} so far)`);
-          }
-        }
-      });
-      const result = await child;
-      if (result.exitCode === 0 && isExecutable(target)) {
-        log(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
-        return { path: target, source: 'go install' };
-      }
-      const tail = String(result.all ?? '')
-        .trim()
-        .split('\n')
-        .slice(-3)
-        .join(' | ');
-      failures.push(`${version}: ${tail}`);
-      log(`  go install ${version} failed: ${tail}`);
-    } finally {
-      clearInterval(ticker);
+    const gobin = path.join(path.dirname(target), '.gobin');
+    const built = await goInstall(log, {
+      label: `the Temporal CLI ${version}`,
+      packages: [`${CLI_MODULE}@${version}`],
+      gobin,
+      searchPath: lookup.searchPath,
+    });
+    if (built.ok) {
+      fs.renameSync(path.join(gobin, path.basename(target)), target);
+      fs.rmSync(gobin, { recursive: true, force: true });
+      return { path: target, source: 'go install' };
     }
+    failures.push(`${version}: ${built.tail}`);
+    log(`  go install ${version} failed: ${built.tail}`);
   }
   throw new Error(`go install of the Temporal CLI failed for every version tried (${failures.join('; ')})`);
 }
