@@ -9,19 +9,11 @@
  */
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { SLACK_FAILURE_TYPES, type SlackTarget, type ChatEndView, type ChatMessageView } from '../core/contract.js';
+import type { SlackTarget, ChatEndView, ChatMessageView } from '../core/contract.js';
 import { withSummary } from './details.js';
+import { SLACK_UPDATE_OPTIONS, isPermanentSlackFailure } from './slack-updates.js';
 
-const { reportChat } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 8,
-    nonRetryableErrorTypes: [SLACK_FAILURE_TYPES.notConfigured, SLACK_FAILURE_TYPES.rejected],
-  },
-});
+const { reportChat } = proxyActivities<Activities>(SLACK_UPDATE_OPTIONS);
 
 export interface ChatReporter {
   /** The message of assistant turn `n` changed; it follows with the next update. */
@@ -80,7 +72,7 @@ export function startChatReporter(
       } catch (err) {
         // Slack trouble never stops the conversation; the history shows the failed activity.
         log.warn('Slack update of a conversation failed; the conversation goes on', { error: String(err) });
-        if (isPermanent(err)) disabled = true;
+        if (isPermanentSlackFailure(err)) disabled = true;
       }
       if (end) endSent = true;
       busy = false;
@@ -100,9 +92,4 @@ export function startChatReporter(
     },
     posted: known,
   };
-}
-
-function isPermanent(err: unknown): boolean {
-  const cause = (err as { cause?: { type?: string } }).cause;
-  return cause?.type === SLACK_FAILURE_TYPES.notConfigured || cause?.type === SLACK_FAILURE_TYPES.rejected;
 }

@@ -9,18 +9,10 @@
 import { CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { withSummary } from './details.js';
-import { SLACK_FAILURE_TYPES, type RunStatus, type SlackTarget, type StepFailureNotice } from '../core/contract.js';
+import { SLACK_UPDATE_OPTIONS, isPermanentSlackFailure } from './slack-updates.js';
+import type { RunStatus, SlackTarget, StepFailureNotice } from '../core/contract.js';
 
-const { reportToSlack } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 8,
-    nonRetryableErrorTypes: [SLACK_FAILURE_TYPES.notConfigured, SLACK_FAILURE_TYPES.rejected],
-  },
-});
+const { reportToSlack } = proxyActivities<Activities>(SLACK_UPDATE_OPTIONS);
 
 export interface Reporter {
   /** Note that the status changed; the message follows as soon as the previous update is done. */
@@ -59,7 +51,7 @@ export function startReporter(status: RunStatus, target: SlackTarget | undefined
       } catch (err) {
         // Progress reporting never fails the run; the history shows the failed activity.
         log.warn('Slack progress update failed; the run goes on', { error: String(err) });
-        if (isPermanent(err)) disabled = true;
+        if (isPermanentSlackFailure(err)) disabled = true;
       }
       sent = upTo;
     }
@@ -78,9 +70,4 @@ export function startReporter(status: RunStatus, target: SlackTarget | undefined
       await loop;
     },
   };
-}
-
-function isPermanent(err: unknown): boolean {
-  const cause = (err as { cause?: { type?: string } }).cause;
-  return cause?.type === SLACK_FAILURE_TYPES.notConfigured || cause?.type === SLACK_FAILURE_TYPES.rejected;
 }
