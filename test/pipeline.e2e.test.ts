@@ -282,7 +282,10 @@ describe('pipeline on a real Docker engine', () => {
 
   test('a worker sweeps containers of runs that are no longer executing when it starts', async () => {
     // Labelled as this namespace's: the sweep removes only what it can prove is its own (outages.e2e).
+    // And as a host's of its own: the workers of other test files on this namespace (each host
+    // "vm" by default) sweep at their start too, and would otherwise take it first.
     const described = await client.workflowService.describeNamespace({ namespace: 'default' });
+    const host = `sweeper-${Date.now()}`;
     const { stdout: id } = await execa('docker', [
       'run',
       '-d',
@@ -294,6 +297,8 @@ describe('pipeline on a real Docker engine', () => {
       'poc.step=lint',
       '--label',
       `poc.namespace-id=${described.namespaceInfo?.id}`,
+      '--label',
+      `poc.host=${host}`,
       'poc-test-bash:latest',
       'sleep',
       '300',
@@ -302,6 +307,7 @@ describe('pipeline on a real Docker engine', () => {
       TEMPORAL_ADDRESS: server.address,
       POC_TASK_QUEUE: `e2e-sweep-${Date.now()}`,
       POC_JOBS_DIR: jobsDir,
+      POC_HOST_NAME: host,
     });
     children.push(child);
     await child.waitFor(/^ready$/m);
