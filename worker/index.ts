@@ -41,6 +41,7 @@ import { SEARCH_ATTRIBUTES } from './devserver.js';
 export { workflowBundle, workflowsPath } from './bundle.js';
 
 let runtimeInstalled = false;
+const NO_WORKFLOWS_WARNING = 'No workflows registered, not polling for workflow tasks';
 /**
  * One runtime per process: JSON log lines (with the workflow id on every run-related line) and,
  * when `metricsPort` is set, the SDK's Prometheus metrics plus ours on that port.
@@ -64,6 +65,9 @@ export function installRuntime({
     ...(shutdownSignals ? { shutdownSignals } : {}),
     logger: new DefaultLogger(logLevel, (entry: LogEntry) => {
       const { message, level, meta } = entry;
+      // A build host's own queue serves activities only, by design (its runs' workflows live on
+      // the shared queue, which always has them): the SDK's warning about it read like a fault.
+      if (message === NO_WORKFLOWS_WARNING) return;
       const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
       process.stderr.write(JSON.stringify({ time, level, msg: message, ...meta }) + '\n');
     }),
