@@ -25,10 +25,6 @@ let server: TestServer;
 let worker: TestWorker;
 let packedFiles: string[] = [];
 
-async function run(file: string, args: string[], cwd: string, extra: Record<string, string> = {}) {
-  return runIn(file, args, cwd, extra);
-}
-
 beforeAll(async () => {
   const serving = (async () => {
     server = await testServer();
@@ -83,7 +79,7 @@ describe('the packed tarball', () => {
   });
 
   test('examples/start-and-cancel.mjs on plain node starts a pipeline, reads it RUNNING and cancels it', async () => {
-    const result = await run(process.execPath, ['start-and-cancel.mjs', 'from the packed tarball'], consumer, {
+    const result = await runIn(process.execPath, ['start-and-cancel.mjs', 'from the packed tarball'], consumer, {
       TEMPORAL_ADDRESS: server.address,
       POC_TASK_QUEUE: worker.taskQueue,
     });
@@ -105,7 +101,7 @@ describe('the packed tarball', () => {
 
   test('examples/typed-client.ts type-checks against the shipped .d.ts', async () => {
     const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
-    const result = await run(tsc, ['-p', 'tsconfig.json', '--listFiles'], consumer);
+    const result = await runIn(tsc, ['-p', 'tsconfig.json', '--listFiles'], consumer);
     expect({ exitCode: result.exitCode, output: result.all }).toEqual({ exitCode: 0, output: expect.any(String) });
     // The types came from the tarball's dist/, not from this repository's sources.
     expect(result.stdout).toContain(path.join(installed, 'dist', 'client', 'index.d.ts'));
@@ -114,9 +110,9 @@ describe('the packed tarball', () => {
 
   test('the installed poc bin answers version and help on plain node', async () => {
     const bin = path.join(installed, 'cli', 'poc.js');
-    const shown = await run(process.execPath, [bin, 'version'], consumer);
+    const shown = await runIn(process.execPath, [bin, 'version'], consumer);
     expect({ exitCode: shown.exitCode, stdout: shown.stdout.trim() }).toEqual({ exitCode: 0, stdout: version });
-    const help = await run(path.join(consumer, 'node_modules', '.bin', 'poc'), ['help'], consumer);
+    const help = await runIn(path.join(consumer, 'node_modules', '.bin', 'poc'), ['help'], consumer);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^poc run /m);
   }, 60_000);
@@ -129,7 +125,7 @@ describe('the packed tarball', () => {
       'console.log(JSON.stringify({ workflowsPath, size: bundle.code.length }));',
     ].join('\n');
     fs.writeFileSync(path.join(consumer, 'bundle.mjs'), script);
-    const result = await run(process.execPath, ['bundle.mjs'], consumer);
+    const result = await runIn(process.execPath, ['bundle.mjs'], consumer);
     expect({ exitCode: result.exitCode, output: result.all }).toEqual({ exitCode: 0, output: expect.any(String) });
     const { workflowsPath, size } = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
       workflowsPath: string;

@@ -29,7 +29,6 @@ export function startProcess(
   env: NodeJS.ProcessEnv,
   { cwd = root, name = path.basename(command) }: { cwd?: string; name?: string } = {},
 ): Child {
-  const script = name;
   const child = spawn(command, args, {
     cwd,
     env: { ...process.env, ...env },
@@ -62,7 +61,7 @@ export function startProcess(
     waitFor(pattern, timeoutMs = 120_000) {
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
-          () => done(new Error(`timed out waiting for ${pattern} from ${script}; output:\n${text.slice(-2000)}`)),
+          () => done(new Error(`timed out waiting for ${pattern} from ${name}; output:\n${text.slice(-2000)}`)),
           timeoutMs,
         );
         const check = () => {
@@ -70,7 +69,7 @@ export function startProcess(
           else if (child.exitCode !== null || child.signalCode !== null)
             done(
               new Error(
-                `${script} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; ` +
+                `${name} exited (${child.exitCode ?? child.signalCode}) before ${pattern}; ` +
                   `output:\n${text.slice(-2000)}`,
               ),
             );
